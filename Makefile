@@ -1,0 +1,82 @@
+# sagechain: `make demo` runs the chain offline; `make test` runs every check.
+# Each target builds the virtual environments it needs from pinned files, so a
+# fresh clone needs only a Python 3.13 (found below, pyenv included) and make.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+# Lambda runs Python 3.13: find one, preferring an explicit PYTHON313.
+ifndef PYTHON313
+PYTHON313 := $(shell \
+  for p in python3.13 $$HOME/.pyenv/versions/3.13*/bin/python3.13 /usr/local/bin/python3.13 /usr/bin/python3.13; do \
+    if PYENV_VERSION=$$(ls $$HOME/.pyenv/versions 2>/dev/null | grep '^3\.13' | tail -n 1) \
+       $$p -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' >/dev/null 2>&1; then \
+      PYENV_VERSION=$$(ls $$HOME/.pyenv/versions 2>/dev/null | grep '^3\.13' | tail -n 1) \
+        $$p -c 'import sys; print(sys.executable)'; break; \
+    fi; \
+  done)
+endif
+
+VENV := .venv
+CHECKOV_VENV := .venv-checkov
+BIN := $(VENV)/bin
+REGION ?= us-east-1
+export SAM_CLI_TELEMETRY := 0
+export AWS_DEFAULT_REGION ?= $(REGION)
+# SAM's python builder looks for `python3.13` on PATH: the venv provides it.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: help demo test lint types unit template-check build bench schema clean
+
+help:
+	@echo "make demo   run the pipeline offline (moto), from upload to prediction"
+	@echo "make test   lint, types, tests, template checks and sam build"
+	@echo "make bench  run the benchmarks in bench/"
+
+$(BIN)/.installed: requirements-dev.txt layers/common/requirements.txt
+	@test -n "$(PYTHON313)" || { echo "error: Python 3.13 not found (set PYTHON313=/path/to/python3.13)"; exit 1; }
+	$(PYTHON313) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	@test -n "$(PYTHON313)" || { echo "error: Python 3.13 not found (set PYTHON313=/path/to/python3.13)"; exit 1; }
+	$(PYTHON313) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements-checkov.txt
+	touch $@
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+types: $(BIN)/.installed
+	$(BIN)/mypy
+
+unit: $(BIN)/.installed
+	$(BIN)/pytest
+
+template-check: $(BIN)/.installed $(CHECKOV_VENV)/.installed
+	$(BIN)/sam validate --lint --template template.yaml --region $(REGION)
+	$(BIN)/cfn-lint --template template.yaml --append-rules cfn_lint_serverless.rules
+	$(CHECKOV_VENV)/bin/checkov --quiet --compact --framework cloudformation --file template.yaml
+
+build: $(BIN)/.installed
+	$(BIN)/sam build --template template.yaml
+
+test: lint types unit template-check build
+	@echo "make test: every check passed"
+
+demo: $(BIN)/.installed
+	$(BIN)/python -m local.demo $(ARGS)
+
+bench: $(BIN)/.installed
+	$(BIN)/python -m bench.manifest_build
+
+# The dataset spec's JSON Schema, published for editors (a test keeps it current).
+schema: $(BIN)/.installed
+	PYTHONPATH=layers/common $(BIN)/python -m sagechain.models.spec > docs/dataset-spec.schema.json
+
+clean:
+	rm -rf $(VENV) $(CHECKOV_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
