@@ -1,0 +1,51 @@
+"""prepare_dataset: a dataset upload (folder spec or zip) becomes a run and its manifest."""
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from sagechain.adapters.events import EventBridgePublisher
+from sagechain.adapters.idempotency import persistence_layer
+from sagechain.adapters.s3 import S3ObjectStore
+from sagechain.models.events import objects_created
+from sagechain.observability import logger, metrics, tracer
+from sagechain.services.dataset_layout import DatasetUpload, dataset_upload
+from sagechain.services.prepare_dataset import prepare_dataset
+from sagechain.settings import PrepareDatasetSettings
+
+settings = PrepareDatasetSettings.from_env()
+# Keyed on the run id (derived from bucket, key and version), not the event id: the same
+# upload delivered twice is one run, one manifest, one event.
+idempotency = IdempotencyConfig(event_key_jmespath="run_id", expires_after_seconds=7 * 24 * 3600)
+
+
+@idempotent_function(
+    data_keyword_argument="upload",
+    config=idempotency,
+    persistence_store=persistence_layer(settings.idempotency_table),
+)
+def prepare(upload: DatasetUpload) -> dict[str, Any]:
+    """Prepare one run, once."""
+    store, publisher = S3ObjectStore(settings.data_bucket), EventBridgePublisher(settings.event_bus_name)
+    event = prepare_dataset(upload, store, publisher, settings.spec_defaults, settings.zip_limits)
+    metrics.add_metric(name=event.DETAIL_TYPE.replace(" ", ""), unit=MetricUnit.Count, value=1)
+    return {"outcome": event.DETAIL_TYPE, **event.model_dump(mode="json")}
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Object Created (EventBridge or classic S3 notification) -> prepared or rejected runs."""
+    idempotency.register_lambda_context(context)
+    runs = []
+    for ref in objects_created(event):
+        upload = dataset_upload(ref)
+        if upload is None or ref.bucket != settings.data_bucket:
+            logger.info("not a dataset upload; ignored", extra={"bucket": ref.bucket, "key": ref.key})
+            continue
+        logger.append_keys(run_id=upload.run_id, dataset=upload.dataset)
+        runs.append(prepare(upload=upload))
+    return {"runs": runs}

@@ -1,0 +1,1 @@
+"""sagechain: the SageMaker lifecycle as small event-driven Lambda handlers."""

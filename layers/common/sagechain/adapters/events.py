@@ -1,0 +1,38 @@
+"""EventBridge: puts `sagechain` events on the bus."""
+
+from typing import TYPE_CHECKING
+
+from sagechain.adapters.clients import events_client
+from sagechain.errors import RetryableError
+from sagechain.models.events import EVENT_SOURCE, SagechainEvent
+
+if TYPE_CHECKING:
+    from mypy_boto3_events import EventBridgeClient
+
+
+class EventBridgePublisher:
+    """Publishes sagechain events to one bus; a rejected entry is retried by the caller's retry."""
+
+    def __init__(self, bus_name: str, client: "EventBridgeClient | None" = None) -> None:
+        self._client = client or events_client()
+        self._bus_name = bus_name
+
+    def publish(self, event: SagechainEvent) -> None:
+        """Put one event; raise RetryableError when EventBridge did not accept it."""
+        response = self._client.put_events(
+            Entries=[
+                {
+                    "Source": EVENT_SOURCE,
+                    "DetailType": event.DETAIL_TYPE,
+                    "Detail": event.model_dump_json(),
+                    "EventBusName": self._bus_name,
+                    "Resources": [],
+                }
+            ]
+        )
+        if response.get("FailedEntryCount", 0):
+            entry = response["Entries"][0]
+            raise RetryableError(
+                f"EventBridge rejected {event.DETAIL_TYPE}: "
+                f"{entry.get('ErrorCode')} {entry.get('ErrorMessage')}"
+            )

@@ -1,0 +1,261 @@
+"""S3: the data bucket as an ObjectStore, with streamed writes and ranged reads."""
+
+import io
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, BinaryIO
+
+from boto3.s3.transfer import TransferConfig
+from botocore.exceptions import ClientError
+
+from sagechain.adapters.clients import s3_client
+from sagechain.errors import ObjectNotFoundError, ObjectTooLargeError
+from sagechain.ports import StoredObject
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import CompletedPartTypeDef, GetObjectRequestTypeDef
+
+MIB = 1024 * 1024
+# S3's minimum part is 5 MiB; 8 MiB parts keep a 512 MB function far from its limit.
+PART_SIZE = 8 * MIB
+READ_BLOCK = 8 * MIB
+LINE_CHUNK = 64 * 1024
+_NOT_FOUND = {"NoSuchKey", "NoSuchVersion", "404", "NotFound"}
+_TRANSFER = TransferConfig(multipart_chunksize=PART_SIZE, max_concurrency=4)
+
+
+def _get_request(
+    bucket: str, key: str, version_id: str | None = None, byte_range: str | None = None
+) -> "GetObjectRequestTypeDef":
+    request: GetObjectRequestTypeDef = {"Bucket": bucket, "Key": key}
+    if version_id:
+        request["VersionId"] = version_id
+    if byte_range:
+        request["Range"] = byte_range
+    return request
+
+
+def _is_not_found(err: ClientError) -> bool:
+    return err.response.get("Error", {}).get("Code") in _NOT_FOUND
+
+
+class S3MultipartWriter:
+    """Streams an object up in parts; only the current part is held in memory.
+
+    A small object goes up in one PutObject on commit. Nothing is visible before commit,
+    and abort removes the parts already uploaded.
+    """
+
+    def __init__(
+        self,
+        client: "S3Client",
+        bucket: str,
+        key: str,
+        content_type: str,
+        part_size: int = PART_SIZE,
+    ) -> None:
+        self._client = client
+        self._bucket = bucket
+        self._key = key
+        self._content_type = content_type
+        self._part_size = part_size
+        self._buffer = bytearray()
+        self._parts: list[CompletedPartTypeDef] = []
+        self._upload_id: str | None = None
+        self.bytes_written = 0
+
+    def write(self, data: bytes) -> None:
+        """Append bytes, uploading a part whenever a full one is buffered."""
+        self._buffer += data
+        self.bytes_written += len(data)
+        if len(self._buffer) >= self._part_size:
+            self._upload_part()
+
+    def _upload_part(self) -> None:
+        if self._upload_id is None:
+            created = self._client.create_multipart_upload(
+                Bucket=self._bucket, Key=self._key, ContentType=self._content_type
+            )
+            self._upload_id = created["UploadId"]
+        number = len(self._parts) + 1
+        part = self._client.upload_part(
+            Bucket=self._bucket,
+            Key=self._key,
+            UploadId=self._upload_id,
+            PartNumber=number,
+            Body=bytes(self._buffer),
+        )
+        self._parts.append({"ETag": part["ETag"], "PartNumber": number})
+        self._buffer.clear()
+
+    def commit(self) -> None:
+        """Make the object visible."""
+        if self._upload_id is None:
+            self._client.put_object(
+                Bucket=self._bucket,
+                Key=self._key,
+                Body=bytes(self._buffer),
+                ContentType=self._content_type,
+            )
+            self._buffer.clear()
+            return
+        if self._buffer:
+            self._upload_part()
+        self._client.complete_multipart_upload(
+            Bucket=self._bucket,
+            Key=self._key,
+            UploadId=self._upload_id,
+            MultipartUpload={"Parts": self._parts},
+        )
+
+    def abort(self) -> None:
+        """Discard what was written; safe to call when nothing was uploaded."""
+        self._buffer.clear()
+        if self._upload_id is not None:
+            self._client.abort_multipart_upload(Bucket=self._bucket, Key=self._key, UploadId=self._upload_id)
+            self._upload_id = None
+
+
+class S3RangeReader(io.RawIOBase):
+    """A seekable, read-only file over an S3 object, fetched one block-sized range at a time.
+
+    zipfile reads the central directory at the end, then each member front to back, so a
+    single cached block serves its many small reads without holding the archive in memory.
+    """
+
+    def __init__(
+        self,
+        client: "S3Client",
+        bucket: str,
+        key: str,
+        size: int,
+        version_id: str | None = None,
+        block_size: int = READ_BLOCK,
+    ) -> None:
+        super().__init__()
+        self._client = client
+        self._bucket = bucket
+        self._key = key
+        self._size = size
+        self._version_id = version_id
+        self._block_size = block_size
+        self._block = b""
+        self._block_start = 0
+        self._pos = 0
+        self.range_requests = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def readinto(self, buffer: "bytearray | memoryview") -> int:  # type: ignore[override]
+        if self._pos >= self._size:
+            return 0
+        block_end = self._block_start + len(self._block)
+        if not self._block_start <= self._pos < block_end:
+            self._fetch_block(self._pos)
+            block_end = self._block_start + len(self._block)
+        count = min(len(buffer), block_end - self._pos)
+        offset = self._pos - self._block_start
+        buffer[:count] = self._block[offset : offset + count]
+        self._pos += count
+        return count
+
+    def _fetch_block(self, position: int) -> None:
+        # Near the end, take the whole last block: the zip directory sits just before the
+        # end record, so one request serves both.
+        start = min(position, max(0, self._size - self._block_size))
+        end = min(start + self._block_size, self._size) - 1
+        request = _get_request(self._bucket, self._key, self._version_id, f"bytes={start}-{end}")
+        response = self._client.get_object(**request)
+        self._block = response["Body"].read()
+        self._block_start = start
+        self.range_requests += 1
+
+
+class S3ObjectStore:
+    """The data bucket, as the services see it."""
+
+    def __init__(self, bucket: str, client: "S3Client | None" = None) -> None:
+        self._client = client or s3_client()
+        self.bucket = bucket
+
+    def uri(self, key: str) -> str:
+        """s3://bucket/key for a key as stored."""
+        return f"s3://{self.bucket}/{key}"
+
+    def read_bytes(self, key: str, max_bytes: int, version_id: str | None = None) -> bytes:
+        """A whole small object: the given version, else the latest."""
+        try:
+            response = self._client.get_object(**_get_request(self.bucket, key, version_id))
+        except ClientError as err:
+            if _is_not_found(err):
+                raise ObjectNotFoundError(key) from err
+            raise
+        size = response["ContentLength"]
+        if size > max_bytes:
+            response["Body"].close()
+            raise ObjectTooLargeError(key, size, max_bytes)
+        return response["Body"].read()
+
+    def exists(self, key: str) -> bool:
+        """Whether the object exists."""
+        try:
+            self._client.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as err:
+            if _is_not_found(err):
+                return False
+            raise
+        return True
+
+    def iter_objects(self, prefix: str) -> Iterator[StoredObject]:
+        """Every object under prefix, a page of 1,000 at a time."""
+        paginator = self._client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                yield StoredObject(item["Key"], item["Size"])
+
+    def iter_lines(self, key: str) -> Iterator[bytes]:
+        """An object's lines, streamed in 64 KiB chunks."""
+        try:
+            response = self._client.get_object(Bucket=self.bucket, Key=key)
+        except ClientError as err:
+            if _is_not_found(err):
+                raise ObjectNotFoundError(key) from err
+            raise
+        yield from response["Body"].iter_lines(chunk_size=LINE_CHUNK)
+
+    def open_writer(self, key: str, content_type: str) -> S3MultipartWriter:
+        """A streamed upload to key."""
+        return S3MultipartWriter(self._client, self.bucket, key, content_type)
+
+    def put_bytes(self, key: str, data: bytes, content_type: str) -> None:
+        """A small object in one request."""
+        self._client.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
+
+    def open_random_access(self, key: str, version_id: str | None = None) -> BinaryIO:
+        """A seekable view of the object (that version, else the latest) that reads ranges on demand."""
+        try:
+            head = self._client.head_object(**_get_request(self.bucket, key, version_id))
+        except ClientError as err:
+            if _is_not_found(err):
+                raise ObjectNotFoundError(key) from err
+            raise
+        reader = S3RangeReader(self._client, self.bucket, key, head["ContentLength"], version_id)
+        return io.BufferedReader(reader, buffer_size=64 * 1024)
+
+    def upload_stream(self, key: str, stream: BinaryIO, content_type: str) -> None:
+        """Copy a stream to key in 8 MiB parts."""
+        self._client.upload_fileobj(
+            stream, self.bucket, key, ExtraArgs={"ContentType": content_type}, Config=_TRANSFER
+        )

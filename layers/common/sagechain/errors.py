@@ -1,0 +1,41 @@
+"""The exceptions sagechain raises on purpose: one root, a few that say what went wrong."""
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sagechain.models.events import LabelingCostEstimate
+
+
+class SagechainError(Exception):
+    """Root of every error sagechain raises on purpose."""
+
+
+class DatasetRejectedError(SagechainError):
+    """The dataset cannot become a run; the reason is written for the person who uploaded it."""
+
+    def __init__(self, reason: str, estimate: "LabelingCostEstimate | None" = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.estimate = estimate
+
+
+class RetryableError(SagechainError):
+    """A transient failure: the handler re-raises it so EventBridge or Lambda retries."""
+
+
+class ObjectNotFoundError(SagechainError):
+    """An S3 object the run needs does not exist."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"s3 object not found: {key}")
+        self.key = key
+
+
+class ObjectTooLargeError(SagechainError):
+    """An S3 object is larger than the code is willing to read into memory."""
+
+    def __init__(self, key: str, size: int, limit: int) -> None:
+        super().__init__(f"{key} is {size} bytes; at most {limit} are read")
+        self.key = key
+        self.size = size
+        self.limit = limit

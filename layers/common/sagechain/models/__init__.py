@@ -1,0 +1,1 @@
+"""pydantic models: the dataset spec, events, manifest lines."""

@@ -1,0 +1,155 @@
+"""Events in and out: S3 Object Created (both delivery forms) and the `sagechain` events.
+
+Key encoding differs by trigger. EventBridge `aws.s3` events carry the object key as S3
+stores it. Classic S3 notifications (S3 -> Lambda/SQS/SNS) URL-encode it form-style, a
+space arriving as '+'. Only the classic form is decoded, so a key holding '+' or '%'
+survives an EventBridge delivery untouched.
+"""
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any, ClassVar, Literal
+from urllib.parse import unquote_plus
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+
+EVENT_SOURCE = "sagechain"
+
+
+class ObjectRef(BaseModel):
+    """One created S3 object: the key exactly as S3 stores it, and its version or ETag."""
+
+    model_config = ConfigDict(frozen=True)
+
+    bucket: str
+    key: str
+    version_id: str | None = None
+    etag: str | None = None
+    size: int | None = None
+
+    @property
+    def version(self) -> str | None:
+        """What tells two uploads of one key apart: the version id, else the ETag."""
+        return self.version_id or self.etag
+
+    @property
+    def uri(self) -> str:
+        """s3://bucket/key with the key as stored."""
+        return f"s3://{self.bucket}/{self.key}"
+
+
+class _EventBridgeS3Object(BaseModel):
+    key: str
+    size: int | None = None
+    # AWS documents `etag`; accept `eTag` too (classic notifications' spelling, and moto's).
+    etag: str | None = Field(default=None, validation_alias=AliasChoices("etag", "eTag"))
+    version_id: str | None = Field(default=None, alias="version-id")
+
+
+class _EventBridgeS3Detail(BaseModel):
+    bucket: dict[str, Any]
+    object: _EventBridgeS3Object
+
+
+class _EventBridgeS3Event(BaseModel):
+    source: Literal["aws.s3"]
+    detail_type: Literal["Object Created"] = Field(alias="detail-type")
+    detail: _EventBridgeS3Detail
+
+
+class _ClassicS3Object(BaseModel):
+    key: str
+    size: int | None = None
+    e_tag: str | None = Field(default=None, alias="eTag")
+    version_id: str | None = Field(default=None, alias="versionId")
+
+
+class _ClassicS3Entity(BaseModel):
+    bucket: dict[str, Any]
+    object: _ClassicS3Object
+
+
+class _ClassicS3Record(BaseModel):
+    event_name: str = Field(alias="eventName")
+    s3: _ClassicS3Entity
+
+
+def objects_created(event: Mapping[str, Any]) -> list[ObjectRef]:
+    """The objects an Object Created event is about, from either delivery form."""
+    if "detail-type" in event:
+        parsed = _EventBridgeS3Event.model_validate(event)
+        obj = parsed.detail.object
+        return [
+            ObjectRef(
+                bucket=str(parsed.detail.bucket["name"]),
+                key=obj.key,
+                version_id=obj.version_id,
+                etag=obj.etag,
+                size=obj.size,
+            )
+        ]
+    refs = []
+    for raw in event.get("Records", []):
+        record = _ClassicS3Record.model_validate(raw)
+        if not record.event_name.startswith("ObjectCreated:"):
+            continue
+        classic = record.s3.object
+        refs.append(
+            ObjectRef(
+                bucket=str(record.s3.bucket["name"]),
+                key=unquote_plus(classic.key),
+                version_id=classic.version_id,
+                etag=classic.e_tag,
+                size=classic.size,
+            )
+        )
+    return refs
+
+
+class SagechainEvent(BaseModel):
+    """Base of the details sagechain puts on the bus (source `sagechain`)."""
+
+    model_config = ConfigDict(frozen=True)
+    DETAIL_TYPE: ClassVar[str]
+
+    run_id: str
+    dataset: str
+
+
+class LabelingCostEstimate(BaseModel):
+    """What Ground Truth will charge for a run, before it starts."""
+
+    model_config = ConfigDict(frozen=True)
+
+    objects: int
+    per_object_fees_usd: Decimal
+    workforce_fees_usd: Decimal
+    total_usd: Decimal
+
+
+class DatasetPrepared(SagechainEvent):
+    """The dataset is valid and its manifest is written."""
+
+    DETAIL_TYPE: ClassVar[str] = "Dataset Prepared"
+
+    task: str
+    labeling_mode: str
+    manifest_uri: str
+    spec_uri: str
+    source_uri: str
+    objects: int
+    skipped: dict[str, int]
+    label_counts: dict[str, int] | None = None
+    cost_estimate: LabelingCostEstimate | None = None
+
+
+class DatasetRejected(SagechainEvent):
+    """The dataset cannot become a run; it is kept as uploaded."""
+
+    DETAIL_TYPE: ClassVar[str] = "Dataset Rejected"
+
+    reason: str
+    source_uri: str
+    dataset_uri: str
+    skipped: dict[str, int] = Field(default_factory=dict)
+    cost_estimate: LabelingCostEstimate | None = None

@@ -1,0 +1,39 @@
+"""The one place names are made: run ids and SageMaker resource names (DESIGN.md section 4)."""
+
+import hashlib
+import re
+
+# SageMaker: [a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}
+SAGEMAKER_NAME_MAX = 63
+TUNING_JOB_NAME_MAX = 32
+_NOT_NAME_CHARS = re.compile(r"[^a-z0-9]+")
+_DIGEST_CHARS = 8
+
+
+def _digest(text: str, length: int) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+def slug(text: str, max_length: int) -> str:
+    """Lowercase letters, digits and single hyphens, at most max_length long ('' if none)."""
+    cleaned = _NOT_NAME_CHARS.sub("-", text.lower()).strip("-")
+    return cleaned[:max_length].rstrip("-")
+
+
+def sagemaker_name(*parts: str, max_length: int = SAGEMAKER_NAME_MAX) -> str:
+    """A valid, deterministic SageMaker name from parts; long ones keep a hash of the whole."""
+    full = slug("-".join(parts), 10_000) or "x"
+    if len(full) <= max_length:
+        return full
+    head = full[: max_length - _DIGEST_CHARS - 1].rstrip("-")
+    return f"{head}-{_digest(full, _DIGEST_CHARS)}"
+
+
+def run_id(dataset: str, bucket: str, key: str, version: str | None) -> str:
+    """The run id of one upload: the same object delivered twice yields the same id.
+
+    `version` is the object's version id where the bucket keeps versions, else its ETag,
+    so re-uploading a dataset starts a new run while a redelivered event does not.
+    """
+    digest = _digest(f"{bucket}\n{key}\n{version or ''}", 12)
+    return f"{slug(dataset, 24) or 'dataset'}-{digest}"

@@ -1,0 +1,1 @@
+"""One module per stage: the logic, talking to the world only through sagechain.ports."""

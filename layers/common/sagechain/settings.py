@@ -1,0 +1,64 @@
+"""Typed settings, one model per function, read from the environment once at cold start."""
+
+import os
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Annotated, Self
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+
+def _empty_as_none(value: object) -> object:
+    return None if value == "" else value
+
+
+OptionalStr = Annotated[str | None, BeforeValidator(_empty_as_none)]
+
+GIB = 1024**3
+
+
+class _Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:
+        """Validate the environment (os.environ unless given) into settings."""
+        return cls.model_validate(dict(os.environ if environ is None else environ))
+
+
+class SpecDefaults(_Settings):
+    """Stack parameters that fill in what a dataset spec leaves out."""
+
+    workteam_arn: OptionalStr = Field(default=None, alias="DEFAULT_WORKTEAM_ARN")
+    max_labeling_cost_usd: Decimal = Field(alias="DEFAULT_MAX_LABELING_COST_USD", ge=0)
+    training_instance_type: str = Field(alias="DEFAULT_TRAINING_INSTANCE_TYPE", min_length=1)
+    endpoint_instance_type: str = Field(alias="DEFAULT_ENDPOINT_INSTANCE_TYPE", min_length=1)
+
+
+class ZipLimits(_Settings):
+    """What a dataset archive may expand to before it is rejected as a zip bomb."""
+
+    max_total_bytes: int = Field(default=50 * GIB, alias="ZIP_MAX_TOTAL_BYTES", gt=0)
+    max_ratio: int = Field(default=100, alias="ZIP_MAX_RATIO", gt=1)
+    # zipfile holds the archive's directory in memory, about 0.5 KB an entry (measured):
+    # 200,000 entries stay near 100 MB of a 512 MB function.
+    max_entries: int = Field(default=200_000, alias="ZIP_MAX_ENTRIES", gt=0)
+
+
+class PrepareDatasetSettings(_Settings):
+    """prepare_dataset: where datasets live, where events go, how runs are guarded."""
+
+    data_bucket: str = Field(alias="DATA_BUCKET", min_length=3)
+    idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE", min_length=3)
+    event_bus_name: str = Field(default="default", alias="EVENT_BUS_NAME", min_length=1)
+    name_prefix: str = Field(alias="NAME_PREFIX", pattern=r"^[a-z0-9](-?[a-z0-9])*$", max_length=20)
+    spec_defaults: SpecDefaults
+    zip_limits: ZipLimits
+
+    @model_validator(mode="before")
+    @classmethod
+    def _nest_groups(cls, data: object) -> object:
+        # The environment is flat; the groups read their own variables from it.
+        if isinstance(data, dict):
+            return {"spec_defaults": data, "zip_limits": data, **data}
+        return data

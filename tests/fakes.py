@@ -1,0 +1,79 @@
+"""In-memory stand-ins for the ports, so service tests need no AWS and no moto."""
+
+import io
+from collections.abc import Iterator
+from typing import BinaryIO
+
+from sagechain.errors import ObjectNotFoundError, ObjectTooLargeError
+from sagechain.models.events import SagechainEvent
+from sagechain.ports import StoredObject
+
+
+class MemoryWriter:
+    """Buffers until commit, like a multipart upload."""
+
+    def __init__(self, store: "MemoryStore", key: str) -> None:
+        self._store = store
+        self._key = key
+        self._data = bytearray()
+        self.aborted = False
+
+    def write(self, data: bytes) -> None:
+        self._data += data
+
+    def commit(self) -> None:
+        self._store.objects[self._key] = bytes(self._data)
+
+    def abort(self) -> None:
+        self.aborted = True
+
+
+class MemoryStore:
+    """A bucket as a dict of key -> bytes, listed in key order like S3."""
+
+    def __init__(self, bucket: str = "bucket", objects: dict[str, bytes] | None = None) -> None:
+        self.bucket = bucket
+        self.objects: dict[str, bytes] = dict(objects or {})
+
+    def uri(self, key: str) -> str:
+        return f"s3://{self.bucket}/{key}"
+
+    def read_bytes(self, key: str, max_bytes: int, version_id: str | None = None) -> bytes:
+        if key not in self.objects:
+            raise ObjectNotFoundError(key)
+        if len(self.objects[key]) > max_bytes:
+            raise ObjectTooLargeError(key, len(self.objects[key]), max_bytes)
+        return self.objects[key]
+
+    def exists(self, key: str) -> bool:
+        return key in self.objects
+
+    def iter_objects(self, prefix: str) -> Iterator[StoredObject]:
+        for key in sorted(self.objects):
+            if key.startswith(prefix):
+                yield StoredObject(key, len(self.objects[key]))
+
+    def iter_lines(self, key: str) -> Iterator[bytes]:
+        yield from self.read_bytes(key, 1 << 40).splitlines()
+
+    def open_writer(self, key: str, content_type: str) -> MemoryWriter:
+        return MemoryWriter(self, key)
+
+    def put_bytes(self, key: str, data: bytes, content_type: str) -> None:
+        self.objects[key] = data
+
+    def open_random_access(self, key: str, version_id: str | None = None) -> BinaryIO:
+        return io.BytesIO(self.read_bytes(key, 1 << 40))
+
+    def upload_stream(self, key: str, stream: BinaryIO, content_type: str) -> None:
+        self.objects[key] = stream.read()
+
+
+class RecordingPublisher:
+    """Keeps every published event."""
+
+    def __init__(self) -> None:
+        self.events: list[SagechainEvent] = []
+
+    def publish(self, event: SagechainEvent) -> None:
+        self.events.append(event)

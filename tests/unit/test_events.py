@@ -1,0 +1,34 @@
+"""Object Created events: keys exactly as S3 stores them, from each trigger's real encoding."""
+
+import pytest
+
+from sagechain.models.events import objects_created
+from tests.aws import sample_event
+
+
+def test_eventbridge_keys_are_taken_as_delivered_even_with_plus_and_percent() -> None:
+    [ref] = objects_created(sample_event("prepare_dataset", "special_characters_key"))
+
+    assert ref.key == "datasets/café photos+more 100%/dataset.json"
+    assert ref.version_id == "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY"
+
+
+def test_classic_notification_keys_are_url_decoded_with_plus_as_space() -> None:
+    [ref] = objects_created(sample_event("prepare_dataset", "classic_notification_special_characters_key"))
+
+    assert ref.key == "datasets/café photos+more 100%/dataset.json"
+
+
+def test_classic_records_other_than_object_created_are_ignored() -> None:
+    event = sample_event("prepare_dataset", "classic_notification_special_characters_key")
+    event["Records"][0]["eventName"] = "ObjectRemoved:Delete"
+
+    assert objects_created(event) == []
+
+
+def test_an_event_of_another_kind_is_refused() -> None:
+    event = sample_event("prepare_dataset", "folder_dataset")
+    event["detail-type"] = "Object Deleted"
+
+    with pytest.raises(ValueError, match="Object Created"):
+        objects_created(event)
