@@ -1,0 +1,171 @@
+"""Benchmark: the Ground Truth input manifest of a 1,000,000-image dataset.
+
+Runs the real service (prepare_dataset) and the real S3 adapter over an in-process S3
+client whose list_objects_v2 pages are generated on the fly (1,000 keys a page, as S3
+sends them) and whose uploads count bytes and drop them. It prints objects/s, the peak
+of Python allocations, and the ratio of the time to a bare paginated listing of the
+same pages, which is the floor: the manifest cannot be built faster than S3 lists.
+
+    make bench            # or: python -m bench.manifest_build --objects 1000000
+"""
+
+import argparse
+import io
+import json
+import resource
+import sys
+import time
+import tracemalloc
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "layers" / "common"))
+
+from sagechain.adapters.s3 import S3ObjectStore
+from sagechain.models.events import DatasetPrepared, ObjectRef, SagechainEvent
+from sagechain.services.dataset_layout import dataset_upload
+from sagechain.services.prepare_dataset import prepare_dataset
+from sagechain.settings import SpecDefaults, ZipLimits
+
+BUCKET = "bench-bucket"
+PAGE = 1_000
+SPEC = json.dumps(
+    {
+        "task": "image-classification",
+        "labels": ["a", "b"],
+        "labeling": {"max_cost_usd": "1000000"},
+    }
+).encode()
+MODIFIED = datetime(2026, 11, 25, tzinfo=UTC)
+
+
+class _Paginator:
+    def __init__(self, objects: int) -> None:
+        self._objects = objects
+
+    def paginate(self, Bucket: str, Prefix: str) -> Iterator[dict[str, Any]]:  # noqa: N803 - boto3's names
+        for start in range(0, self._objects, PAGE):
+            stop = min(start + PAGE, self._objects)
+            yield {
+                "IsTruncated": stop < self._objects,
+                "KeyCount": stop - start,
+                "Contents": [
+                    {
+                        "Key": f"{Prefix}{i // 10_000:03}/img {i:07}.jpg",
+                        "Size": 48_213,
+                        "ETag": '"d41d8cd98f00b204e9800998ecf8427e"',
+                        "LastModified": MODIFIED,
+                        "StorageClass": "STANDARD",
+                    }
+                    for i in range(start, stop)
+                ],
+            }
+
+
+class FakeS3:
+    """The few S3 calls prepare_dataset makes; uploads are counted, not kept."""
+
+    def __init__(self, objects: int) -> None:
+        self._objects = objects
+        self.uploaded_bytes = 0
+        self.parts = 0
+
+    def get_paginator(self, name: str) -> _Paginator:
+        assert name == "list_objects_v2"
+        return _Paginator(self._objects)
+
+    def get_object(self, **request: Any) -> dict[str, Any]:
+        return {"ContentLength": len(SPEC), "Body": io.BytesIO(SPEC)}
+
+    def put_object(self, Body: bytes, **request: Any) -> dict[str, Any]:  # noqa: N803
+        self.uploaded_bytes += len(Body)
+        return {}
+
+    def create_multipart_upload(self, **request: Any) -> dict[str, Any]:
+        return {"UploadId": "bench"}
+
+    def upload_part(self, Body: bytes, PartNumber: int, **request: Any) -> dict[str, Any]:  # noqa: N803
+        self.uploaded_bytes += len(Body)
+        self.parts += 1
+        return {"ETag": f'"{PartNumber}"'}
+
+    def complete_multipart_upload(self, **request: Any) -> dict[str, Any]:
+        return {}
+
+    def abort_multipart_upload(self, **request: Any) -> dict[str, Any]:
+        return {}
+
+
+class _NullPublisher:
+    def __init__(self) -> None:
+        self.events: list[SagechainEvent] = []
+
+    def publish(self, event: SagechainEvent) -> None:
+        self.events.append(event)
+
+
+DEFAULTS = SpecDefaults.from_env(
+    {
+        "DEFAULT_WORKTEAM_ARN": "arn:aws:sagemaker:us-east-1:123456789012:workteam/private-crowd/bench",
+        "DEFAULT_MAX_LABELING_COST_USD": "100",
+        "DEFAULT_TRAINING_INSTANCE_TYPE": "ml.p3.2xlarge",
+        "DEFAULT_ENDPOINT_INSTANCE_TYPE": "ml.m5.large",
+    }
+)
+
+
+def bare_listing(objects: int) -> float:
+    """Seconds to walk the same pages and touch every key: the floor."""
+    started = time.perf_counter()
+    count = 0
+    for page in _Paginator(objects).paginate(Bucket=BUCKET, Prefix="datasets/bench/images/"):
+        for item in page["Contents"]:
+            count += len(item["Key"]) > 0
+    assert count == objects
+    return time.perf_counter() - started
+
+
+def build_manifest(objects: int) -> tuple[float, FakeS3, DatasetPrepared]:
+    """Seconds for prepare_dataset to list and write the whole manifest."""
+    client = FakeS3(objects)
+    store = S3ObjectStore(BUCKET, client)  # type: ignore[arg-type]
+    upload = dataset_upload(ObjectRef(bucket=BUCKET, key="datasets/bench/dataset.json", version_id="v1"))
+    assert upload is not None
+    publisher = _NullPublisher()
+    started = time.perf_counter()
+    event = prepare_dataset(upload, store, publisher, DEFAULTS, ZipLimits.from_env({}))
+    elapsed = time.perf_counter() - started
+    assert isinstance(event, DatasetPrepared), event
+    assert event.objects == objects
+    return elapsed, client, event
+
+
+def main() -> None:
+    """Run the benchmark and print its figures."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--objects", type=int, default=1_000_000)
+    args = parser.parse_args()
+
+    floor = bare_listing(args.objects)
+    elapsed, client, _ = build_manifest(args.objects)
+    tracemalloc.start()
+    build_manifest(args.objects)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    max_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    print(f"objects                     {args.objects:>12,}")
+    print(f"manifest bytes              {client.uploaded_bytes:>12,} in {client.parts} parts")
+    print(f"bare paginated listing      {floor:>12.2f} s  ({args.objects / floor:,.0f} objects/s)")
+    print(f"build manifest              {elapsed:>12.2f} s  ({args.objects / elapsed:,.0f} objects/s)")
+    print(f"ratio to bare listing       {elapsed / floor:>12.2f} x")
+    print(f"peak Python allocations     {peak / 2**20:>12.1f} MiB (tracemalloc)")
+    print(f"peak process RSS            {max_rss_mib:>12.1f} MiB (includes the interpreter)")
+
+
+if __name__ == "__main__":
+    main()

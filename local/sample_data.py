@@ -1,0 +1,40 @@
+"""Sample datasets made at run time: small PNGs (pure Python) in two classes."""
+
+import struct
+import zlib
+
+FLOWER_COLOURS = {"rose": (200, 30, 60), "tulip": (240, 200, 40)}
+
+
+def png(width: int, height: int, rgb: tuple[int, int, int], seed: int = 0) -> bytes:
+    """A valid RGB PNG of one colour, with a seed-shaded stripe so images differ."""
+    rows = []
+    for y in range(height):
+        shade = (y * 7 + seed * 13) % 40
+        pixel = bytes(max(0, c - shade) for c in rgb)
+        rows.append(b"\x00" + pixel * width)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"".join(rows)))
+        + chunk(b"IEND", b"")
+    )
+
+
+def flower_images(per_class: int = 4) -> dict[str, bytes]:
+    """<label>/<n>.png -> bytes, for the image-classification sample."""
+    return {
+        f"{label}/{i}.png": png(32, 32, colour, seed=i)
+        for label, colour in FLOWER_COLOURS.items()
+        for i in range(per_class)
+    }

@@ -1,0 +1,201 @@
+"""The stack in-process on moto, wired as template.yaml wires it.
+
+Uploads reach moto's EventBridge as `aws.s3` Object Created events (the bucket has
+EventBridge notifications on, as in the template); each function's rule sends what it
+matches to an SQS queue; `run_until_quiet` delivers queued events to the real handlers,
+with the function's environment, until no queue holds anything.
+"""
+
+import importlib.util
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+import boto3
+
+from local.lambda_context import FakeLambdaContext
+from local.template import ACCOUNT, REGION, FunctionDefinition, Template
+from sagechain.adapters import clients
+
+PHYSICAL = {
+    "DataBucket": "sagechain-demo-data",
+    "RunsTable": "sagechain-demo-runs",
+    "IdempotencyTable": "sagechain-demo-idempotency",
+    "NotificationTopic": f"arn:aws:sns:{REGION}:{ACCOUNT}:sagechain-demo-notifications",
+    "SageMakerExecutionRole.Arn": f"arn:aws:iam::{ACCOUNT}:role/sagechain-demo-sagemaker",
+}
+DEMO_PARAMETERS = {
+    "NotificationEmail": "ml-team@example.com",
+    "DefaultWorkteamArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:workteam/private-crowd/sagechain-demo",
+}
+# Nothing offline may reach AWS: dummy credentials, one region, no X-Ray daemon, and
+# metrics kept out of the demo's output.
+OFFLINE_ENVIRONMENT = {
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_ACCESS_KEY_ID": "offline",
+    "AWS_SECRET_ACCESS_KEY": "offline",
+    "AWS_SESSION_TOKEN": "offline",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_DISABLED": "true",
+}
+# EventBridge retries a failed delivery; Lambda retries an async invoke twice. Locally: 3 tries.
+ATTEMPTS = 3
+
+
+@dataclass
+class Delivery:
+    """One event handed to one function."""
+
+    function: str
+    event: dict[str, Any]
+    error: str | None = None
+
+
+@dataclass
+class LocalFunction:
+    """A function with its rule's queue and its handler loaded."""
+
+    definition: FunctionDefinition
+    queue_url: str
+    module: ModuleType | None = None
+
+
+@contextmanager
+def _environment(variables: dict[str, str]) -> Iterator[None]:
+    saved = dict(os.environ)
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@dataclass
+class LocalStack:
+    """Resources, rules and handlers of one local stack; call inside moto's mock_aws."""
+
+    parameters: dict[str, str] = field(default_factory=dict)
+    functions: dict[str, LocalFunction] = field(default_factory=dict)
+    failures: list[Delivery] = field(default_factory=list)
+    observed: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.template = Template(PHYSICAL, {**DEMO_PARAMETERS, **self.parameters})
+        self.bucket = PHYSICAL["DataBucket"]
+        self._sqs = boto3.client("sqs", region_name=REGION)
+        self._events = boto3.client("events", region_name=REGION)
+
+    def create(self) -> "LocalStack":
+        """The template's stateful resources, rules and queues."""
+        s3 = boto3.client("s3", region_name=REGION)
+        s3.create_bucket(Bucket=self.bucket)
+        s3.put_bucket_versioning(Bucket=self.bucket, VersioningConfiguration={"Status": "Enabled"})
+        s3.put_bucket_notification_configuration(
+            Bucket=self.bucket, NotificationConfiguration={"EventBridgeConfiguration": {}}
+        )
+        dynamodb = boto3.client("dynamodb", region_name=REGION)
+        dynamodb.create_table(
+            TableName=PHYSICAL["IdempotencyTable"],
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        dynamodb.create_table(
+            TableName=PHYSICAL["RunsTable"],
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        boto3.client("sns", region_name=REGION).create_topic(Name="sagechain-demo-notifications")
+        for definition in self.template.functions():
+            url = self._queue_for(definition.logical_id, definition.patterns)
+            self.functions[definition.logical_id] = LocalFunction(definition, url)
+        self._observer = self._queue_for("Observer", [{"source": ["sagechain"]}])
+        return self
+
+    def _queue_for(self, name: str, patterns: list[dict[str, Any]]) -> str:
+        url = self._sqs.create_queue(QueueName=f"local-{name}")["QueueUrl"]
+        arn = self._sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        for index, pattern in enumerate(patterns):
+            rule = f"{name}-{index}"
+            self._events.put_rule(Name=rule, EventPattern=json.dumps(pattern))
+            self._events.put_targets(Rule=rule, Targets=[{"Id": "queue", "Arn": arn}])
+        return url
+
+    def _handler(self, function: LocalFunction) -> Callable[[dict[str, Any], Any], Any]:
+        if function.module is None:
+            # Cold start: fresh clients and settings under this function's environment.
+            clients.s3_client.cache_clear()
+            clients.events_client.cache_clear()
+            module_name = function.definition.handler.rsplit(".", 1)[0]
+            path = function.definition.code_dir / f"{module_name}.py"
+            spec = importlib.util.spec_from_file_location(f"local_{function.definition.logical_id}", path)
+            if spec is None or spec.loader is None:
+                raise ImportError(f"cannot load {path}")
+            module = importlib.util.module_from_spec(spec)
+            with _environment(function.definition.environment):
+                spec.loader.exec_module(module)
+            function.module = module
+        attribute = function.definition.handler.rsplit(".", 1)[1]
+        handler: Callable[[dict[str, Any], Any], Any] = getattr(function.module, attribute)
+        return handler
+
+    def _drain(self, url: str) -> list[dict[str, Any]]:
+        received = []
+        while True:
+            batch = self._sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+            if not batch:
+                return received
+            for message in batch:
+                received.append(json.loads(message["Body"]))
+                self._sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+    def run_until_quiet(
+        self, on_event: Callable[[dict[str, Any]], None] | None = None, max_rounds: int = 100
+    ) -> list[Delivery]:
+        """Deliver queued events to handlers until nothing is queued; failures are kept."""
+        deliveries: list[Delivery] = []
+        for _ in range(max_rounds):
+            delivered = False
+            for function in self.functions.values():
+                for event in self._drain(function.queue_url):
+                    delivered = True
+                    deliveries.append(self._invoke(function, event))
+            for event in self._drain(self._observer):
+                self.observed.append(event)
+                if on_event:
+                    on_event(event)
+                delivered = True
+            if not delivered:
+                return deliveries
+        raise RuntimeError(f"the chain did not settle in {max_rounds} rounds")
+
+    def _invoke(self, function: LocalFunction, event: dict[str, Any]) -> Delivery:
+        delivery = Delivery(function.definition.logical_id, event)
+        handler = self._handler(function)
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                with _environment(function.definition.environment):
+                    handler(event, FakeLambdaContext(function_name=function.definition.logical_id))
+            except Exception as err:
+                delivery.error = f"{type(err).__name__}: {err}"
+                time.sleep(0.01 * attempt)
+            else:
+                delivery.error = None
+                return delivery
+        self.failures.append(delivery)
+        return delivery

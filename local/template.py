@@ -1,0 +1,92 @@
+"""template.yaml, read the way CloudFormation would resolve it for one local stack."""
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from samcli.yamlhelper import yaml_parse
+
+ROOT = Path(__file__).resolve().parent.parent
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+_SUB = re.compile(r"\$\{([^}]+)\}")
+
+
+@dataclass
+class FunctionDefinition:
+    """One AWS::Serverless::Function: its code folder, environment and EventBridge patterns."""
+
+    logical_id: str
+    code_dir: Path
+    handler: str
+    environment: dict[str, str]
+    patterns: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Template:
+    """Parameters, physical names and functions of template.yaml, with intrinsics resolved."""
+
+    def __init__(
+        self, physical: dict[str, str], parameters: dict[str, str], path: Path = ROOT / "template.yaml"
+    ):
+        self.document = yaml_parse(path.read_text())
+        self._physical = physical
+        self.parameters = {
+            name: str(spec.get("Default", "")) for name, spec in self.document.get("Parameters", {}).items()
+        }
+        self.parameters.update(parameters)
+
+    def resolve(self, value: Any) -> Any:
+        """A value with Ref, Fn::GetAtt and Fn::Sub replaced by local names."""
+        if isinstance(value, list):
+            return [self.resolve(item) for item in value]
+        if not isinstance(value, dict):
+            return value
+        if set(value) == {"Ref"}:
+            return self._ref(value["Ref"])
+        if set(value) == {"Fn::GetAtt"}:
+            target = value["Fn::GetAtt"]
+            logical, attribute = target.split(".", 1) if isinstance(target, str) else target
+            return self._get_att(logical, attribute)
+        if set(value) == {"Fn::Sub"}:
+            return _SUB.sub(lambda m: str(self._sub_name(m.group(1))), value["Fn::Sub"])
+        return {key: self.resolve(item) for key, item in value.items()}
+
+    def _ref(self, name: str) -> str:
+        if name in self.parameters:
+            return self.parameters[name]
+        pseudo = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws"}
+        return pseudo.get(name) or self._physical[name]
+
+    def _get_att(self, logical: str, attribute: str) -> str:
+        if attribute == "Arn":
+            return self._physical.get(f"{logical}.Arn", f"arn:aws:local:{REGION}:{ACCOUNT}:{logical}")
+        return self._physical[f"{logical}.{attribute}"]
+
+    def _sub_name(self, name: str) -> str:
+        return self._get_att(*name.split(".", 1)) if "." in name and "::" not in name else self._ref(name)
+
+    def functions(self) -> list[FunctionDefinition]:
+        """Every function, with Globals merged in as SAM merges them."""
+        globals_env = (
+            self.document.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+        )
+        found = []
+        for logical_id, resource in self.document["Resources"].items():
+            if resource["Type"] != "AWS::Serverless::Function":
+                continue
+            props = resource["Properties"]
+            own_env = props.get("Environment", {}).get("Variables", {})
+            environment = {k: str(self.resolve(v)) for k, v in {**globals_env, **own_env}.items()}
+            patterns = [
+                self.resolve(event["Properties"]["Pattern"])
+                for event in props.get("Events", {}).values()
+                if event["Type"] == "EventBridgeRule"
+            ]
+            found.append(
+                FunctionDefinition(
+                    logical_id, ROOT / props["CodeUri"], props["Handler"], environment, patterns
+                )
+            )
+        return found
