@@ -71,8 +71,10 @@ test: lint types unit template-check build
 demo: $(BIN)/.installed
 	$(BIN)/python -m local.demo $(ARGS)
 
+# Every bench/<name>.py is a benchmark with a main(); figures go to bench/README.md.
 bench: $(BIN)/.installed
-	$(BIN)/python -m bench.manifest_build
+	for module in $$(ls bench/*.py | grep -v __init__ | sed 's|/|.|; s|\.py$$||'); do \
+	  echo "== $$module"; $(BIN)/python -m $$module; done
 
 # The dataset spec's JSON Schema, published for editors (a test keeps it current).
 schema: $(BIN)/.installed

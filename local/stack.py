@@ -139,8 +139,7 @@ class LocalStack:
     def _handler(self, function: LocalFunction) -> Callable[[dict[str, Any], Any], Any]:
         if function.module is None:
             # Cold start: fresh clients and settings under this function's environment.
-            clients.s3_client.cache_clear()
-            clients.events_client.cache_clear()
+            clients.clear_client_cache()
             module_name = function.definition.handler.rsplit(".", 1)[0]
             path = function.definition.code_dir / f"{module_name}.py"
             spec = importlib.util.spec_from_file_location(f"local_{function.definition.logical_id}", path)

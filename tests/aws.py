@@ -18,8 +18,7 @@ IDEMPOTENCY_TABLE = "sagechain-idempotency"
 
 def load_handler(function: str) -> ModuleType:
     """functions/<function>/app.py as a fresh module, so its cold-start code runs under moto."""
-    clients.s3_client.cache_clear()
-    clients.events_client.cache_clear()
+    clients.clear_client_cache()
     path = ROOT / "functions" / function / "app.py"
     spec = importlib.util.spec_from_file_location(f"functions_{function}_app", path)
     assert spec is not None

@@ -153,3 +153,114 @@ class DatasetRejected(SagechainEvent):
     dataset_uri: str
     skipped: dict[str, int] = Field(default_factory=dict)
     cost_estimate: LabelingCostEstimate | None = None
+
+
+# ---------------------------------------------------------------- later stages
+# The contract between stages and with notify/track_run: each stage emits these.
+
+
+class LabelingStarted(SagechainEvent):
+    """A Ground Truth labeling job was created (or already existed) for the run."""
+
+    DETAIL_TYPE: ClassVar[str] = "Labeling Started"
+
+    job_name: str
+    task: str
+    objects: int
+    workforce: Literal["private", "vendor", "public"]
+    auto_labeling: bool
+    console_url: str
+    output_uri: str
+    cost_estimate: LabelingCostEstimate | None = None
+
+
+class TrainingStarted(SagechainEvent):
+    """Training (one job, several sibling jobs, or one tuning job) was started for the run."""
+
+    DETAIL_TYPE: ClassVar[str] = "Training Started"
+
+    job_names: list[str]
+    tuning_job_name: str | None = None
+    algorithm: str
+    instance_type: str
+    instance_count: int
+    spot: bool
+    train_objects: int
+    validation_objects: int
+    dropped: dict[str, int] = Field(default_factory=dict)
+    console_urls: list[str] = Field(default_factory=list)
+
+
+class TrainingSkipped(SagechainEvent):
+    """Nothing was trained, and why (e.g. the labeling job labeled nothing)."""
+
+    DETAIL_TYPE: ClassVar[str] = "Training Skipped"
+
+    reason: str
+    labeling_job_name: str | None = None
+
+
+class DeploymentStarted(SagechainEvent):
+    """A model passed the quality gate and its endpoint is being created or updated."""
+
+    DETAIL_TYPE: ClassVar[str] = "Deployment Started"
+
+    endpoint_name: str
+    model_name: str
+    endpoint_config_name: str
+    training_job_name: str
+    action: Literal["create", "update"]
+    instance_type: str
+    metric_name: str | None = None
+    metric_value: float | None = None
+    console_url: str
+
+
+class DeploymentRejected(SagechainEvent):
+    """The quality gate kept a model from replacing what is live (or from going live)."""
+
+    DETAIL_TYPE: ClassVar[str] = "Deployment Rejected"
+
+    training_job_name: str
+    reason: str
+    metric_name: str | None = None
+    metric_value: float | None = None
+    minimum: float | None = None
+    live_value: float | None = None
+
+
+class DeploymentFailed(SagechainEvent):
+    """The endpoint could not be created or updated."""
+
+    DETAIL_TYPE: ClassVar[str] = "Deployment Failed"
+
+    endpoint_name: str
+    reason: str
+    console_url: str
+
+
+class ModelLive(SagechainEvent):
+    """The endpoint is in service with autoscaling; the predict URL works."""
+
+    DETAIL_TYPE: ClassVar[str] = "Model Live"
+
+    endpoint_name: str
+    model_name: str
+    instance_type: str
+    min_instances: int
+    max_instances: int
+    predict_url: str
+    console_url: str
+
+
+SAGECHAIN_EVENTS: tuple[type[SagechainEvent], ...] = (
+    DatasetPrepared,
+    DatasetRejected,
+    LabelingStarted,
+    TrainingStarted,
+    TrainingSkipped,
+    DeploymentStarted,
+    DeploymentRejected,
+    DeploymentFailed,
+    ModelLive,
+)

@@ -62,6 +62,11 @@ def run_key(run_id: str, name: str) -> str:
     return f"runs/{run_id}/{name}"
 
 
+def model_key(model: str) -> str:
+    """models/<model>/model.json: the live model behind POST /models/<model>/predict."""
+    return f"models/{model}/model.json"
+
+
 def skip_reason(obj: StoredObject) -> str | None:
     """Why a listed object is not an image of the dataset, or None when it is one."""
     if obj.key.endswith("/"):

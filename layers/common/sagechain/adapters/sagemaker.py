@@ -1,0 +1,24 @@
+"""SageMaker errors in sagechain's terms, shared by every stage that creates resources."""
+
+from botocore.exceptions import ClientError
+
+# SageMaker answers a duplicate name with ResourceInUse (jobs) or a ValidationException
+# saying the resource already exists (models, endpoint configs): both mean the work was
+# already started by an earlier delivery of the same event.
+_ALREADY_EXISTS_MARKERS = ("already exist", "already in use")
+
+
+def is_already_exists(err: ClientError) -> bool:
+    """Whether a Create* call failed only because the name is taken."""
+    error = err.response.get("Error", {})
+    code = error.get("Code", "")
+    message = error.get("Message", "").lower()
+    if code == "ResourceInUse":
+        return True
+    return code == "ValidationException" and any(marker in message for marker in _ALREADY_EXISTS_MARKERS)
+
+
+def console_url(region: str, kind: str, name: str) -> str:
+    """The SageMaker console page of a job or endpoint (kind: labeling-jobs, jobs,
+    hyper-tuning-jobs, endpoints)."""
+    return f"https://{region}.console.aws.amazon.com/sagemaker/home?region={region}#/{kind}/{name}"
