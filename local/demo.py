@@ -108,8 +108,7 @@ def main() -> int:
     args = parser.parse_args()
     os.environ.update(OFFLINE_ENVIRONMENT)
     printer = Printer()
-    with mock_aws():
-        stack = LocalStack(parameters={"LogLevel": "DEBUG" if args.verbose else "ERROR"}).create()
+    with mock_aws(), LocalStack(parameters={"LogLevel": "DEBUG" if args.verbose else "ERROR"}) as stack:
         printer.line(
             f"local stack from template.yaml on moto: {len(stack.functions)} function(s), "
             f"bucket {stack.bucket}"

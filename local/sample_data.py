@@ -1,18 +1,39 @@
-"""Sample datasets made at run time: small PNGs (pure Python) in two classes."""
+"""Sample datasets made at run time: small PNGs (pure Python), for both task types."""
 
 import struct
 import zlib
 
 FLOWER_COLOURS = {"rose": (200, 30, 60), "tulip": (240, 200, 40)}
+FRUIT_COLOURS = {"apple": (60, 170, 60), "blueberry": (50, 60, 200)}
+BACKGROUND = (235, 235, 235)
+# Every sample class's colour: the emulated endpoint "recognises" classes by colour.
+SAMPLE_COLOURS = {**FLOWER_COLOURS, **FRUIT_COLOURS}
+
+Colour = tuple[int, int, int]
+Rect = tuple[int, int, int, int]  # left, top, width, height
 
 
-def png(width: int, height: int, rgb: tuple[int, int, int], seed: int = 0) -> bytes:
-    """A valid RGB PNG of one colour, with a seed-shaded stripe so images differ."""
+def png(
+    width: int,
+    height: int,
+    rgb: Colour,
+    seed: int = 0,
+    box: Rect | None = None,
+    background: Colour = BACKGROUND,
+) -> bytes:
+    """A valid RGB PNG: one colour with seed-shaded rows, or a box of it on a background."""
     rows = []
     for y in range(height):
         shade = (y * 7 + seed * 13) % 40
         pixel = bytes(max(0, c - shade) for c in rgb)
-        rows.append(b"\x00" + pixel * width)
+        if box is None:
+            rows.append(b"\x00" + pixel * width)
+            continue
+        left, top, box_width, box_height = box
+        row = bytearray(bytes(background) * width)
+        if top <= y < top + box_height:
+            row[3 * left : 3 * (left + box_width)] = pixel * box_width
+        rows.append(b"\x00" + bytes(row))
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         return (
@@ -38,3 +59,13 @@ def flower_images(per_class: int = 4) -> dict[str, bytes]:
         for label, colour in FLOWER_COLOURS.items()
         for i in range(per_class)
     }
+
+
+def fruit_images(per_class: int = 3) -> dict[str, tuple[bytes, Rect]]:
+    """<label>-<n>.png -> (bytes, the fruit's box), one fruit per image, for object detection."""
+    images = {}
+    for index, (label, colour) in enumerate(sorted(FRUIT_COLOURS.items())):
+        for i in range(per_class):
+            box = (4 + 2 * i, 6 + index * 3, 20, 18)
+            images[f"{label}-{i}.png"] = (png(40, 40, colour, seed=i, box=box), box)
+    return images

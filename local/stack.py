@@ -19,6 +19,7 @@ from typing import Any
 import boto3
 
 from local.lambda_context import FakeLambdaContext
+from local.sagemaker import EmulatedSageMaker
 from local.template import ACCOUNT, REGION, FunctionDefinition, Template
 from sagechain.adapters import clients
 
@@ -88,11 +89,33 @@ class LocalStack:
     def __post_init__(self) -> None:
         self.template = Template(PHYSICAL, {**DEMO_PARAMETERS, **self.parameters})
         self.bucket = PHYSICAL["DataBucket"]
+        self.sagemaker = EmulatedSageMaker(emit=self._emit_sagemaker_event)
+
+    def __enter__(self) -> "LocalStack":
+        self.sagemaker.install()
         self._sqs = boto3.client("sqs", region_name=REGION)
         self._events = boto3.client("events", region_name=REGION)
+        return self.create()
+
+    def __exit__(self, *_: object) -> None:
+        self.sagemaker.uninstall()
+        clients.clear_client_cache()
+
+    def _emit_sagemaker_event(self, detail_type: str, detail: dict[str, Any], resources: list[str]) -> None:
+        """SageMaker's state-change events reach the default bus as AWS sends them."""
+        self._events.put_events(
+            Entries=[
+                {
+                    "Source": "aws.sagemaker",
+                    "DetailType": detail_type,
+                    "Detail": json.dumps(detail),
+                    "Resources": resources,
+                }
+            ]
+        )
 
     def create(self) -> "LocalStack":
-        """The template's stateful resources, rules and queues."""
+        """The template's stateful resources, rules and queues (use the stack as a context manager)."""
         s3 = boto3.client("s3", region_name=REGION)
         s3.create_bucket(Bucket=self.bucket)
         s3.put_bucket_versioning(Bucket=self.bucket, VersioningConfiguration={"Status": "Enabled"})
@@ -179,7 +202,8 @@ class LocalStack:
                 if on_event:
                     on_event(event)
                 delivered = True
-            if not delivered:
+            # When every queue is empty, SageMaker's jobs and endpoints move one step.
+            if not delivered and not self.sagemaker.advance():
                 return deliveries
         raise RuntimeError(f"the chain did not settle in {max_rounds} rounds")
 

@@ -14,8 +14,8 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture
 def stack() -> Iterator[LocalStack]:
-    with mock_aws():
-        yield LocalStack(parameters={"LogLevel": "ERROR"}).create()
+    with mock_aws(), LocalStack(parameters={"LogLevel": "ERROR"}) as local_stack:
+        yield local_stack
 
 
 def upload(stack: LocalStack, key: str, body: bytes) -> None:

@@ -60,8 +60,16 @@ class ManifestStats:
 class LabeledLineBuilder:
     """Writes labeled lines in the run's class order; unknown labels reject the run."""
 
-    def __init__(self, task: TaskType, labels: list[str], attribute: str, creation_date: str) -> None:
+    def __init__(
+        self,
+        task: TaskType,
+        labels: list[str],
+        attribute: str,
+        creation_date: str,
+        job_name: str = PROVIDED_JOB_NAME,
+    ) -> None:
         self._task = task
+        self._job_name = job_name
         self._labels = labels
         self._index = {label: i for i, label in enumerate(labels)}
         self._attribute = attribute
@@ -82,7 +90,7 @@ class LabeledLineBuilder:
             "type": ground_truth_type(self._task),
             "human-annotated": "yes",
             "creation-date": self._creation_date,
-            "job-name": PROVIDED_JOB_NAME,
+            "job-name": self._job_name,
             **extra,
         }
 

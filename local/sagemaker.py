@@ -1,0 +1,639 @@
+"""SageMaker for the offline chain: what moto lacks, shaped like AWS.
+
+Installed on boto3's default session, it answers the SageMaker and SageMaker Runtime
+calls the stages make. botocore validates every request against the service model
+before the emulation sees it, and the emulation validates every response it returns
+against the operation's output shape (as botocore's Stubber does), so a handler that
+works here sends requests the real API accepts and reads responses the real API gives.
+
+Jobs and endpoints do not finish inside the call that starts them: `advance()` moves
+each pending resource one step (labeling: a simulated workforce answers from the
+labels it was taught; training: metrics and a model artifact; endpoints: InService)
+and puts AWS's state-change event for it on the default bus, as SageMaker does.
+"""
+
+import io
+import json
+import struct
+import tarfile
+import zlib
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from hashlib import sha256
+from typing import Any
+from urllib.parse import urlparse
+
+import boto3
+from botocore.awsrequest import AWSResponse
+from botocore.model import OperationModel
+from botocore.response import StreamingBody
+from botocore.validate import validate_parameters
+
+from local.template import ACCOUNT, REGION
+from sagechain.models.manifest import Box, LabeledLineBuilder
+from sagechain.models.spec import TaskType
+
+ARN = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}"
+# Ground Truth's built-in task Lambdas are named after the task (PRE-/ACS-<task>).
+_TASK_BY_LAMBDA = {
+    "ImageMultiClassMultiLabel": TaskType.IMAGE_CLASSIFICATION_MULTILABEL,
+    "ImageMultiClass": TaskType.IMAGE_CLASSIFICATION,
+    "BoundingBox": TaskType.OBJECT_DETECTION,
+}
+_OBJECTIVE = {"image-classification": "validation:accuracy", "object-detection": "validation:mAP"}
+EMULATED_MODEL_FILE = "emulated-model.json"
+
+# What a simulated worker answers for an image: class names, or (width, height, boxes).
+Answer = list[str] | tuple[int, int, list[Box]]
+
+
+class ApiError(Exception):
+    """An error SageMaker would answer with (code and message as AWS sends them)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _s3_split(uri: str) -> tuple[str, str]:
+    parsed = urlparse(uri)
+    return parsed.netloc, parsed.path.lstrip("/")
+
+
+def _tags(params: dict[str, Any]) -> list[dict[str, str]]:
+    return list(params.get("Tags", []))
+
+
+@dataclass
+class EmulatedSageMaker:
+    """The SageMaker resources of one offline stack."""
+
+    emit: Callable[[str, dict[str, Any], list[str]], None]
+    workforce: dict[str, Answer] = field(default_factory=dict)
+    fail_training: Callable[[dict[str, Any]], str | None] = lambda _request: None
+    calls: Counter[str] = field(default_factory=Counter)
+    labeling: dict[str, dict[str, Any]] = field(default_factory=dict)
+    training: dict[str, dict[str, Any]] = field(default_factory=dict)
+    tuning: dict[str, dict[str, Any]] = field(default_factory=dict)
+    models: dict[str, dict[str, Any]] = field(default_factory=dict)
+    endpoint_configs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    endpoints: dict[str, dict[str, Any]] = field(default_factory=dict)
+    pending: list[Callable[[], None]] = field(default_factory=list)
+
+    # ------------------------------------------------------------ wiring
+    def install(self) -> "EmulatedSageMaker":
+        """Give boto3 a fresh default session whose clients ask the emulation first."""
+        self._saved_session = boto3.DEFAULT_SESSION
+        boto3.setup_default_session()
+        events = boto3.DEFAULT_SESSION.events  # type: ignore[union-attr]
+        for service in ("sagemaker", "sagemaker-runtime"):
+            events.register(f"before-parameter-build.{service}", self._keep_params)
+            events.register(f"before-call.{service}", self._answer)
+        return self
+
+    @staticmethod
+    def _keep_params(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        # before-call sees the serialized request; the API parameters travel in the context.
+        context["emulated_params"] = params
+
+    def uninstall(self) -> None:
+        """Restore boto3's previous default session: nothing outside the stack is emulated."""
+        boto3.DEFAULT_SESSION = self._saved_session
+
+    def _answer(self, model: OperationModel, context: dict[str, Any], **_: Any) -> Any:
+        handler = getattr(self, f"_op_{model.name}", None)
+        if handler is None:
+            return None  # moto answers the rest
+        params = context["emulated_params"]
+        self.calls[model.name] += 1
+        url = f"https://{model.metadata['endpointPrefix']}.{REGION}.amazonaws.com/"
+        try:
+            result = handler(params)
+        except ApiError as err:
+            error = {
+                "Error": {"Code": err.code, "Message": err.message},
+                "ResponseMetadata": {"HTTPStatusCode": 400},
+            }
+            return AWSResponse(url, 400, {}, None), error
+        if model.output_shape is not None:
+            validate_parameters(result, model.output_shape)
+        result["ResponseMetadata"] = {"HTTPStatusCode": 200, "RequestId": "emulated"}
+        return AWSResponse(url, 200, {}, None), result
+
+    def advance(self) -> bool:
+        """Move every pending resource one step; whether anything moved."""
+        steps, self.pending = self.pending, []
+        for step in steps:
+            step()
+        return bool(steps)
+
+    def _create(
+        self, store: dict[str, dict[str, Any]], name: str, kind: str, description: dict[str, Any]
+    ) -> None:
+        if name in store:
+            raise ApiError("ResourceInUse", f"{kind} {name} already exists.")
+        store[name] = description
+
+    def _get(self, store: dict[str, dict[str, Any]], name: str, kind: str) -> dict[str, Any]:
+        if name not in store:
+            raise ApiError("ResourceNotFound", f"{kind} {name} does not exist.")
+        return store[name]
+
+    # ------------------------------------------------------------ labeling
+    def _op_CreateLabelingJob(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        name = params["LabelingJobName"]
+        arn = f"{ARN}:labeling-job/{name}"
+        now = _now()
+        description = {
+            **{k: v for k, v in params.items() if k != "LabelingJobName"},
+            "LabelingJobName": name,
+            "LabelingJobArn": arn,
+            "LabelingJobStatus": "InProgress",
+            "LabelCounters": {
+                "TotalLabeled": 0,
+                "HumanLabeled": 0,
+                "MachineLabeled": 0,
+                "FailedNonRetryableError": 0,
+                "Unlabeled": 0,
+            },
+            "CreationTime": now,
+            "LastModifiedTime": now,
+            "JobReferenceCode": sha256(name.encode()).hexdigest()[:12],
+        }
+        self._create(self.labeling, name, "Labeling job", description)
+        self.pending.append(lambda: self._finish_labeling(name))
+        return {"LabelingJobArn": arn}
+
+    def _op_DescribeLabelingJob(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        return dict(self._get(self.labeling, params["LabelingJobName"], "Labeling job"))
+
+    def _finish_labeling(self, name: str) -> None:
+        job = self.labeling[name]
+        s3 = boto3.client("s3", region_name=REGION)
+        task = next(
+            (
+                task
+                for suffix, task in _TASK_BY_LAMBDA.items()
+                if job["HumanTaskConfig"].get("PreHumanTaskLambdaArn", "").endswith(f"-{suffix}")
+            ),
+            TaskType.IMAGE_CLASSIFICATION,
+        )
+        bucket, key = _s3_split(job["LabelCategoryConfigS3Uri"])
+        categories = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        labels = [entry["label"] for entry in categories["labels"]]
+        builder = LabeledLineBuilder(
+            task, labels, job["LabelAttributeName"], _now().isoformat(), job_name=name
+        )
+        bucket, key = _s3_split(job["InputConfig"]["DataSource"]["S3DataSource"]["ManifestS3Uri"])
+        lines, labeled, unlabeled = [], 0, 0
+        for raw in s3.get_object(Bucket=bucket, Key=key)["Body"].iter_lines():
+            uri = json.loads(raw)["source-ref"]
+            answer = self.workforce.get(uri)
+            if answer is None:
+                unlabeled += 1
+                continue
+            if isinstance(answer, tuple):
+                width, height, boxes = answer
+                lines.append(builder.detection(uri, (width, height, 3), boxes, uri))
+            else:
+                lines.append(builder.classification(uri, answer, uri))
+            labeled += 1
+        out_bucket, out_prefix = _s3_split(job["OutputConfig"]["S3OutputPath"])
+        output_key = f"{out_prefix.rstrip('/')}/{name}/manifests/output/output.manifest"
+        s3.put_object(Bucket=out_bucket, Key=output_key, Body=b"".join(lines))
+        job.update(
+            LabelingJobStatus="Completed",
+            LastModifiedTime=_now(),
+            LabelCounters={
+                "TotalLabeled": labeled,
+                "HumanLabeled": labeled,
+                "MachineLabeled": 0,
+                "FailedNonRetryableError": 0,
+                "Unlabeled": unlabeled,
+            },
+            LabelingJobOutput={"OutputDatasetS3Uri": f"s3://{out_bucket}/{output_key}"},
+        )
+        self._emit_labeling(job)
+
+    def _emit_labeling(self, job: dict[str, Any]) -> None:
+        # As AWS documents it: only the status; the job is named by the event's resources.
+        detail = {"LabelingJobStatus": job["LabelingJobStatus"]}
+        self.emit("SageMaker Ground Truth Labeling Job State Change", detail, [job["LabelingJobArn"]])
+
+    # ------------------------------------------------------------ training
+    def _op_CreateTrainingJob(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        name = params["TrainingJobName"]
+        arn = f"{ARN}:training-job/{name}"
+        now = _now()
+        description = {
+            **params,
+            "TrainingJobArn": arn,
+            "TrainingJobStatus": "InProgress",
+            "SecondaryStatus": "Starting",
+            "ModelArtifacts": {"S3ModelArtifacts": ""},
+            "CreationTime": now,
+            "LastModifiedTime": now,
+        }
+        self._create(self.training, name, "Training job", description)
+        self.pending.append(lambda: self._finish_training(name))
+        return {"TrainingJobArn": arn}
+
+    def _op_DescribeTrainingJob(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        job = self._get(self.training, params["TrainingJobName"], "Training job")
+        return {k: v for k, v in job.items() if k not in {"Tags"}}
+
+    def _objective(self, job: dict[str, Any]) -> str:
+        image = job.get("AlgorithmSpecification", {}).get("TrainingImage", "")
+        for algorithm, metric in _OBJECTIVE.items():
+            if f"/{algorithm}:" in image:
+                return metric
+        definitions = job.get("AlgorithmSpecification", {}).get("MetricDefinitions", [])
+        return definitions[0]["Name"] if definitions else "validation:accuracy"
+
+    def _finish_training(self, name: str, tuning_job: str | None = None) -> None:
+        job = self.training[name]
+        now = _now()
+        failure = self.fail_training(job)
+        if failure:
+            job.update(
+                TrainingJobStatus="Failed",
+                SecondaryStatus="Failed",
+                FailureReason=failure,
+                TrainingEndTime=now,
+                LastModifiedTime=now,
+            )
+        else:
+            bucket, prefix = _s3_split(job["OutputDataConfig"]["S3OutputPath"])
+            key = f"{prefix.rstrip('/')}/{name}/output/model.tar.gz"
+            boto3.client("s3", region_name=REGION).put_object(
+                Bucket=bucket, Key=key, Body=self._model_tar(job)
+            )
+            # A deterministic score per hyperparameter set, so choosing among siblings is visible.
+            digest = sha256(json.dumps(job.get("HyperParameters", {}), sort_keys=True).encode()).digest()
+            value = round(0.80 + digest[0] / 255 * 0.15, 4)
+            spot = job.get("EnableManagedSpotTraining", False)
+            job.update(
+                TrainingJobStatus="Completed",
+                SecondaryStatus="Completed",
+                ModelArtifacts={"S3ModelArtifacts": f"s3://{bucket}/{key}"},
+                FinalMetricDataList=[{"MetricName": self._objective(job), "Value": value, "Timestamp": now}],
+                TrainingStartTime=job["CreationTime"],
+                TrainingEndTime=now,
+                LastModifiedTime=now,
+                TrainingTimeInSeconds=600,
+                BillableTimeInSeconds=180 if spot else 600,
+            )
+        if tuning_job:
+            job["TuningJobArn"] = f"{ARN}:hyper-parameter-tuning-job/{tuning_job}"
+        self._emit_training(job)
+
+    def _model_tar(self, job: dict[str, Any]) -> bytes:
+        """A model artifact the emulated endpoint can serve: the class names it was trained on."""
+        labels: dict[int, str] = {}
+        s3 = boto3.client("s3", region_name=REGION)
+        for channel in job.get("InputDataConfig", []):
+            source = channel["DataSource"].get("S3DataSource", {})
+            if source.get("S3DataType") != "AugmentedManifestFile":
+                continue
+            bucket, key = _s3_split(source["S3Uri"])
+            attribute = source.get("AttributeNames", ["", "label"])[-1]
+            for raw in s3.get_object(Bucket=bucket, Key=key)["Body"].iter_lines():
+                line = json.loads(raw)
+                metadata = line.get(f"{attribute}-metadata", {})
+                if "class-name" in metadata:
+                    labels[int(line[attribute])] = metadata["class-name"]
+                labels.update({int(k): v for k, v in metadata.get("class-map", {}).items()})
+        payload = json.dumps(
+            {"labels": [labels.get(i, f"class-{i}") for i in range(max(labels, default=-1) + 1)]}
+        )
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+            data = payload.encode()
+            info = tarfile.TarInfo(EMULATED_MODEL_FILE)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+        return buffer.getvalue()
+
+    def _emit_training(self, job: dict[str, Any]) -> None:
+        detail = {k: v for k, v in job.items() if k not in {"Tags"}}
+        detail["Tags"] = {tag["Key"]: tag["Value"] for tag in job.get("Tags", [])}
+        self.emit("SageMaker Training Job State Change", _jsonable(detail), [job["TrainingJobArn"]])
+
+    def _op_CreateHyperParameterTuningJob(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        name = params["HyperParameterTuningJobName"]
+        arn = f"{ARN}:hyper-parameter-tuning-job/{name}"
+        now = _now()
+        description = {
+            **params,
+            "HyperParameterTuningJobArn": arn,
+            "HyperParameterTuningJobStatus": "InProgress",
+            "CreationTime": now,
+            "LastModifiedTime": now,
+            "TrainingJobStatusCounters": {
+                "Completed": 0,
+                "InProgress": 0,
+                "RetryableError": 0,
+                "NonRetryableError": 0,
+                "Stopped": 0,
+            },
+            "ObjectiveStatusCounters": {"Succeeded": 0, "Pending": 0, "Failed": 0},
+        }
+        self._create(self.tuning, name, "Tuning job", description)
+        self.pending.append(lambda: self._finish_tuning(name))
+        return {"HyperParameterTuningJobArn": arn}
+
+    def _op_DescribeHyperParameterTuningJob(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        return dict(self._get(self.tuning, params["HyperParameterTuningJobName"], "Tuning job"))
+
+    def _finish_tuning(self, name: str) -> None:
+        tuning = self.tuning[name]
+        definition = tuning["TrainingJobDefinition"]
+        objective = tuning["HyperParameterTuningJobConfig"]["HyperParameterTuningJobObjective"]
+        count = min(tuning["HyperParameterTuningJobConfig"]["ResourceLimits"]["MaxNumberOfTrainingJobs"], 3)
+        children = []
+        for index in range(count):
+            child = f"{name[:28]}-{index + 1:03}-{sha256(name.encode()).hexdigest()[:8]}"
+            request = {
+                "TrainingJobName": child,
+                "AlgorithmSpecification": definition["AlgorithmSpecification"],
+                "RoleArn": definition["RoleArn"],
+                "InputDataConfig": definition.get("InputDataConfig", []),
+                "OutputDataConfig": definition["OutputDataConfig"],
+                "ResourceConfig": definition["ResourceConfig"],
+                "StoppingCondition": definition["StoppingCondition"],
+                "HyperParameters": {**definition.get("StaticHyperParameters", {}), "trial": str(index)},
+                "Tags": tuning.get("Tags", []),
+            }
+            self._op_CreateTrainingJob(request)
+            self.pending.pop()  # children finish now, inside the tuning job
+            self._finish_training(child, tuning_job=name)
+            children.append(self.training[child])
+        done = [c for c in children if c["TrainingJobStatus"] == "Completed"]
+        maximize = objective["Type"] == "Maximize"
+        best = sorted(done, key=lambda c: c["FinalMetricDataList"][0]["Value"], reverse=maximize)[:1]
+        tuning.update(
+            HyperParameterTuningJobStatus="Completed",
+            LastModifiedTime=_now(),
+            TrainingJobStatusCounters={
+                "Completed": len(done),
+                "InProgress": 0,
+                "RetryableError": 0,
+                "NonRetryableError": len(children) - len(done),
+                "Stopped": 0,
+            },
+            ObjectiveStatusCounters={
+                "Succeeded": len(done),
+                "Pending": 0,
+                "Failed": len(children) - len(done),
+            },
+        )
+        if best:
+            job = best[0]
+            tuning["BestTrainingJob"] = {
+                "TrainingJobName": job["TrainingJobName"],
+                "TrainingJobArn": job["TrainingJobArn"],
+                "CreationTime": job["CreationTime"],
+                "TrainingJobStatus": "Completed",
+                "TunedHyperParameters": job["HyperParameters"],
+                "FinalHyperParameterTuningJobObjectiveMetric": {
+                    "MetricName": objective["MetricName"],
+                    "Value": job["FinalMetricDataList"][0]["Value"],
+                },
+            }
+        # The event carries no best job (AWS documents none): handlers describe the tuning job.
+        detail = {k: v for k, v in tuning.items() if k not in {"Tags", "BestTrainingJob"}}
+        detail["Tags"] = {tag["Key"]: tag["Value"] for tag in tuning.get("Tags", [])}
+        self.emit(
+            "SageMaker HyperParameter Tuning Job State Change",
+            _jsonable(detail),
+            [tuning["HyperParameterTuningJobArn"]],
+        )
+
+    # ------------------------------------------------------------ models and endpoints
+    def _op_CreateModel(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        name = params["ModelName"]
+        if name in self.models:
+            raise ApiError(
+                "ValidationException", f'Cannot create already existing model "{ARN}:model/{name}".'
+            )
+        self.models[name] = {**params, "ModelArn": f"{ARN}:model/{name}", "CreationTime": _now()}
+        return {"ModelArn": self.models[name]["ModelArn"]}
+
+    def _op_DescribeModel(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        model = self._get(self.models, params["ModelName"], "Model")
+        return {k: v for k, v in model.items() if k != "Tags"}
+
+    def _op_CreateEndpointConfig(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        name = params["EndpointConfigName"]
+        arn = f"{ARN}:endpoint-config/{name}"
+        if name in self.endpoint_configs:
+            raise ApiError(
+                "ValidationException", f'Cannot create already existing endpoint configuration "{arn}".'
+            )
+        self.endpoint_configs[name] = {**params, "EndpointConfigArn": arn, "CreationTime": _now()}
+        return {"EndpointConfigArn": arn}
+
+    def _op_DescribeEndpointConfig(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        config = self._get(self.endpoint_configs, params["EndpointConfigName"], "Endpoint configuration")
+        return {k: v for k, v in config.items() if k != "Tags"}
+
+    def _op_DeleteEndpointConfig(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        self._get(self.endpoint_configs, params["EndpointConfigName"], "Endpoint configuration")
+        del self.endpoint_configs[params["EndpointConfigName"]]
+        return {}
+
+    def _op_CreateEndpoint(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        name = params["EndpointName"]
+        arn = f"{ARN}:endpoint/{name.lower()}"
+        if name in self.endpoints:
+            raise ApiError("ValidationException", f'Cannot create already existing endpoint "{arn}".')
+        self._get(self.endpoint_configs, params["EndpointConfigName"], "Endpoint configuration")
+        now = _now()
+        self.endpoints[name] = {
+            "EndpointName": name,
+            "EndpointArn": arn,
+            "EndpointConfigName": params["EndpointConfigName"],
+            "EndpointStatus": "Creating",
+            "CreationTime": now,
+            "LastModifiedTime": now,
+            "Tags": _tags(params),
+        }
+        self.pending.append(lambda: self._endpoint_in_service(name))
+        return {"EndpointArn": arn}
+
+    def _op_UpdateEndpoint(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        endpoint = self._get(self.endpoints, params["EndpointName"], "Endpoint")
+        if endpoint["EndpointStatus"] != "InService":
+            raise ApiError(
+                "ValidationException",
+                f'Cannot update in-progress endpoint "{endpoint["EndpointArn"]}".',
+            )
+        self._get(self.endpoint_configs, params["EndpointConfigName"], "Endpoint configuration")
+        endpoint.update(
+            EndpointStatus="Updating", LastModifiedTime=_now(), PendingConfig=params["EndpointConfigName"]
+        )
+        self.pending.append(lambda: self._endpoint_in_service(params["EndpointName"]))
+        return {"EndpointArn": endpoint["EndpointArn"]}
+
+    def _op_DescribeEndpoint(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        endpoint = self._get(self.endpoints, params["EndpointName"], "Endpoint")
+        config = self.endpoint_configs.get(endpoint["EndpointConfigName"], {})
+        variants = (
+            [
+                {
+                    "VariantName": variant["VariantName"],
+                    "CurrentWeight": 1.0,
+                    "DesiredWeight": 1.0,
+                    "CurrentInstanceCount": variant.get("InitialInstanceCount", 1),
+                    "DesiredInstanceCount": variant.get("InitialInstanceCount", 1),
+                }
+                for variant in config.get("ProductionVariants", [])
+            ]
+            if endpoint["EndpointStatus"] != "Creating"
+            else []
+        )
+        described = {k: v for k, v in endpoint.items() if k not in {"Tags", "PendingConfig"}}
+        if variants:
+            described["ProductionVariants"] = variants
+        return described
+
+    def _endpoint_in_service(self, name: str) -> None:
+        endpoint = self.endpoints[name]
+        if "PendingConfig" in endpoint:
+            endpoint["EndpointConfigName"] = endpoint.pop("PendingConfig")
+        endpoint.update(EndpointStatus="InService", LastModifiedTime=_now())
+        variants = self._op_DescribeEndpoint({"EndpointName": name}).get("ProductionVariants", [])
+        detail = {
+            "EndpointName": name,
+            "EndpointArn": endpoint["EndpointArn"],
+            "EndpointConfigName": endpoint["EndpointConfigName"],
+            "ProductionVariants": [
+                {
+                    "VariantName": v["VariantName"],
+                    "DesiredWeight": v["DesiredWeight"],
+                    "DesiredInstanceCount": v["DesiredInstanceCount"],
+                }
+                for v in variants
+            ],
+            # The event spells statuses its own way (IN_SERVICE), not as DescribeEndpoint does.
+            "EndpointStatus": "IN_SERVICE",
+            "CreationTime": endpoint["CreationTime"],
+            "LastModifiedTime": endpoint["LastModifiedTime"],
+            "Tags": {tag["Key"]: tag["Value"] for tag in endpoint["Tags"]},
+        }
+        self.emit("SageMaker Endpoint State Change", _jsonable(detail), [endpoint["EndpointArn"]])
+
+    def _op_ListTags(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        arn = params["ResourceArn"]
+        for store, key in (
+            (self.labeling, "LabelingJobArn"),
+            (self.training, "TrainingJobArn"),
+            (self.tuning, "HyperParameterTuningJobArn"),
+            (self.endpoints, "EndpointArn"),
+            (self.models, "ModelArn"),
+            (self.endpoint_configs, "EndpointConfigArn"),
+        ):
+            for resource in store.values():
+                if resource.get(key) == arn:
+                    return {"Tags": list(resource.get("Tags", []))}
+        raise ApiError("ValidationException", f"Resource {arn} not found.")
+
+    # ------------------------------------------------------------ inference
+    def _op_InvokeEndpoint(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        endpoint = self.endpoints.get(params["EndpointName"])
+        if endpoint is None or endpoint["EndpointStatus"] == "Creating":
+            raise ApiError(
+                "ValidationError", f"Endpoint {params['EndpointName']} of account {ACCOUNT} not found."
+            )
+        config = self.endpoint_configs[endpoint["EndpointConfigName"]]
+        model = self.models[config["ProductionVariants"][0]["ModelName"]]
+        labels = self._served_labels(model)
+        body = params["Body"] if isinstance(params["Body"], bytes) else params["Body"].read()
+        scores = _colour_scores(body, labels)
+        image = model.get("PrimaryContainer", {}).get("Image", "")
+        if "/object-detection:" in image:
+            best = max(range(len(scores)), key=scores.__getitem__) if scores else 0
+            answer: Any = {"prediction": [[float(best), scores[best] if scores else 0.0, 0.1, 0.1, 0.9, 0.9]]}
+        else:
+            answer = scores
+        data = json.dumps(answer).encode()
+        return {
+            "Body": StreamingBody(io.BytesIO(data), len(data)),
+            "ContentType": "application/json",
+            "InvokedProductionVariant": config["ProductionVariants"][0]["VariantName"],
+        }
+
+    def _served_labels(self, model: dict[str, Any]) -> list[str]:
+        uri = model.get("PrimaryContainer", {}).get("ModelDataUrl", "")
+        if not uri:
+            return []
+        bucket, key = _s3_split(uri)
+        data = boto3.client("s3", region_name=REGION).get_object(Bucket=bucket, Key=key)["Body"].read()
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
+            member = archive.extractfile(EMULATED_MODEL_FILE)
+            return list(json.loads(member.read())["labels"]) if member else []
+
+
+def _jsonable(value: Any) -> Any:
+    """Event details are JSON: timestamps as AWS writes them."""
+    return json.loads(
+        json.dumps(value, default=lambda v: v.isoformat() if isinstance(v, datetime) else str(v))
+    )
+
+
+def _mean_colour(png: bytes) -> tuple[float, float, float] | None:
+    """The mean RGB of a non-interlaced 8-bit RGB PNG with unfiltered rows (what local.sample_data writes)."""
+    if not png.startswith(b"\x89PNG\r\n\x1a\n"):
+        return None
+    position, idat, width = 8, b"", 0
+    while position < len(png):
+        (length,) = struct.unpack(">I", png[position : position + 4])
+        kind = png[position + 4 : position + 8]
+        data = png[position + 8 : position + 8 + length]
+        if kind == b"IHDR":
+            width, _height, depth, colour_type = struct.unpack(">IIBB", data[:10])
+            if (depth, colour_type) != (8, 2):
+                return None
+        elif kind == b"IDAT":
+            idat += data
+        position += 12 + length
+    raw = zlib.decompress(idat)
+    stride = 1 + 3 * width
+    totals, count = [0, 0, 0], 0
+    for row in range(len(raw) // stride):
+        line = raw[row * stride : (row + 1) * stride]
+        if line[0] != 0:
+            return None
+        for x in range(1, stride, 3):
+            if abs(line[x] - 235) + abs(line[x + 1] - 235) + abs(line[x + 2] - 235) < 12:
+                continue  # the sample background: only the object counts
+            totals[0] += line[x]
+            totals[1] += line[x + 1]
+            totals[2] += line[x + 2]
+            count += 1
+    return (totals[0] / count, totals[1] / count, totals[2] / count) if count else None
+
+
+def _colour_scores(image: bytes, labels: list[str]) -> list[float]:
+    """The emulated model: probabilities by nearness to each class's sample colour."""
+    from local.sample_data import SAMPLE_COLOURS  # noqa: PLC0415 - only the emulated endpoint needs it
+
+    if not labels:
+        return []
+    mean = _mean_colour(image)
+    if mean is None:
+        return [round(1 / len(labels), 4)] * len(labels)
+    weights = []
+    for label in labels:
+        colour = SAMPLE_COLOURS.get(label, (128, 128, 128))
+        distance = sum((a - b) ** 2 for a, b in zip(mean, colour, strict=True)) ** 0.5
+        weights.append(1 / (1 + distance / 20) ** 4)
+    total = sum(weights)
+    return [round(w / total, 4) for w in weights]

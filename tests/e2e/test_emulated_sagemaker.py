@@ -1,0 +1,182 @@
+"""The offline SageMaker: AWS-shaped answers and events, validated requests, nothing leaked."""
+
+import json
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError, ParamValidationError
+from local.sample_data import png
+from local.stack import LocalStack
+from moto import mock_aws
+
+from sagechain.models.manifest import Box
+
+pytestmark = pytest.mark.e2e
+ROLE = "arn:aws:iam::123456789012:role/sagechain-demo-sagemaker"
+LAMBDAS = "arn:aws:lambda:us-east-1:432418664414:function"
+IMAGE = "811284229777.dkr.ecr.us-east-1.amazonaws.com/image-classification:1"
+
+
+@pytest.fixture
+def stack() -> Iterator[LocalStack]:
+    with mock_aws(), LocalStack(parameters={"LogLevel": "ERROR"}) as local_stack:
+        yield local_stack
+
+
+def put(stack: LocalStack, key: str, body: bytes) -> str:
+    boto3.client("s3").put_object(Bucket=stack.bucket, Key=key, Body=body)
+    return f"s3://{stack.bucket}/{key}"
+
+
+def test_labeling_job_is_answered_by_the_taught_workforce_with_a_state_change_event(
+    stack: LocalStack,
+) -> None:
+    images = [put(stack, f"datasets/f/images/{i}.png", b"x") for i in range(3)]
+    manifest = put(
+        stack,
+        "runs/r1/input.manifest",
+        b"".join(json.dumps({"source-ref": u}).encode() + b"\n" for u in images),
+    )
+    categories = put(
+        stack,
+        "runs/r1/labeling/categories.json",
+        json.dumps(
+            {"document-version": "2018-11-28", "labels": [{"label": "cat"}, {"label": "dog"}]}
+        ).encode(),
+    )
+    stack.sagemaker.workforce.update({images[0]: ["dog"], images[1]: ["cat"]})
+    sagemaker = boto3.client("sagemaker")
+
+    sagemaker.create_labeling_job(
+        LabelingJobName="sagechain-r1-labeling",
+        LabelAttributeName="label",
+        InputConfig={"DataSource": {"S3DataSource": {"ManifestS3Uri": manifest}}},
+        OutputConfig={"S3OutputPath": f"s3://{stack.bucket}/runs/r1/labeling/"},
+        RoleArn=ROLE,
+        LabelCategoryConfigS3Uri=categories,
+        HumanTaskConfig={
+            "WorkteamArn": "arn:aws:sagemaker:us-east-1:123456789012:workteam/private-crowd/t",
+            "UiConfig": {
+                "HumanTaskUiArn": "arn:aws:sagemaker:us-east-1:394669845002:human-task-ui/ImageMultiClass"
+            },
+            "PreHumanTaskLambdaArn": f"{LAMBDAS}:PRE-ImageMultiClass",
+            "TaskTitle": "t",
+            "TaskDescription": "d",
+            "NumberOfHumanWorkersPerDataObject": 1,
+            "TaskTimeLimitInSeconds": 300,
+            "AnnotationConsolidationConfig": {
+                "AnnotationConsolidationLambdaArn": f"{LAMBDAS}:ACS-ImageMultiClass"
+            },
+        },
+        Tags=[{"Key": "sagechain:run-id", "Value": "r1"}],
+    )
+    assert (
+        sagemaker.describe_labeling_job(LabelingJobName="sagechain-r1-labeling")["LabelingJobStatus"]
+        == "InProgress"
+    )
+    stack.run_until_quiet()
+
+    job = sagemaker.describe_labeling_job(LabelingJobName="sagechain-r1-labeling")
+    assert job["LabelingJobStatus"] == "Completed"
+    assert job["LabelCounters"]["TotalLabeled"] == 2
+    assert job["LabelCounters"]["Unlabeled"] == 1
+    bucket, key = job["LabelingJobOutput"]["OutputDatasetS3Uri"].removeprefix("s3://").split("/", 1)
+    lines = [
+        json.loads(x) for x in boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].iter_lines()
+    ]
+    assert [(line["source-ref"], line["label"]) for line in lines] == [(images[0], 1), (images[1], 0)]
+    [event] = [e for e in stack.observed if e["source"] == "aws.sagemaker"] or [None]
+    assert event is None  # the observer listens to sagechain events only
+
+
+def test_requests_the_real_api_would_refuse_never_reach_the_emulation(stack: LocalStack) -> None:
+    with pytest.raises(ParamValidationError):
+        boto3.client("sagemaker").create_training_job(TrainingJobName="x")
+
+    assert stack.sagemaker.calls["CreateTrainingJob"] == 0
+
+
+def test_training_then_endpoint_then_prediction(stack: LocalStack) -> None:
+    sagemaker = boto3.client("sagemaker")
+    train = put(
+        stack,
+        "runs/r2/train.manifest",
+        json.dumps(
+            {"source-ref": "s3://b/x.png", "label": 1, "label-metadata": {"class-name": "tulip"}}
+        ).encode()
+        + b"\n"
+        + json.dumps(
+            {"source-ref": "s3://b/y.png", "label": 0, "label-metadata": {"class-name": "rose"}}
+        ).encode(),
+    )
+    sagemaker.create_training_job(
+        TrainingJobName="sagechain-r2-train",
+        AlgorithmSpecification={"TrainingImage": IMAGE, "TrainingInputMode": "Pipe"},
+        RoleArn=ROLE,
+        InputDataConfig=[
+            {
+                "ChannelName": "train",
+                "DataSource": {
+                    "S3DataSource": {
+                        "S3DataType": "AugmentedManifestFile",
+                        "S3Uri": train,
+                        "AttributeNames": ["source-ref", "label"],
+                    }
+                },
+            }
+        ],
+        OutputDataConfig={"S3OutputPath": f"s3://{stack.bucket}/runs/r2/training/"},
+        ResourceConfig={"InstanceType": "ml.p3.2xlarge", "InstanceCount": 1, "VolumeSizeInGB": 50},
+        StoppingCondition={"MaxRuntimeInSeconds": 3600},
+        Tags=[{"Key": "sagechain:run-id", "Value": "r2"}],
+    )
+    stack.run_until_quiet()
+    job = sagemaker.describe_training_job(TrainingJobName="sagechain-r2-train")
+    assert job["TrainingJobStatus"] == "Completed"
+    assert job["FinalMetricDataList"][0]["MetricName"] == "validation:accuracy"
+
+    sagemaker.create_model(
+        ModelName="sagechain-r2-model",
+        ExecutionRoleArn=ROLE,
+        PrimaryContainer={"Image": IMAGE, "ModelDataUrl": job["ModelArtifacts"]["S3ModelArtifacts"]},
+    )
+    sagemaker.create_endpoint_config(
+        EndpointConfigName="sagechain-r2-config",
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": "sagechain-r2-model",
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.m5.large",
+            }
+        ],
+    )
+    sagemaker.create_endpoint(EndpointName="sagechain-flowers", EndpointConfigName="sagechain-r2-config")
+    with pytest.raises(ClientError, match="already existing endpoint"):
+        sagemaker.create_endpoint(EndpointName="sagechain-flowers", EndpointConfigName="sagechain-r2-config")
+    stack.run_until_quiet()
+    assert sagemaker.describe_endpoint(EndpointName="sagechain-flowers")["EndpointStatus"] == "InService"
+
+    answer = boto3.client("sagemaker-runtime").invoke_endpoint(
+        EndpointName="sagechain-flowers", Body=png(8, 8, (240, 200, 40)), ContentType="image/png"
+    )
+
+    rose, tulip = json.loads(answer["Body"].read())
+    assert tulip > 0.9 > rose
+
+
+def test_the_emulation_is_gone_once_the_stack_closes() -> None:
+    with mock_aws():
+        before = boto3.DEFAULT_SESSION
+        with LocalStack(parameters={"LogLevel": "ERROR"}):
+            assert boto3.DEFAULT_SESSION is not before
+
+        assert boto3.DEFAULT_SESSION is before
+
+
+def test_boxes_taught_to_the_workforce_come_back_in_ground_truth_form(stack: LocalStack) -> None:
+    uri = put(stack, "datasets/fruit/images/a.png", b"x")
+    stack.sagemaker.workforce[uri] = (40, 30, [Box("apple", 1, 2, 3, 4)])
+
+    assert stack.sagemaker.workforce[uri][2][0].label == "apple"
