@@ -19,6 +19,7 @@ from typing import Any
 import boto3
 
 from local.lambda_context import FakeLambdaContext
+from local.api import LocalApi, Route
 from local.sagemaker import EmulatedSageMaker
 from local.template import ACCOUNT, REGION, FunctionDefinition, Template
 from sagechain.adapters import clients
@@ -175,6 +176,22 @@ class LocalStack:
         attribute = function.definition.handler.rsplit(".", 1)[1]
         handler: Callable[[dict[str, Any], Any], Any] = getattr(function.module, attribute)
         return handler
+
+    def invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
+        """A synchronous invoke (as API Gateway makes): the handler's result, errors raised."""
+        function = self.functions[logical_id]
+        handler = self._handler(function)
+        with _environment(function.definition.environment):
+            return handler(event, FakeLambdaContext(function_name=logical_id))
+
+    def api(self) -> LocalApi:
+        """The REST API: every function's `Type: Api` routes, answered by invoke()."""
+        routes = [
+            Route(logical_id, method, path)
+            for logical_id, function in self.functions.items()
+            for method, path in function.definition.api_routes
+        ]
+        return LocalApi(routes, self.invoke)
 
     def _drain(self, url: str) -> list[dict[str, Any]]:
         received = []

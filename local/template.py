@@ -22,6 +22,7 @@ class FunctionDefinition:
     handler: str
     environment: dict[str, str]
     patterns: list[dict[str, Any]] = field(default_factory=list)
+    api_routes: list[tuple[str, str]] = field(default_factory=list)  # (method, path)
 
 
 class Template:
@@ -84,9 +85,14 @@ class Template:
                 for event in props.get("Events", {}).values()
                 if event["Type"] == "EventBridgeRule"
             ]
+            routes = [
+                (str(event["Properties"]["Method"]).upper(), str(event["Properties"]["Path"]))
+                for event in props.get("Events", {}).values()
+                if event["Type"] == "Api"
+            ]
             found.append(
                 FunctionDefinition(
-                    logical_id, ROOT / props["CodeUri"], props["Handler"], environment, patterns
+                    logical_id, ROOT / props["CodeUri"], props["Handler"], environment, patterns, routes
                 )
             )
         return found

@@ -1,0 +1,129 @@
+"""API Gateway for the offline stack: HTTP requests become REST API proxy events.
+
+Routes come from template.yaml (each function's `Type: Api` events), so the local API
+has exactly the deployed paths. Binary bodies are base64-encoded as API Gateway does
+for the stack's binary media types, and a base64-encoded response is decoded on the
+way out.
+"""
+
+import base64
+import json
+import re
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from local.template import ACCOUNT
+
+TEXT_TYPES = ("application/json", "text/", "application/x-www-form-urlencoded")
+STAGE = "v1"
+
+
+@dataclass(frozen=True)
+class Route:
+    """One `Type: Api` event of a function."""
+
+    function: str
+    method: str
+    path: str
+
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        """The path template as a regex with one named group per {parameter}."""
+        regex = re.sub(r"\\{(\w+)\\}", r"(?P<\1>[^/]+)", re.escape(self.path))
+        return re.compile(f"^{regex}$")
+
+
+@dataclass(frozen=True)
+class ApiResponse:
+    """What the client gets back."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+def proxy_event(
+    route: Route, method: str, raw_path: str, headers: dict[str, str], body: bytes
+) -> dict[str, Any]:
+    """The REST API (v1) Lambda proxy event API Gateway sends for this request."""
+    parts = urlsplit(raw_path)
+    match = route.pattern.match(parts.path)
+    query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
+    content_type = headers.get("Content-Type", headers.get("content-type", ""))
+    is_text = not body or content_type.startswith(TEXT_TYPES)
+    return {
+        "resource": route.path,
+        "path": parts.path,
+        "httpMethod": method,
+        "headers": headers,
+        "multiValueHeaders": {key: [value] for key, value in headers.items()},
+        "queryStringParameters": query or None,
+        "multiValueQueryStringParameters": parse_qs(parts.query) or None,
+        "pathParameters": match.groupdict() if match and match.groupdict() else None,
+        "stageVariables": None,
+        "requestContext": {
+            "accountId": ACCOUNT,
+            "apiId": "local",
+            "stage": STAGE,
+            "resourcePath": route.path,
+            "httpMethod": method,
+            "path": f"/{STAGE}{parts.path}",
+            "requestId": str(uuid.uuid4()),
+            "requestTimeEpoch": int(datetime.now(UTC).timestamp() * 1000),
+            "identity": {"sourceIp": "127.0.0.1", "userAgent": headers.get("User-Agent", "")},
+        },
+        "body": body.decode() if is_text else base64.b64encode(body).decode(),
+        "isBase64Encoded": not is_text,
+    }
+
+
+class LocalApi:
+    """Routes requests to handlers by the template's Api events."""
+
+    def __init__(self, routes: list[Route], invoke: Callable[[str, dict[str, Any]], Any]) -> None:
+        self.routes = routes
+        self._invoke = invoke
+
+    def handle(self, method: str, raw_path: str, headers: dict[str, str], body: bytes) -> ApiResponse:
+        """One request, answered as API Gateway would."""
+        path = urlsplit(raw_path).path
+        for route in self.routes:
+            if route.method.upper() in {method, "ANY"} and route.pattern.match(path):
+                result = self._invoke(route.function, proxy_event(route, method, raw_path, headers, body))
+                data = result.get("body") or ""
+                payload = base64.b64decode(data) if result.get("isBase64Encoded") else data.encode()
+                return ApiResponse(
+                    int(result.get("statusCode", 200)), dict(result.get("headers") or {}), payload
+                )
+        message = {"message": "Missing Authentication Token"}  # API Gateway's answer to an unknown route
+        return ApiResponse(403, {"Content-Type": "application/json"}, json.dumps(message).encode())
+
+
+def serve(api: LocalApi, port: int, lock: threading.Lock) -> ThreadingHTTPServer:
+    """An HTTP server on 127.0.0.1 that answers through api (one request at a time)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            with lock:
+                response = api.handle(self.command, self.path, dict(self.headers.items()), body)
+            self.send_response(response.status)
+            for key, value in response.headers.items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(response.body)))
+            self.end_headers()
+            self.wfile.write(response.body)
+
+        do_GET = do_POST = do_PUT = do_DELETE = _answer  # noqa: N815 - http.server's names
+
+        def log_message(self, format: str, *args: Any) -> None:
+            print(f"  http {self.command} {self.path} -> {args[1] if len(args) > 1 else ''}", flush=True)
+
+    return ThreadingHTTPServer(("127.0.0.1", port), Handler)

@@ -1,0 +1,50 @@
+"""The offline API Gateway: requests become the proxy events API Gateway sends."""
+
+import base64
+import json
+from typing import Any
+
+from local.api import LocalApi, Route, proxy_event
+from local.sample_data import png
+
+
+def test_binary_body_arrives_base64_encoded_with_path_and_query_parameters() -> None:
+    image = png(4, 4, (1, 2, 3))
+    route = Route("PredictFunction", "POST", "/models/{model}/predict")
+
+    event = proxy_event(route, "POST", "/models/flowers/predict?k=3", {"Content-Type": "image/png"}, image)
+
+    assert event["isBase64Encoded"] is True
+    assert base64.b64decode(event["body"]) == image
+    assert event["pathParameters"] == {"model": "flowers"}
+    assert event["queryStringParameters"] == {"k": "3"}
+    assert event["resource"] == "/models/{model}/predict"
+
+
+def test_json_body_stays_text() -> None:
+    event = proxy_event(
+        Route("F", "POST", "/x"), "POST", "/x", {"Content-Type": "application/json"}, b'{"a": 1}'
+    )
+
+    assert event["isBase64Encoded"] is False
+    assert json.loads(event["body"]) == {"a": 1}
+
+
+def test_requests_are_routed_by_method_and_path_and_unknown_routes_get_api_gateways_403() -> None:
+    seen: list[tuple[str, dict[str, Any]]] = []
+
+    def invoke(function: str, event: dict[str, Any]) -> dict[str, Any]:
+        seen.append((function, event))
+        return {"statusCode": 200, "headers": {"Content-Type": "application/json"}, "body": "{}"}
+
+    api = LocalApi(
+        [Route("Runs", "GET", "/runs/{run_id}"), Route("Predict", "POST", "/models/{model}/predict")], invoke
+    )
+
+    ok = api.handle("GET", "/runs/abc", {}, b"")
+    missing = api.handle("GET", "/nowhere", {}, b"")
+
+    assert ok.status == 200
+    assert seen[0][0] == "Runs"
+    assert seen[0][1]["pathParameters"] == {"run_id": "abc"}
+    assert missing.status == 403
