@@ -18,8 +18,8 @@ from typing import Any
 
 import boto3
 
-from local.lambda_context import FakeLambdaContext
 from local.api import LocalApi, Route
+from local.lambda_context import FakeLambdaContext
 from local.sagemaker import EmulatedSageMaker
 from local.template import ACCOUNT, REGION, FunctionDefinition, Template
 from sagechain.adapters import clients
