@@ -76,9 +76,10 @@ bench: $(BIN)/.installed
 	for module in $$(ls bench/*.py | grep -v __init__ | sed 's|/|.|; s|\.py$$||'); do \
 	  echo "== $$module"; $(BIN)/python -m $$module; done
 
-# The dataset spec's JSON Schema, published for editors (a test keeps it current).
+# The dataset spec's and the events' JSON Schemas, published (tests keep them current).
 schema: $(BIN)/.installed
 	PYTHONPATH=layers/common $(BIN)/python -m sagechain.models.spec > docs/dataset-spec.schema.json
+	PYTHONPATH=layers/common $(BIN)/python -m sagechain.models.events > docs/events.schema.json
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -264,3 +264,20 @@ SAGECHAIN_EVENTS: tuple[type[SagechainEvent], ...] = (
     DeploymentFailed,
     ModelLive,
 )
+
+
+def events_schema_document() -> str:
+    """JSON Schemas of every `sagechain` event's detail, keyed by detail-type (docs/events.schema.json)."""
+    import json  # noqa: PLC0415 - only the schema export needs it
+
+    schemas = {event.DETAIL_TYPE: event.model_json_schema(mode="serialization") for event in SAGECHAIN_EVENTS}
+    document = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "sagechain events (EventBridge source 'sagechain'): detail by detail-type",
+        "detail_types": schemas,
+    }
+    return json.dumps(document, indent=2, sort_keys=True) + "\n"
+
+
+if __name__ == "__main__":
+    print(events_schema_document(), end="")

@@ -57,3 +57,11 @@ def test_a_spec_may_name_its_schema_for_editors() -> None:
     )
 
     assert "$schema" not in spec.model_dump_json()
+
+
+def test_published_event_schemas_match_the_event_models() -> None:
+    from sagechain.models.events import events_schema_document  # noqa: PLC0415
+
+    published = (ROOT / "docs" / "events.schema.json").read_text()
+
+    assert published == events_schema_document(), "run: make schema"
