@@ -3,10 +3,11 @@
 import json
 from pathlib import Path
 
+from pydantic import BaseModel
 from samcli.yamlhelper import yaml_parse
 
 from sagechain.models.spec import DatasetSpec, json_schema_document
-from sagechain.settings import PrepareDatasetSettings, SpecDefaults
+from sagechain.settings import PrepareDatasetSettings, SpecDefaults, StartLabelingSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,7 +40,7 @@ def _function_environment(logical_id: str) -> set[str]:
     return set(globals_env) | set(own_env)
 
 
-def _required_variables(model: type[PrepareDatasetSettings] | type[SpecDefaults]) -> set[str]:
+def _required_variables(model: type[BaseModel]) -> set[str]:
     return {str(field.alias) for field in model.model_fields.values() if field.alias and field.is_required()}
 
 
@@ -57,3 +58,11 @@ def test_a_spec_may_name_its_schema_for_editors() -> None:
     )
 
     assert "$schema" not in spec.model_dump_json()
+
+
+def test_template_gives_start_labeling_every_variable_its_settings_require() -> None:
+    environment = _function_environment("StartLabelingFunction")
+
+    missing = _required_variables(StartLabelingSettings) - environment
+
+    assert not missing
