@@ -18,6 +18,7 @@ from typing import Any
 
 import boto3
 
+from local.ground_truth import GroundTruthEmulator
 from local.lambda_context import FakeLambdaContext
 from local.template import ACCOUNT, REGION, FunctionDefinition, Template
 from sagechain.adapters import clients
@@ -84,6 +85,7 @@ class LocalStack:
     functions: dict[str, LocalFunction] = field(default_factory=dict)
     failures: list[Delivery] = field(default_factory=list)
     observed: list[dict[str, Any]] = field(default_factory=list)
+    ground_truth: GroundTruthEmulator = field(init=False)
 
     def __post_init__(self) -> None:
         self.template = Template(PHYSICAL, {**DEMO_PARAMETERS, **self.parameters})
@@ -119,6 +121,8 @@ class LocalStack:
             BillingMode="PAY_PER_REQUEST",
         )
         boto3.client("sns", region_name=REGION).create_topic(Name="sagechain-demo-notifications")
+        # What moto lacks: Ground Truth labeling jobs.
+        self.ground_truth = GroundTruthEmulator(REGION, ACCOUNT).install()
         for definition in self.template.functions():
             url = self._queue_for(definition.logical_id, definition.patterns)
             self.functions[definition.logical_id] = LocalFunction(definition, url)
