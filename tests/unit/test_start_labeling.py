@@ -564,6 +564,17 @@ def test_a_spec_json_that_no_longer_parses_is_rejected_naming_the_file() -> None
     assert f"runs/{RUN_ID}/spec.json is not a valid dataset spec: labels: Field required" in event.reason
 
 
+def test_a_spec_json_too_large_to_read_is_rejected_with_its_size() -> None:
+    store = make_run()
+    store.objects[f"runs/{RUN_ID}/spec.json"] = b" " * (1024 * 1024 + 1)
+    with sagemaker() as (jobs, _, calls):
+        event, _ = start(store, jobs)
+
+    assert calls["CreateLabelingJob"] == 0
+    assert isinstance(event, DatasetRejected)
+    assert f"runs/{RUN_ID}/spec.json is 1048577 bytes" in event.reason
+
+
 def test_a_label_attribute_ground_truth_reserves_is_rejected_before_any_job() -> None:
     store = make_run()
     spec = json.loads(store.objects[f"runs/{RUN_ID}/spec.json"])

@@ -258,11 +258,11 @@ def start_labeling(
     info = RunInfo.model_validate_json(raw_info)
     if info.labeling_mode != LabelingMode.GROUND_TRUTH:
         return None
-    raw_spec = _read_run_file(store, request.run_id, "spec.json")
-    if raw_spec is None:
-        return None
     event: SagechainEvent
     try:
+        raw_spec = _read_run_file(store, request.run_id, "spec.json")
+        if raw_spec is None:
+            return None
         event = _start(request, info, _read_spec(raw_spec, request.run_id), store, jobs, role_arn)
     except DatasetRejectedError as rejection:
         event = DatasetRejected(
