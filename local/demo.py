@@ -1,8 +1,9 @@
 """`make demo`: the pipeline offline, on moto, from an upload onwards.
 
-Built so far: stage 1 (prepare_dataset). The demo uploads three datasets and shows what
-each one becomes: a folder for Ground Truth labeling, a zip with its labels provided
-(COCO), and one with a broken spec, which is rejected with the reason and kept.
+Built so far: stage 1 (prepare_dataset) and stage 2 (start_labeling, against an offline
+Ground Truth). The demo uploads three datasets and shows what each one becomes: a folder
+for Ground Truth labeling (a labeling job), a zip with its labels provided (COCO), and one
+with a broken spec, which is rejected with the reason and kept.
 """
 
 import argparse
@@ -25,7 +26,7 @@ from local.sample_data import FLOWER_COLOURS, flower_images  # noqa: E402
 from local.stack import OFFLINE_ENVIRONMENT, LocalStack  # noqa: E402
 from local.template import REGION  # noqa: E402
 
-STAGES_NOT_BUILT = "labeling, training, deployment, notifications and the prediction API are later issues"
+STAGES_NOT_BUILT = "training, deployment, notifications and the prediction API are later issues"
 
 
 class Printer:
@@ -49,6 +50,17 @@ class Printer:
                 f"{kind:<17} run {detail['run_id']}: {detail['objects']} images -> {detail['manifest_uri']}"
                 f" (skipped {detail['skipped'] or 'nothing'}{extra})"
             )
+        elif kind == "Labeling Started":
+            cost = detail["cost_estimate"]
+            auto = "on" if detail["auto_labeling"] else "off"
+            self.line(
+                f"{kind:<17} run {detail['run_id']}: Ground Truth job {detail['job_name']} "
+                f"({detail['objects']} images, {detail['workforce']} team, auto-labeling {auto}, "
+                f"estimate ${cost['total_usd']})"
+            )
+            self.line(f"{'':<17} {detail['console_url']}")
+            if detail.get("auto_labeling_refused_reason"):
+                self.line(f"{'':<17} {detail['auto_labeling_refused_reason']}")
         elif kind == "Dataset Rejected":
             self.line(f"{kind:<17} run {detail['run_id']}: {detail['reason']}")
             self.line(f"{'':<17} the dataset is kept as uploaded at {detail['dataset_uri']}")

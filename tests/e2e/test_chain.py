@@ -22,7 +22,9 @@ def upload(stack: LocalStack, key: str, body: bytes) -> None:
     boto3.client("s3").put_object(Bucket=stack.bucket, Key=key, Body=body)
 
 
-def test_folder_upload_through_the_templates_rule_prepares_one_run(stack: LocalStack) -> None:
+def test_folder_upload_through_the_templates_rules_prepares_one_run_and_starts_its_labeling(
+    stack: LocalStack,
+) -> None:
     for name, data in flower_images(per_class=2).items():
         upload(stack, f"datasets/flowers/images/{name}", data)
     spec = {"task": "image-classification", "labels": ["rose", "tulip"]}
@@ -30,11 +32,13 @@ def test_folder_upload_through_the_templates_rule_prepares_one_run(stack: LocalS
 
     deliveries = stack.run_until_quiet()
 
-    assert [d.function for d in deliveries] == ["PrepareDatasetFunction"]
+    assert [d.function for d in deliveries] == ["PrepareDatasetFunction", "StartLabelingFunction"]
     assert stack.failures == []
-    [event] = stack.observed
-    assert event["detail-type"] == "Dataset Prepared"
-    assert event["detail"]["objects"] == 4
+    prepared, started = stack.observed
+    assert prepared["detail-type"] == "Dataset Prepared"
+    assert prepared["detail"]["objects"] == 4
+    assert started["detail-type"] == "Labeling Started"
+    assert list(stack.sagemaker.labeling) == [started["detail"]["job_name"]]
 
 
 def test_images_and_run_outputs_never_trigger_a_run(stack: LocalStack) -> None:

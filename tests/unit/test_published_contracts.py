@@ -3,10 +3,11 @@
 import json
 from pathlib import Path
 
+from pydantic import BaseModel
 from samcli.yamlhelper import yaml_parse
 
 from sagechain.models.spec import DatasetSpec, json_schema_document
-from sagechain.settings import PrepareDatasetSettings, SpecDefaults
+from sagechain.settings import PrepareDatasetSettings, SpecDefaults, StartLabelingSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,7 +40,7 @@ def _function_environment(logical_id: str) -> set[str]:
     return set(globals_env) | set(own_env)
 
 
-def _required_variables(model: type[PrepareDatasetSettings] | type[SpecDefaults]) -> set[str]:
+def _required_variables(model: type[BaseModel]) -> set[str]:
     return {str(field.alias) for field in model.model_fields.values() if field.alias and field.is_required()}
 
 
@@ -65,3 +66,11 @@ def test_published_event_schemas_match_the_event_models() -> None:
     published = (ROOT / "docs" / "events.schema.json").read_text()
 
     assert published == events_schema_document(), "run: make schema"
+
+
+def test_template_gives_start_labeling_every_variable_its_settings_require() -> None:
+    environment = _function_environment("StartLabelingFunction")
+
+    missing = _required_variables(StartLabelingSettings) - environment
+
+    assert not missing

@@ -39,3 +39,13 @@ class ObjectTooLargeError(SagechainError):
         self.key = key
         self.size = size
         self.limit = limit
+
+
+class RequestRefusedError(SagechainError):
+    """An AWS service refused a request as invalid (not a transient failure); message says why."""
+
+    def __init__(self, operation: str, code: str, message: str) -> None:
+        super().__init__(f"{operation}: {code}: {message}")
+        self.operation = operation
+        self.code = code
+        self.message = message

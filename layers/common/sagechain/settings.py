@@ -62,3 +62,15 @@ class PrepareDatasetSettings(_Settings):
         if isinstance(data, dict):
             return {"spec_defaults": data, "zip_limits": data, **data}
         return data
+
+
+class StartLabelingSettings(_Settings):
+    """start_labeling: where runs live, the role Ground Truth runs as, where events go."""
+
+    data_bucket: str = Field(alias="DATA_BUCKET", min_length=3)
+    idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE", min_length=3)
+    event_bus_name: str = Field(default="default", alias="EVENT_BUS_NAME", min_length=1)
+    name_prefix: str = Field(alias="NAME_PREFIX", pattern=r"^[a-z0-9](-?[a-z0-9])*$", max_length=20)
+    sagemaker_role_arn: str = Field(
+        alias="SAGEMAKER_ROLE_ARN", pattern=r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$"
+    )

@@ -172,6 +172,8 @@ class LabelingStarted(SagechainEvent):
     console_url: str
     output_uri: str
     cost_estimate: LabelingCostEstimate | None = None
+    # Set when the spec asked for automated data labeling and the job runs without it.
+    auto_labeling_refused_reason: str | None = None
 
 
 class TrainingStarted(SagechainEvent):

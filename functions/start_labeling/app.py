@@ -1,0 +1,57 @@
+"""start_labeling: a run's input manifest (Object Created) becomes one Ground Truth labeling job."""
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from sagechain.adapters.events import EventBridgePublisher
+from sagechain.adapters.idempotency import persistence_layer
+from sagechain.adapters.labeling_jobs import SageMakerLabelingJobs
+from sagechain.adapters.s3 import S3ObjectStore
+from sagechain.models.events import objects_created
+from sagechain.models.labeling import LabelingRequest
+from sagechain.observability import logger, metrics, tracer
+from sagechain.services.start_labeling import labeling_request, start_labeling
+from sagechain.settings import StartLabelingSettings
+
+settings = StartLabelingSettings.from_env()
+store = S3ObjectStore(settings.data_bucket)
+jobs = SageMakerLabelingJobs()
+publisher = EventBridgePublisher(settings.event_bus_name)
+# Keyed on the job name (one per run), not the event id: a manifest event delivered twice
+# creates one job and emits one event.
+idempotency = IdempotencyConfig(event_key_jmespath="job_name", expires_after_seconds=7 * 24 * 3600)
+
+
+@idempotent_function(
+    data_keyword_argument="request",
+    config=idempotency,
+    persistence_store=persistence_layer(settings.idempotency_table),
+)
+def start(request: LabelingRequest) -> dict[str, Any]:
+    """Start one run's labeling job, once."""
+    event = start_labeling(request, store, jobs, publisher, settings.sagemaker_role_arn)
+    if event is None:
+        logger.info("no sagechain Ground Truth run beside this manifest; ignored")
+        return {"outcome": "ignored", "run_id": request.run_id}
+    metrics.add_metric(name=event.DETAIL_TYPE.replace(" ", ""), unit=MetricUnit.Count, value=1)
+    return {"outcome": event.DETAIL_TYPE, **event.model_dump(mode="json")}
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Object Created runs/<run_id>/input.manifest -> Labeling Started (or the reason it did not)."""
+    idempotency.register_lambda_context(context)
+    started = []
+    for ref in objects_created(event):
+        request = labeling_request(ref, settings.name_prefix)
+        if request is None or ref.bucket != settings.data_bucket:
+            logger.info("not a run's input manifest; ignored", extra={"bucket": ref.bucket, "key": ref.key})
+            continue
+        logger.append_keys(run_id=request.run_id, job_name=request.job_name)
+        started.append(start(request=request))
+    return {"jobs": started}
