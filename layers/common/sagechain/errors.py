@@ -39,3 +39,11 @@ class ObjectTooLargeError(SagechainError):
         self.key = key
         self.size = size
         self.limit = limit
+
+
+class TrainingNotStartedError(SagechainError):
+    """Training cannot start for this run; the reason is written for the person who runs it."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
