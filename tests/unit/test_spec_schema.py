@@ -3,10 +3,16 @@
 import json
 from pathlib import Path
 
+from pydantic import BaseModel
 from samcli.yamlhelper import yaml_parse
 
 from sagechain.models.spec import DatasetSpec, json_schema_document
-from sagechain.settings import PrepareDatasetSettings, SpecDefaults
+from sagechain.settings import (
+    PrepareDatasetSettings,
+    SpecDefaults,
+    StartTrainingSettings,
+    TrainingEnvironment,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,7 +45,7 @@ def _function_environment(logical_id: str) -> set[str]:
     return set(globals_env) | set(own_env)
 
 
-def _required_variables(model: type[PrepareDatasetSettings] | type[SpecDefaults]) -> set[str]:
+def _required_variables(model: type[BaseModel]) -> set[str]:
     return {str(field.alias) for field in model.model_fields.values() if field.alias and field.is_required()}
 
 
@@ -57,3 +63,16 @@ def test_a_spec_may_name_its_schema_for_editors() -> None:
     )
 
     assert "$schema" not in spec.model_dump_json()
+
+
+def test_template_gives_start_training_every_variable_its_settings_require() -> None:
+    environment = _function_environment("StartTrainingFunction")
+
+    missing = (
+        _required_variables(StartTrainingSettings) | _required_variables(TrainingEnvironment)
+    ) - environment
+
+    # AWS_REGION is not in the template: Lambda sets it (a reserved variable), and the
+    # settings read it through a validation alias, which has no `alias`.
+    assert not missing
+    assert "SAGEMAKER_ROLE_ARN" in _required_variables(TrainingEnvironment)
