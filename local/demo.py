@@ -26,7 +26,7 @@ from local.sample_data import FLOWER_COLOURS, flower_images  # noqa: E402
 from local.stack import OFFLINE_ENVIRONMENT, LocalStack  # noqa: E402
 from local.template import REGION  # noqa: E402
 
-STAGES_NOT_BUILT = "training, deployment, notifications and the prediction API are later issues"
+STAGES_NOT_BUILT = "deployment, notifications and the prediction API are later issues"
 
 
 class Printer:
@@ -39,41 +39,71 @@ class Printer:
         print(f"[{time.perf_counter() - self.started:5.2f}s] {text}", flush=True)
 
     def event(self, event: dict[str, Any]) -> None:
-        detail = event["detail"]
+        """One sagechain event as a stage line (and its details below it)."""
         kind = event["detail-type"]
-        if kind == "Dataset Prepared":
-            cost = detail.get("cost_estimate")
-            extra = (
-                f", labeling estimate ${cost['total_usd']}" if cost else f", labels {detail['label_counts']}"
-            )
-            self.line(
-                f"{kind:<17} run {detail['run_id']}: {detail['objects']} images -> {detail['manifest_uri']}"
-                f" (skipped {detail['skipped'] or 'nothing'}{extra})"
-            )
-        elif kind == "Labeling Started":
-            cost = detail["cost_estimate"]
-            auto = "on" if detail["auto_labeling"] else "off"
-            self.line(
-                f"{kind:<17} run {detail['run_id']}: Ground Truth job {detail['job_name']} "
-                f"({detail['objects']} images, {detail['workforce']} team, auto-labeling {auto}, "
-                f"estimate ${cost['total_usd']})"
-            )
-            self.line(f"{'':<17} {detail['console_url']}")
-            if detail.get("auto_labeling_refused_reason"):
-                self.line(f"{'':<17} {detail['auto_labeling_refused_reason']}")
-        elif kind == "Dataset Rejected":
-            self.line(f"{kind:<17} run {detail['run_id']}: {detail['reason']}")
-            self.line(f"{'':<17} the dataset is kept as uploaded at {detail['dataset_uri']}")
-        else:
-            self.line(f"{kind:<17} {json.dumps(detail)[:160]}")
+        lines = FORMATS.get(kind, _generic)(event["detail"])
+        self.line(f"{kind:<18} {lines[0]}")
+        for more in lines[1:]:
+            self.line(f"{'':<18} {more}")
 
 
-def upload_datasets(bucket: str, printer: Printer) -> None:
+def _generic(detail: dict[str, Any]) -> list[str]:
+    return [json.dumps(detail)[:160]]
+
+
+def _dataset_prepared(d: dict[str, Any]) -> list[str]:
+    cost = d.get("cost_estimate")
+    extra = f"labeling estimate ${cost['total_usd']}" if cost else f"labels {d['label_counts']}"
+    skipped = d["skipped"] or "nothing"
+    return [f"run {d['run_id']}: {d['objects']} images, skipped {skipped}, {extra}", d["manifest_uri"]]
+
+
+def _dataset_rejected(d: dict[str, Any]) -> list[str]:
+    return [f"run {d['run_id']}: {d['reason']}", f"the dataset is kept as uploaded at {d['dataset_uri']}"]
+
+
+def _labeling_started(d: dict[str, Any]) -> list[str]:
+    auto = "on" if d["auto_labeling"] else "off"
+    lines = [
+        f"run {d['run_id']}: Ground Truth job {d['job_name']} ({d['objects']} images, "
+        f"{d['workforce']} team, auto-labeling {auto})",
+        d["console_url"],
+    ]
+    return lines + ([d["auto_labeling_refused_reason"]] if d.get("auto_labeling_refused_reason") else [])
+
+
+def _training_started(d: dict[str, Any]) -> list[str]:
+    jobs = d["tuning_job_name"] or ", ".join(d["job_names"])
+    spot = "spot" if d["spot"] else "on-demand"
+    return [
+        f"run {d['run_id']}: {jobs} on {d['instance_count']} x {d['instance_type']} ({spot}), "
+        f"{d['train_objects']} train / {d['validation_objects']} validation images"
+    ]
+
+
+def _training_skipped(d: dict[str, Any]) -> list[str]:
+    return [f"run {d['run_id']}: {d['reason']}"]
+
+
+FORMATS = {
+    "Dataset Prepared": _dataset_prepared,
+    "Dataset Rejected": _dataset_rejected,
+    "Labeling Started": _labeling_started,
+    "Training Started": _training_started,
+    "Training Skipped": _training_skipped,
+}
+
+
+def upload_datasets(stack: LocalStack, printer: Printer) -> None:
     """Three datasets: Ground Truth folder, provided-labels zip, broken spec."""
+    bucket = stack.bucket
     s3 = boto3.client("s3", region_name=REGION)
     labels = list(FLOWER_COLOURS)
     for name, data in flower_images().items():
-        s3.put_object(Bucket=bucket, Key=f"datasets/flowers/images/{name.replace('/', '-')}", Body=data)
+        key = f"datasets/flowers/images/{name.replace('/', '-')}"
+        s3.put_object(Bucket=bucket, Key=key, Body=data)
+        # The simulated Ground Truth workforce answers with the image's true class.
+        stack.sagemaker.workforce[f"s3://{bucket}/{key}"] = [name.split("/")[0]]
     s3.put_object(Bucket=bucket, Key="datasets/flowers/images/README.txt", Body=b"not an image")
     spec = {"task": "image-classification", "labels": labels, "labeling": {"workers_per_object": 1}}
     s3.put_object(Bucket=bucket, Key="datasets/flowers/dataset.json", Body=json.dumps(spec).encode())
@@ -125,7 +155,7 @@ def main() -> int:
             f"local stack from template.yaml on moto: {len(stack.functions)} function(s), "
             f"bucket {stack.bucket}"
         )
-        upload_datasets(stack.bucket, printer)
+        upload_datasets(stack, printer)
         stack.run_until_quiet(on_event=printer.event)
         for failure in stack.failures:
             printer.line(f"FAILED    {failure.function}: {failure.error}")

@@ -1,44 +1,41 @@
 """The chain offline, wired from template.yaml: uploads reach handlers only through the rules."""
 
 import json
-from collections.abc import Iterator
 
 import boto3
 import pytest
 from local.sample_data import flower_images
 from local.stack import LocalStack
-from moto import mock_aws
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def stack() -> Iterator[LocalStack]:
-    with mock_aws(), LocalStack(parameters={"LogLevel": "ERROR"}) as local_stack:
-        yield local_stack
 
 
 def upload(stack: LocalStack, key: str, body: bytes) -> None:
     boto3.client("s3").put_object(Bucket=stack.bucket, Key=key, Body=body)
 
 
-def test_folder_upload_through_the_templates_rules_prepares_one_run_and_starts_its_labeling(
-    stack: LocalStack,
-) -> None:
-    for name, data in flower_images(per_class=2).items():
-        upload(stack, f"datasets/flowers/images/{name}", data)
+def test_folder_upload_is_prepared_labeled_by_the_workforce_and_trained(stack: LocalStack) -> None:
+    for name, data in flower_images(per_class=4).items():
+        key = f"datasets/flowers/images/{name}"
+        upload(stack, key, data)
+        stack.sagemaker.workforce[f"s3://{stack.bucket}/{key}"] = [name.split("/")[0]]
     spec = {"task": "image-classification", "labels": ["rose", "tulip"]}
     upload(stack, "datasets/flowers/dataset.json", json.dumps(spec).encode())
 
     deliveries = stack.run_until_quiet()
 
-    assert [d.function for d in deliveries] == ["PrepareDatasetFunction", "StartLabelingFunction"]
+    assert [d.function for d in deliveries][:3] == [
+        "PrepareDatasetFunction",
+        "StartLabelingFunction",
+        "StartTrainingFunction",
+    ]
     assert stack.failures == []
-    prepared, started = stack.observed
-    assert prepared["detail-type"] == "Dataset Prepared"
-    assert prepared["detail"]["objects"] == 4
-    assert started["detail-type"] == "Labeling Started"
-    assert list(stack.sagemaker.labeling) == [started["detail"]["job_name"]]
+    kinds = [event["detail-type"] for event in stack.observed]
+    assert kinds[:3] == ["Dataset Prepared", "Labeling Started", "Training Started"]
+    prepared, labeling, training = stack.observed[:3]
+    assert prepared["detail"]["objects"] == 8
+    assert list(stack.sagemaker.labeling) == [labeling["detail"]["job_name"]]
+    assert (training["detail"]["train_objects"], training["detail"]["validation_objects"]) == (6, 2)
 
 
 def test_images_and_run_outputs_never_trigger_a_run(stack: LocalStack) -> None:

@@ -1,7 +1,6 @@
 """The offline SageMaker: AWS-shaped answers and events, validated requests, nothing leaked."""
 
 import json
-from collections.abc import Iterator
 
 import boto3
 import pytest
@@ -16,12 +15,6 @@ pytestmark = pytest.mark.e2e
 ROLE = "arn:aws:iam::123456789012:role/sagechain-demo-sagemaker"
 LAMBDAS = "arn:aws:lambda:us-east-1:432418664414:function"
 IMAGE = "811284229777.dkr.ecr.us-east-1.amazonaws.com/image-classification:1"
-
-
-@pytest.fixture
-def stack() -> Iterator[LocalStack]:
-    with mock_aws(), LocalStack(parameters={"LogLevel": "ERROR"}) as local_stack:
-        yield local_stack
 
 
 def put(stack: LocalStack, key: str, body: bytes) -> str:

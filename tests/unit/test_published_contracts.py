@@ -7,7 +7,13 @@ from pydantic import BaseModel
 from samcli.yamlhelper import yaml_parse
 
 from sagechain.models.spec import DatasetSpec, json_schema_document
-from sagechain.settings import PrepareDatasetSettings, SpecDefaults, StartLabelingSettings
+from sagechain.settings import (
+    PrepareDatasetSettings,
+    SpecDefaults,
+    StartLabelingSettings,
+    StartTrainingSettings,
+    TrainingEnvironment,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -74,3 +80,16 @@ def test_template_gives_start_labeling_every_variable_its_settings_require() -> 
     missing = _required_variables(StartLabelingSettings) - environment
 
     assert not missing
+
+
+def test_template_gives_start_training_every_variable_its_settings_require() -> None:
+    environment = _function_environment("StartTrainingFunction")
+
+    missing = (
+        _required_variables(StartTrainingSettings) | _required_variables(TrainingEnvironment)
+    ) - environment
+
+    # AWS_REGION is not in the template: Lambda sets it (a reserved variable), and the
+    # settings read it through a validation alias, which has no `alias`.
+    assert not missing
+    assert "SAGEMAKER_ROLE_ARN" in _required_variables(TrainingEnvironment)

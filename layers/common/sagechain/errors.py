@@ -49,3 +49,11 @@ class RequestRefusedError(SagechainError):
         self.operation = operation
         self.code = code
         self.message = message
+
+
+class TrainingNotStartedError(SagechainError):
+    """Training cannot start for this run; the reason is written for the person who runs it."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason

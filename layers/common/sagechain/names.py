@@ -37,3 +37,7 @@ def run_id(dataset: str, bucket: str, key: str, version: str | None) -> str:
     """
     digest = _digest(f"{bucket}\n{key}\n{version or ''}", 12)
     return f"{slug(dataset, 24) or 'dataset'}-{digest}"
+
+
+# Every SageMaker resource sagechain creates carries this tag, valued with its run id.
+RUN_ID_TAG = "sagechain:run-id"

@@ -5,7 +5,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Annotated, Self
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 
 def _empty_as_none(value: object) -> object:
@@ -74,3 +74,29 @@ class StartLabelingSettings(_Settings):
     sagemaker_role_arn: str = Field(
         alias="SAGEMAKER_ROLE_ARN", pattern=r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$"
     )
+
+
+class TrainingEnvironment(_Settings):
+    """start_training: where SageMaker jobs run, as whom, and under which names."""
+
+    # Lambda sets AWS_REGION itself (a reserved variable); tests and tools set AWS_DEFAULT_REGION.
+    region: str = Field(validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION"), min_length=1)
+    role_arn: str = Field(alias="SAGEMAKER_ROLE_ARN", pattern=r"^arn:aws[a-z\-]*:iam::\d{12}:role/.+$")
+    name_prefix: str = Field(alias="NAME_PREFIX", pattern=r"^[a-z0-9](-?[a-z0-9])*$", max_length=20)
+    default_instance_type: str = Field(alias="DEFAULT_TRAINING_INSTANCE_TYPE", min_length=1)
+
+
+class StartTrainingSettings(_Settings):
+    """start_training: the data bucket, the idempotency table, the bus, and the training environment."""
+
+    data_bucket: str = Field(alias="DATA_BUCKET", min_length=3)
+    idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE", min_length=3)
+    event_bus_name: str = Field(default="default", alias="EVENT_BUS_NAME", min_length=1)
+    training: TrainingEnvironment
+
+    @model_validator(mode="before")
+    @classmethod
+    def _nest_groups(cls, data: object) -> object:
+        if isinstance(data, dict):
+            return {"training": data, **data}
+        return data

@@ -1,0 +1,231 @@
+"""Benchmark: splitting a 1,000,000-line labeled manifest into train and validation.
+
+Runs the real stage (start_training, provided-labels trigger) and the real S3 adapter over an
+in-process S3 client: get_object streams a labeled.manifest generated on the fly (three
+classes, in Ground Truth's output form, about 250 bytes a line) and uploads are counted,
+then dropped. SageMaker is a recorder: the bench measures the split, not a network. It
+prints lines/s, the peak of Python allocations and the process's peak RSS, and the ratio to
+a bare read of the same stream, which is the floor: the split cannot be faster than reading.
+
+    make bench            # or: python -m bench.split_manifest --lines 1000000
+"""
+
+import argparse
+import io
+import itertools
+import json
+import resource
+import sys
+import time
+import tracemalloc
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from botocore.response import StreamingBody
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "layers" / "common"))
+
+from sagechain.adapters.s3 import S3ObjectStore
+from sagechain.models.events import SagechainEvent, TrainingStarted
+from sagechain.models.run import RunInfo
+from sagechain.models.spec import DatasetSpec
+from sagechain.models.training import LabelingJobSummary
+from sagechain.services.start_training import TrainingTrigger, start_training
+from sagechain.settings import TrainingEnvironment
+
+BUCKET = "bench-bucket"
+RUN_ID = "bench-0123456789ab"
+LABELS = ["rose", "tulip", "daisy"]
+CREATED = datetime(2026, 11, 25, tzinfo=UTC)
+SPEC = DatasetSpec.model_validate(
+    {
+        "task": "image-classification",
+        "labels": LABELS,
+        "labeling": {"mode": "provided"},
+        "training": {"instance_type": "ml.p3.2xlarge"},
+    }
+)
+INFO = RunInfo(
+    run_id=RUN_ID,
+    dataset="bench",
+    source_uri=f"s3://{BUCKET}/datasets/bench.zip",
+    source_version="v1",
+    task="image-classification",
+    labeling_mode="provided",
+    label_attribute="label",
+    manifest_uri=f"s3://{BUCKET}/runs/{RUN_ID}/labeled.manifest",
+    objects=0,
+    created_at=CREATED,
+)
+ENVIRONMENT = TrainingEnvironment.from_env(
+    {
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "SAGEMAKER_ROLE_ARN": "arn:aws:iam::123456789012:role/bench",
+        "NAME_PREFIX": "sagechain",
+        "DEFAULT_TRAINING_INSTANCE_TYPE": "ml.p3.2xlarge",
+    }
+)
+
+
+def _template(index: int) -> bytes:
+    metadata = {
+        "class-name": LABELS[index],
+        "confidence": 0.93,
+        "type": "groundtruth/image-classification",
+        "job-name": "labeling-job/bench",
+        "human-annotated": "yes",
+        "creation-date": "2026-11-25T12:00:00.000000",
+    }
+    line = {"source-ref": "SOURCE", "label": index, "label-metadata": metadata}
+    source = f"s3://{BUCKET}/datasets/bench/images/%03d/img %07d.jpg"
+    return json.dumps(line, separators=(",", ":")).replace("SOURCE", source).encode() + b"\n"
+
+
+_TEMPLATES = [_template(index) for index in range(len(LABELS))]
+
+
+def _line(i: int) -> bytes:
+    # Classes in uneven shares (50/30/20 %), mixed through the file as Ground Truth writes them.
+    index = 0 if i % 10 < 5 else 1 if i % 10 < 8 else 2
+    return _TEMPLATES[index] % (i // 10_000, i)
+
+
+class _GeneratedManifest(io.RawIOBase):
+    """A readable stream of `lines` manifest lines, produced as they are read."""
+
+    def __init__(self, lines: int) -> None:
+        super().__init__()
+        self._lines = iter(range(lines))
+        self._pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: "bytearray | memoryview") -> int:  # type: ignore[override]
+        while len(self._pending) < len(buffer):
+            chunk = b"".join(_line(i) for i in itertools.islice(self._lines, 256))
+            if not chunk:
+                break
+            self._pending += chunk
+        count = min(len(buffer), len(self._pending))
+        buffer[:count] = self._pending[:count]
+        self._pending = self._pending[count:]
+        return count
+
+
+class FakeS3:
+    """The S3 calls start_training makes; the manifest is generated, uploads are counted."""
+
+    def __init__(self, lines: int) -> None:
+        self._lines = lines
+        self.uploaded_bytes = 0
+        self.parts = 0
+
+    def get_object(self, Key: str, **request: Any) -> dict[str, Any]:  # noqa: N803 - boto3's names
+        if Key.endswith("spec.json"):
+            body = SPEC.model_dump_json().encode()
+        elif Key.endswith("run.json"):
+            body = INFO.model_dump_json().encode()
+        else:
+            stream = io.BufferedReader(_GeneratedManifest(self._lines), buffer_size=1 << 20)
+            return {"Body": StreamingBody(stream, None)}
+        return {"ContentLength": len(body), "Body": io.BytesIO(body)}
+
+    def put_object(self, Body: bytes, **request: Any) -> dict[str, Any]:  # noqa: N803
+        self.uploaded_bytes += len(Body)
+        return {}
+
+    def create_multipart_upload(self, **request: Any) -> dict[str, Any]:
+        return {"UploadId": "bench"}
+
+    def upload_part(self, Body: bytes, PartNumber: int, **request: Any) -> dict[str, Any]:  # noqa: N803
+        self.uploaded_bytes += len(Body)
+        self.parts += 1
+        return {"ETag": f'"{PartNumber}"'}
+
+    def complete_multipart_upload(self, **request: Any) -> dict[str, Any]:
+        return {}
+
+    def abort_multipart_upload(self, **request: Any) -> dict[str, Any]:
+        return {}
+
+
+class RecordingJobs:
+    """SageMaker as a recorder of the requests it would get."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+
+    def labeling_job(self, name: str) -> LabelingJobSummary | None:
+        return None
+
+    def create_training_job(self, request: dict[str, Any]) -> bool:
+        self.requests.append(request)
+        return True
+
+    def create_tuning_job(self, request: dict[str, Any]) -> bool:
+        self.requests.append(request)
+        return True
+
+    def console_url(self, kind: str, name: str) -> str:
+        return f"https://console/{kind}/{name}"
+
+
+class _Events:
+    def publish(self, event: SagechainEvent) -> None:
+        pass
+
+
+def bare_read(lines: int) -> float:
+    """Seconds to read the generated stream line by line: the floor."""
+    started = time.perf_counter()
+    body = FakeS3(lines).get_object(Key="labeled.manifest")["Body"]
+    count = sum(1 for _ in body.iter_lines(chunk_size=64 * 1024))
+    assert count == lines
+    return time.perf_counter() - started
+
+
+def split(lines: int) -> tuple[float, FakeS3, TrainingStarted]:
+    """Seconds for start_training to read, split and upload the manifest and plan the job."""
+    client = FakeS3(lines)
+    store = S3ObjectStore(BUCKET, client)  # type: ignore[arg-type]
+    jobs = RecordingJobs()
+    trigger = TrainingTrigger(key=f"labeled-manifest/{RUN_ID}", run_id=RUN_ID)
+    started = time.perf_counter()
+    event = start_training(trigger, store, jobs, _Events(), ENVIRONMENT)
+    elapsed = time.perf_counter() - started
+    assert isinstance(event, TrainingStarted), event
+    assert event.train_objects + event.validation_objects == lines
+    assert len(jobs.requests) == 1
+    return elapsed, client, event
+
+
+def main() -> None:
+    """Run the benchmark and print its figures."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    args = parser.parse_args()
+
+    floor = bare_read(args.lines)
+    elapsed, client, event = split(args.lines)
+    tracemalloc.start()
+    split(args.lines)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    max_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    print(f"lines                       {args.lines:>12,}")
+    print(f"train / validation          {event.train_objects:>12,} / {event.validation_objects:,}")
+    print(f"bytes uploaded              {client.uploaded_bytes:>12,} in {client.parts} parts")
+    print(f"bare line read              {floor:>12.2f} s  ({args.lines / floor:,.0f} lines/s)")
+    print(f"split (start_training)      {elapsed:>12.2f} s  ({args.lines / elapsed:,.0f} lines/s)")
+    print(f"ratio to bare read          {elapsed / floor:>12.2f} x")
+    print(f"peak Python allocations     {peak / 2**20:>12.1f} MiB (tracemalloc)")
+    print(f"peak process RSS            {max_rss_mib:>12.1f} MiB (includes the interpreter)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""SageMaker for the training stage: finished labeling jobs read, training and tuning jobs created."""
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Literal
+
+from botocore.exceptions import ClientError
+
+from sagechain.adapters.clients import sagemaker_client
+from sagechain.adapters.sagemaker import console_url, is_already_exists
+from sagechain.errors import TrainingNotStartedError
+from sagechain.models.training import LabelingJobSummary
+from sagechain.names import RUN_ID_TAG
+
+if TYPE_CHECKING:
+    from mypy_boto3_sagemaker import SageMakerClient
+
+# Refusals a retry cannot fix: the request itself (instance type, image, ranges) or an
+# account quota. The person who owns the run hears about them; throttling is retried.
+_REFUSALS = {"ValidationException", "ResourceLimitExceeded"}
+
+
+def _error_code(err: ClientError) -> str:
+    return str(err.response.get("Error", {}).get("Code", ""))
+
+
+class SageMakerTraining:
+    """Labeling jobs and training jobs, in sagechain's terms."""
+
+    def __init__(self, client: "SageMakerClient | None" = None) -> None:
+        self._client = client or sagemaker_client()
+
+    def labeling_job(self, name: str) -> LabelingJobSummary | None:
+        """The labeling job called name, or None when there is none."""
+        try:
+            job = self._client.describe_labeling_job(LabelingJobName=name)
+        except ClientError as err:
+            if _error_code(err) == "ResourceNotFound":
+                return None
+            raise
+        tags = {tag["Key"]: tag["Value"] for tag in job.get("Tags", [])}
+        counters = job["LabelCounters"]
+        return LabelingJobSummary(
+            name=job["LabelingJobName"],
+            status=job["LabelingJobStatus"],
+            run_id=tags.get(RUN_ID_TAG),
+            label_attribute=job.get("LabelAttributeName"),
+            output_manifest_uri=job.get("LabelingJobOutput", {}).get("OutputDatasetS3Uri"),
+            labeled=counters.get("TotalLabeled", 0),
+            failed=counters.get("FailedNonRetryableError", 0),
+            unlabeled=counters.get("Unlabeled", 0),
+        )
+
+    def create_training_job(self, request: dict[str, Any]) -> bool:
+        """Create a training job; False when one of that name already exists."""
+        return self._create(self._client.create_training_job, request, str(request["TrainingJobName"]))
+
+    def create_tuning_job(self, request: dict[str, Any]) -> bool:
+        """Create a hyperparameter tuning job; False when one of that name already exists."""
+        name = str(request["HyperParameterTuningJobName"])
+        return self._create(self._client.create_hyper_parameter_tuning_job, request, name)
+
+    def console_url(self, kind: Literal["jobs", "hyper-tuning-jobs"], name: str) -> str:
+        """The SageMaker console page of a training job (jobs) or tuning job, in the client's region."""
+        return console_url(self._client.meta.region_name, kind, name)
+
+    @staticmethod
+    def _create(call: Callable[..., Any], request: dict[str, Any], name: str) -> bool:
+        try:
+            call(**request)
+        except ClientError as err:
+            if is_already_exists(err):
+                return False
+            if _error_code(err) in _REFUSALS:
+                message = err.response.get("Error", {}).get("Message", "")
+                raise TrainingNotStartedError(f"SageMaker refused {name}: {message}") from err
+            raise
+        return True

@@ -1,0 +1,79 @@
+"""runs/<run_id>/training.json: what start_training started, for the deploy stage to choose from.
+
+start_training writes it before it creates any job, so it is in place when SageMaker's first
+"Training Job State Change" or "HyperParameter Tuning Job State Change" arrives. The deploy
+stage reads `job_names` (one job, or the sibling jobs of a list of hyperparameter sets, in
+set order) or `tuning_job_name`, and compares jobs on `objective`.
+"""
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+TRAINING_RECORD_FILE = "training.json"
+
+
+class ObjectiveMetric(BaseModel):
+    """The metric jobs are compared on, and which way is better."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    type: Literal["Maximize", "Minimize"]
+
+
+class ClassSplit(BaseModel):
+    """How many kept lines carrying one class went to each channel."""
+
+    model_config = ConfigDict(frozen=True)
+
+    train: int
+    validation: int
+
+
+class TrainingRecord(BaseModel):
+    """One run's training: the jobs, what they were given, and how the data was split."""
+
+    model_config = ConfigDict(frozen=True)
+
+    run_id: str
+    dataset: str
+    task: str
+    labels: list[str]
+    label_attribute: str
+    labeling_job_name: str | None = None
+    algorithm: Literal["builtin", "custom"]
+    training_image: str
+    mode: Literal["single", "sets", "tuning"]
+    # Training jobs sagechain created, in hyperparameter-set order (empty for tuning:
+    # SageMaker names the tuning job's training jobs itself).
+    job_names: list[str]
+    tuning_job_name: str | None = None
+    # One entry per job in job_names; for tuning, the static hyperparameters.
+    hyperparameters: list[dict[str, str]]
+    # None for a custom container trained without tuning: there is no metric to compare on.
+    objective: ObjectiveMetric | None
+    train_manifest_uri: str
+    validation_manifest_uri: str
+    output_uri: str
+    train_objects: int
+    validation_objects: int
+    dropped: dict[str, int]
+    class_split: dict[str, ClassSplit]
+    created_at: datetime
+
+
+class LabelingJobSummary(BaseModel):
+    """What start_training needs to know about a finished Ground Truth labeling job."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    status: str
+    run_id: str | None
+    label_attribute: str | None
+    output_manifest_uri: str | None
+    labeled: int
+    failed: int
+    unlabeled: int

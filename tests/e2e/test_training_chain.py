@@ -1,0 +1,32 @@
+"""Provided labels to a training job, offline, through the template's own rules."""
+
+import json
+
+import boto3
+import pytest
+from local.sample_data import flower_images
+from local.stack import LocalStack
+
+pytestmark = pytest.mark.e2e
+
+
+def test_class_folders_upload_reaches_a_tagged_training_job(stack: LocalStack) -> None:
+    s3 = boto3.client("s3")
+    for name, data in flower_images(per_class=5).items():
+        s3.put_object(Bucket=stack.bucket, Key=f"datasets/flowers/images/{name}", Body=data)
+    spec = {"task": "image-classification", "labels": ["rose", "tulip"], "labeling": {"mode": "provided"}}
+    s3.put_object(Bucket=stack.bucket, Key="datasets/flowers/dataset.json", Body=json.dumps(spec).encode())
+
+    deliveries = stack.run_until_quiet()
+
+    assert [d.function for d in deliveries] == ["PrepareDatasetFunction", "StartTrainingFunction"]
+    assert stack.failures == []
+    assert [e["detail-type"] for e in stack.observed] == ["Dataset Prepared", "Training Started"]
+    started = stack.observed[1]["detail"]
+    [job_name] = started["job_names"]
+    sagemaker = boto3.client("sagemaker")
+    job = sagemaker.describe_training_job(TrainingJobName=job_name)
+    assert job["AlgorithmSpecification"]["TrainingInputMode"] == "Pipe"
+    assert [c["ChannelName"] for c in job["InputDataConfig"]] == ["train", "validation"]
+    tags = sagemaker.list_tags(ResourceArn=job["TrainingJobArn"])["Tags"]
+    assert {"Key": "sagechain:run-id", "Value": started["run_id"]} in tags

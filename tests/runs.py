@@ -1,0 +1,164 @@
+"""Runs as prepare_dataset leaves them (spec.json, run.json, a labeled manifest), for the training tests."""
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from sagechain.models.manifest import Box, LabeledLineBuilder
+from sagechain.models.run import RunInfo
+from sagechain.models.spec import DatasetSpec, TaskType
+from sagechain.settings import SpecDefaults, TrainingEnvironment
+from tests.fakes import MemoryStore
+
+RUN_ID = "garden-d54a8e7725f7"
+REGION = "us-east-1"
+ROLE_ARN = "arn:aws:iam::123456789012:role/sagechain-SageMakerExecutionRole-1A2B3C"
+ENVIRONMENT = TrainingEnvironment.from_env(
+    {
+        "AWS_DEFAULT_REGION": REGION,
+        "SAGEMAKER_ROLE_ARN": ROLE_ARN,
+        "NAME_PREFIX": "sagechain",
+        "DEFAULT_TRAINING_INSTANCE_TYPE": "ml.p3.2xlarge",
+    }
+)
+DEFAULTS = SpecDefaults.from_env(
+    {
+        "DEFAULT_MAX_LABELING_COST_USD": "100",
+        "DEFAULT_TRAINING_INSTANCE_TYPE": "ml.p3.2xlarge",
+        "DEFAULT_ENDPOINT_INSTANCE_TYPE": "ml.m5.large",
+    }
+)
+CREATED = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+def spec_of(document: dict[str, Any]) -> DatasetSpec:
+    """The spec as prepare_dataset stores it: validated, stack defaults filled in."""
+    return DatasetSpec.model_validate(document).with_defaults(DEFAULTS)
+
+
+def builder(spec: DatasetSpec) -> LabeledLineBuilder:
+    """Writes lines in the form prepare_dataset and Ground Truth write them."""
+    return LabeledLineBuilder(spec.task, spec.labels, spec.labeling.label_attribute, CREATED.isoformat())
+
+
+def image_uri(bucket: str, i: int) -> str:
+    """An image of the garden dataset."""
+    return f"s3://{bucket}/datasets/garden/images/{i:04}.jpg"
+
+
+def classification_lines(spec: DatasetSpec, bucket: str, labels: Iterable[list[str]]) -> bytes:
+    """One labeled line per image, with the given label names."""
+    lines = builder(spec)
+    return b"".join(
+        lines.classification(image_uri(bucket, i), names, "test") for i, names in enumerate(labels)
+    )
+
+
+def detection_lines(spec: DatasetSpec, bucket: str, boxes: Iterable[list[str]]) -> bytes:
+    """One line per image with a 10x10 box per label name given."""
+    lines = builder(spec)
+    return b"".join(
+        lines.detection(
+            image_uri(bucket, i),
+            (640, 480, 3),
+            [Box(name, 10 * j, 10, 10, 10) for j, name in enumerate(names)],
+            "t",
+        )
+        for i, names in enumerate(boxes)
+    )
+
+
+def run_info(spec: DatasetSpec, bucket: str, run_id: str = RUN_ID) -> RunInfo:
+    """run.json of a run of the garden dataset."""
+    return RunInfo(
+        run_id=run_id,
+        dataset="garden",
+        source_uri=f"s3://{bucket}/datasets/garden.zip",
+        source_version="3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY",
+        task=spec.task.value,
+        labeling_mode=spec.labeling.mode.value,
+        label_attribute=spec.labeling.label_attribute,
+        manifest_uri=f"s3://{bucket}/runs/{run_id}/labeled.manifest",
+        objects=0,
+        created_at=CREATED,
+    )
+
+
+def put_run(store: MemoryStore, spec: DatasetSpec, manifest: bytes | None, run_id: str = RUN_ID) -> None:
+    """spec.json and run.json, and labeled.manifest when given."""
+    store.objects[f"runs/{run_id}/spec.json"] = spec.model_dump_json(indent=2).encode()
+    store.objects[f"runs/{run_id}/run.json"] = run_info(spec, store.bucket, run_id).model_dump_json().encode()
+    if manifest is not None:
+        store.objects[f"runs/{run_id}/labeled.manifest"] = manifest
+
+
+def two_class_labels(count: int) -> list[list[str]]:
+    """rose, tulip, rose, tulip, ..."""
+    return [["rose" if i % 2 == 0 else "tulip"] for i in range(count)]
+
+
+def provided_spec(task: TaskType, labels: list[str], training: dict[str, Any] | None = None) -> DatasetSpec:
+    """A provided-labels spec for task."""
+    return spec_of(
+        {
+            "task": task.value,
+            "labels": labels,
+            "labeling": {"mode": "provided"},
+            "training": training or {},
+        }
+    )
+
+
+LABELING_JOB = "sagechain-garden-d54a8e7725f7-label"
+
+
+def labeling_output_key(run_id: str = RUN_ID, job: str = LABELING_JOB) -> str:
+    """Where Ground Truth writes a job's output manifest under the run's labeling/ prefix."""
+    return f"runs/{run_id}/labeling/{job}/manifests/output/output.manifest"
+
+
+def describe_labeling_job(
+    bucket: str,
+    labeled: int,
+    run_id: str | None = RUN_ID,
+    output_uri: str | None = None,
+    job: str = LABELING_JOB,
+    attribute: str = "label",
+) -> dict[str, Any]:
+    """A DescribeLabelingJob answer for a completed job, shaped as the API model requires."""
+    tags = [] if run_id is None else [{"Key": "sagechain:run-id", "Value": run_id}]
+    return {
+        "LabelingJobStatus": "Completed",
+        "LabelCounters": {
+            "TotalLabeled": labeled,
+            "HumanLabeled": labeled,
+            "MachineLabeled": 0,
+            "FailedNonRetryableError": 2,
+            "Unlabeled": 0,
+        },
+        "CreationTime": CREATED,
+        "LastModifiedTime": CREATED,
+        "JobReferenceCode": "a1b2c3d4e5",
+        "LabelingJobName": job,
+        "LabelingJobArn": f"arn:aws:sagemaker:{REGION}:123456789012:labeling-job/{job}",
+        "LabelAttributeName": attribute,
+        "InputConfig": {
+            "DataSource": {"S3DataSource": {"ManifestS3Uri": f"s3://{bucket}/runs/{RUN_ID}/input.manifest"}}
+        },
+        "OutputConfig": {"S3OutputPath": f"s3://{bucket}/runs/{RUN_ID}/labeling/"},
+        "RoleArn": ROLE_ARN,
+        "HumanTaskConfig": {
+            "WorkteamArn": f"arn:aws:sagemaker:{REGION}:123456789012:workteam/private-crowd/team",
+            "UiConfig": {
+                "HumanTaskUiArn": f"arn:aws:sagemaker:{REGION}:394669845002:human-task-ui/ImageMultiClass"
+            },
+            "TaskTitle": "Which flower is it?",
+            "TaskDescription": "Choose the flower in the picture.",
+            "NumberOfHumanWorkersPerDataObject": 1,
+            "TaskTimeLimitInSeconds": 300,
+        },
+        "LabelingJobOutput": {
+            "OutputDatasetS3Uri": output_uri or f"s3://{bucket}/{labeling_output_key(run_id or RUN_ID, job)}"
+        },
+        "Tags": tags,
+    }
