@@ -3,10 +3,18 @@
 import json
 from pathlib import Path
 
+import pytest
 from samcli.yamlhelper import yaml_parse
 
 from sagechain.models.spec import DatasetSpec, json_schema_document
-from sagechain.settings import PrepareDatasetSettings, SpecDefaults
+from sagechain.settings import (
+    NotifySettings,
+    PrepareDatasetSettings,
+    SpecDefaults,
+    StatusApiSettings,
+    TrackRunSettings,
+    _Settings,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,7 +47,7 @@ def _function_environment(logical_id: str) -> set[str]:
     return set(globals_env) | set(own_env)
 
 
-def _required_variables(model: type[PrepareDatasetSettings] | type[SpecDefaults]) -> set[str]:
+def _required_variables(model: type[_Settings]) -> set[str]:
     return {str(field.alias) for field in model.model_fields.values() if field.alias and field.is_required()}
 
 
@@ -57,3 +65,19 @@ def test_a_spec_may_name_its_schema_for_editors() -> None:
     )
 
     assert "$schema" not in spec.model_dump_json()
+
+
+@pytest.mark.parametrize(
+    ("logical_id", "settings"),
+    [
+        ("NotifyFunction", NotifySettings),
+        ("TrackRunFunction", TrackRunSettings),
+        ("StatusApiFunction", StatusApiSettings),
+    ],
+)
+def test_template_gives_notify_track_run_and_status_api_every_variable_their_settings_require(
+    logical_id: str, settings: type[_Settings]
+) -> None:
+    missing = _required_variables(settings) - _function_environment(logical_id)
+
+    assert not missing
