@@ -26,7 +26,7 @@ from local.sample_data import FLOWER_COLOURS, flower_images  # noqa: E402
 from local.stack import OFFLINE_ENVIRONMENT, LocalStack  # noqa: E402
 from local.template import REGION  # noqa: E402
 
-STAGES_NOT_BUILT = "deployment, notifications and the prediction API are later issues"
+STAGES_NOT_BUILT = "deployment and the prediction API are later issues"
 
 
 class Printer:

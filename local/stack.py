@@ -130,18 +130,8 @@ class LocalStack:
             AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
             BillingMode="PAY_PER_REQUEST",
         )
-        dynamodb.create_table(
-            TableName=PHYSICAL["RunsTable"],
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        # Keys and indexes as template.yaml declares them.
+        dynamodb.create_table(**self.template.table("RunsTable", PHYSICAL["RunsTable"]))
         boto3.client("sns", region_name=REGION).create_topic(Name="sagechain-demo-notifications")
         for definition in self.template.functions():
             url = self._queue_for(definition.logical_id, definition.patterns)

@@ -96,3 +96,16 @@ class Template:
                 )
             )
         return found
+
+    def table(self, logical_id: str, name: str) -> dict[str, Any]:
+        """CreateTable arguments for an AWS::DynamoDB::Table: keys and indexes as the template has them."""
+        props = self.document["Resources"][logical_id]["Properties"]
+        request: dict[str, Any] = {
+            "TableName": name,
+            "KeySchema": props["KeySchema"],
+            "AttributeDefinitions": props["AttributeDefinitions"],
+            "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
+        }
+        if "GlobalSecondaryIndexes" in props:
+            request["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+        return request

@@ -8,6 +8,8 @@ from types import ModuleType
 from typing import Any
 
 import boto3
+from local.template import Template
+from moto.sns.models import sns_backends
 
 from sagechain.adapters import clients
 
@@ -76,3 +78,24 @@ def iter_keys(prefix: str) -> Iterator[str]:
     for page in boto3.client("s3").get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix):
         for item in page.get("Contents", []):
             yield item["Key"]
+
+
+RUNS_TABLE = "sagechain-runs"
+TOPIC_NAME = "sagechain-notifications"
+ACCOUNT = "123456789012"
+
+
+def create_runs_table() -> None:
+    """The runs table with the keys and index template.yaml declares."""
+    boto3.client("dynamodb").create_table(**Template({}, {}).table("RunsTable", RUNS_TABLE))
+
+
+def create_topic() -> str:
+    """The notification topic; its ARN."""
+    return str(boto3.client("sns").create_topic(Name=TOPIC_NAME)["TopicArn"])
+
+
+def published(topic_arn: str) -> list[tuple[str | None, str]]:
+    """(subject, message) of every message published to the topic, read from moto's SNS backend."""
+    topic = sns_backends[ACCOUNT]["us-east-1"].topics[topic_arn]
+    return [(subject, message) for _, message, subject, _, _ in topic.sent_notifications]

@@ -19,6 +19,8 @@ TEST_ENV = {
     "DEFAULT_MAX_LABELING_COST_USD": "100",
     "DEFAULT_TRAINING_INSTANCE_TYPE": "ml.p3.2xlarge",
     "DEFAULT_ENDPOINT_INSTANCE_TYPE": "ml.m5.large",
+    "RUNS_TABLE": "sagechain-runs",
+    "NOTIFICATION_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:sagechain-notifications",
 }
 # Set before any test module imports boto3 or a handler: nothing may reach AWS.
 os.environ.update(TEST_ENV)

@@ -4,9 +4,19 @@ import io
 from collections.abc import Iterator
 from typing import BinaryIO
 
+from sagechain.adapters.sagemaker import console_url
 from sagechain.errors import ObjectNotFoundError, ObjectTooLargeError
 from sagechain.models.events import SagechainEvent
+from sagechain.models.run_events import (
+    EndpointFacts,
+    JobKind,
+    LabelingJobFacts,
+    TrainingJobFacts,
+    TuningJobFacts,
+)
+from sagechain.models.run_history import RunChange, RunItem, RunRecord
 from sagechain.ports import StoredObject
+from sagechain.run_ports import Cursor
 
 
 class MemoryWriter:
@@ -77,3 +87,64 @@ class RecordingPublisher:
 
     def publish(self, event: SagechainEvent) -> None:
         self.events.append(event)
+
+
+class FakeSageMaker:
+    """SageMakerLookup over dicts: tags by ARN, Describe* results by name; records what was asked."""
+
+    def __init__(
+        self,
+        tags: dict[str, dict[str, str]] | None = None,
+        training: dict[str, TrainingJobFacts] | None = None,
+        labeling: dict[str, LabelingJobFacts] | None = None,
+        tuning: dict[str, TuningJobFacts] | None = None,
+        endpoints: dict[str, EndpointFacts] | None = None,
+    ) -> None:
+        self.tag_map = dict(tags or {})
+        self.training = dict(training or {})
+        self.labeling = dict(labeling or {})
+        self.tuning = dict(tuning or {})
+        self.endpoints = dict(endpoints or {})
+        self.asked: list[str] = []
+
+    def tags(self, arn: str) -> dict[str, str]:
+        self.asked.append(f"ListTags {arn}")
+        return self.tag_map.get(arn, {})
+
+    def training_job(self, name: str) -> TrainingJobFacts | None:
+        self.asked.append(f"DescribeTrainingJob {name}")
+        return self.training.get(name)
+
+    def labeling_job(self, name: str) -> LabelingJobFacts | None:
+        self.asked.append(f"DescribeLabelingJob {name}")
+        return self.labeling.get(name)
+
+    def tuning_job(self, name: str) -> TuningJobFacts | None:
+        self.asked.append(f"DescribeHyperParameterTuningJob {name}")
+        return self.tuning.get(name)
+
+    def endpoint(self, name: str) -> EndpointFacts | None:
+        self.asked.append(f"DescribeEndpoint {name}")
+        return self.endpoints.get(name)
+
+    def console_url(self, kind: JobKind, name: str) -> str:
+        return console_url("us-east-1", kind.console_kind, name)
+
+    def training_log_url(self, name: str) -> str:
+        return f"https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#logStream:prefix={name}/"
+
+
+class RecordingRunStore:
+    """Keeps every RunChange applied (the DynamoDB semantics are tested against moto)."""
+
+    def __init__(self) -> None:
+        self.changes: list[RunChange] = []
+
+    def apply(self, change: RunChange) -> None:
+        self.changes.append(change)
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        return None
+
+    def list_runs(self, limit: int, cursor: Cursor | None) -> tuple[list[RunItem], Cursor | None]:
+        return [], None

@@ -3,15 +3,19 @@
 import json
 from pathlib import Path
 
+import pytest
 from pydantic import BaseModel
 from samcli.yamlhelper import yaml_parse
 
 from sagechain.models.spec import DatasetSpec, json_schema_document
 from sagechain.settings import (
+    NotifySettings,
     PrepareDatasetSettings,
     SpecDefaults,
     StartLabelingSettings,
     StartTrainingSettings,
+    StatusApiSettings,
+    TrackRunSettings,
     TrainingEnvironment,
 )
 
@@ -93,3 +97,19 @@ def test_template_gives_start_training_every_variable_its_settings_require() -> 
     # settings read it through a validation alias, which has no `alias`.
     assert not missing
     assert "SAGEMAKER_ROLE_ARN" in _required_variables(TrainingEnvironment)
+
+
+@pytest.mark.parametrize(
+    ("logical_id", "settings"),
+    [
+        ("NotifyFunction", NotifySettings),
+        ("TrackRunFunction", TrackRunSettings),
+        ("StatusApiFunction", StatusApiSettings),
+    ],
+)
+def test_template_gives_notify_track_run_and_status_api_every_variable_their_settings_require(
+    logical_id: str, settings: type[BaseModel]
+) -> None:
+    missing = _required_variables(settings) - _function_environment(logical_id)
+
+    assert not missing

@@ -100,3 +100,32 @@ class StartTrainingSettings(_Settings):
         if isinstance(data, dict):
             return {"training": data, **data}
         return data
+
+
+# ---------------------------------------------------------------- notifications and run history
+_NAME_PREFIX_PATTERN = r"^[a-z0-9](-?[a-z0-9])*$"
+
+
+class NotifySettings(_Settings):
+    """notify: where emails go, what reads a run's dataset, which resources are ours."""
+
+    topic_arn: str = Field(alias="NOTIFICATION_TOPIC_ARN", pattern=r"^arn:aws[a-z-]*:sns:")
+    idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE", min_length=3)
+    data_bucket: str = Field(alias="DATA_BUCKET", min_length=3)
+    name_prefix: str = Field(alias="NAME_PREFIX", pattern=_NAME_PREFIX_PATTERN, max_length=20)
+
+
+class TrackRunSettings(_Settings):
+    """track_run: the runs table, and what it reads to name a run's dataset."""
+
+    runs_table: str = Field(alias="RUNS_TABLE", min_length=3)
+    data_bucket: str = Field(alias="DATA_BUCKET", min_length=3)
+    name_prefix: str = Field(alias="NAME_PREFIX", pattern=_NAME_PREFIX_PATTERN, max_length=20)
+
+
+class StatusApiSettings(_Settings):
+    """status_api: the runs table, the live models' model.json, and our endpoints' prefix."""
+
+    runs_table: str = Field(alias="RUNS_TABLE", min_length=3)
+    data_bucket: str = Field(alias="DATA_BUCKET", min_length=3)
+    name_prefix: str = Field(alias="NAME_PREFIX", pattern=_NAME_PREFIX_PATTERN, max_length=20)

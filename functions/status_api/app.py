@@ -1,0 +1,62 @@
+"""status_api: GET /runs, GET /runs/{run_id}, GET /models/{model} on the stack's REST API.
+
+`app` is the Powertools resolver; its routes' types make the OpenAPI schema
+(app.get_openapi_json_schema()), so importing this module needs no AWS and no settings.
+"""
+
+from functools import cache
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from sagechain.adapters.runs_table import DynamoRunStore
+from sagechain.adapters.s3 import S3ObjectStore
+from sagechain.adapters.sagemaker_status import EndpointScaling, SageMakerStatus
+from sagechain.models.status_api import ModelStatus, RunDetail, RunPage
+from sagechain.observability import logger, tracer
+from sagechain.services.status_api import ERROR_RESPONSES, StatusService, install_error_handlers
+from sagechain.settings import StatusApiSettings
+
+app = APIGatewayRestResolver(enable_validation=True)
+install_error_handlers(app, logger)
+
+
+@cache
+def service() -> StatusService:
+    """The service of this container, built on first use."""
+    settings = StatusApiSettings.from_env()
+    return StatusService(
+        DynamoRunStore(settings.runs_table),
+        S3ObjectStore(settings.data_bucket),
+        SageMakerStatus(),
+        EndpointScaling(),
+        settings.name_prefix,
+    )
+
+
+@app.get("/runs", summary="Runs, newest first", responses=ERROR_RESPONSES)
+def list_runs(
+    limit: Annotated[int, Query(ge=1, le=100)] = 20, next_token: Annotated[str | None, Query()] = None
+) -> RunPage:
+    return service().list_runs(limit, next_token)
+
+
+@app.get("/runs/<run_id>", summary="One run, its jobs and its history", responses=ERROR_RESPONSES)
+def get_run(run_id: Annotated[str, Path(max_length=128)]) -> RunDetail:
+    return service().get_run(run_id)
+
+
+@app.get(
+    "/models/<model>", summary="A model's endpoint, autoscaling and current model", responses=ERROR_RESPONSES
+)
+def get_model(model: Annotated[str, Path(max_length=128)]) -> ModelStatus:
+    return service().model_status(model)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """An API Gateway (REST, proxy) request -> its JSON response."""
+    return app.resolve(event, context)

@@ -1,0 +1,35 @@
+"""track_run: every sagechain event and every state change of our jobs, in the run's history."""
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from sagechain.adapters.runs_table import DynamoRunStore
+from sagechain.adapters.s3 import S3ObjectStore
+from sagechain.adapters.sagemaker_status import SageMakerStatus
+from sagechain.observability import logger, metrics, tracer
+from sagechain.services.track_run import track_run
+from sagechain.settings import TrackRunSettings
+
+settings = TrackRunSettings.from_env()
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Record one event; the writes are conditional, so duplicates and late events change nothing."""
+    change = track_run(
+        event,
+        SageMakerStatus(),
+        S3ObjectStore(settings.data_bucket),
+        DynamoRunStore(settings.runs_table),
+        settings.name_prefix,
+    )
+    if change is None:
+        logger.info("not about one of our runs", extra={"detail_type": event.get("detail-type")})
+        return {"run_id": None}
+    metrics.add_metric(name="RunEventsRecorded", unit=MetricUnit.Count, value=1)
+    logger.info("recorded", extra={"run_id": change.run_id, "event": change.history_key})
+    return {"run_id": change.run_id, "stage": change.stage, "status": change.status}

@@ -1,0 +1,88 @@
+"""The template's EventBridge rules bring notify and track_run exactly the events they are for."""
+
+import json
+import re
+from functools import cache
+from typing import Any
+
+import pytest
+from local.stack import PHYSICAL
+from local.template import Template
+from moto.events.models import EventPattern
+
+from tests.aws import ROOT, sample_event
+
+pytestmark = pytest.mark.integration
+CASES = sorted(
+    {path.stem for folder in ("notify", "track_run") for path in (ROOT / "events" / folder).glob("*.json")}
+)
+
+
+@cache
+def rules(function: str) -> dict[str, EventPattern]:
+    template = Template(PHYSICAL, {})
+    events = template.document["Resources"][function]["Properties"]["Events"]
+    return {
+        name: EventPattern.load(json.dumps(template.resolve(event["Properties"]["Pattern"])))
+        for name, event in events.items()
+        if event["Type"] == "EventBridgeRule"
+    }
+
+
+def event(case: str) -> dict[str, Any]:
+    folder = "notify" if (ROOT / "events" / "notify" / f"{case}.json").exists() else "track_run"
+    return sample_event(folder, case)
+
+
+def matching(function: str, sample: dict[str, Any]) -> list[str]:
+    return [name for name, pattern in rules(function).items() if pattern.matches_event(sample)]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_notify_hears_every_sagechain_event_and_only_failed_or_stopped_resources(case: str) -> None:
+    heard = matching("NotifyFunction", event(case))
+
+    if event(case)["source"] == "sagechain":
+        assert heard == ["SagechainEvents"]
+    elif re.search(r"_(failed|stopped)$", case):
+        assert len(heard) == 1
+    else:
+        assert heard == []
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_track_run_hears_every_event_of_our_runs_once(case: str) -> None:
+    assert len(matching("TrackRunFunction", event(case))) == 1
+
+
+@pytest.mark.parametrize(
+    ("case", "field", "value"),
+    [
+        ("training_job_failed", "TrainingJobName", "notebook-experiment-7"),
+        ("tuning_job_failed", "HyperParameterTuningJobName", "sagechainx-tune"),
+        ("endpoint_failed", "EndpointName", "other-team-endpoint"),
+    ],
+)
+def test_neither_hears_about_someone_elses_jobs(case: str, field: str, value: str) -> None:
+    sample = event(case)
+    sample["detail"][field] = value
+
+    assert matching("NotifyFunction", sample) == matching("TrackRunFunction", sample) == []
+
+
+def test_neither_hears_about_a_labeling_job_whose_arn_lacks_our_prefix() -> None:
+    sample = event("labeling_job_failed")
+    sample["resources"] = ["arn:aws:sagemaker:us-east-1:123456789012:labeling-job/someone-elses-job"]
+
+    assert matching("NotifyFunction", sample) == matching("TrackRunFunction", sample) == []
+
+
+def test_every_rule_may_put_undeliverable_events_in_the_dead_letter_queue() -> None:
+    resources = Template(PHYSICAL, {}).document["Resources"]
+    allowed = resources["RulesDeadLetterQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
+    # yaml_parse spells !GetAtt X.Arn as {"Fn::GetAtt": ["X", "Arn"]}.
+    arns = {".".join(ref["Fn::GetAtt"]) for ref in allowed["Condition"]["ArnEquals"]["aws:SourceArn"]}
+
+    for function in ("NotifyFunction", "TrackRunFunction"):
+        for name in rules(function):
+            assert f"{function}{name}.Arn" in arns

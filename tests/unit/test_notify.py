@@ -1,0 +1,357 @@
+"""notify's emails: one per event, a subject that names dataset, run and stage, a body for a person."""
+
+import json
+from typing import Any
+
+import pytest
+
+from sagechain.models.run_events import (
+    EndpointFacts,
+    LabelingJobFacts,
+    TrainingJobFacts,
+    TuningJobFacts,
+)
+from sagechain.services.notify import SUBJECT_MAX, Email, compose_email, duration, subject_line
+from tests.aws import sample_event
+from tests.fakes import FakeSageMaker, MemoryStore
+
+RUN = "flowers-8b39944c64ac"
+LABELING = "sagechain-flowers-8b39944c64ac-labeling"
+TRAINING = "sagechain-flowers-8b39944c64ac-train-1"
+TUNING = "sagechain-flowers-8b39944c-tune"
+ENDPOINT = "sagechain-flowers"
+CONFIG = "sagechain-flowers-8b39944c64ac-config"
+PREDICT = "https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/v1/models/sagechain-flowers/predict"
+PING_FAILURE = "The primary container for production variant AllTraffic did not pass the ping health check."
+CONSOLE = "https://us-east-1.console.aws.amazon.com/sagemaker/home?region=us-east-1#/"
+
+
+def arn(kind: str, name: str) -> str:
+    return f"arn:aws:sagemaker:us-east-1:123456789012:{kind}/{name}"
+
+
+def run_json(run_id: str = RUN, dataset: str = "flowers") -> bytes:
+    return json.dumps(
+        {
+            "run_id": run_id,
+            "dataset": dataset,
+            "source_uri": f"s3://bucket/datasets/{dataset}/dataset.json",
+            "source_version": "v1",
+            "task": "image-classification",
+            "labeling_mode": "ground-truth",
+            "label_attribute": "class",
+            "manifest_uri": f"s3://bucket/runs/{run_id}/input.manifest",
+            "objects": 8,
+            "created_at": "2026-03-02T10:00:00Z",
+        }
+    ).encode()
+
+
+def spot_training(status: str = "Failed", secondary: str = "Failed", **extra: Any) -> TrainingJobFacts:
+    return TrainingJobFacts(
+        name=TRAINING,
+        status=status,
+        secondary_status=secondary,
+        failure_reason="AlgorithmError: ClientError: Data download failed",
+        instance_type="ml.p3.2xlarge",
+        instance_count=1,
+        spot=True,
+        training_seconds=1200,
+        billable_seconds=400,
+        **extra,
+    )
+
+
+@pytest.fixture
+def sagemaker() -> FakeSageMaker:
+    run_tag = {"sagechain:run-id": RUN}
+    return FakeSageMaker(
+        tags={
+            arn("labeling-job", LABELING): run_tag,
+            arn("training-job", TRAINING): run_tag,
+            arn("endpoint-config", CONFIG): run_tag,
+        },
+        training={TRAINING: spot_training()},
+        labeling={
+            LABELING: LabelingJobFacts(
+                name=LABELING,
+                status="Failed",
+                failure_reason="ClientError: The workteam sagechain-demo does not exist.",
+                counters={"TotalLabeled": 3, "HumanLabeled": 3, "MachineLabeled": 0, "Unlabeled": 5},
+            )
+        },
+        tuning={
+            TUNING: TuningJobFacts(
+                name=TUNING, status="Failed", counters={"Completed": 0, "NonRetryableError": 4}
+            )
+        },
+        endpoints={
+            ENDPOINT: EndpointFacts(
+                name=ENDPOINT,
+                status="Failed",
+                failure_reason=PING_FAILURE,
+            )
+        },
+    )
+
+
+@pytest.fixture
+def store() -> MemoryStore:
+    return MemoryStore("sagechain-data-example", {f"runs/{RUN}/run.json": run_json()})
+
+
+def email_for(
+    case: str, sagemaker: FakeSageMaker, store: MemoryStore, event: dict[str, Any] | None = None
+) -> Email:
+    email = compose_email(event or sample_event("notify", case), sagemaker, store, "sagechain")
+    assert email is not None
+    return email
+
+
+# Every sagechain event class and every failed or stopped kind of resource: the subject, and
+# lines of the body that carry what happened, the key figures, the reason, links and next steps.
+EXPECTED: dict[str, tuple[str, list[str]]] = {
+    "dataset_prepared": (
+        "Dataset prepared",
+        [
+            "8 images were listed in the run's Ground Truth input manifest.",
+            "Skipped (not used): not_an_image 1.",
+            "Labeling cost estimate: $0.64 for 8 images (Ground Truth fees $0.64, workforce $0.00)",
+            f"Manifest: s3://sagechain-data-example/runs/{RUN}/input.manifest",
+            "Nothing: a Ground Truth labeling job starts next.",
+        ],
+    ),
+    "dataset_rejected": (
+        "Dataset rejected",
+        [
+            "Estimated labeling cost $64.00 for 800 images is above labeling.max_cost_usd $50 (Ground "
+            "Truth fees $64.00, workforce $0.00). Raise labeling.max_cost_usd in dataset.json or label "
+            "fewer images.",
+            "Skipped files:          hidden_file 2",
+            "Dataset: s3://sagechain-data-example/datasets/flowers/",
+            "then upload dataset.json (or the .zip) again",
+        ],
+    ),
+    "labeling_started": (
+        "Labeling started",
+        [
+            f"Ground Truth labeling job {LABELING} has started for 8 images.",
+            "Workforce:              private",
+            "Automated labeling:     off",
+            f"Labeling job: {CONSOLE}labeling-jobs/{LABELING}",
+            "When the job completes, training starts by itself.",
+        ],
+    ),
+    "training_started": (
+        "Training started",
+        [
+            f"1 training job started: {TRAINING}.",
+            "Instances:         1 x ml.p3.2xlarge (spot)",
+            "Training images:   6",
+            "Validation images: 2",
+            f"Training job {TRAINING}: {CONSOLE}jobs/{TRAINING}",
+            f"Training logs of {TRAINING}: https://us-east-1.console.aws.amazon.com/cloudwatch/",
+        ],
+    ),
+    "training_skipped": (
+        "Training skipped",
+        [
+            "The labeling job labeled 0 of 8 images: workers skipped every task. Nothing to train on.",
+            f"Labeling job: {CONSOLE}labeling-jobs/{LABELING}",
+        ],
+    ),
+    "deployment_started": (
+        "Deployment started",
+        [
+            f"The model trained by {TRAINING} passed the quality gate: endpoint {ENDPOINT} is being created.",
+            "Metric:                 validation:accuracy = 0.93",
+            "Training time:          20 min 00 s",
+            "Billable seconds:       400 s (6 min 40 s)",
+            "Spot savings:           66.7%",
+            f"Endpoint: {CONSOLE}endpoints/{ENDPOINT}",
+            'you get "Model live" with the predict URL.',
+        ],
+    ),
+    "deployment_rejected": (
+        "Deployment rejected",
+        [
+            "validation:accuracy 0.61 is below deployment.min_objective_metric 0.8.",
+            "Minimum required:   0.8",
+            "Spot savings:       66.7%",
+            "Whatever is live keeps serving.",
+        ],
+    ),
+    "deployment_failed": (
+        "Deployment failed",
+        [
+            "The account-level service limit 'ml.m5.large for endpoint usage' is 0 Instances, with current "
+            "utilization of 0 Instances and a request delta of 1 Instances.",
+            f"Endpoint: {CONSOLE}endpoints/{ENDPOINT}",
+            f"aws sagemaker delete-endpoint --endpoint-name {ENDPOINT}",
+        ],
+    ),
+    "model_live": (
+        "Model live",
+        [
+            f"Model sagechain-flowers-8b39944c64ac-model is live on endpoint {ENDPOINT}.",
+            "Autoscaling:            1 to 4 instances",
+            f"Predict (POST): {PREDICT}",
+            f"Send images to POST {PREDICT}, signed with your AWS credentials",
+        ],
+    ),
+    "labeling_job_failed": (
+        "Labeling job failed",
+        [
+            f"Ground Truth labeling job {LABELING} failed.",
+            "ClientError: The workteam sagechain-demo does not exist.",
+            "Images labeled:        3",
+            "Not labeled yet:       5",
+            f"Labeling job: {CONSOLE}labeling-jobs/{LABELING}",
+        ],
+    ),
+    "labeling_job_stopped": ("Labeling job stopped", [f"Ground Truth labeling job {LABELING} was stopped."]),
+    "training_job_failed": (
+        "Training job failed",
+        [
+            # The event's own reason, verbatim, wins over DescribeTrainingJob's.
+            "AlgorithmError: ClientError: Data download failed: the augmented manifest line 3 has no 'class' "
+            "attribute, exit code: 2",
+            "Training time:      20 min 00 s",
+            "Billable seconds:   400 s (6 min 40 s)",
+            "Spot savings:       66.7%",
+            f"Training logs of {TRAINING}: https://us-east-1.console.aws.amazon.com/cloudwatch/",
+            "Read the training log for the error.",
+        ],
+    ),
+    "tuning_job_failed": (
+        "Tuning job failed",
+        [
+            "All training jobs failed. Please check the training job logs for details.",
+            "Training jobs failed:    4",
+            f"Tuning job: {CONSOLE}hyper-tuning-jobs/{TUNING}",
+        ],
+    ),
+    "endpoint_failed": (
+        "Endpoint failed",
+        [
+            PING_FAILURE,
+            f"Endpoint: {CONSOLE}endpoints/{ENDPOINT}",
+            f"Endpoint configuration: {CONFIG}",
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(EXPECTED))
+def test_each_event_is_emailed_with_a_subject_naming_dataset_stage_and_run(
+    case: str, sagemaker: FakeSageMaker, store: MemoryStore
+) -> None:
+    stage, lines = EXPECTED[case]
+
+    email = email_for(case, sagemaker, store)
+
+    assert email.subject == f"[sagechain] flowers: {stage} (run {RUN})"
+    for line in lines:
+        assert line in email.body
+    when = sample_event("notify", case)["time"].replace("T", " ").replace("Z", " UTC")
+    assert email.body.endswith(f"-- \nsagechain, run {RUN}, dataset flowers, {when}\n")
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["labeling_job_completed", "training_job_completed", "tuning_job_completed", "endpoint_in_service"],
+)
+def test_completed_jobs_and_endpoints_in_service_are_not_emailed(
+    case: str, sagemaker: FakeSageMaker, store: MemoryStore
+) -> None:
+    assert compose_email(sample_event("notify", case), sagemaker, store, "sagechain") is None
+
+
+def test_a_stopped_training_job_says_why_it_stopped_and_what_to_raise(
+    sagemaker: FakeSageMaker, store: MemoryStore
+) -> None:
+    sagemaker.training[TRAINING] = spot_training("Stopped", "MaxRuntimeExceeded")
+
+    email = email_for("training_job_stopped", sagemaker, store)
+
+    assert email.subject == f"[sagechain] flowers: Training job stopped (run {RUN})"
+    assert "Status:             Stopped (MaxRuntimeExceeded)" in email.body
+    assert "raise training.max_runtime_seconds" in email.body
+
+
+def test_a_training_job_that_a_tuning_job_launched_is_left_to_the_tuning_job(
+    sagemaker: FakeSageMaker, store: MemoryStore
+) -> None:
+    sagemaker.training[TRAINING] = spot_training(tuning_job_arn=arn("hyper-parameter-tuning-job", TUNING))
+
+    assert compose_email(sample_event("notify", "training_job_failed"), sagemaker, store, "sagechain") is None
+
+
+def test_the_run_of_a_labeling_job_is_found_by_its_tags_and_its_dataset_in_run_json(
+    sagemaker: FakeSageMaker, store: MemoryStore
+) -> None:
+    email_for("labeling_job_failed", sagemaker, store)
+
+    assert f"ListTags {arn('labeling-job', LABELING)}" in sagemaker.asked
+
+
+def test_an_endpoint_updated_by_a_later_run_reports_to_the_run_whose_configuration_it_deploys(
+    sagemaker: FakeSageMaker, store: MemoryStore
+) -> None:
+    event = sample_event("notify", "endpoint_failed")
+    event["detail"]["Tags"] = {"sagechain:run-id": "flowers-00000000first"}  # the endpoint's creator
+
+    email = email_for("endpoint_failed", sagemaker, store, event)
+
+    assert email.subject.endswith(f"(run {RUN})")
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        ({"TrainingJobName": "someone-else-job"}, "a name without our prefix"),
+        ({"Tags": {}, "TrainingJobArn": arn("training-job", "sagechain-untagged")}, "no run tag"),
+    ],
+)
+def test_other_peoples_jobs_are_not_emailed(
+    change: dict[str, Any], why: str, sagemaker: FakeSageMaker, store: MemoryStore
+) -> None:
+    event = sample_event("notify", "training_job_failed")
+    event["detail"].update(change)
+
+    assert compose_email(event, sagemaker, store, "sagechain") is None, why
+
+
+def test_duplicate_reports_of_one_failure_are_one_email(sagemaker: FakeSageMaker, store: MemoryStore) -> None:
+    first = sample_event("notify", "training_job_failed")
+    again = {**first, "id": "f00dfeed-0000-4000-8000-000000000000", "time": "2026-03-02T11:20:02Z"}
+
+    assert email_for("", sagemaker, store, first).key == email_for("", sagemaker, store, again).key
+
+
+def test_a_run_without_run_json_is_still_emailed_by_its_run_id(sagemaker: FakeSageMaker) -> None:
+    email = email_for("labeling_job_failed", sagemaker, MemoryStore())
+
+    assert email.subject == f"[sagechain] Labeling job failed (run {RUN})"
+
+
+def test_a_long_dataset_name_is_shortened_so_the_subject_stays_under_snss_limit() -> None:
+    subject = subject_line("a very long dataset name " * 8, "Deployment rejected", RUN)
+
+    assert len(subject) <= SUBJECT_MAX < 100
+    assert subject.startswith("[sagechain] a very long dataset name")
+    assert subject.endswith(f"…: Deployment rejected (run {RUN})")
+
+
+def test_line_breaks_in_a_dataset_name_never_reach_the_subject() -> None:
+    assert (
+        subject_line("café\nphotos\t2", "Model live", RUN)
+        == f"[sagechain] café photos 2: Model live (run {RUN})"
+    )
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"), [(None, None), (42, "42 s"), (400, "6 min 40 s"), (3723, "1 h 02 min 03 s")]
+)
+def test_durations_read_as_a_person_would_say_them(seconds: int | None, text: str | None) -> None:
+    assert duration(seconds) == text

@@ -1,0 +1,110 @@
+"""What track_run records for each event (the table's conditional writes are tested on moto)."""
+
+from decimal import Decimal
+
+import pytest
+
+from sagechain.models.run_events import EndpointFacts, JobKind, TrainingJobFacts
+from sagechain.models.run_history import RunStatus, Stage
+from sagechain.services.track_run import track_run
+from tests.aws import sample_event
+from tests.fakes import FakeSageMaker, MemoryStore, RecordingRunStore
+from tests.unit.test_notify import CONFIG, ENDPOINT, LABELING, RUN, TRAINING, TUNING, arn, run_json
+
+
+@pytest.fixture
+def sagemaker() -> FakeSageMaker:
+    tag = {"sagechain:run-id": RUN}
+    return FakeSageMaker(tags={arn("labeling-job", LABELING): tag, arn("endpoint-config", CONFIG): tag})
+
+
+@pytest.fixture
+def store() -> MemoryStore:
+    return MemoryStore("sagechain-data-example", {f"runs/{RUN}/run.json": run_json()})
+
+
+def test_a_prepared_dataset_starts_the_run_with_its_counts_and_estimate(
+    sagemaker: FakeSageMaker, store: MemoryStore
+) -> None:
+    runs = RecordingRunStore()
+
+    track_run(sample_event("track_run", "dataset_prepared"), sagemaker, store, runs, "sagechain")
+
+    [change] = runs.changes
+    assert (change.run_id, change.dataset, change.stage, change.status) == (
+        RUN,
+        "flowers",
+        Stage.DATASET,
+        RunStatus.IN_PROGRESS,
+    )
+    assert change.starts_run
+    assert (change.facts.objects, change.facts.labeling_cost_estimate_usd) == (8, Decimal("0.64"))
+    assert change.history is not None
+    assert change.history.summary == "Dataset prepared: 8 images listed for labeling"
+
+
+def test_a_labeling_state_change_is_filed_under_the_run_its_tags_name(
+    sagemaker: FakeSageMaker, store: MemoryStore
+) -> None:
+    runs = RecordingRunStore()
+
+    track_run(sample_event("track_run", "labeling_job_completed"), sagemaker, store, runs, "sagechain")
+
+    [change] = runs.changes
+    assert (change.run_id, change.dataset, change.stage) == (RUN, "flowers", Stage.LABELING)
+    [job] = change.jobs
+    assert (job.state.kind, job.state.name, job.state.status) == (JobKind.LABELING, LABELING, "Completed")
+
+
+def test_a_finished_training_job_keeps_its_training_and_billable_seconds(
+    sagemaker: FakeSageMaker, store: MemoryStore
+) -> None:
+    sagemaker.training[TRAINING] = TrainingJobFacts(
+        name=TRAINING, status="Completed", training_seconds=1800, billable_seconds=600, spot=True
+    )
+    runs = RecordingRunStore()
+
+    track_run(sample_event("track_run", "training_job_completed"), sagemaker, store, runs, "sagechain")
+
+    [job] = runs.changes[0].jobs
+    assert (job.state.training_seconds, job.state.billable_seconds) == (1800, 600)
+
+
+def test_a_tuning_jobs_trial_updates_only_its_job(sagemaker: FakeSageMaker, store: MemoryStore) -> None:
+    sagemaker.training[TRAINING] = TrainingJobFacts(
+        name=TRAINING, status="Failed", tuning_job_arn=arn("hyper-parameter-tuning-job", TUNING)
+    )
+    # A tuning job's tags are copied onto the training jobs it launches.
+    sagemaker.tag_map[arn("training-job", TRAINING)] = {"sagechain:run-id": RUN}
+    runs = RecordingRunStore()
+
+    track_run(sample_event("notify", "training_job_failed"), sagemaker, store, runs, "sagechain")
+
+    [change] = runs.changes
+    assert not change.moves_run
+    assert change.history is None
+    assert change.error is None
+    assert [job.state.status for job in change.jobs] == ["Failed"]
+
+
+def test_a_failed_endpoint_without_a_reason_in_the_event_gets_describe_endpoints(
+    sagemaker: FakeSageMaker, store: MemoryStore
+) -> None:
+    sagemaker.endpoints[ENDPOINT] = EndpointFacts(name=ENDPOINT, status="Failed", failure_reason="quota")
+    runs = RecordingRunStore()
+
+    track_run(sample_event("notify", "endpoint_failed"), sagemaker, store, runs, "sagechain")
+
+    [change] = runs.changes
+    assert (change.stage, change.status, change.error) == (Stage.DEPLOYMENT, RunStatus.FAILED, "quota")
+
+
+def test_events_about_someone_elses_resources_are_not_recorded(
+    sagemaker: FakeSageMaker, store: MemoryStore
+) -> None:
+    event = sample_event("track_run", "training_job_in_progress")
+    event["detail"]["TrainingJobName"] = "notebook-experiment-7"
+    runs = RecordingRunStore()
+
+    assert track_run(event, sagemaker, store, runs, "sagechain") is None
+    assert runs.changes == []
