@@ -22,10 +22,12 @@ sys.path.insert(0, str(LAYER))
 import boto3  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
+from local.outbox import Outbox  # noqa: E402
 from local.sample_data import FLOWER_COLOURS, flower_images  # noqa: E402
-from local.stack import OFFLINE_ENVIRONMENT, LocalStack  # noqa: E402
-from local.template import REGION  # noqa: E402
+from local.stack import OFFLINE_ENVIRONMENT, PHYSICAL, LocalStack  # noqa: E402
+from local.template import REGION, ROOT  # noqa: E402
 
+OUTBOX = ROOT / "local" / "out" / "outbox"
 STAGES_NOT_BUILT = "deployment and the prediction API are later issues"
 
 
@@ -156,7 +158,13 @@ def main() -> int:
             f"bucket {stack.bucket}"
         )
         upload_datasets(stack, printer)
-        stack.run_until_quiet(on_event=printer.event)
+        outbox = Outbox(PHYSICAL["NotificationTopic"], OUTBOX)
+
+        def show_emails() -> None:
+            for path, subject in outbox.collect():
+                printer.line(f"{'email':<18} {subject}  ({path.relative_to(ROOT)})")
+
+        stack.run_until_quiet(on_event=printer.event, on_round=show_emails)
         for failure in stack.failures:
             printer.line(f"FAILED    {failure.function}: {failure.error}")
         printer.line(f"done. Not built yet: {STAGES_NOT_BUILT}.")

@@ -194,7 +194,10 @@ class LocalStack:
                 self._sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
 
     def run_until_quiet(
-        self, on_event: Callable[[dict[str, Any]], None] | None = None, max_rounds: int = 100
+        self,
+        on_event: Callable[[dict[str, Any]], None] | None = None,
+        max_rounds: int = 100,
+        on_round: Callable[[], None] | None = None,
     ) -> list[Delivery]:
         """Deliver queued events to handlers until nothing is queued; failures are kept."""
         deliveries: list[Delivery] = []
@@ -209,6 +212,8 @@ class LocalStack:
                 if on_event:
                     on_event(event)
                 delivered = True
+            if on_round:
+                on_round()
             # When every queue is empty, SageMaker's jobs and endpoints move one step.
             if not delivered and not self.sagemaker.advance():
                 return deliveries

@@ -9,7 +9,6 @@ from typing import Any
 
 import boto3
 from local.template import Template
-from moto.sns.models import sns_backends
 
 from sagechain.adapters import clients
 
@@ -93,9 +92,3 @@ def create_runs_table() -> None:
 def create_topic() -> str:
     """The notification topic; its ARN."""
     return str(boto3.client("sns").create_topic(Name=TOPIC_NAME)["TopicArn"])
-
-
-def published(topic_arn: str) -> list[tuple[str | None, str]]:
-    """(subject, message) of every message published to the topic, read from moto's SNS backend."""
-    topic = sns_backends[ACCOUNT]["us-east-1"].topics[topic_arn]
-    return [(subject, message) for _, message, subject, _, _ in topic.sent_notifications]

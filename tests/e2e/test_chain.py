@@ -4,11 +4,11 @@ import json
 
 import boto3
 import pytest
+from local.outbox import published
 from local.sample_data import flower_images
 from local.stack import PHYSICAL, LocalStack
 
 from sagechain.adapters.runs_table import DynamoRunStore
-from tests.aws import published
 
 pytestmark = pytest.mark.e2e
 

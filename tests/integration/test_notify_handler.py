@@ -8,9 +8,10 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from local.lambda_context import FakeLambdaContext
+from local.outbox import published
 from moto import mock_aws
 
-from tests.aws import BUCKET, create_stack_resources, create_topic, load_handler, published, sample_event
+from tests.aws import BUCKET, create_stack_resources, create_topic, load_handler, sample_event
 from tests.stubs import count_calls, stubbed
 from tests.unit.test_notify import RUN, TRAINING, arn, run_json
 
