@@ -77,3 +77,16 @@ class RecordingPublisher:
 
     def publish(self, event: SagechainEvent) -> None:
         self.events.append(event)
+
+
+class MemoryDeploymentStore(MemoryStore):
+    """MemoryStore with the deploy stage's conditional write and delete."""
+
+    def put_bytes_if_absent(self, key: str, data: bytes, content_type: str) -> bool:
+        if key in self.objects:
+            return False
+        self.objects[key] = data
+        return True
+
+    def delete(self, key: str) -> None:
+        self.objects.pop(key, None)

@@ -19,7 +19,9 @@ class TrainingPlan(BaseModel):
     dataset: str
     task: Literal["image-classification", "image-classification-multilabel", "object-detection"]
     algorithm: Literal["builtin", "custom"]
-    image_uri: str = Field(description="The training image; for built-in algorithms it also serves inference.")
+    image_uri: str = Field(
+        description="The training image; for built-in algorithms it also serves inference."
+    )
     label_attribute: str
     labels: list[str]
     objective_metric: str | None = Field(
