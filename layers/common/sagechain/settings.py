@@ -75,7 +75,9 @@ class DeployModelSettings(_Settings):
     idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE", min_length=3)
     event_bus_name: str = Field(default="default", alias="EVENT_BUS_NAME", min_length=1)
     name_prefix: str = Field(alias="NAME_PREFIX", pattern=_NAME_PREFIX, max_length=20)
-    sagemaker_role_arn: str = Field(alias="SAGEMAKER_ROLE_ARN", pattern=r"^arn:aws[a-z\-]*:iam::[0-9]{12}:role/.+$")
+    sagemaker_role_arn: str = Field(
+        alias="SAGEMAKER_ROLE_ARN", pattern=r"^arn:aws[a-z\-]*:iam::[0-9]{12}:role/.+$"
+    )
 
 
 class ConfigureAutoscalingSettings(_Settings):

@@ -137,7 +137,7 @@ class SageMakerHosting:
         return EndpointState(
             name=described["EndpointName"],
             status=described["EndpointStatus"],
-            config_name=described["EndpointConfigName"],
+            config_name=described.get("EndpointConfigName", ""),
             pending_config_name=pending.get("EndpointConfigName"),
             failure_reason=described.get("FailureReason"),
         )

@@ -322,44 +322,34 @@ class _Deployer:
         if instance_type is None:
             raise ValueError(f"run {run.run_id}'s spec.json has no deployment.instance_type")
         endpoint = self.host.endpoint(endpoint_name)
-        if endpoint is not None:
-            status = normalized_status(endpoint.status)
-            if status in BROKEN:
-                return self._failed(run, endpoint)
-            if status in BUSY and not _is_on(endpoint, config_name):
-                raise RetryableError(
-                    f"endpoint {endpoint_name} is {endpoint.status}; deploying {model_name} is retried"
-                )
-
-        tags = {RUN_ID_TAG: run.run_id}
-        variant = Variant(VARIANT, model_name, instance_type)
-        self.host.create_model(
-            model_name,
-            image=plan.image_uri,
-            model_data_url=job.model_data_url,
-            role_arn=self.config.role_arn,
-            # AWS's built-in algorithms serve without network access; a custom image may need it.
-            network_isolation=plan.algorithm == "builtin",
-            tags=tags,
-        )
-        self.host.create_endpoint_config(config_name, variant, spec.deployment.min_instances, tags)
-        info = ModelInfo(
-            model=endpoint_name,
-            endpoint_name=endpoint_name,
-            variant_name=VARIANT,
-            task=plan.task,
-            labels=plan.labels,
-            algorithm=plan.algorithm,
-            model_name=model_name,
-            training_job_name=job.name,
-            run_id=run.run_id,
-            dataset=plan.dataset,
-            metric=ModelMetric(name=plan.objective_metric, value=value)
-            if plan.objective_metric and value is not None
-            else None,
-            deployed_at=self.now(),
-        )
-        action = self._point_endpoint(endpoint, endpoint_name, config_name, variant, info, tags)
+        action: Literal["create", "update"]
+        if endpoint is not None and normalized_status(endpoint.status) in BROKEN:
+            return self._failed(run, endpoint)
+        if endpoint is not None and _is_on(endpoint, config_name):
+            # A repeated event: the endpoint already runs (or is moving to) this configuration.
+            action = "create" if normalized_status(endpoint.status) == "creating" else "update"
+        elif endpoint is not None and normalized_status(endpoint.status) in BUSY:
+            raise RetryableError(
+                f"endpoint {endpoint_name} is {endpoint.status}; deploying {model_name} is retried"
+            )
+        else:
+            tags = {RUN_ID_TAG: run.run_id}
+            variant = Variant(VARIANT, model_name, instance_type)
+            self.host.create_model(
+                model_name,
+                image=plan.image_uri,
+                model_data_url=job.model_data_url,
+                role_arn=self.config.role_arn,
+                # AWS's built-in algorithms serve without network access; a custom image may need it.
+                network_isolation=plan.algorithm == "builtin",
+                tags=tags,
+            )
+            self.host.create_endpoint_config(config_name, variant, spec.deployment.min_instances, tags)
+            info = self._model_info(run, job, endpoint_name, model_name, value)
+            # Written before the endpoint moves: configure_autoscaling reads them once it is in service.
+            write_record(self.store, run_model_key(run.run_id), info)
+            write_record(self.store, deploying_key(endpoint_name), info)
+            action = self._point_endpoint(endpoint, endpoint_name, config_name, variant, tags)
         event = DeploymentStarted(
             run_id=run.run_id,
             dataset=plan.dataset,
@@ -376,22 +366,36 @@ class _Deployer:
         self.publisher.publish(event)
         return Outcome(event.DETAIL_TYPE, None, event)
 
+    def _model_info(
+        self, run: _Run, job: TrainedJob, endpoint_name: str, model_name: str, value: float | None
+    ) -> ModelInfo:
+        """model.json: what predict needs to call the endpoint and read its answers."""
+        plan = run.plan
+        metric = plan.objective_metric
+        return ModelInfo(
+            model=endpoint_name,
+            endpoint_name=endpoint_name,
+            variant_name=VARIANT,
+            task=plan.task,
+            labels=plan.labels,
+            algorithm=plan.algorithm,
+            model_name=model_name,
+            training_job_name=job.name,
+            run_id=run.run_id,
+            dataset=plan.dataset,
+            metric=ModelMetric(name=metric, value=value) if metric and value is not None else None,
+            deployed_at=self.now(),
+        )
+
     def _point_endpoint(
         self,
         endpoint: EndpointState | None,
         endpoint_name: str,
         config_name: str,
         variant: Variant,
-        info: ModelInfo,
         tags: dict[str, str],
     ) -> Literal["create", "update"]:
-        """CreateEndpoint or UpdateEndpoint to config_name, unless it is already on its way."""
-        if endpoint is not None and _is_on(endpoint, config_name):
-            # A repeated event: the endpoint already runs (or is moving to) this configuration.
-            return "create" if normalized_status(endpoint.status) == "creating" else "update"
-        # Written before the endpoint moves: configure_autoscaling reads them once it is in service.
-        write_record(self.store, run_model_key(info.run_id), info)
-        write_record(self.store, deploying_key(endpoint_name), info)
+        """CreateEndpoint, or an UpdateEndpoint that Application Auto Scaling will accept."""
         if endpoint is None:
             if self.host.create_endpoint(endpoint_name, config_name, tags):
                 return "create"
