@@ -120,6 +120,11 @@ def live_model(model_name: str = "sagechain-older-run-train", accuracy: float = 
     )
 
 
+def run_model() -> ModelInfo:
+    """runs/<RUN>/model.json as deploy_model writes it for JOB."""
+    return live_model(model_name=JOB).model_copy(update={"run_id": RUN, "training_job_name": JOB})
+
+
 @dataclass
 class FakeSageMaker:
     """SageMakerJobs and ModelHost in memory."""

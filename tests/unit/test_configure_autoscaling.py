@@ -17,6 +17,7 @@ from tests.deploy_fakes import (
     FakeSageMaker,
     endpoint_change,
     live_model,
+    run_model,
     spec,
     store_with_run,
 )
@@ -33,10 +34,6 @@ OLD = EndpointConfig(
 )
 
 
-def this_run_model() -> ModelInfo:
-    return live_model(model_name=JOB).model_copy(update={"run_id": RUN, "training_job_name": JOB})
-
-
 class Stage:
     """One configure_autoscaling setup after deploy_model started this run's deployment."""
 
@@ -45,7 +42,7 @@ class Stage:
         self.autoscaler = FakeAutoscaler()
         self.store = store or store_with_run()
         self.publisher = RecordingPublisher()
-        info = this_run_model().model_dump_json().encode()
+        info = run_model().model_dump_json().encode()
         self.store.objects[f"runs/{RUN}/model.json"] = info
         if in_flight:
             self.store.objects[f"models/{ENDPOINT}/deploying.json"] = info
@@ -89,7 +86,7 @@ def test_endpoint_in_service_gets_autoscaling_from_the_spec_and_its_model_goes_l
         30,
     )
     # And the run's model is the live one, the deployment no longer in flight
-    assert stage.live == this_run_model()
+    assert stage.live == run_model()
     assert f"models/{ENDPOINT}/deploying.json" not in stage.store.objects
     # And Model Live tells where to send images
     [event] = stage.publisher.events
