@@ -1,5 +1,6 @@
 """deploy_model's service on in-memory SageMaker, autoscaling and bucket."""
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -461,3 +462,41 @@ def test_siblings_that_all_failed_reject_the_run_naming_each() -> None:
     [event] = stage.publisher.events
     assert isinstance(event, DeploymentRejected)
     assert f"{SIBLINGS[1]} Stopped" in event.reason
+
+
+def test_training_json_as_start_training_writes_it_is_read_too() -> None:
+    # Given training.json in start_training's record shape (training_image, job_names, objective)
+    record = {
+        "run_id": RUN,
+        "dataset": "flowers",
+        "task": "image-classification",
+        "labels": ["rose", "tulip"],
+        "label_attribute": "label",
+        "labeling_job_name": None,
+        "algorithm": "builtin",
+        "training_image": "811284229777.dkr.ecr.us-east-1.amazonaws.com/image-classification:1",
+        "mode": "single",
+        "job_names": [JOB],
+        "tuning_job_name": None,
+        "hyperparameters": [{"num_classes": "2"}],
+        "objective": {"name": "validation:accuracy", "type": "Maximize"},
+        "train_manifest_uri": f"s3://bucket/runs/{RUN}/train.manifest",
+        "validation_manifest_uri": f"s3://bucket/runs/{RUN}/validation.manifest",
+        "output_uri": f"s3://bucket/runs/{RUN}/training/",
+        "train_objects": 8,
+        "validation_objects": 2,
+        "dropped": {},
+        "class_split": {},
+        "created_at": "2026-11-25T00:00:00Z",
+    }
+    store = store_with_run()
+    store.objects[f"runs/{RUN}/training.json"] = json.dumps(record).encode()
+    stage = Stage(store)
+    stage.sagemaker.add_job(completed_job(accuracy=0.92))
+
+    stage.run(training_change())
+
+    [event] = stage.publisher.events
+    assert isinstance(event, DeploymentStarted)
+    assert (event.metric_name, event.metric_value) == ("validation:accuracy", 0.92)
+    assert stage.sagemaker.models[JOB]["image"] == record["training_image"]

@@ -10,9 +10,9 @@ None of these keys matches a trigger's pattern.
 """
 
 import json
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sagechain import names
 from sagechain.errors import ObjectNotFoundError
@@ -82,9 +82,63 @@ def write_record(store: ObjectStore, key: str, record: BaseModel) -> None:
     store.put_bytes(key, record.model_dump_json(indent=2).encode(), JSON)
 
 
+class _Objective(BaseModel):
+    name: str
+    type: Literal["Maximize", "Minimize"] = "Maximize"
+
+
+class _StartTrainingRecord(BaseModel):
+    """training.json in the shape start_training writes it (models/training.py TrainingRecord on
+    main): the same facts as TrainingPlan under other names. Read until the two are one."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    run_id: str
+    dataset: str
+    task: Literal["image-classification", "image-classification-multilabel", "object-detection"]
+    algorithm: Literal["builtin", "custom"]
+    training_image: str
+    label_attribute: str
+    labels: list[str]
+    objective: _Objective | None = None
+    job_names: list[str] = Field(default_factory=list)
+    tuning_job_name: str | None = None
+
+    def as_plan(self) -> TrainingPlan:
+        return TrainingPlan(
+            run_id=self.run_id,
+            dataset=self.dataset,
+            task=self.task,
+            algorithm=self.algorithm,
+            image_uri=self.training_image,
+            label_attribute=self.label_attribute,
+            labels=self.labels,
+            objective_metric=self.objective.name if self.objective else None,
+            objective_type=self.objective.type if self.objective else "Maximize",
+            training_job_names=self.job_names,
+            tuning_job_name=self.tuning_job_name,
+        )
+
+
+def read_training_plan(store: ObjectStore, run_id: str) -> TrainingPlan | None:
+    """runs/<run_id>/training.json as a TrainingPlan (either shape), or None when missing."""
+    key = run_key(run_id, "training.json")
+    try:
+        raw = store.read_bytes(key, RECORD_MAX_BYTES)
+    except ObjectNotFoundError:
+        return None
+    try:
+        document = json.loads(raw)
+        if isinstance(document, dict) and "training_image" in document:
+            return _StartTrainingRecord.model_validate(document).as_plan()
+        return TrainingPlan.model_validate(document)
+    except (ValueError, ValidationError) as err:
+        raise ValueError(f"{store.uri(key)} is not a valid training plan: {err}") from err
+
+
 def read_run(store: ObjectStore, run_id: str) -> tuple[TrainingPlan, DatasetSpec] | None:
     """The run's training plan and accepted spec, or None when either is missing."""
-    plan = read_record(store, run_key(run_id, "training.json"), TrainingPlan)
+    plan = read_training_plan(store, run_id)
     spec = read_record(store, run_key(run_id, "spec.json"), DatasetSpec)
     if plan is None or spec is None:
         return None
