@@ -28,7 +28,7 @@ from local.stack import OFFLINE_ENVIRONMENT, PHYSICAL, LocalStack  # noqa: E402
 from local.template import REGION, ROOT  # noqa: E402
 
 OUTBOX = ROOT / "local" / "out" / "outbox"
-STAGES_NOT_BUILT = "deployment and the prediction API are later issues"
+STAGES_NOT_BUILT = "the prediction API is a later issue"
 
 
 class Printer:
@@ -87,12 +87,40 @@ def _training_skipped(d: dict[str, Any]) -> list[str]:
     return [f"run {d['run_id']}: {d['reason']}"]
 
 
+def _deployment_started(d: dict[str, Any]) -> list[str]:
+    metric = f", {d['metric_name']} {d['metric_value']}" if d.get("metric_name") else ""
+    return [
+        f"run {d['run_id']}: {d['action']} endpoint {d['endpoint_name']} with {d['training_job_name']} "
+        f"on {d['instance_type']}{metric}"
+    ]
+
+
+def _deployment_rejected(d: dict[str, Any]) -> list[str]:
+    return [f"run {d['run_id']}: {d['reason']}"]
+
+
+def _deployment_failed(d: dict[str, Any]) -> list[str]:
+    return [f"run {d['run_id']}: endpoint {d['endpoint_name']}: {d['reason']}"]
+
+
+def _model_live(d: dict[str, Any]) -> list[str]:
+    return [
+        f"run {d['run_id']}: {d['endpoint_name']} in service on {d['instance_type']}, "
+        f"autoscaling {d['min_instances']}-{d['max_instances']} instances",
+        f"POST {d['predict_url']}",
+    ]
+
+
 FORMATS = {
     "Dataset Prepared": _dataset_prepared,
     "Dataset Rejected": _dataset_rejected,
     "Labeling Started": _labeling_started,
     "Training Started": _training_started,
     "Training Skipped": _training_skipped,
+    "Deployment Started": _deployment_started,
+    "Deployment Rejected": _deployment_rejected,
+    "Deployment Failed": _deployment_failed,
+    "Model Live": _model_live,
 }
 
 

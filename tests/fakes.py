@@ -148,3 +148,16 @@ class RecordingRunStore:
 
     def list_runs(self, limit: int, cursor: Cursor | None) -> tuple[list[RunItem], Cursor | None]:
         return [], None
+
+
+class MemoryDeploymentStore(MemoryStore):
+    """MemoryStore with the deploy stage's conditional write and delete."""
+
+    def put_bytes_if_absent(self, key: str, data: bytes, content_type: str) -> bool:
+        if key in self.objects:
+            return False
+        self.objects[key] = data
+        return True
+
+    def delete(self, key: str) -> None:
+        self.objects.pop(key, None)

@@ -7,6 +7,7 @@ from typing import Any
 from sagechain.models.manifest import Box, LabeledLineBuilder
 from sagechain.models.run import RunInfo
 from sagechain.models.spec import DatasetSpec, TaskType
+from sagechain.models.training import TrainingRecord
 from sagechain.settings import SpecDefaults, TrainingEnvironment
 from tests.fakes import MemoryStore
 
@@ -162,3 +163,31 @@ def describe_labeling_job(
         },
         "Tags": tags,
     }
+
+
+def training_record(**changes: Any) -> TrainingRecord:
+    """runs/<run_id>/training.json as start_training writes it: one built-in classification job."""
+    run_id = changes.pop("run_id", RUN_ID)
+    document: dict[str, Any] = {
+        "run_id": run_id,
+        "dataset": "flowers",
+        "task": "image-classification",
+        "labels": ["rose", "tulip"],
+        "label_attribute": "label",
+        "algorithm": "builtin",
+        "training_image": "811284229777.dkr.ecr.us-east-1.amazonaws.com/image-classification:1",
+        "mode": "single",
+        "job_names": [f"sagechain-{run_id}-train"],
+        "hyperparameters": [{}],
+        "objective": {"name": "validation:accuracy", "type": "Maximize"},
+        "train_manifest_uri": f"s3://bucket/runs/{run_id}/train.manifest",
+        "validation_manifest_uri": f"s3://bucket/runs/{run_id}/validation.manifest",
+        "output_uri": f"s3://bucket/runs/{run_id}/training/",
+        "train_objects": 6,
+        "validation_objects": 2,
+        "dropped": {},
+        "class_split": {"rose": {"train": 3, "validation": 1}, "tulip": {"train": 3, "validation": 1}},
+        "created_at": datetime(2026, 11, 25, tzinfo=UTC),
+    }
+    document.update(changes)
+    return TrainingRecord.model_validate(document)

@@ -33,3 +33,15 @@ def count_calls(client: Any) -> Counter[str]:
     # Every call emits before-parameter-build, stubbed or not, before anything answers.
     client.meta.events.register("before-parameter-build", _count)
     return counts
+
+
+def call_order(*clients: Any) -> list[str]:
+    """A live list of the operations any of the clients send, in the order sent across them."""
+    order: list[str] = []
+
+    def _record(model: Any, **_: Any) -> None:
+        order.append(model.name)
+
+    for client in clients:
+        client.meta.events.register("before-parameter-build", _record)
+    return order

@@ -4,11 +4,16 @@ import json
 from pathlib import Path
 
 import pytest
+from local.stack import DEMO_PARAMETERS, PHYSICAL
+from local.template import FunctionDefinition, Template
+from moto.events.models import EventPattern
 from pydantic import BaseModel
 from samcli.yamlhelper import yaml_parse
 
 from sagechain.models.spec import DatasetSpec, json_schema_document
 from sagechain.settings import (
+    ConfigureAutoscalingSettings,
+    DeployModelSettings,
     NotifySettings,
     PrepareDatasetSettings,
     SpecDefaults,
@@ -18,6 +23,7 @@ from sagechain.settings import (
     TrackRunSettings,
     TrainingEnvironment,
 )
+from tests.aws import sample_event
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -113,3 +119,80 @@ def test_template_gives_notify_track_run_and_status_api_every_variable_their_set
     missing = _required_variables(settings) - _function_environment(logical_id)
 
     assert not missing
+
+
+def _resolved_function(logical_id: str) -> FunctionDefinition:
+    """A function of template.yaml with parameters, Ref and Sub resolved as CloudFormation would."""
+    [found] = [f for f in Template(PHYSICAL, DEMO_PARAMETERS).functions() if f.logical_id == logical_id]
+    return found
+
+
+@pytest.mark.parametrize(
+    ("logical_id", "settings"),
+    [
+        ("DeployModelFunction", DeployModelSettings),
+        ("ConfigureAutoscalingFunction", ConfigureAutoscalingSettings),
+    ],
+)
+def test_template_gives_the_deploy_stage_every_variable_its_settings_require(
+    logical_id: str, settings: type[DeployModelSettings] | type[ConfigureAutoscalingSettings]
+) -> None:
+    environment = _resolved_function(logical_id).environment
+
+    missing = {str(f.alias) for f in settings.model_fields.values() if f.alias and f.is_required()} - set(
+        environment
+    )
+
+    assert not missing
+    settings.from_env(environment)  # and the values the template gives are valid
+
+
+def _rule_matches(logical_id: str, event: dict[str, object]) -> bool:
+    patterns = _resolved_function(logical_id).patterns
+    return any(EventPattern.load(json.dumps(pattern)).matches_event(event) for pattern in patterns)
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "training_job_completed",
+        "training_job_failed",
+        "training_job_completed_tags_as_list",
+        "tuning_job_completed",
+    ],
+)
+def test_deploy_model_rules_deliver_the_documented_job_events(case: str) -> None:
+    assert _rule_matches("DeployModelFunction", sample_event("deploy_model", case))
+
+
+def test_deploy_model_rules_skip_other_stacks_jobs_and_jobs_still_running() -> None:
+    foreign = sample_event("deploy_model", "training_job_completed")
+    foreign["detail"]["TrainingJobName"] = "someone-else-train"  # type: ignore[index]
+    running = sample_event("deploy_model", "training_job_completed")
+    running["detail"]["TrainingJobStatus"] = "InProgress"  # type: ignore[index]
+
+    assert not _rule_matches("DeployModelFunction", foreign)
+    assert not _rule_matches("DeployModelFunction", running)
+
+
+@pytest.mark.parametrize(
+    ("case", "delivered"),
+    [
+        ("endpoint_in_service", True),
+        ("endpoint_failed", True),
+        ("endpoint_update_rollback_failed", True),
+        ("endpoint_updating", False),
+    ],
+)
+def test_configure_autoscaling_rule_delivers_in_service_and_failures(case: str, delivered: bool) -> None:
+    assert (
+        _rule_matches("ConfigureAutoscalingFunction", sample_event("configure_autoscaling", case))
+        is delivered
+    )
+
+
+def test_configure_autoscaling_rule_also_takes_the_apis_spelling() -> None:
+    event = sample_event("configure_autoscaling", "endpoint_in_service")
+    event["detail"]["EndpointStatus"] = "InService"  # type: ignore[index]
+
+    assert _rule_matches("ConfigureAutoscalingFunction", event)

@@ -129,3 +129,26 @@ class StatusApiSettings(_Settings):
     runs_table: str = Field(alias="RUNS_TABLE", min_length=3)
     data_bucket: str = Field(alias="DATA_BUCKET", min_length=3)
     name_prefix: str = Field(alias="NAME_PREFIX", pattern=_NAME_PREFIX_PATTERN, max_length=20)
+
+
+# ---------------------------------------------------------------- deployment
+class DeployModelSettings(_Settings):
+    """deploy_model: where runs live, the role models run as, where events go."""
+
+    data_bucket: str = Field(alias="DATA_BUCKET", min_length=3)
+    idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE", min_length=3)
+    event_bus_name: str = Field(default="default", alias="EVENT_BUS_NAME", min_length=1)
+    name_prefix: str = Field(alias="NAME_PREFIX", pattern=_NAME_PREFIX_PATTERN, max_length=20)
+    sagemaker_role_arn: str = Field(
+        alias="SAGEMAKER_ROLE_ARN", pattern=r"^arn:aws[a-z\-]*:iam::[0-9]{12}:role/.+$"
+    )
+
+
+class ConfigureAutoscalingSettings(_Settings):
+    """configure_autoscaling: where runs and live models live, the predict URL, where events go."""
+
+    data_bucket: str = Field(alias="DATA_BUCKET", min_length=3)
+    idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE", min_length=3)
+    event_bus_name: str = Field(default="default", alias="EVENT_BUS_NAME", min_length=1)
+    name_prefix: str = Field(alias="NAME_PREFIX", pattern=_NAME_PREFIX_PATTERN, max_length=20)
+    predict_url_template: str = Field(alias="PREDICT_URL_TEMPLATE", pattern=r"^https://.*\{model\}")

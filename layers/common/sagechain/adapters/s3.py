@@ -259,3 +259,21 @@ class S3ObjectStore:
         self._client.upload_fileobj(
             stream, self.bucket, key, ExtraArgs={"ContentType": content_type}, Config=_TRANSFER
         )
+
+    def put_bytes_if_absent(self, key: str, data: bytes, content_type: str) -> bool:
+        """A small object, written only if the key is free (If-None-Match: *); whether it was."""
+        try:
+            self._client.put_object(
+                Bucket=self.bucket, Key=key, Body=data, ContentType=content_type, IfNoneMatch="*"
+            )
+        except ClientError as err:
+            # 412 PreconditionFailed: the key exists. A 409 ConditionalRequestConflict (a
+            # concurrent write to the key) is re-raised: the retry will find the winner's object.
+            if err.response.get("Error", {}).get("Code") == "PreconditionFailed":
+                return False
+            raise
+        return True
+
+    def delete(self, key: str) -> None:
+        """Delete an object (a delete marker where the bucket keeps versions); gone is fine."""
+        self._client.delete_object(Bucket=self.bucket, Key=key)

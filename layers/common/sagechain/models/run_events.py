@@ -29,7 +29,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sagechain.models.events import EVENT_SOURCE, SAGECHAIN_EVENTS, SagechainEvent
 
 SAGEMAKER_SOURCE = "aws.sagemaker"
-RUN_ID_TAG = "sagechain:run-id"
 
 
 class JobKind(StrEnum):

@@ -63,6 +63,16 @@ class TrainingRecord(BaseModel):
     class_split: dict[str, ClassSplit]
     created_at: datetime
 
+    @property
+    def objective_metric(self) -> str | None:
+        """The metric jobs are compared on, if there is one."""
+        return self.objective.name if self.objective else None
+
+    @property
+    def objective_type(self) -> Literal["Maximize", "Minimize"]:
+        """Which way the objective is better (Maximize when there is none)."""
+        return self.objective.type if self.objective else "Maximize"
+
 
 class LabelingJobSummary(BaseModel):
     """What start_training needs to know about a finished Ground Truth labeling job."""

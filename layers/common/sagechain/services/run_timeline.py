@@ -36,7 +36,6 @@ from sagechain.models.model_info import ModelMetric
 from sagechain.models.run import RunInfo
 from sagechain.models.run_events import (
     FAILED,
-    RUN_ID_TAG,
     STOPPED,
     JobKind,
     SagechainDelivery,
@@ -53,6 +52,7 @@ from sagechain.models.run_history import (
     RunStatus,
     Stage,
 )
+from sagechain.names import RUN_ID_TAG
 from sagechain.ports import ObjectStore
 from sagechain.run_ports import SageMakerLookup
 from sagechain.services.dataset_layout import run_key

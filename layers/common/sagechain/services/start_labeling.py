@@ -24,7 +24,7 @@ from sagechain.models.events import DatasetRejected, LabelingStarted, ObjectRef,
 from sagechain.models.labeling import LabelingJobPlan, LabelingRequest
 from sagechain.models.run import RunInfo
 from sagechain.models.spec import DatasetSpec, LabelingMode
-from sagechain.names import sagemaker_name
+from sagechain.names import RUN_ID_TAG, sagemaker_name
 from sagechain.observability import logger
 from sagechain.ports import EventPublisher, ObjectStore
 from sagechain.services.dataset_layout import dataset_prefix, run_key
@@ -43,7 +43,6 @@ from sagechain.services.labeling_cost import estimate_labeling_cost
 from sagechain.services.prepare_dataset import INPUT_MANIFEST, describe_validation_error
 from sagechain.services.worker_template import label_categories_document, worker_task_template
 
-RUN_TAG = "sagechain:run-id"
 LABELING_FOLDER = "labeling/"
 LABEL_CATEGORIES_FILE = "label-categories.json"
 WORKER_TEMPLATE_FILE = "worker-task-template.liquid.html"
@@ -218,7 +217,7 @@ def _start(
         max_concurrent_tasks=labeling.max_concurrent_tasks,
         public_task_price_usd=labeling.price_per_task_usd if workforce == "public" else None,
         auto_labeling_algorithm_arn=algorithm_arn,
-        tags={RUN_TAG: request.run_id},
+        tags={RUN_ID_TAG: request.run_id},
     )
     try:
         created = jobs.create(plan)

@@ -1,0 +1,94 @@
+"""Application Auto Scaling for SageMaker endpoint variants.
+
+Values from "Define a target tracking scaling policy" in the SageMaker guide
+(https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-auto-scaling-add-code-define.html)
+and the Application Auto Scaling API reference: namespace `sagemaker`, resource id
+`endpoint/<endpoint>/variant/<variant>`, dimension `sagemaker:variant:DesiredInstanceCount`,
+predefined metric `SageMakerVariantInvocationsPerInstance` (invocations per instance per minute).
+"""
+
+from typing import TYPE_CHECKING, Final
+
+from botocore.exceptions import ClientError
+
+from sagechain.adapters.clients import autoscaling_client
+from sagechain.deployment_ports import ScalingRange
+
+if TYPE_CHECKING:
+    from mypy_boto3_application_autoscaling import ApplicationAutoScalingClient
+    from mypy_boto3_application_autoscaling.type_defs import TargetTrackingScalingPolicyConfigurationTypeDef
+
+NAMESPACE: Final = "sagemaker"
+DIMENSION: Final = "sagemaker:variant:DesiredInstanceCount"
+METRIC: Final = "SageMakerVariantInvocationsPerInstance"
+
+
+def resource_id(endpoint: str, variant: str) -> str:
+    """The scalable target's resource id for one endpoint variant."""
+    return f"endpoint/{endpoint}/variant/{variant}"
+
+
+class ApplicationAutoScaling:
+    """Implements Autoscaler over one Application Auto Scaling client."""
+
+    def __init__(self, client: "ApplicationAutoScalingClient | None" = None) -> None:
+        self._client = client or autoscaling_client()
+
+    def registered(self, endpoint: str, variant: str) -> ScalingRange | None:
+        """DescribeScalableTargets for the variant."""
+        answer = self._client.describe_scalable_targets(
+            ServiceNamespace=NAMESPACE,
+            ResourceIds=[resource_id(endpoint, variant)],
+            ScalableDimension=DIMENSION,
+        )
+        targets = answer.get("ScalableTargets", [])
+        if not targets:
+            return None
+        return ScalingRange(targets[0]["MinCapacity"], targets[0]["MaxCapacity"])
+
+    def deregister(self, endpoint: str, variant: str) -> None:
+        """DeregisterScalableTarget; a target that is already gone is fine."""
+        try:
+            self._client.deregister_scalable_target(
+                ServiceNamespace=NAMESPACE,
+                ResourceId=resource_id(endpoint, variant),
+                ScalableDimension=DIMENSION,
+            )
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") != "ObjectNotFoundException":
+                raise
+
+    def register(self, endpoint: str, variant: str, min_capacity: int, max_capacity: int) -> None:
+        """RegisterScalableTarget: creates the target, or updates its range."""
+        self._client.register_scalable_target(
+            ServiceNamespace=NAMESPACE,
+            ResourceId=resource_id(endpoint, variant),
+            ScalableDimension=DIMENSION,
+            MinCapacity=min_capacity,
+            MaxCapacity=max_capacity,
+        )
+
+    def track_invocations(
+        self,
+        endpoint: str,
+        variant: str,
+        policy_name: str,
+        target_per_instance: float,
+        scale_in_cooldown: int,
+        scale_out_cooldown: int,
+    ) -> None:
+        """PutScalingPolicy (target tracking); the same name updates the policy in place."""
+        configuration: TargetTrackingScalingPolicyConfigurationTypeDef = {
+            "TargetValue": float(target_per_instance),
+            "PredefinedMetricSpecification": {"PredefinedMetricType": METRIC},
+            "ScaleInCooldown": scale_in_cooldown,
+            "ScaleOutCooldown": scale_out_cooldown,
+        }
+        self._client.put_scaling_policy(
+            PolicyName=policy_name,
+            ServiceNamespace=NAMESPACE,
+            ResourceId=resource_id(endpoint, variant),
+            ScalableDimension=DIMENSION,
+            PolicyType="TargetTrackingScaling",
+            TargetTrackingScalingPolicyConfiguration=configuration,
+        )

@@ -1,0 +1,175 @@
+"""SageMaker for the deploy stage: finished jobs, models, endpoint configurations, endpoints."""
+
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from sagechain.adapters.clients import sagemaker_client
+from sagechain.adapters.sagemaker import is_already_exists
+from sagechain.deployment_ports import (
+    EndpointConfig,
+    EndpointState,
+    TrainedJob,
+    TuningOutcome,
+    Variant,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_sagemaker import SageMakerClient
+    from mypy_boto3_sagemaker.type_defs import ProductionVariantTypeDef, TagTypeDef
+
+
+def _tag_list(tags: dict[str, str]) -> "list[TagTypeDef]":
+    return [{"Key": key, "Value": value} for key, value in sorted(tags.items())]
+
+
+def _is_missing_endpoint(err: ClientError) -> bool:
+    # AWS answers DescribeEndpoint for an unknown name with a ValidationException
+    # "Could not find endpoint ..."; ResourceNotFound is accepted as well.
+    error = err.response.get("Error", {})
+    code, message = error.get("Code", ""), error.get("Message", "")
+    if code == "ResourceNotFound":
+        return True
+    return code == "ValidationException" and "could not find" in message.lower()
+
+
+class SageMakerHosting:
+    """Implements SageMakerJobs and ModelHost over one SageMaker client."""
+
+    def __init__(self, client: "SageMakerClient | None" = None) -> None:
+        self._client = client or sagemaker_client()
+        self.region: str = self._client.meta.region_name
+
+    # ------------------------------------------------------------ jobs
+    def training_job(self, name: str) -> TrainedJob:
+        """DescribeTrainingJob: status, final metrics, model artifacts, parent tuning job."""
+        job = self._client.describe_training_job(TrainingJobName=name)
+        metrics = {m["MetricName"]: float(m["Value"]) for m in job.get("FinalMetricDataList", [])}
+        artifacts = job.get("ModelArtifacts", {}).get("S3ModelArtifacts") or None
+        return TrainedJob(
+            name=job["TrainingJobName"],
+            arn=job["TrainingJobArn"],
+            status=job["TrainingJobStatus"],
+            metrics=metrics,
+            model_data_url=artifacts,
+            tuning_job_arn=job.get("TuningJobArn"),
+            failure_reason=job.get("FailureReason"),
+        )
+
+    def tuning_job(self, name: str) -> TuningOutcome:
+        """DescribeHyperParameterTuningJob: status and best training job."""
+        tuning = self._client.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+        best: dict[str, Any] = dict(tuning.get("BestTrainingJob") or {})
+        objective = best.get("FinalHyperParameterTuningJobObjectiveMetric") or {}
+        value = objective.get("Value")
+        return TuningOutcome(
+            name=tuning["HyperParameterTuningJobName"],
+            arn=tuning["HyperParameterTuningJobArn"],
+            status=tuning["HyperParameterTuningJobStatus"],
+            best_training_job=best.get("TrainingJobName"),
+            objective_metric=objective.get("MetricName"),
+            objective_value=None if value is None else float(value),
+        )
+
+    def tags(self, arn: str) -> dict[str, str]:
+        """ListTags, every page, as a map."""
+        found: dict[str, str] = {}
+        for page in self._client.get_paginator("list_tags").paginate(ResourceArn=arn):
+            found.update({tag["Key"]: tag.get("Value", "") for tag in page.get("Tags", [])})
+        return found
+
+    # ------------------------------------------------------------ hosting
+    def create_model(
+        self,
+        name: str,
+        image: str,
+        model_data_url: str,
+        role_arn: str,
+        network_isolation: bool,
+        tags: dict[str, str],
+    ) -> bool:
+        """CreateModel; a model of that name already existing is success (False)."""
+        try:
+            self._client.create_model(
+                ModelName=name,
+                PrimaryContainer={"Image": image, "ModelDataUrl": model_data_url},
+                ExecutionRoleArn=role_arn,
+                EnableNetworkIsolation=network_isolation,
+                Tags=_tag_list(tags),
+            )
+        except ClientError as err:
+            if is_already_exists(err):
+                return False
+            raise
+        return True
+
+    def create_endpoint_config(
+        self, name: str, variant: Variant, instance_count: int, tags: dict[str, str]
+    ) -> bool:
+        """CreateEndpointConfig with one instance-backed variant; existing is success (False)."""
+        if variant.instance_type is None:
+            raise ValueError("an instance-backed variant needs an instance type")
+        production: ProductionVariantTypeDef = {
+            "VariantName": variant.name,
+            "ModelName": variant.model_name,
+            "InstanceType": variant.instance_type,  # type: ignore[typeddict-item] # a validated ml.* type
+            "InitialInstanceCount": instance_count,
+        }
+        try:
+            self._client.create_endpoint_config(
+                EndpointConfigName=name, ProductionVariants=[production], Tags=_tag_list(tags)
+            )
+        except ClientError as err:
+            if is_already_exists(err):
+                return False
+            raise
+        return True
+
+    def endpoint(self, name: str) -> EndpointState | None:
+        """DescribeEndpoint, or None when the endpoint does not exist."""
+        try:
+            described = self._client.describe_endpoint(EndpointName=name)
+        except ClientError as err:
+            if _is_missing_endpoint(err):
+                return None
+            raise
+        pending = described.get("PendingDeploymentSummary") or {}
+        return EndpointState(
+            name=described["EndpointName"],
+            status=described["EndpointStatus"],
+            config_name=described.get("EndpointConfigName", ""),
+            pending_config_name=pending.get("EndpointConfigName"),
+            failure_reason=described.get("FailureReason"),
+        )
+
+    def endpoint_config(self, name: str) -> EndpointConfig:
+        """DescribeEndpointConfig: its ARN and variants."""
+        described = self._client.describe_endpoint_config(EndpointConfigName=name)
+        return EndpointConfig(
+            name=described["EndpointConfigName"],
+            arn=described["EndpointConfigArn"],
+            variants=[
+                Variant(v["VariantName"], v.get("ModelName", ""), v.get("InstanceType"))
+                for v in described["ProductionVariants"]
+            ],
+        )
+
+    def create_endpoint(self, name: str, config_name: str, tags: dict[str, str]) -> bool:
+        """CreateEndpoint; an endpoint of that name already existing returns False."""
+        try:
+            self._client.create_endpoint(
+                EndpointName=name, EndpointConfigName=config_name, Tags=_tag_list(tags)
+            )
+        except ClientError as err:
+            if is_already_exists(err):
+                return False
+            raise
+        return True
+
+    def update_endpoint(self, name: str, config_name: str, retain_variant_properties: bool) -> None:
+        """UpdateEndpoint; retaining variant properties keeps the live instance count."""
+        self._client.update_endpoint(
+            EndpointName=name,
+            EndpointConfigName=config_name,
+            RetainAllVariantProperties=retain_variant_properties,
+        )

@@ -1,0 +1,257 @@
+"""In-memory SageMaker hosting and Application Auto Scaling for the deploy stage's service tests.
+
+They keep state like the services do (an endpoint has a status and a configuration; a
+variant is registered or not) and count every call, so tests can assert what a user
+would notice: what was created, updated, registered, and how often.
+"""
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from sagechain.deployment_ports import (
+    EndpointConfig,
+    EndpointState,
+    ScalingRange,
+    TrainedJob,
+    TuningOutcome,
+    Variant,
+)
+from sagechain.models.model_info import ModelInfo
+from sagechain.models.sagemaker_events import EndpointStateChange, JobStateChange
+from sagechain.models.spec import DatasetSpec
+from sagechain.models.training import TrainingRecord
+from sagechain.names import RUN_ID_TAG
+from tests.fakes import MemoryDeploymentStore
+from tests.runs import training_record
+
+REGION = "us-east-1"
+ARN = f"arn:aws:sagemaker:{REGION}:123456789012"
+RUN = "flowers-8b39944c64ac"
+JOB = f"sagechain-{RUN}-train"
+ENDPOINT = "sagechain-flowers"
+IMAGE = "811284229777.dkr.ecr.us-east-1.amazonaws.com/image-classification:1"
+ROLE = "arn:aws:iam::123456789012:role/sagechain-SageMakerExecutionRole"
+
+
+def completed_job(name: str = JOB, accuracy: float | None = 0.91, tuning: str | None = None) -> TrainedJob:
+    """A training job that completed, with its objective metric."""
+    return TrainedJob(
+        name=name,
+        arn=f"{ARN}:training-job/{name}",
+        status="Completed",
+        metrics={} if accuracy is None else {"validation:accuracy": accuracy},
+        model_data_url=f"s3://bucket/runs/{RUN}/training/{name}/output/model.tar.gz",
+        tuning_job_arn=tuning,
+        failure_reason=None,
+    )
+
+
+def ended_job(name: str, status: str) -> TrainedJob:
+    """A training job that failed or was stopped."""
+    return TrainedJob(name, f"{ARN}:training-job/{name}", status, {}, None, None, "AlgorithmError")
+
+
+def training_change(name: str = JOB, status: str = "Completed", tagged: bool = True) -> JobStateChange:
+    """The training state change as the handler parses it."""
+    tags = {RUN_ID_TAG: RUN} if tagged else {}
+    return JobStateChange(
+        kind="training", job_name=name, job_arn=f"{ARN}:training-job/{name}", status=status, tags=tags
+    )
+
+
+def endpoint_change(status: str = "IN_SERVICE", config: str = f"{JOB}-config") -> EndpointStateChange:
+    """The endpoint state change as the handler parses it."""
+    return EndpointStateChange(endpoint_name=ENDPOINT, config_name=config, status=status)
+
+
+def plan(
+    objective_metric: str | None = "validation:accuracy",
+    objective_type: str = "Maximize",
+    **changes: object,
+) -> TrainingRecord:
+    """runs/<RUN>/training.json as start_training writes it, for a built-in image classification run."""
+    defaults: dict[str, object] = {"run_id": RUN, "job_names": [JOB], "training_image": IMAGE}
+    objective = {"name": objective_metric, "type": objective_type} if objective_metric else None
+    return training_record(**{**defaults, **changes, "objective": objective})
+
+
+def spec(**deployment: object) -> DatasetSpec:
+    """runs/<RUN>/spec.json as prepare_dataset writes it (defaults filled in)."""
+    return DatasetSpec.model_validate(
+        {
+            "task": "image-classification",
+            "labels": ["rose", "tulip"],
+            "deployment": {"instance_type": "ml.m5.large", **deployment},
+        }
+    )
+
+
+def store_with_run(
+    training_plan: TrainingRecord | None = None, dataset_spec: DatasetSpec | None = None
+) -> MemoryDeploymentStore:
+    """A bucket holding the run's training.json and spec.json."""
+    store = MemoryDeploymentStore()
+    chosen = training_plan or plan()
+    store.objects[f"runs/{chosen.run_id}/training.json"] = chosen.model_dump_json().encode()
+    store.objects[f"runs/{chosen.run_id}/spec.json"] = (dataset_spec or spec()).model_dump_json().encode()
+    return store
+
+
+def live_model(model_name: str = "sagechain-older-run-train", accuracy: float = 0.9) -> ModelInfo:
+    """A model.json as the live pointer holds it."""
+    return ModelInfo.model_validate(
+        {
+            "model": ENDPOINT,
+            "endpoint_name": ENDPOINT,
+            "task": "image-classification",
+            "labels": ["rose", "tulip"],
+            "algorithm": "builtin",
+            "model_name": model_name,
+            "training_job_name": model_name,
+            "run_id": "older-run",
+            "dataset": "flowers",
+            "metric": {"name": "validation:accuracy", "value": accuracy},
+            "deployed_at": "2026-11-01T00:00:00Z",
+        }
+    )
+
+
+def run_model() -> ModelInfo:
+    """runs/<RUN>/model.json as deploy_model writes it for JOB."""
+    return live_model(model_name=JOB).model_copy(update={"run_id": RUN, "training_job_name": JOB})
+
+
+@dataclass
+class FakeSageMaker:
+    """SageMakerJobs and ModelHost in memory."""
+
+    region: str = REGION
+    jobs: dict[str, TrainedJob] = field(default_factory=dict)
+    tuning: dict[str, TuningOutcome] = field(default_factory=dict)
+    resource_tags: dict[str, dict[str, str]] = field(default_factory=dict)
+    models: dict[str, dict[str, object]] = field(default_factory=dict)
+    configs: dict[str, EndpointConfig] = field(default_factory=dict)
+    endpoints: dict[str, EndpointState] = field(default_factory=dict)
+    calls: Counter[str] = field(default_factory=Counter)
+    updates: list[tuple[str, str, bool]] = field(default_factory=list)
+
+    def add_job(self, job: TrainedJob, run_id: str | None = RUN) -> None:
+        self.jobs[job.name] = job
+        if run_id:
+            self.resource_tags[job.arn] = {RUN_ID_TAG: run_id}
+
+    def training_job(self, name: str) -> TrainedJob:
+        self.calls["DescribeTrainingJob"] += 1
+        return self.jobs[name]
+
+    def tuning_job(self, name: str) -> TuningOutcome:
+        self.calls["DescribeHyperParameterTuningJob"] += 1
+        return self.tuning[name]
+
+    def tags(self, arn: str) -> dict[str, str]:
+        self.calls["ListTags"] += 1
+        return dict(self.resource_tags.get(arn, {}))
+
+    def create_model(
+        self,
+        name: str,
+        image: str,
+        model_data_url: str,
+        role_arn: str,
+        network_isolation: bool,
+        tags: dict[str, str],
+    ) -> bool:
+        self.calls["CreateModel"] += 1
+        if name in self.models:
+            return False
+        self.models[name] = {
+            "image": image,
+            "model_data_url": model_data_url,
+            "role_arn": role_arn,
+            "network_isolation": network_isolation,
+            "tags": tags,
+        }
+        return True
+
+    def create_endpoint_config(
+        self, name: str, variant: Variant, instance_count: int, tags: dict[str, str]
+    ) -> bool:
+        self.calls["CreateEndpointConfig"] += 1
+        if name in self.configs:
+            return False
+        arn = f"{ARN}:endpoint-config/{name}"
+        self.configs[name] = EndpointConfig(name, arn, [variant])
+        self.resource_tags[arn] = dict(tags)
+        return True
+
+    def endpoint(self, name: str) -> EndpointState | None:
+        self.calls["DescribeEndpoint"] += 1
+        return self.endpoints.get(name)
+
+    def endpoint_config(self, name: str) -> EndpointConfig:
+        self.calls["DescribeEndpointConfig"] += 1
+        return self.configs[name]
+
+    def create_endpoint(self, name: str, config_name: str, tags: dict[str, str]) -> bool:
+        self.calls["CreateEndpoint"] += 1
+        if name in self.endpoints:
+            return False
+        self.endpoints[name] = EndpointState(name, "Creating", config_name, None, None)
+        return True
+
+    def update_endpoint(self, name: str, config_name: str, retain_variant_properties: bool) -> None:
+        self.calls["UpdateEndpoint"] += 1
+        current = self.endpoints[name]
+        self.endpoints[name] = current._replace(status="Updating", pending_config_name=config_name)
+        self.updates.append((name, config_name, retain_variant_properties))
+
+    def put_endpoint(self, status: str, config: EndpointConfig, reason: str | None = None) -> None:
+        """An endpoint that already exists, on config."""
+        self.configs[config.name] = config
+        self.endpoints[ENDPOINT] = EndpointState(ENDPOINT, status, config.name, None, reason)
+
+    def finish(self, name: str = ENDPOINT) -> None:
+        """The endpoint reaches InService on its pending (or current) configuration."""
+        current = self.endpoints[name]
+        self.endpoints[name] = EndpointState(
+            name, "InService", current.pending_config_name or current.config_name, None, None
+        )
+
+
+@dataclass
+class FakeAutoscaler:
+    """Application Auto Scaling in memory: registered variants and their policies."""
+
+    targets: dict[tuple[str, str], ScalingRange] = field(default_factory=dict)
+    policies: dict[tuple[str, str], tuple[str, float, int, int]] = field(default_factory=dict)
+    calls: Counter[str] = field(default_factory=Counter)
+
+    def registered(self, endpoint: str, variant: str) -> ScalingRange | None:
+        self.calls["DescribeScalableTargets"] += 1
+        return self.targets.get((endpoint, variant))
+
+    def deregister(self, endpoint: str, variant: str) -> None:
+        self.calls["DeregisterScalableTarget"] += 1
+        self.targets.pop((endpoint, variant), None)
+        self.policies.pop((endpoint, variant), None)
+
+    def register(self, endpoint: str, variant: str, min_capacity: int, max_capacity: int) -> None:
+        self.calls["RegisterScalableTarget"] += 1
+        self.targets[(endpoint, variant)] = ScalingRange(min_capacity, max_capacity)
+
+    def track_invocations(
+        self,
+        endpoint: str,
+        variant: str,
+        policy_name: str,
+        target_per_instance: float,
+        scale_in_cooldown: int,
+        scale_out_cooldown: int,
+    ) -> None:
+        self.calls["PutScalingPolicy"] += 1
+        self.policies[(endpoint, variant)] = (
+            policy_name,
+            target_per_instance,
+            scale_in_cooldown,
+            scale_out_cooldown,
+        )

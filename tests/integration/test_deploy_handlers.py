@@ -1,0 +1,198 @@
+"""deploy_model's and configure_autoscaling's handlers on the sample events: S3, DynamoDB and
+EventBridge on moto, SageMaker and Application Auto Scaling on Stubber-validated clients."""
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from local.lambda_context import FakeLambdaContext
+from moto import mock_aws
+
+from sagechain.errors import RetryableError
+from tests.aws import BUCKET, EventCapture, create_stack_resources, load_handler, sample_event
+from tests.deploy_fakes import ARN, ENDPOINT, JOB, RUN, completed_job, plan, run_model, spec
+from tests.stubs import count_calls, stubbed
+
+pytestmark = pytest.mark.integration
+NOW = datetime(2026, 11, 25, tzinfo=UTC)
+CONFIG_NAME = f"{JOB}-config"
+ENVIRONMENT = {
+    "SAGEMAKER_ROLE_ARN": "arn:aws:iam::123456789012:role/sagechain-SageMakerExecutionRole",
+    "PREDICT_URL_TEMPLATE": "https://api.example.com/v1/models/{model}/predict",
+}
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Any, Any, Any, EventCapture]]:
+    for name, value in ENVIRONMENT.items():
+        monkeypatch.setenv(name, value)
+    with (
+        mock_aws(),
+        stubbed("sagemaker") as (sagemaker, sm),
+        stubbed("application-autoscaling") as (autoscaling, aas),
+    ):
+        create_stack_resources()
+        capture = EventCapture()
+        s3 = boto3.client("s3")
+        s3.put_object(Bucket=BUCKET, Key=f"runs/{RUN}/training.json", Body=plan().model_dump_json().encode())
+        s3.put_object(Bucket=BUCKET, Key=f"runs/{RUN}/spec.json", Body=spec().model_dump_json().encode())
+        # The handlers build their adapters per invocation from these factories.
+        monkeypatch.setattr("sagechain.adapters.sagemaker_hosting.sagemaker_client", lambda: sagemaker)
+        monkeypatch.setattr("sagechain.adapters.autoscaling.autoscaling_client", lambda: autoscaling)
+        yield sagemaker, sm, autoscaling, aas, capture
+
+
+def read(key: str) -> dict[str, Any]:
+    body = boto3.client("s3").get_object(Bucket=BUCKET, Key=key)["Body"].read()
+    result: dict[str, Any] = json.loads(body)
+    return result
+
+
+def described_job() -> dict[str, Any]:
+    return {
+        "TrainingJobName": JOB,
+        "TrainingJobArn": f"{ARN}:training-job/{JOB}",
+        "ModelArtifacts": {"S3ModelArtifacts": completed_job().model_data_url},
+        "TrainingJobStatus": "Completed",
+        "SecondaryStatus": "Completed",
+        "StoppingCondition": {"MaxRuntimeInSeconds": 86400},
+        "CreationTime": NOW,
+        "FinalMetricDataList": [{"MetricName": "validation:accuracy", "Value": 0.93, "Timestamp": NOW}],
+    }
+
+
+def endpoint(status: str, config: str = CONFIG_NAME) -> dict[str, Any]:
+    return {
+        "EndpointName": ENDPOINT,
+        "EndpointArn": f"{ARN}:endpoint/{ENDPOINT}",
+        "EndpointConfigName": config,
+        "EndpointStatus": status,
+        "CreationTime": NOW,
+        "LastModifiedTime": NOW,
+    }
+
+
+def test_documented_completion_event_creates_the_endpoint_once_even_when_delivered_twice(aws: Any) -> None:
+    # Given the documented event shape (Tags {}) for a run's completed training job
+    sagemaker, sm, _autoscaling, _aas, capture = aws
+    calls = count_calls(sagemaker)
+    sm.add_response("describe_training_job", described_job(), {"TrainingJobName": JOB})
+    sm.add_response(
+        "list_tags",
+        {"Tags": [{"Key": "sagechain:run-id", "Value": RUN}]},
+        {"ResourceArn": f"{ARN}:training-job/{JOB}"},
+    )
+    sm.add_client_error("describe_endpoint", "ValidationException", "Could not find endpoint")
+    sm.add_response("create_model", {"ModelArn": f"{ARN}:model/{JOB}"})
+    sm.add_response("create_endpoint_config", {"EndpointConfigArn": f"{ARN}:endpoint-config/{CONFIG_NAME}"})
+    sm.add_response("create_endpoint", {"EndpointArn": f"{ARN}:endpoint/{ENDPOINT}"})
+    handler: ModuleType = load_handler("deploy_model")
+    event = sample_event("deploy_model", "training_job_completed")
+
+    # When it arrives twice
+    first = handler.handler(event, FakeLambdaContext())
+    second = handler.handler(event, FakeLambdaContext())
+
+    # Then one endpoint, one event, and the second delivery answered from the idempotency record
+    assert first == second
+    assert calls["CreateEndpoint"] == 1
+    [published] = capture.received()
+    assert published["detail-type"] == "Deployment Started"
+    assert published["detail"]["endpoint_name"] == ENDPOINT
+    assert read(f"runs/{RUN}/model.json")["labels"] == ["rose", "tulip"]
+
+
+def test_busy_endpoint_raises_for_a_retry_which_then_deploys(aws: Any) -> None:
+    _sagemaker, sm, _autoscaling, _aas, capture = aws
+    handler = load_handler("deploy_model")
+    event = sample_event("deploy_model", "training_job_completed_tags_as_list")
+    sm.add_response("describe_training_job", described_job())
+    sm.add_response("describe_endpoint", endpoint("Updating", "sagechain-older-run-train-config"))
+
+    with pytest.raises(RetryableError, match="Updating"):
+        handler.handler(event, FakeLambdaContext())
+    assert capture.received() == []
+
+    # The retry (same event) finds the endpoint in service and updates it
+    sm.add_response("describe_training_job", described_job())
+    sm.add_response("describe_endpoint", endpoint("InService", "sagechain-older-run-train-config"))
+    sm.add_response("create_model", {"ModelArn": f"{ARN}:model/{JOB}"})
+    sm.add_response("create_endpoint_config", {"EndpointConfigArn": f"{ARN}:endpoint-config/{CONFIG_NAME}"})
+    sm.add_response(
+        "describe_endpoint_config",
+        {
+            "EndpointConfigName": "sagechain-older-run-train-config",
+            "EndpointConfigArn": f"{ARN}:endpoint-config/sagechain-older-run-train-config",
+            "ProductionVariants": [
+                {
+                    "VariantName": "AllTraffic",
+                    "ModelName": "m",
+                    "InstanceType": "ml.m5.large",
+                    "InitialInstanceCount": 1,
+                }
+            ],
+            "CreationTime": NOW,
+        },
+    )
+    sm.add_response("update_endpoint", {"EndpointArn": f"{ARN}:endpoint/{ENDPOINT}"})
+    result = handler.handler(event, FakeLambdaContext())
+
+    assert result["detail"]["action"] == "update"
+    assert [e["detail-type"] for e in capture.received()] == ["Deployment Started"]
+
+
+def test_in_service_event_scales_the_endpoint_and_puts_the_model_live_once(aws: Any) -> None:
+    _sagemaker, sm, _autoscaling, aas, capture = aws
+    s3 = boto3.client("s3")
+    s3.put_object(Bucket=BUCKET, Key=f"runs/{RUN}/model.json", Body=run_model().model_dump_json().encode())
+    s3.put_object(
+        Bucket=BUCKET, Key=f"models/{ENDPOINT}/deploying.json", Body=run_model().model_dump_json().encode()
+    )
+    sm.add_response("describe_endpoint", endpoint("InService"), {"EndpointName": ENDPOINT})
+    sm.add_response(
+        "describe_endpoint_config",
+        {
+            "EndpointConfigName": CONFIG_NAME,
+            "EndpointConfigArn": f"{ARN}:endpoint-config/{CONFIG_NAME}",
+            "ProductionVariants": [
+                {
+                    "VariantName": "AllTraffic",
+                    "ModelName": JOB,
+                    "InstanceType": "ml.m5.large",
+                    "InitialInstanceCount": 1,
+                }
+            ],
+            "CreationTime": NOW,
+        },
+    )
+    sm.add_response("list_tags", {"Tags": [{"Key": "sagechain:run-id", "Value": RUN}]})
+    aas.add_response("register_scalable_target", {})
+    aas.add_response(
+        "put_scaling_policy", {"PolicyARN": "arn:aws:autoscaling:us-east-1:123456789012:scalingPolicy:x"}
+    )
+    handler = load_handler("configure_autoscaling")
+    event = sample_event("configure_autoscaling", "endpoint_in_service")
+
+    handler.handler(event, FakeLambdaContext())
+    handler.handler(event, FakeLambdaContext())
+
+    [published] = capture.received()
+    assert published["detail-type"] == "Model Live"
+    assert published["detail"]["predict_url"] == f"https://api.example.com/v1/models/{ENDPOINT}/predict"
+    assert read(f"models/{ENDPOINT}/model.json")["model_name"] == JOB
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="models/").get("Contents", [])]
+    assert keys == [f"models/{ENDPOINT}/model.json"]
+
+
+def test_an_updating_endpoint_event_is_acknowledged_and_changes_nothing(aws: Any) -> None:
+    _sagemaker, _sm, _autoscaling, _aas, capture = aws
+    handler = load_handler("configure_autoscaling")
+
+    result = handler.handler(sample_event("configure_autoscaling", "endpoint_updating"), FakeLambdaContext())
+
+    assert result["outcome"] == "ignored"
+    assert capture.received() == []
