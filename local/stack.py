@@ -83,6 +83,9 @@ class LocalStack:
     """Resources, rules and handlers of one local stack; call inside moto's mock_aws."""
 
     parameters: dict[str, str] = field(default_factory=dict)
+    # EventBridge delivers at least once and SageMaker may send a state change twice:
+    # deliver_twice hands every event to its function a second time.
+    deliver_twice: bool = False
     functions: dict[str, LocalFunction] = field(default_factory=dict)
     failures: list[Delivery] = field(default_factory=list)
     observed: list[dict[str, Any]] = field(default_factory=list)
@@ -207,6 +210,8 @@ class LocalStack:
                 for event in self._drain(function.queue_url):
                     delivered = True
                     deliveries.append(self._invoke(function, event))
+                    if self.deliver_twice:
+                        deliveries.append(self._invoke(function, event))
             for event in self._drain(self._observer):
                 self.observed.append(event)
                 if on_event:
