@@ -3,10 +3,11 @@
 import json
 from pathlib import Path
 
+from pydantic import BaseModel
 from samcli.yamlhelper import yaml_parse
 
 from sagechain.models.spec import DatasetSpec, json_schema_document
-from sagechain.settings import PrepareDatasetSettings, SpecDefaults
+from sagechain.settings import PredictSettings, PrepareDatasetSettings, SpecDefaults
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,7 +40,7 @@ def _function_environment(logical_id: str) -> set[str]:
     return set(globals_env) | set(own_env)
 
 
-def _required_variables(model: type[PrepareDatasetSettings] | type[SpecDefaults]) -> set[str]:
+def _required_variables(model: type[BaseModel]) -> set[str]:
     return {str(field.alias) for field in model.model_fields.values() if field.alias and field.is_required()}
 
 
@@ -57,3 +58,21 @@ def test_a_spec_may_name_its_schema_for_editors() -> None:
     )
 
     assert "$schema" not in spec.model_dump_json()
+
+
+def test_template_gives_predict_every_variable_its_settings_require() -> None:
+    environment = _function_environment("PredictFunction")
+
+    missing = _required_variables(PredictSettings) - environment
+
+    assert not missing
+
+
+def test_predicts_environment_in_the_template_is_valid_settings() -> None:
+    template = yaml_parse((ROOT / "template.yaml").read_text())
+    own = template["Resources"]["PredictFunction"]["Properties"]["Environment"]["Variables"]
+    literal = {name: value for name, value in own.items() if isinstance(value, str)}
+
+    settings = PredictSettings.from_env({"DATA_BUCKET": "bucket", **literal})
+
+    assert (settings.model_cache_ttl_seconds, settings.deadline_seconds, settings.max_attempts) == (60, 25, 5)
