@@ -26,12 +26,13 @@ export AWS_DEFAULT_REGION ?= $(REGION)
 # SAM's python builder looks for `python3.13` on PATH: the venv provides it.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help demo test lint types unit template-check build bench schema clean
+.PHONY: help demo test lint types unit template-check build bench schema openapi clean
 
 help:
 	@echo "make demo   run the pipeline offline (moto), from upload to prediction"
 	@echo "make test   lint, types, tests, template checks and sam build"
 	@echo "make bench  run the benchmarks in bench/"
+	@echo "make openapi  write the API's OpenAPI document (docs/openapi.json)"
 
 $(BIN)/.installed: requirements-dev.txt layers/common/requirements.txt
 	@test -n "$(PYTHON313)" || { echo "error: Python 3.13 not found (set PYTHON313=/path/to/python3.13)"; exit 1; }
@@ -80,6 +81,11 @@ bench: $(BIN)/.installed
 schema: $(BIN)/.installed
 	PYTHONPATH=layers/common $(BIN)/python -m sagechain.models.spec > docs/dataset-spec.schema.json
 	PYTHONPATH=layers/common $(BIN)/python -m sagechain.models.events > docs/events.schema.json
+
+# The API's OpenAPI document, generated from the functions' resolvers: docs/openapi.json and
+# the copy GET /openapi.json serves (a test keeps both current).
+openapi: $(BIN)/.installed
+	$(BIN)/python -m local.openapi
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -562,7 +562,7 @@ class EmulatedSageMaker:
             best = max(range(len(scores)), key=scores.__getitem__) if scores else 0
             answer: Any = {"prediction": [[float(best), scores[best] if scores else 0.0, 0.1, 0.1, 0.9, 0.9]]}
         else:
-            answer = scores
+            answer = {"prediction": scores}
         data = json.dumps(answer).encode()
         return {
             "Body": StreamingBody(io.BytesIO(data), len(data)),

@@ -69,3 +69,34 @@ def fruit_images(per_class: int = 3) -> dict[str, tuple[bytes, Rect]]:
             box = (4 + 2 * i, 6 + index * 3, 20, 18)
             images[f"{label}-{i}.png"] = (png(40, 40, colour, seed=i, box=box), box)
     return images
+
+
+def all_bytes_png(width: int = 32, height: int = 32) -> bytes:
+    """A valid RGB PNG stored uncompressed whose pixels run through every byte value, so the
+    file holds 0x00, CR, LF, 0xFF and the rest: what a text-mangled body would break first."""
+    rows = b"".join(
+        b"\x00" + bytes((y * width * 3 + i) * 7 % 256 for i in range(width * 3)) for y in range(height)
+    )
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows, level=0))
+        + chunk(b"IEND", b"")
+    )
+
+
+if __name__ == "__main__":
+    # local/sample_data.png, the image the predict tests and sample events send.
+    from pathlib import Path
+
+    Path(__file__).with_suffix(".png").write_bytes(all_bytes_png())

@@ -30,6 +30,7 @@ PHYSICAL = {
     "IdempotencyTable": "sagechain-demo-idempotency",
     "NotificationTopic": f"arn:aws:sns:{REGION}:{ACCOUNT}:sagechain-demo-notifications",
     "SageMakerExecutionRole.Arn": f"arn:aws:iam::{ACCOUNT}:role/sagechain-demo-sagemaker",
+    "Api": "local",
 }
 DEMO_PARAMETERS = {
     "NotificationEmail": "ml-team@example.com",

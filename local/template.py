@@ -57,7 +57,12 @@ class Template:
     def _ref(self, name: str) -> str:
         if name in self.parameters:
             return self.parameters[name]
-        pseudo = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws"}
+        pseudo = {
+            "AWS::Region": REGION,
+            "AWS::AccountId": ACCOUNT,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+        }
         return pseudo.get(name) or self._physical[name]
 
     def _get_att(self, logical: str, attribute: str) -> str:

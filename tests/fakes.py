@@ -2,7 +2,7 @@
 
 import io
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from sagechain.adapters.sagemaker import console_url
 from sagechain.errors import ObjectNotFoundError, ObjectTooLargeError
@@ -15,7 +15,7 @@ from sagechain.models.run_events import (
     TuningJobFacts,
 )
 from sagechain.models.run_history import RunChange, RunItem, RunRecord
-from sagechain.ports import StoredObject
+from sagechain.ports import EndpointAnswer, StoredObject
 from sagechain.run_ports import Cursor
 
 
@@ -161,3 +161,46 @@ class MemoryDeploymentStore(MemoryStore):
 
     def delete(self, key: str) -> None:
         self.objects.pop(key, None)
+
+
+class ScriptedEndpoint:
+    """An endpoint that answers (or raises) from a script, one entry per call, and keeps the calls."""
+
+    def __init__(self, *script: EndpointAnswer | Exception) -> None:
+        self.script = list(script)
+        self.calls: list[dict[str, Any]] = []
+
+    def invoke(
+        self, endpoint: str, body: bytes, content_type: str, accept: str | None, timeout_seconds: float
+    ) -> EndpointAnswer:
+        self.calls.append(
+            {
+                "endpoint": endpoint,
+                "body": body,
+                "content_type": content_type,
+                "accept": accept,
+                "timeout_seconds": timeout_seconds,
+            }
+        )
+        entry = self.script.pop(0)
+        if isinstance(entry, Exception):
+            raise entry
+        return entry
+
+
+class FakeClock:
+    """Monotonic time that only moves when something sleeps; jitter takes the full cap."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.time = start
+        self.sleeps: list[float] = []
+
+    def now(self) -> float:
+        return self.time
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.time += seconds
+
+    def jitter(self, cap: float) -> float:
+        return cap

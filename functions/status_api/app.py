@@ -7,20 +7,20 @@
 from functools import cache
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sagechain.adapters.runs_table import DynamoRunStore
 from sagechain.adapters.s3 import S3ObjectStore
 from sagechain.adapters.sagemaker_status import EndpointScaling, SageMakerStatus
+from sagechain.api.resolver import SagechainResolver, error_responses
 from sagechain.models.status_api import ModelStatus, RunDetail, RunPage
 from sagechain.observability import logger, tracer
-from sagechain.services.status_api import ERROR_RESPONSES, StatusService, install_error_handlers
+from sagechain.services.status_api import StatusService
 from sagechain.settings import StatusApiSettings
 
-app = APIGatewayRestResolver(enable_validation=True)
-install_error_handlers(app, logger)
+app = SagechainResolver()
+ERROR_RESPONSES = error_responses(400, 404, 500)
 
 
 @cache

@@ -155,7 +155,7 @@ def test_training_then_endpoint_then_prediction(stack: LocalStack) -> None:
         EndpointName="sagechain-flowers", Body=png(8, 8, (240, 200, 40)), ContentType="image/png"
     )
 
-    rose, tulip = json.loads(answer["Body"].read())
+    rose, tulip = json.loads(answer["Body"].read())["prediction"]
     assert tulip > 0.9 > rose
 
 

@@ -160,12 +160,14 @@ def test_texts_from_sagemaker_are_answered_without_arns_or_account_ids(api: Modu
     assert not re.search(r"arn:aws|\d{12}", json.dumps(run))
 
 
-@pytest.mark.parametrize("case", ["get_run_unknown", "get_model_unknown"])
-def test_unknown_ids_answer_404_with_a_json_error(api: ModuleType, case: str) -> None:
+@pytest.mark.parametrize(
+    ("case", "code"), [("get_run_unknown", "run_not_found"), ("get_model_unknown", "model_not_found")]
+)
+def test_unknown_ids_answer_404_with_a_json_error(api: ModuleType, case: str, code: str) -> None:
     status, body = call(api, sample_event("status_api", case))
 
     assert status == 404
-    assert body["error"]["code"] == "not_found"
+    assert body["error"]["code"] == code
     assert "nosuch" in body["error"]["message"]
 
 
@@ -184,7 +186,7 @@ def test_bad_parameters_answer_400_naming_the_parameter(api: ModuleType, case: s
     status, body = call(api, sample_event("status_api", case))
 
     assert status == 400
-    assert body["error"]["code"] == "bad_request"
+    assert body["error"]["code"] == "invalid_request"
     assert says in body["error"]["message"]
 
 
@@ -221,7 +223,7 @@ def test_a_failure_inside_answers_500_without_a_stack_trace(api: ModuleType) -> 
 
     assert status == 500
     assert body == {
-        "error": {"code": "internal_error", "message": "The status could not be read; retry in a moment."}
+        "error": {"code": "internal_error", "message": "Something failed on our side; retry in a moment."}
     }
 
 

@@ -15,6 +15,7 @@ from sagechain.settings import (
     ConfigureAutoscalingSettings,
     DeployModelSettings,
     NotifySettings,
+    PredictSettings,
     PrepareDatasetSettings,
     SpecDefaults,
     StartLabelingSettings,
@@ -196,3 +197,21 @@ def test_configure_autoscaling_rule_also_takes_the_apis_spelling() -> None:
     event["detail"]["EndpointStatus"] = "InService"  # type: ignore[index]
 
     assert _rule_matches("ConfigureAutoscalingFunction", event)
+
+
+def test_template_gives_predict_every_variable_its_settings_require() -> None:
+    environment = _function_environment("PredictFunction")
+
+    missing = _required_variables(PredictSettings) - environment
+
+    assert not missing
+
+
+def test_predicts_environment_in_the_template_is_valid_settings() -> None:
+    template = yaml_parse((ROOT / "template.yaml").read_text())
+    own = template["Resources"]["PredictFunction"]["Properties"]["Environment"]["Variables"]
+    literal = {name: value for name, value in own.items() if isinstance(value, str)}
+
+    settings = PredictSettings.from_env({"DATA_BUCKET": "bucket", **literal})
+
+    assert (settings.model_cache_ttl_seconds, settings.deadline_seconds, settings.max_attempts) == (60, 25, 5)

@@ -57,19 +57,3 @@ class TrainingNotStartedError(SagechainError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-class NotFoundError(SagechainError):
-    """What a request names does not exist; the message says what was looked for."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-class BadRequestError(SagechainError):
-    """A request sagechain cannot answer as asked; the message says what to change."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message

@@ -65,3 +65,20 @@ class EventPublisher(Protocol):
 
     def publish(self, event: SagechainEvent) -> None:
         """Put one `sagechain` event on the bus."""
+
+
+class EndpointAnswer(NamedTuple):
+    """What a SageMaker endpoint answered: the body and its content type."""
+
+    body: bytes
+    content_type: str | None
+
+
+class EndpointInvoker(Protocol):
+    """SageMaker real-time endpoints (InvokeEndpoint)."""
+
+    def invoke(
+        self, endpoint: str, body: bytes, content_type: str, accept: str | None, timeout_seconds: float
+    ) -> EndpointAnswer:
+        """One invocation, answered within timeout_seconds; failures are sagechain.api.errors
+        (ThrottledError and ModelUnavailableError are retryable)."""

@@ -152,3 +152,16 @@ class ConfigureAutoscalingSettings(_Settings):
     event_bus_name: str = Field(default="default", alias="EVENT_BUS_NAME", min_length=1)
     name_prefix: str = Field(alias="NAME_PREFIX", pattern=_NAME_PREFIX_PATTERN, max_length=20)
     predict_url_template: str = Field(alias="PREDICT_URL_TEMPLATE", pattern=r"^https://.*\{model\}")
+
+
+# ---------------------------------------------------------------- inference API
+class PredictSettings(_Settings):
+    """predict: where the live models are and how long a request may take."""
+
+    data_bucket: str = Field(alias="DATA_BUCKET", min_length=3)
+    # models/<model>/model.json is read again after this long (a new model goes live
+    # within it); unknown names are asked again after at most 5 s.
+    model_cache_ttl_seconds: float = Field(default=60, alias="MODEL_CACHE_TTL_SECONDS", gt=0, le=3600)
+    # API Gateway gives up after 29 s; answer before that, leaving room for a cold start.
+    deadline_seconds: float = Field(default=25, alias="PREDICT_DEADLINE_SECONDS", gt=2, le=28)
+    max_attempts: int = Field(default=5, alias="PREDICT_MAX_ATTEMPTS", ge=1, le=20)

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sagemaker import SageMakerClient
+    from mypy_boto3_sagemaker_runtime import SageMakerRuntimeClient
     from mypy_boto3_sns import SNSClient
 
 # Standard retries back off on throttling; timeouts stay well inside a function's timeout.
@@ -67,5 +68,37 @@ def clear_client_cache() -> None:
         autoscaling_client,
         sns_client,
         dynamodb_client,
+        sagemaker_runtime_client,
+        api_s3_client,
     ):
         factory.cache_clear()
+
+
+# InvokeEndpoint: no botocore retries (the predict service's jittered backoff is the only
+# one) and a read timeout chosen per call, so the answer fits in what API Gateway's 29 s
+# leave. One client per whole-second timeout; a warm container keeps reusing one.
+RUNTIME_CONNECT_TIMEOUT = 2
+
+
+@cache
+def sagemaker_runtime_client(read_timeout_seconds: int) -> "SageMakerRuntimeClient":
+    """The SageMaker Runtime client of this container for one read timeout."""
+    return boto3.client(
+        "sagemaker-runtime",
+        config=Config(
+            retries={"mode": "standard", "total_max_attempts": 1},
+            connect_timeout=RUNTIME_CONNECT_TIMEOUT,
+            read_timeout=read_timeout_seconds,
+            tcp_keepalive=True,
+        ),
+    )
+
+
+# S3 reads on an API request's path: short timeouts, one retry, well inside 29 s.
+API_S3_CONFIG = Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=2, read_timeout=3)
+
+
+@cache
+def api_s3_client() -> "S3Client":
+    """The S3 client of this container for reads that an API caller waits for."""
+    return boto3.client("s3", config=API_S3_CONFIG)

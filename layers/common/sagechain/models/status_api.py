@@ -82,20 +82,3 @@ class ModelStatus(BaseModel):
     model: str
     endpoint: EndpointState | None = Field(default=None, description="Absent when the endpoint is gone.")
     current_model: LiveModel | None = Field(default=None, description="Absent until a model has gone live.")
-
-
-class ErrorDetail(BaseModel):
-    """What went wrong, for a person and for code."""
-
-    model_config = ConfigDict(frozen=True)
-
-    code: str = Field(description="not_found, bad_request or internal_error.")
-    message: str
-
-
-class ErrorResponse(BaseModel):
-    """Every error the status API answers with."""
-
-    model_config = ConfigDict(frozen=True)
-
-    error: ErrorDetail

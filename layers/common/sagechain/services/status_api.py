@@ -9,23 +9,14 @@ import binascii
 import json
 import re
 
-from aws_lambda_powertools import Logger
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.types import (
-    OpenAPIResponse,
-    OpenAPIResponseContentModel,
-    OpenAPIResponseContentSchema,
-)
 from pydantic import ValidationError
 
-from sagechain.errors import BadRequestError, NotFoundError, ObjectNotFoundError
+from sagechain.api.errors import InvalidRequestError, ModelNotFoundError, RunNotFoundError
+from sagechain.errors import ObjectNotFoundError
 from sagechain.models.model_info import ModelInfo
 from sagechain.models.run_history import RunItem
 from sagechain.models.status_api import (
     EndpointState,
-    ErrorDetail,
-    ErrorResponse,
     LiveModel,
     ModelStatus,
     RunDetail,
@@ -56,7 +47,7 @@ def encode_token(cursor: Cursor) -> str:
 
 
 def decode_token(token: str) -> Cursor:
-    """The position a token stands for; BadRequestError when it is not one of ours."""
+    """The position a token stands for; InvalidRequestError when it is not one of ours."""
     try:
         cursor = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
     except (binascii.Error, UnicodeDecodeError, ValueError):
@@ -66,7 +57,7 @@ def decode_token(token: str) -> Cursor:
         or set(cursor) != _CURSOR_KEYS
         or not all(isinstance(value, str) for value in cursor.values())
     ):
-        raise BadRequestError("next_token is not a token this API returned; start again without it.")
+        raise InvalidRequestError("next_token is not a token this API returned; start again without it.")
     return cursor
 
 
@@ -110,10 +101,10 @@ class StatusService:
         )
 
     def get_run(self, run_id: str) -> RunDetail:
-        """One run with its jobs and history; NotFoundError for an unknown id."""
+        """One run with its jobs and history; RunNotFoundError for an unknown id."""
         record = self._runs.get_run(run_id)
         if record is None:
-            raise NotFoundError(f"No run has the id {run_id!r}. GET /runs lists the runs.")
+            raise RunNotFoundError(f"No run has the id {run_id!r}. GET /runs lists the runs.")
         jobs = [job.model_copy(update={"failure_reason": redact(job.failure_reason)}) for job in record.jobs]
         history = [
             entry.model_copy(update={"summary": redact(entry.summary), "error": redact(entry.error)})
@@ -154,7 +145,7 @@ class StatusService:
         )
 
     def model_status(self, model: str) -> ModelStatus:
-        """The endpoint behind a model and the model it serves; NotFoundError when neither exists."""
+        """The endpoint behind a model and the model it serves; ModelNotFoundError when neither exists."""
         info = self._model_info(model)
         if info is not None:
             live = LiveModel(
@@ -177,53 +168,4 @@ class StatusService:
             endpoint = self._endpoint(model, None)
             if endpoint is not None:
                 return ModelStatus(model=model, endpoint=endpoint)
-        raise NotFoundError(f"No model is named {model!r}. Model names are in the Model live emails.")
-
-
-# ---------------------------------------------------------------- errors as HTTP, in one place
-
-_ERROR_CONTENT: dict[str, OpenAPIResponseContentSchema | OpenAPIResponseContentModel] = {
-    "application/json": {"model": ErrorResponse}
-}
-ERROR_RESPONSES: dict[int, OpenAPIResponse] = {
-    400: {"description": "The request cannot be answered as asked", "content": _ERROR_CONTENT},
-    404: {"description": "No such run or model", "content": _ERROR_CONTENT},
-    500: {"description": "Something failed on our side; retry later", "content": _ERROR_CONTENT},
-}
-
-
-def error_response(status: int, code: str, message: str) -> Response[str]:
-    """{"error": {"code", "message"}} with the status."""
-    body = ErrorResponse(error=ErrorDetail(code=code, message=message)).model_dump_json()
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
-
-
-def install_error_handlers(app: APIGatewayRestResolver, logger: Logger) -> None:
-    """Unknown ids and routes -> 404, bad input -> 400, anything else -> 500; never a stack trace."""
-
-    def not_found(err: NotFoundError) -> Response[str]:
-        return error_response(404, "not_found", err.message)
-
-    def no_route(_: Exception) -> Response[str]:
-        return error_response(404, "not_found", "No such route: GET /runs, /runs/{run_id}, /models/{model}.")
-
-    def bad_request(err: BadRequestError) -> Response[str]:
-        return error_response(400, "bad_request", err.message)
-
-    def invalid(err: RequestValidationError) -> Response[str]:
-        # Which parameter and what is wrong with it; pydantic's messages name no code or file.
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc'][1:]) or 'request'}: {error['msg']}"
-            for error in err.errors()
-        )
-        return error_response(400, "bad_request", problems)
-
-    def internal(_: Exception) -> Response[str]:
-        logger.exception("status API request failed")
-        return error_response(500, "internal_error", "The status could not be read; retry in a moment.")
-
-    app.exception_handler(NotFoundError)(not_found)
-    app.not_found(no_route)
-    app.exception_handler(BadRequestError)(bad_request)
-    app.exception_handler(RequestValidationError)(invalid)
-    app.exception_handler(Exception)(internal)
+        raise ModelNotFoundError(f"No model is named {model!r}. Model names are in the Model live emails.")

@@ -1,0 +1,73 @@
+"""predict: POST /models/{model}/predict, an image in and the model's labels out; GET /openapi.json."""
+
+import random
+import time
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from sagechain.adapters.clients import api_s3_client
+from sagechain.adapters.s3 import S3ObjectStore
+from sagechain.adapters.sagemaker_runtime import SageMakerRuntimeEndpoint
+from sagechain.api import openapi
+from sagechain.api.resolver import JSON, SagechainResolver
+from sagechain.models.prediction import Prediction
+from sagechain.observability import logger, tracer
+from sagechain.services import predict as service
+from sagechain.settings import PredictSettings
+
+settings = PredictSettings.from_env()
+app = SagechainResolver()
+models = service.ModelDirectory(
+    S3ObjectStore(settings.data_bucket, api_s3_client()), settings.model_cache_ttl_seconds
+)
+endpoints = SageMakerRuntimeEndpoint()
+timing = service.Timing(now=time.monotonic, sleep=time.sleep, jitter=lambda cap: random.uniform(0, cap))  # noqa: S311
+policy = service.RetryPolicy(max_attempts=settings.max_attempts)
+
+
+# No return annotation: Powertools would validate the answer against it as text, and a custom
+# container's answer may be binary.
+@app.post("/models/<model>/predict", **openapi.PREDICT_OPERATION)
+def predict(
+    model: Annotated[str, Path(description="The model's name (its endpoint name).")],
+    k: Annotated[
+        int, Query(ge=1, description="image-classification: how many labels.")
+    ] = service.DEFAULT_TOP_K,
+    threshold: Annotated[
+        float, Query(ge=0, le=1, description="Multi-label and object detection: the lowest score returned.")
+    ] = service.DEFAULT_THRESHOLD,
+):
+    """Run the model on the body."""
+    event = app.current_event
+    budget = min(settings.deadline_seconds, app.lambda_context.get_remaining_time_in_millis() / 1000 - 1)
+    request = service.PredictRequest(
+        model=model,
+        body=service.body_bytes(event.body, bool(event.is_base64_encoded)),
+        content_type=event.headers.get("content-type"),
+        accept=event.headers.get("accept"),
+        k=k,
+        threshold=threshold,
+    )
+    logger.append_keys(model=model)
+    answer = service.predict(request, models, endpoints, timing.now() + budget, timing, policy)
+    if isinstance(answer, Prediction):
+        return Response(status_code=200, content_type=JSON, body=answer.model_dump_json(exclude_none=True))
+    content_type = answer.content_type or "application/octet-stream"
+    return Response(status_code=200, content_type=content_type, body=service.answer_body(answer))
+
+
+@app.get("/openapi.json", **openapi.DOCUMENT_OPERATION)
+def openapi_document() -> Response[str]:
+    """This API's OpenAPI document."""
+    return Response(status_code=200, content_type=JSON, body=openapi.published_document())
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """API Gateway (REST, proxy integration) -> the route's answer."""
+    return app.resolve(event, context)

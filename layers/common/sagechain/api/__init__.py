@@ -1,0 +1,1 @@
+"""The HTTP API behind API Gateway: its error contract, resolver and OpenAPI document."""
