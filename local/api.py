@@ -98,9 +98,11 @@ class LocalApi:
                 result = self._invoke(route.function, proxy_event(route, method, raw_path, headers, body))
                 data = result.get("body") or ""
                 payload = base64.b64decode(data) if result.get("isBase64Encoded") else data.encode()
-                return ApiResponse(
-                    int(result.get("statusCode", 200)), dict(result.get("headers") or {}), payload
-                )
+                # Powertools answers with multiValueHeaders; API Gateway merges both forms.
+                multi = result.get("multiValueHeaders") or {}
+                answer_headers = {key: values[-1] for key, values in multi.items() if values}
+                answer_headers.update(result.get("headers") or {})
+                return ApiResponse(int(result.get("statusCode", 200)), answer_headers, payload)
         message = {"message": "Missing Authentication Token"}  # API Gateway's answer to an unknown route
         return ApiResponse(403, {"Content-Type": "application/json"}, json.dumps(message).encode())
 
@@ -112,8 +114,10 @@ def serve(api: LocalApi, port: int, lock: threading.Lock) -> ThreadingHTTPServer
         def _answer(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
+            # API Gateway's URLs start with the stage (/v1/...); the routes do not.
+            path = self.path.removeprefix(f"/{STAGE}") or "/"
             with lock:
-                response = api.handle(self.command, self.path, dict(self.headers.items()), body)
+                response = api.handle(self.command, path, dict(self.headers.items()), body)
             self.send_response(response.status)
             for key, value in response.headers.items():
                 self.send_header(key, value)

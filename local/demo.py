@@ -11,6 +11,7 @@ import io
 import json
 import os
 import sys
+import threading
 import time
 import zipfile
 from pathlib import Path
@@ -22,13 +23,14 @@ sys.path.insert(0, str(LAYER))
 import boto3  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
+from local.api import LocalApi, serve  # noqa: E402
 from local.outbox import Outbox  # noqa: E402
-from local.sample_data import FLOWER_COLOURS, flower_images  # noqa: E402
+from local.sample_data import FLOWER_COLOURS, flower_images, png  # noqa: E402
 from local.stack import OFFLINE_ENVIRONMENT, PHYSICAL, LocalStack  # noqa: E402
 from local.template import REGION, ROOT  # noqa: E402
 
 OUTBOX = ROOT / "local" / "out" / "outbox"
-STAGES_NOT_BUILT = "the prediction API is a later issue"
+OUTBOX_SHOWN = "local/out/outbox/"
 
 
 class Printer:
@@ -173,11 +175,82 @@ def upload_datasets(stack: LocalStack, printer: Printer) -> None:
     printer.line("uploaded  datasets/typo/ (a spec with a typo)")
 
 
-def main() -> int:
+STAGE_OF = {
+    "PrepareDatasetFunction": "stage 1 (prepare_dataset)",
+    "StartLabelingFunction": "stage 2 (start_labeling)",
+    "StartTrainingFunction": "stage 3 (start_training)",
+    "DeployModelFunction": "stage 4 (deploy_model)",
+    "ConfigureAutoscalingFunction": "stage 5 (configure_autoscaling)",
+    "NotifyFunction": "notify",
+    "TrackRunFunction": "track_run",
+}
+
+
+def report_failures(stack: LocalStack, printer: Printer) -> None:
+    """Each delivery that failed after its retries: the stage, the reason, where to look."""
+    for failure in stack.failures:
+        detail = failure.event.get("detail", {})
+        run = detail.get("run_id") or detail.get("object", {}).get("key", "?")
+        printer.line(f"{'FAILED':<18} {STAGE_OF.get(failure.function, failure.function)} on {run}")
+        printer.line(f"{'':<18} reason: {failure.error}")
+    if stack.failures:
+        printer.line(
+            f"{'':<18} the runs' history: GET /runs (make demo ARGS=--serve), emails in {OUTBOX_SHOWN}"
+        )
+
+
+def show_runs(api: LocalApi, printer: Printer) -> None:
+    """GET /runs through the status API: where each run ended."""
+    answer = api.handle("GET", "/runs?limit=20", {}, b"")
+    for run in json.loads(answer.body)["runs"]:
+        printer.line(f"{'run':<18} {run['run_id']}: {run['stage']} {run['status']} ({run['summary']})")
+
+
+def predict_sample(stack: LocalStack, api: LocalApi, printer: Printer) -> int:
+    """POST a sample image to every live model through the predict handler; non-zero on failure."""
+    failed = 0
+    for event in stack.observed:
+        if event["detail-type"] != "Model Live":
+            continue
+        model = event["detail"]["endpoint_name"]
+        colour = FLOWER_COLOURS["tulip"]
+        response = api.handle(
+            "POST", f"/models/{model}/predict?k=2", {"Content-Type": "image/png"}, png(32, 32, colour, seed=9)
+        )
+        printer.line(
+            f"{'predict':<18} POST /v1/models/{model}/predict?k=2 (a yellow tulip PNG) -> {response.status}"
+        )
+        printer.line(f"{'':<18} {response.body.decode()}")
+        printer.line(f"{'':<18} (emulated endpoint: it scores by colour; no model was trained offline)")
+        failed += response.status != 200
+    return failed
+
+
+def serve_until_interrupted(api: LocalApi, port: int, printer: Printer) -> None:
+    """The API on 127.0.0.1 until Ctrl-C, requests turned into API Gateway events."""
+    server = serve(api, port, threading.Lock())
+    base = f"http://127.0.0.1:{server.server_port}/v1"
+    printer.line(f"serving the API on {base} - Ctrl-C stops")
+    printer.line("  (no auth offline: on AWS, requests are signed with SigV4 or carry the API key)")
+    printer.line(f"  curl {base}/runs")
+    printer.line(f"  curl {base}/models/sagechain-flowers")
+    printer.line("  curl -X POST -H 'Content-Type: image/png' --data-binary @local/sample_data.png \\")
+    printer.line(f"       {base}/models/sagechain-flowers/predict")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        printer.line("stopped")
+    finally:
+        server.server_close()
+
+
+def main(argv: list[str] | None = None) -> int:
     """Run the demo; non-zero when any stage failed."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--verbose", action="store_true", help="show the functions' own JSON logs")
-    args = parser.parse_args()
+    parser.add_argument("--serve", action="store_true", help="then serve the API on 127.0.0.1 for curl")
+    parser.add_argument("--port", type=int, default=8080, help="port for --serve (default 8080)")
+    args = parser.parse_args(argv)
     os.environ.update(OFFLINE_ENVIRONMENT)
     printer = Printer()
     with mock_aws(), LocalStack(parameters={"LogLevel": "DEBUG" if args.verbose else "ERROR"}) as stack:
@@ -193,10 +266,15 @@ def main() -> int:
                 printer.line(f"{'email':<18} {subject}  ({path.relative_to(ROOT)})")
 
         stack.run_until_quiet(on_event=printer.event, on_round=show_emails)
-        for failure in stack.failures:
-            printer.line(f"FAILED    {failure.function}: {failure.error}")
-        printer.line(f"done. Not built yet: {STAGES_NOT_BUILT}.")
-        return 1 if stack.failures else 0
+        report_failures(stack, printer)
+        api = stack.api()
+        show_runs(api, printer)
+        failed = predict_sample(stack, api, printer) + len(stack.failures)
+        outcome = "FAILED" if failed else "done"
+        printer.line(f"{outcome}: {len(stack.observed)} events, emails in {OUTBOX_SHOWN}")
+        if args.serve:
+            serve_until_interrupted(api, args.port, printer)
+        return 1 if failed else 0
 
 
 if __name__ == "__main__":
