@@ -25,7 +25,7 @@ from moto import mock_aws  # noqa: E402
 
 from local.api import LocalApi, serve  # noqa: E402
 from local.outbox import Outbox  # noqa: E402
-from local.sample_data import FLOWER_COLOURS, flower_images, png  # noqa: E402
+from local.sample_data import FLOWER_COLOURS, FRUIT_COLOURS, flower_images, fruit_images, png  # noqa: E402
 from local.stack import OFFLINE_ENVIRONMENT, PHYSICAL, LocalStack  # noqa: E402
 from local.template import REGION, ROOT  # noqa: E402
 
@@ -141,35 +141,39 @@ def upload_datasets(stack: LocalStack, printer: Printer) -> None:
     s3.put_object(Bucket=bucket, Key="datasets/flowers/dataset.json", Body=json.dumps(spec).encode())
     printer.line("uploaded  datasets/flowers/ (8 images, Ground Truth labeling), dataset.json last")
 
-    images = flower_images()
+    fruit = fruit_images(per_class=4)
+    fruit_labels = sorted(FRUIT_COLOURS)
     coco = {
         "images": [
-            {"id": i, "file_name": f"images/{n}", "width": 32, "height": 32} for i, n in enumerate(images)
+            {"id": i, "file_name": f"images/{name}", "width": 40, "height": 40}
+            for i, name in enumerate(fruit)
         ],
-        "categories": [{"id": i, "name": label} for i, label in enumerate(labels)],
+        "categories": [{"id": i + 1, "name": label} for i, label in enumerate(fruit_labels)],
         "annotations": [
-            {"id": i, "image_id": i, "category_id": labels.index(n.split("/")[0])}
-            for i, n in enumerate(images)
+            {
+                "id": i,
+                "image_id": i,
+                "category_id": fruit_labels.index(name.split("-")[0]) + 1,
+                "bbox": list(box),
+            }
+            for i, (name, (_, box)) in enumerate(fruit.items())
         ],
+    }
+    spec = {
+        "task": "object-detection",
+        "labels": fruit_labels,
+        "labeling": {"mode": "provided", "labels_file": "coco.json"},
     }
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as zf:
-        zf.writestr(
-            "dataset.json",
-            json.dumps(
-                {
-                    "task": "image-classification",
-                    "labels": labels,
-                    "labeling": {"mode": "provided", "labels_file": "coco.json"},
-                }
-            ),
-        )
+        zf.writestr("dataset.json", json.dumps(spec))
         zf.writestr("coco.json", json.dumps(coco))
-        for name, data in images.items():
+        for name, (data, _) in fruit.items():
             zf.writestr(f"images/{name}", data)
-    s3.put_object(Bucket=bucket, Key="datasets/garden.zip", Body=archive.getvalue())
-    printer.line("uploaded  datasets/garden.zip (8 images, labels provided as COCO)")
+    s3.put_object(Bucket=bucket, Key="datasets/fruit.zip", Body=archive.getvalue())
+    printer.line("uploaded  datasets/fruit.zip (8 images, object detection, boxes provided as COCO)")
 
+    images = flower_images()
     s3.put_object(Bucket=bucket, Key="datasets/typo/images/a.png", Body=images["rose/0.png"])
     s3.put_object(Bucket=bucket, Key="datasets/typo/dataset.json", Body=b'{"task": "image-clasification"}')
     printer.line("uploaded  datasets/typo/ (a spec with a typo)")
@@ -203,26 +207,27 @@ def show_runs(api: LocalApi, printer: Printer) -> None:
     """GET /runs through the status API: where each run ended."""
     answer = api.handle("GET", "/runs?limit=20", {}, b"")
     for run in json.loads(answer.body)["runs"]:
-        printer.line(f"{'run':<18} {run['run_id']}: {run['stage']} {run['status']} ({run['summary']})")
+        printer.line(f"{'run':<18} {run['run_id']}: {run['status']} - {run['summary']}")
 
 
 def predict_sample(stack: LocalStack, api: LocalApi, printer: Printer) -> int:
     """POST a sample image to every live model through the predict handler; non-zero on failure."""
+    samples = {
+        "sagechain-flowers": ("a yellow tulip", png(32, 32, FLOWER_COLOURS["tulip"], seed=9), "k=2"),
+        "sagechain-fruit": ("a blueberry", fruit_images(per_class=1)["blueberry-0.png"][0], "threshold=0.5"),
+    }
     failed = 0
     for event in stack.observed:
         if event["detail-type"] != "Model Live":
             continue
         model = event["detail"]["endpoint_name"]
-        colour = FLOWER_COLOURS["tulip"]
-        response = api.handle(
-            "POST", f"/models/{model}/predict?k=2", {"Content-Type": "image/png"}, png(32, 32, colour, seed=9)
-        )
-        printer.line(
-            f"{'predict':<18} POST /v1/models/{model}/predict?k=2 (a yellow tulip PNG) -> {response.status}"
-        )
+        what, image, query = samples.get(model, ("a yellow tulip", samples["sagechain-flowers"][1], "k=2"))
+        path = f"/models/{model}/predict?{query}"
+        response = api.handle("POST", path, {"Content-Type": "image/png"}, image)
+        printer.line(f"{'predict':<18} POST /v1{path} ({what}) -> {response.status}")
         printer.line(f"{'':<18} {response.body.decode()}")
-        printer.line(f"{'':<18} (emulated endpoint: it scores by colour; no model was trained offline)")
         failed += response.status != 200
+    printer.line(f"{'':<18} (an emulated endpoint answered: it scores sample images by colour)")
     return failed
 
 
