@@ -2,33 +2,25 @@
 
 from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sagechain.adapters.autoscaling import ApplicationAutoScaling
 from sagechain.adapters.events import EventBridgePublisher
-from sagechain.adapters.idempotency import persistence_layer
+from sagechain.adapters.idempotency import once_per
 from sagechain.adapters.s3 import S3ObjectStore
 from sagechain.adapters.sagemaker_hosting import SageMakerHosting
 from sagechain.models.sagemaker_events import EndpointStateChange, endpoint_state_change
-from sagechain.observability import logger, metrics, tracer
+from sagechain.observability import count, logger, metrics, tracer
 from sagechain.services.configure_autoscaling import AutoscalingConfig, configure_autoscaling
 from sagechain.settings import ConfigureAutoscalingSettings
 
 settings = ConfigureAutoscalingSettings.from_env()
 config = AutoscalingConfig(settings.name_prefix, settings.predict_url_template)
 # Keyed on what the event is about: the endpoint, the configuration it runs, the status.
-idempotency = IdempotencyConfig(
-    event_key_jmespath="[endpoint_name, config_name, status]", expires_after_seconds=7 * 24 * 3600
-)
+idempotency, once = once_per("[endpoint_name, config_name, status]", settings.idempotency_table, "change")
 
 
-@idempotent_function(
-    data_keyword_argument="change",
-    config=idempotency,
-    persistence_store=persistence_layer(settings.idempotency_table),
-)
+@once
 def configure(change: EndpointStateChange) -> dict[str, Any]:
     """Act once per endpoint state change."""
     hosting = SageMakerHosting()
@@ -42,7 +34,7 @@ def configure(change: EndpointStateChange) -> dict[str, Any]:
         config=config,
     )
     logger.info(outcome.outcome, extra={"reason": outcome.reason})
-    metrics.add_metric(name=outcome.outcome.title().replace(" ", ""), unit=MetricUnit.Count, value=1)
+    count(outcome.outcome)
     return outcome.summary()
 
 

@@ -2,17 +2,15 @@
 
 from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sagechain.adapters.autoscaling import ApplicationAutoScaling
 from sagechain.adapters.events import EventBridgePublisher
-from sagechain.adapters.idempotency import persistence_layer
+from sagechain.adapters.idempotency import once_per
 from sagechain.adapters.s3 import S3ObjectStore
 from sagechain.adapters.sagemaker_hosting import SageMakerHosting
 from sagechain.models.sagemaker_events import JobStateChange, job_state_change
-from sagechain.observability import logger, metrics, tracer
+from sagechain.observability import count, logger, metrics, tracer
 from sagechain.services.deploy_model import DeployConfig, deploy_model
 from sagechain.settings import DeployModelSettings
 
@@ -20,16 +18,10 @@ settings = DeployModelSettings.from_env()
 config = DeployConfig(name_prefix=settings.name_prefix, role_arn=settings.sagemaker_role_arn)
 # Keyed on what the event is about (the job and its status), not the event id: SageMaker
 # may send one state change twice.
-idempotency = IdempotencyConfig(
-    event_key_jmespath="[kind, job_name, status]", expires_after_seconds=7 * 24 * 3600
-)
+idempotency, once = once_per("[kind, job_name, status]", settings.idempotency_table, "change")
 
 
-@idempotent_function(
-    data_keyword_argument="change",
-    config=idempotency,
-    persistence_store=persistence_layer(settings.idempotency_table),
-)
+@once
 def deploy(change: JobStateChange) -> dict[str, Any]:
     """Deploy (or reject) once per job state change."""
     hosting = SageMakerHosting()
@@ -43,7 +35,7 @@ def deploy(change: JobStateChange) -> dict[str, Any]:
         config=config,
     )
     logger.info(outcome.outcome, extra={"reason": outcome.reason})
-    metrics.add_metric(name=outcome.outcome.title().replace(" ", ""), unit=MetricUnit.Count, value=1)
+    count(outcome.outcome)
     return outcome.summary()
 
 

@@ -2,33 +2,27 @@
 
 from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from sagechain.adapters.idempotency import persistence_layer
+from sagechain.adapters.idempotency import once_per
 from sagechain.adapters.s3 import S3ObjectStore
 from sagechain.adapters.sagemaker_status import SageMakerStatus
 from sagechain.adapters.sns_email import SnsEmailSender
-from sagechain.observability import logger, metrics, tracer
+from sagechain.observability import count, logger, metrics, tracer
 from sagechain.services.notify import Email, compose_email
 from sagechain.settings import NotifySettings
 
 settings = NotifySettings.from_env()
 # Keyed on what the email is about (event type and run, or job, name and status), not the
 # event id: SageMaker may report one state change twice, and EventBridge may redeliver.
-idempotency = IdempotencyConfig(event_key_jmespath="key", expires_after_seconds=7 * 24 * 3600)
+idempotency, once = once_per("key", settings.idempotency_table, "email")
 
 
-@idempotent_function(
-    data_keyword_argument="email",
-    config=idempotency,
-    persistence_store=persistence_layer(settings.idempotency_table),
-)
+@once
 def send(email: Email) -> dict[str, Any]:
     """Publish one email, once."""
     SnsEmailSender(settings.topic_arn).send(email.subject, email.body)
-    metrics.add_metric(name="EmailsSent", unit=MetricUnit.Count, value=1)
+    count("EmailsSent")
     return {"sent": email.key, "subject": email.subject}
 
 

@@ -2,15 +2,13 @@
 
 from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sagechain.adapters.events import EventBridgePublisher
-from sagechain.adapters.idempotency import persistence_layer
+from sagechain.adapters.idempotency import once_per
 from sagechain.adapters.s3 import S3ObjectStore
 from sagechain.models.events import objects_created
-from sagechain.observability import logger, metrics, tracer
+from sagechain.observability import count, logger, metrics, tracer
 from sagechain.services.dataset_layout import DatasetUpload, dataset_upload
 from sagechain.services.prepare_dataset import prepare_dataset
 from sagechain.settings import PrepareDatasetSettings
@@ -18,19 +16,15 @@ from sagechain.settings import PrepareDatasetSettings
 settings = PrepareDatasetSettings.from_env()
 # Keyed on the run id (derived from bucket, key and version), not the event id: the same
 # upload delivered twice is one run, one manifest, one event.
-idempotency = IdempotencyConfig(event_key_jmespath="run_id", expires_after_seconds=7 * 24 * 3600)
+idempotency, once = once_per("run_id", settings.idempotency_table, "upload")
 
 
-@idempotent_function(
-    data_keyword_argument="upload",
-    config=idempotency,
-    persistence_store=persistence_layer(settings.idempotency_table),
-)
+@once
 def prepare(upload: DatasetUpload) -> dict[str, Any]:
     """Prepare one run, once."""
     store, publisher = S3ObjectStore(settings.data_bucket), EventBridgePublisher(settings.event_bus_name)
     event = prepare_dataset(upload, store, publisher, settings.spec_defaults, settings.zip_limits)
-    metrics.add_metric(name=event.DETAIL_TYPE.replace(" ", ""), unit=MetricUnit.Count, value=1)
+    count(event.DETAIL_TYPE)
     return {"outcome": event.DETAIL_TYPE, **event.model_dump(mode="json")}
 
 

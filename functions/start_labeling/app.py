@@ -2,17 +2,15 @@
 
 from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sagechain.adapters.events import EventBridgePublisher
-from sagechain.adapters.idempotency import persistence_layer
+from sagechain.adapters.idempotency import once_per
 from sagechain.adapters.labeling_jobs import SageMakerLabelingJobs
 from sagechain.adapters.s3 import S3ObjectStore
 from sagechain.models.events import objects_created
 from sagechain.models.labeling import LabelingRequest
-from sagechain.observability import logger, metrics, tracer
+from sagechain.observability import count, logger, metrics, tracer
 from sagechain.services.start_labeling import labeling_request, start_labeling
 from sagechain.settings import StartLabelingSettings
 
@@ -22,21 +20,17 @@ jobs = SageMakerLabelingJobs()
 publisher = EventBridgePublisher(settings.event_bus_name)
 # Keyed on the job name (one per run), not the event id: a manifest event delivered twice
 # creates one job and emits one event.
-idempotency = IdempotencyConfig(event_key_jmespath="job_name", expires_after_seconds=7 * 24 * 3600)
+idempotency, once = once_per("job_name", settings.idempotency_table, "request")
 
 
-@idempotent_function(
-    data_keyword_argument="request",
-    config=idempotency,
-    persistence_store=persistence_layer(settings.idempotency_table),
-)
+@once
 def start(request: LabelingRequest) -> dict[str, Any]:
     """Start one run's labeling job, once."""
     event = start_labeling(request, store, jobs, publisher, settings.sagemaker_role_arn)
     if event is None:
         logger.info("no sagechain Ground Truth run beside this manifest; ignored")
         return {"outcome": "ignored", "run_id": request.run_id}
-    metrics.add_metric(name=event.DETAIL_TYPE.replace(" ", ""), unit=MetricUnit.Count, value=1)
+    count(event.DETAIL_TYPE)
     return {"outcome": event.DETAIL_TYPE, **event.model_dump(mode="json")}
 
 

@@ -2,29 +2,23 @@
 
 from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sagechain.adapters.events import EventBridgePublisher
-from sagechain.adapters.idempotency import persistence_layer
+from sagechain.adapters.idempotency import once_per
 from sagechain.adapters.s3 import S3ObjectStore
 from sagechain.adapters.training import SageMakerTraining
-from sagechain.observability import logger, metrics, tracer
+from sagechain.observability import count, logger, metrics, tracer
 from sagechain.services.start_training import TrainingTrigger, start_training, training_trigger
 from sagechain.settings import StartTrainingSettings
 
 settings = StartTrainingSettings.from_env()
 # Keyed on what the event is about (labeling job + status, or the run of a labeled
 # manifest), not the event id: SageMaker may send one state change several times.
-idempotency = IdempotencyConfig(event_key_jmespath="key", expires_after_seconds=7 * 24 * 3600)
+idempotency, once = once_per("key", settings.idempotency_table, "trigger")
 
 
-@idempotent_function(
-    data_keyword_argument="trigger",
-    config=idempotency,
-    persistence_store=persistence_layer(settings.idempotency_table),
-)
+@once
 def train(trigger: TrainingTrigger) -> dict[str, Any]:
     """Start (or skip) one run's training, once."""
     store, publisher = S3ObjectStore(settings.data_bucket), EventBridgePublisher(settings.event_bus_name)
@@ -32,7 +26,7 @@ def train(trigger: TrainingTrigger) -> dict[str, Any]:
     if event is None:
         logger.info("not a sagechain run; ignored", extra={"trigger": trigger.key})
         return {"outcome": "ignored", "trigger": trigger.key}
-    metrics.add_metric(name=event.DETAIL_TYPE.replace(" ", ""), unit=MetricUnit.Count, value=1)
+    count(event.DETAIL_TYPE)
     return {"outcome": event.DETAIL_TYPE, **event.model_dump(mode="json")}
 
 

@@ -2,13 +2,12 @@
 
 from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sagechain.adapters.runs_table import DynamoRunStore
 from sagechain.adapters.s3 import S3ObjectStore
 from sagechain.adapters.sagemaker_status import SageMakerStatus
-from sagechain.observability import logger, metrics, tracer
+from sagechain.observability import count, logger, metrics, tracer
 from sagechain.services.track_run import track_run
 from sagechain.settings import TrackRunSettings
 
@@ -30,6 +29,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if change is None:
         logger.info("not about one of our runs", extra={"detail_type": event.get("detail-type")})
         return {"run_id": None}
-    metrics.add_metric(name="RunEventsRecorded", unit=MetricUnit.Count, value=1)
+    count("RunEventsRecorded")
     logger.info("recorded", extra={"run_id": change.run_id, "event": change.history_key})
     return {"run_id": change.run_id, "stage": change.stage, "status": change.status}

@@ -6,6 +6,7 @@ from botocore.exceptions import ClientError, ParamValidationError
 from botocore.stub import Stubber
 
 from sagechain.adapters.sagemaker import is_already_exists
+from sagechain.observability import metric_name
 from tests.stubs import count_calls, stubbed
 
 
@@ -46,3 +47,15 @@ def test_call_counter_counts_each_operation_sent() -> None:
         client.list_endpoints()
 
     assert counts["ListEndpoints"] == 2
+
+
+@pytest.mark.parametrize(
+    ("outcome", "name"),
+    [
+        ("Dataset Prepared", "DatasetPrepared"),
+        ("deployment started", "DeploymentStarted"),
+        ("EmailsSent", "EmailsSent"),
+    ],
+)
+def test_outcomes_become_camel_case_metric_names(outcome: str, name: str) -> None:
+    assert metric_name(outcome) == name
