@@ -23,6 +23,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "layers" / "common"))
 
+from bench.fake_s3 import CountingUploads
 from sagechain.adapters.s3 import S3ObjectStore
 from sagechain.models.events import DatasetPrepared, ObjectRef, SagechainEvent
 from sagechain.services.dataset_layout import dataset_upload
@@ -64,13 +65,12 @@ class _Paginator:
             }
 
 
-class FakeS3:
+class FakeS3(CountingUploads):
     """The few S3 calls prepare_dataset makes; uploads are counted, not kept."""
 
     def __init__(self, objects: int) -> None:
         self._objects = objects
-        self.uploaded_bytes = 0
-        self.parts = 0
+        super().__init__()
 
     def get_paginator(self, name: str) -> _Paginator:
         assert name == "list_objects_v2"
@@ -78,24 +78,6 @@ class FakeS3:
 
     def get_object(self, **request: Any) -> dict[str, Any]:
         return {"ContentLength": len(SPEC), "Body": io.BytesIO(SPEC)}
-
-    def put_object(self, Body: bytes, **request: Any) -> dict[str, Any]:  # noqa: N803
-        self.uploaded_bytes += len(Body)
-        return {}
-
-    def create_multipart_upload(self, **request: Any) -> dict[str, Any]:
-        return {"UploadId": "bench"}
-
-    def upload_part(self, Body: bytes, PartNumber: int, **request: Any) -> dict[str, Any]:  # noqa: N803
-        self.uploaded_bytes += len(Body)
-        self.parts += 1
-        return {"ETag": f'"{PartNumber}"'}
-
-    def complete_multipart_upload(self, **request: Any) -> dict[str, Any]:
-        return {}
-
-    def abort_multipart_upload(self, **request: Any) -> dict[str, Any]:
-        return {}
 
 
 class _NullPublisher:

@@ -26,6 +26,7 @@ from botocore.response import StreamingBody
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "layers" / "common"))
 
+from bench.fake_s3 import CountingUploads
 from sagechain.adapters.s3 import S3ObjectStore
 from sagechain.models.events import SagechainEvent, TrainingStarted
 from sagechain.models.run import RunInfo
@@ -114,13 +115,12 @@ class _GeneratedManifest(io.RawIOBase):
         return count
 
 
-class FakeS3:
+class FakeS3(CountingUploads):
     """The S3 calls start_training makes; the manifest is generated, uploads are counted."""
 
     def __init__(self, lines: int) -> None:
         self._lines = lines
-        self.uploaded_bytes = 0
-        self.parts = 0
+        super().__init__()
 
     def get_object(self, Key: str, **request: Any) -> dict[str, Any]:  # noqa: N803 - boto3's names
         if Key.endswith("spec.json"):
@@ -131,24 +131,6 @@ class FakeS3:
             stream = io.BufferedReader(_GeneratedManifest(self._lines), buffer_size=1 << 20)
             return {"Body": StreamingBody(stream, None)}
         return {"ContentLength": len(body), "Body": io.BytesIO(body)}
-
-    def put_object(self, Body: bytes, **request: Any) -> dict[str, Any]:  # noqa: N803
-        self.uploaded_bytes += len(Body)
-        return {}
-
-    def create_multipart_upload(self, **request: Any) -> dict[str, Any]:
-        return {"UploadId": "bench"}
-
-    def upload_part(self, Body: bytes, PartNumber: int, **request: Any) -> dict[str, Any]:  # noqa: N803
-        self.uploaded_bytes += len(Body)
-        self.parts += 1
-        return {"ETag": f'"{PartNumber}"'}
-
-    def complete_multipart_upload(self, **request: Any) -> dict[str, Any]:
-        return {}
-
-    def abort_multipart_upload(self, **request: Any) -> dict[str, Any]:
-        return {}
 
 
 class RecordingJobs:

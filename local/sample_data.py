@@ -35,19 +35,21 @@ def png(
             row[3 * left : 3 * (left + box_width)] = pixel * box_width
         rows.append(b"\x00" + bytes(row))
 
+    return _encode_png(width, height, b"".join(rows))
+
+
+def _encode_png(width: int, height: int, raw_rows: bytes, level: int = -1) -> bytes:
+    """An 8-bit RGB PNG from filter-prefixed rows."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(data))
-            + kind
-            + data
-            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-        )
+        crc = struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        return struct.pack(">I", len(data)) + kind + data + crc
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return (
         b"\x89PNG\r\n\x1a\n"
         + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(b"".join(rows)))
+        + chunk(b"IDAT", zlib.compress(raw_rows, level=level))
         + chunk(b"IEND", b"")
     )
 
@@ -78,21 +80,7 @@ def all_bytes_png(width: int = 32, height: int = 32) -> bytes:
         b"\x00" + bytes((y * width * 3 + i) * 7 % 256 for i in range(width * 3)) for y in range(height)
     )
 
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(data))
-            + kind
-            + data
-            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-        )
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(rows, level=0))
-        + chunk(b"IEND", b"")
-    )
+    return _encode_png(width, height, rows, level=0)
 
 
 if __name__ == "__main__":
