@@ -215,3 +215,45 @@ def test_predicts_environment_in_the_template_is_valid_settings() -> None:
     settings = PredictSettings.from_env({"DATA_BUCKET": "bucket", **literal})
 
     assert (settings.model_cache_ttl_seconds, settings.deadline_seconds, settings.max_attempts) == (60, 25, 5)
+
+
+def _statements(logical_id: str) -> list[dict[str, object]]:
+    template = yaml_parse((ROOT / "template.yaml").read_text())
+    policies = template["Resources"][logical_id]["Properties"].get("Policies", [])
+    return [
+        statement
+        for policy in policies
+        if isinstance(policy, dict)
+        for statement in policy.get("Statement", [])
+    ]
+
+
+def _actions(statement: dict[str, object]) -> set[str]:
+    actions = statement.get("Action", [])
+    return {actions} if isinstance(actions, str) else set(actions)  # type: ignore[arg-type]
+
+
+FUNCTIONS = [
+    logical_id
+    for logical_id, resource in yaml_parse((ROOT / "template.yaml").read_text())["Resources"].items()
+    if resource["Type"] == "AWS::Serverless::Function"
+]
+
+
+@pytest.mark.parametrize("logical_id", FUNCTIONS)
+def test_every_function_that_reads_objects_can_tell_a_missing_object_from_a_denied_one(
+    logical_id: str,
+) -> None:
+    # S3 answers GetObject/HeadObject on a missing key with 404 only to callers allowed
+    # s3:ListBucket on the bucket (a prefix condition does not apply); otherwise with 403,
+    # and "not found" paths (rejections, first deploys) would fail and be retried instead.
+    statements = _statements(logical_id)
+    reads = any("s3:GetObject" in _actions(s) for s in statements if s.get("Effect") == "Allow")
+
+    unconditional_list = any(
+        "s3:ListBucket" in _actions(s) and "Condition" not in s
+        for s in statements
+        if s.get("Effect") == "Allow"
+    )
+
+    assert unconditional_list or not reads

@@ -108,3 +108,24 @@ def test_events_about_someone_elses_resources_are_not_recorded(
 
     assert track_run(event, sagemaker, store, runs, "sagechain") is None
     assert runs.changes == []
+
+
+def test_failures_of_two_deployments_to_one_endpoint_are_two_facts_and_a_duplicate_is_one() -> None:
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    from sagechain.models.run_events import StateChange  # noqa: PLC0415
+
+    def failed(config: str) -> StateChange:
+        return StateChange(
+            kind=JobKind.ENDPOINT,
+            name="sagechain-flowers",
+            arn="arn:aws:sagemaker:us-east-1:123456789012:endpoint/sagechain-flowers",
+            status="Failed",
+            at=datetime(2026, 11, 25, tzinfo=UTC),
+            endpoint_config_name=config,
+        )
+
+    first, again, later = failed("run-1-config"), failed("run-1-config"), failed("run-2-config")
+
+    assert first.about == again.about
+    assert first.about != later.about

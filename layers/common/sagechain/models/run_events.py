@@ -144,7 +144,13 @@ class StateChange(BaseModel):
 
     @property
     def about(self) -> str:
-        """What the change is about, for idempotency keys and history: kind, name, status."""
+        """What the change is about, for idempotency keys and history: kind, name, status.
+
+        An endpoint's name outlives its deployments (every run of a dataset deploys to it),
+        so its changes also name the configuration: a later deployment's failure is a new fact.
+        """
+        if self.kind is JobKind.ENDPOINT and self.endpoint_config_name:
+            return f"{self.kind.value}#{self.name}#{self.endpoint_config_name}#{self.status}"
         return f"{self.kind.value}#{self.name}#{self.status}"
 
     @property
