@@ -12,10 +12,8 @@ same pages, which is the floor: the manifest cannot be built faster than S3 list
 import argparse
 import io
 import json
-import resource
 import sys
 import time
-import tracemalloc
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +22,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "layers" / "common"))
 
 from bench.fake_s3 import CountingUploads
+from bench.measure import peak_memory_mib
 from sagechain.adapters.s3 import S3ObjectStore
 from sagechain.models.events import DatasetPrepared, ObjectRef, SagechainEvent
 from sagechain.services.dataset_layout import dataset_upload
@@ -134,18 +133,14 @@ def main() -> None:
 
     floor = bare_listing(args.objects)
     elapsed, client, _ = build_manifest(args.objects)
-    tracemalloc.start()
-    build_manifest(args.objects)
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    max_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mib, max_rss_mib = peak_memory_mib(lambda: build_manifest(args.objects))
 
     print(f"objects                     {args.objects:>12,}")
     print(f"manifest bytes              {client.uploaded_bytes:>12,} in {client.parts} parts")
     print(f"bare paginated listing      {floor:>12.2f} s  ({args.objects / floor:,.0f} objects/s)")
     print(f"build manifest              {elapsed:>12.2f} s  ({args.objects / elapsed:,.0f} objects/s)")
     print(f"ratio to bare listing       {elapsed / floor:>12.2f} x")
-    print(f"peak Python allocations     {peak / 2**20:>12.1f} MiB (tracemalloc)")
+    print(f"peak Python allocations     {peak_mib:>12.1f} MiB (tracemalloc)")
     print(f"peak process RSS            {max_rss_mib:>12.1f} MiB (includes the interpreter)")
 
 

@@ -14,10 +14,8 @@ import argparse
 import io
 import itertools
 import json
-import resource
 import sys
 import time
-import tracemalloc
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,6 +25,7 @@ from botocore.response import StreamingBody
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "layers" / "common"))
 
 from bench.fake_s3 import CountingUploads
+from bench.measure import peak_memory_mib
 from sagechain.adapters.s3 import S3ObjectStore
 from sagechain.models.events import SagechainEvent, TrainingStarted
 from sagechain.models.run import RunInfo
@@ -193,11 +192,7 @@ def main() -> None:
 
     floor = bare_read(args.lines)
     elapsed, client, event = split(args.lines)
-    tracemalloc.start()
-    split(args.lines)
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    max_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mib, max_rss_mib = peak_memory_mib(lambda: split(args.lines))
 
     print(f"lines                       {args.lines:>12,}")
     print(f"train / validation          {event.train_objects:>12,} / {event.validation_objects:,}")
@@ -205,7 +200,7 @@ def main() -> None:
     print(f"bare line read              {floor:>12.2f} s  ({args.lines / floor:,.0f} lines/s)")
     print(f"split (start_training)      {elapsed:>12.2f} s  ({args.lines / elapsed:,.0f} lines/s)")
     print(f"ratio to bare read          {elapsed / floor:>12.2f} x")
-    print(f"peak Python allocations     {peak / 2**20:>12.1f} MiB (tracemalloc)")
+    print(f"peak Python allocations     {peak_mib:>12.1f} MiB (tracemalloc)")
     print(f"peak process RSS            {max_rss_mib:>12.1f} MiB (includes the interpreter)")
 
 
