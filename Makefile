@@ -79,8 +79,8 @@ bench: $(BIN)/.installed
 
 # The dataset spec's and the events' JSON Schemas, published (tests keep them current).
 schema: $(BIN)/.installed
-	PYTHONPATH=layers/common $(BIN)/python -m sagechain.models.spec > docs/dataset-spec.schema.json
-	PYTHONPATH=layers/common $(BIN)/python -m sagechain.models.events > docs/events.schema.json
+	PYTHONPATH=layers/common $(BIN)/python -m sagechain.spec > docs/dataset-spec.schema.json
+	PYTHONPATH=layers/common $(BIN)/python -m sagechain.events > docs/events.schema.json
 
 # The API's OpenAPI document, generated from the functions' resolvers: docs/openapi.json and
 # the copy GET /openapi.json serves (a test keeps both current).

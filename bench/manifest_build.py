@@ -24,10 +24,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "layers" / "comm
 from bench.fake_s3 import CountingUploads
 from bench.measure import peak_memory_mib
 from sagechain.adapters.s3 import S3ObjectStore
-from sagechain.models.events import DatasetPrepared, ObjectRef, SagechainEvent
-from sagechain.services.dataset_layout import dataset_upload
-from sagechain.services.prepare_dataset import prepare_dataset
-from sagechain.settings import SpecDefaults, ZipLimits
+from sagechain.event_sources.s3 import ObjectRef
+from sagechain.events import DatasetPrepared, SagechainEvent
+from sagechain.ingest.prepare_dataset import prepare_dataset
+from sagechain.ingest.settings import ZipLimits
+from sagechain.ingest.upload import dataset_upload
+from sagechain.settings import SpecDefaults
 
 BUCKET = "bench-bucket"
 PAGE = 1_000

@@ -38,8 +38,8 @@ from botocore.stub import Stubber  # noqa: E402
 from local.lambda_context import FakeLambdaContext  # noqa: E402
 
 from sagechain.adapters.sagemaker_runtime import SageMakerRuntimeEndpoint  # noqa: E402
-from sagechain.models.model_info import ModelInfo  # noqa: E402
-from sagechain.services.predict import ModelDirectory  # noqa: E402
+from sagechain.inference.predict import ModelDirectory  # noqa: E402
+from sagechain.records import ModelInfo  # noqa: E402
 
 ENVIRONMENT = {
     "AWS_DEFAULT_REGION": "us-east-1",

@@ -27,12 +27,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "layers" / "comm
 from bench.fake_s3 import CountingUploads
 from bench.measure import peak_memory_mib
 from sagechain.adapters.s3 import S3ObjectStore
-from sagechain.models.events import SagechainEvent, TrainingStarted
-from sagechain.models.run import RunInfo
-from sagechain.models.spec import DatasetSpec
-from sagechain.models.training import LabelingJobSummary
-from sagechain.services.start_training import TrainingTrigger, start_training
-from sagechain.settings import TrainingEnvironment
+from sagechain.events import SagechainEvent, TrainingStarted
+from sagechain.ports import LabelingJobSummary
+from sagechain.records import RunInfo
+from sagechain.spec import DatasetSpec
+from sagechain.training.settings import TrainingEnvironment
+from sagechain.training.start_training import TrainingTrigger, start_training
 
 BUCKET = "bench-bucket"
 RUN_ID = "bench-0123456789ab"

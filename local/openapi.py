@@ -25,10 +25,10 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver  # noqa: 
 
 from local.stack import DEMO_PARAMETERS, OFFLINE_ENVIRONMENT, PHYSICAL  # noqa: E402
 from local.template import ROOT, FunctionDefinition, Template  # noqa: E402
-from sagechain.api import openapi  # noqa: E402
+from sagechain.inference import openapi  # noqa: E402
 
 API_ID = "Api"
-OUTPUTS = (ROOT / "docs" / "openapi.json", LAYER / "sagechain" / "api" / openapi.PUBLISHED_FILE)
+OUTPUTS = (ROOT / "docs" / "openapi.json", LAYER / "sagechain" / "inference" / openapi.PUBLISHED_FILE)
 
 
 def _uses_api(resource: dict[str, Any]) -> bool:

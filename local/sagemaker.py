@@ -32,8 +32,8 @@ from botocore.response import StreamingBody
 from botocore.validate import validate_parameters
 
 from local.template import ACCOUNT, REGION
-from sagechain.models.manifest import Box, LabeledLineBuilder
-from sagechain.models.spec import TaskType
+from sagechain.manifest import Box, LabeledLineBuilder
+from sagechain.spec import TaskType
 
 ARN = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}"
 # Ground Truth's built-in task Lambdas are named after the task (PRE-/ACS-<task>).

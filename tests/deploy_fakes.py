@@ -7,20 +7,13 @@ would notice: what was created, updated, registered, and how often.
 
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
-from sagechain.deployment_ports import (
-    EndpointConfig,
-    EndpointState,
-    ScalingRange,
-    TrainedJob,
-    TuningOutcome,
-    Variant,
-)
-from sagechain.models.model_info import ModelInfo
-from sagechain.models.sagemaker_events import EndpointStateChange, JobStateChange
-from sagechain.models.spec import DatasetSpec
-from sagechain.models.training import TrainingRecord
+from sagechain.event_sources.sagemaker import JobKind, StateChange
 from sagechain.names import RUN_ID_TAG
+from sagechain.ports import EndpointConfig, EndpointState, ScalableTarget, TrainedJob, TuningOutcome, Variant
+from sagechain.records import ModelInfo, TrainingRecord
+from sagechain.spec import DatasetSpec
 from tests.fakes import MemoryDeploymentStore
 from tests.runs import training_record
 
@@ -51,17 +44,37 @@ def ended_job(name: str, status: str) -> TrainedJob:
     return TrainedJob(name, f"{ARN}:training-job/{name}", status, {}, None, None, "AlgorithmError")
 
 
-def training_change(name: str = JOB, status: str = "Completed", tagged: bool = True) -> JobStateChange:
+EVENT_TIME = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def training_change(name: str = JOB, status: str = "Completed", tagged: bool = True) -> StateChange:
     """The training state change as the handler parses it."""
     tags = {RUN_ID_TAG: RUN} if tagged else {}
-    return JobStateChange(
-        kind="training", job_name=name, job_arn=f"{ARN}:training-job/{name}", status=status, tags=tags
+    return StateChange(
+        kind=JobKind.TRAINING,
+        name=name,
+        arn=f"{ARN}:training-job/{name}",
+        status=status,
+        at=EVENT_TIME,
+        tags=tags,
     )
 
 
-def endpoint_change(status: str = "IN_SERVICE", config: str = f"{JOB}-config") -> EndpointStateChange:
+def tuning_change(name: str, status: str = "Completed") -> StateChange:
+    """The tuning state change as the handler parses it (the documented event carries no tags)."""
+    return StateChange(kind=JobKind.TUNING, name=name, arn="x", status=status, at=EVENT_TIME)
+
+
+def endpoint_change(status: str = "IN_SERVICE", config: str = f"{JOB}-config") -> StateChange:
     """The endpoint state change as the handler parses it."""
-    return EndpointStateChange(endpoint_name=ENDPOINT, config_name=config, status=status)
+    return StateChange(
+        kind=JobKind.ENDPOINT,
+        name=ENDPOINT,
+        arn=f"{ARN}:endpoint/{ENDPOINT.lower()}",
+        status=status,
+        at=EVENT_TIME,
+        config_name=config,
+    )
 
 
 def plan(
@@ -222,11 +235,11 @@ class FakeSageMaker:
 class FakeAutoscaler:
     """Application Auto Scaling in memory: registered variants and their policies."""
 
-    targets: dict[tuple[str, str], ScalingRange] = field(default_factory=dict)
+    targets: dict[tuple[str, str], ScalableTarget] = field(default_factory=dict)
     policies: dict[tuple[str, str], tuple[str, float, int, int]] = field(default_factory=dict)
     calls: Counter[str] = field(default_factory=Counter)
 
-    def registered(self, endpoint: str, variant: str) -> ScalingRange | None:
+    def registered(self, endpoint: str, variant: str) -> ScalableTarget | None:
         self.calls["DescribeScalableTargets"] += 1
         return self.targets.get((endpoint, variant))
 
@@ -237,7 +250,7 @@ class FakeAutoscaler:
 
     def register(self, endpoint: str, variant: str, min_capacity: int, max_capacity: int) -> None:
         self.calls["RegisterScalableTarget"] += 1
-        self.targets[(endpoint, variant)] = ScalingRange(min_capacity, max_capacity)
+        self.targets[(endpoint, variant)] = ScalableTarget(min_capacity, max_capacity)
 
     def track_invocations(
         self,

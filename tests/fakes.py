@@ -4,19 +4,20 @@ import io
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
-from sagechain.adapters.sagemaker import console_url
+from sagechain.console import console_url
 from sagechain.errors import ObjectNotFoundError, ObjectTooLargeError
-from sagechain.models.events import SagechainEvent
-from sagechain.models.run_events import (
+from sagechain.event_sources.sagemaker import JobKind
+from sagechain.events import SagechainEvent
+from sagechain.ports import (
+    Cursor,
+    EndpointAnswer,
     EndpointFacts,
-    JobKind,
     LabelingJobFacts,
+    StoredObject,
     TrainingJobFacts,
     TuningJobFacts,
 )
-from sagechain.models.run_history import RunChange, RunItem, RunRecord
-from sagechain.ports import EndpointAnswer, StoredObject
-from sagechain.run_ports import Cursor
+from sagechain.run_history import RunChange, RunItem, RunRecord
 
 
 class MemoryWriter:

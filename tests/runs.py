@@ -4,11 +4,11 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from sagechain.models.manifest import Box, LabeledLineBuilder
-from sagechain.models.run import RunInfo
-from sagechain.models.spec import DatasetSpec, TaskType
-from sagechain.models.training import TrainingRecord
-from sagechain.settings import SpecDefaults, TrainingEnvironment
+from sagechain.manifest import Box, LabeledLineBuilder
+from sagechain.records import RunInfo, TrainingRecord
+from sagechain.settings import SpecDefaults
+from sagechain.spec import DatasetSpec, TaskType
+from sagechain.training.settings import TrainingEnvironment
 from tests.fakes import MemoryStore
 
 RUN_ID = "garden-d54a8e7725f7"

@@ -9,19 +9,19 @@ from sagechain.adapters.events import EventBridgePublisher
 from sagechain.adapters.idempotency import once_per
 from sagechain.adapters.s3 import S3ObjectStore
 from sagechain.adapters.sagemaker_hosting import SageMakerHosting
-from sagechain.models.sagemaker_events import EndpointStateChange, endpoint_state_change
+from sagechain.deployment.configure_autoscaling import AutoscalingConfig, configure_autoscaling
+from sagechain.deployment.settings import ConfigureAutoscalingSettings
+from sagechain.event_sources.sagemaker import JobKind, StateChange, state_change
 from sagechain.observability import count, logger, metrics, tracer
-from sagechain.services.configure_autoscaling import AutoscalingConfig, configure_autoscaling
-from sagechain.settings import ConfigureAutoscalingSettings
 
 settings = ConfigureAutoscalingSettings.from_env()
 config = AutoscalingConfig(settings.name_prefix, settings.predict_url_template)
 # Keyed on what the event is about: the endpoint, the configuration it runs, the status.
-idempotency, once = once_per("[endpoint_name, config_name, status]", settings.idempotency_table, "change")
+idempotency, once = once_per("[name, config_name, status]", settings.idempotency_table, "change")
 
 
 @once
-def configure(change: EndpointStateChange) -> dict[str, Any]:
+def configure(change: StateChange) -> dict[str, Any]:
     """Act once per endpoint state change."""
     hosting = SageMakerHosting()
     outcome = configure_autoscaling(
@@ -44,6 +44,9 @@ def configure(change: EndpointStateChange) -> dict[str, Any]:
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """SageMaker Endpoint State Change -> autoscaling and Model Live, or Deployment Failed."""
     idempotency.register_lambda_context(context)
-    change = endpoint_state_change(event)
-    logger.append_keys(endpoint_name=change.endpoint_name, endpoint_status=change.status)
+    change = state_change(event, JobKind.ENDPOINT)
+    if change is None:
+        logger.info("not an endpoint state change; ignored", extra={"detail_type": event.get("detail-type")})
+        return {"outcome": "ignored"}
+    logger.append_keys(endpoint_name=change.name, endpoint_status=change.status)
     return configure(change=change)

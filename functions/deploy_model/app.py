@@ -9,20 +9,20 @@ from sagechain.adapters.events import EventBridgePublisher
 from sagechain.adapters.idempotency import once_per
 from sagechain.adapters.s3 import S3ObjectStore
 from sagechain.adapters.sagemaker_hosting import SageMakerHosting
-from sagechain.models.sagemaker_events import JobStateChange, job_state_change
+from sagechain.deployment.deploy_model import DeployConfig, deploy_model
+from sagechain.deployment.settings import DeployModelSettings
+from sagechain.event_sources.sagemaker import JobKind, StateChange, state_change
 from sagechain.observability import count, logger, metrics, tracer
-from sagechain.services.deploy_model import DeployConfig, deploy_model
-from sagechain.settings import DeployModelSettings
 
 settings = DeployModelSettings.from_env()
 config = DeployConfig(name_prefix=settings.name_prefix, role_arn=settings.sagemaker_role_arn)
 # Keyed on what the event is about (the job and its status), not the event id: SageMaker
 # may send one state change twice.
-idempotency, once = once_per("[kind, job_name, status]", settings.idempotency_table, "change")
+idempotency, once = once_per("[kind, name, status]", settings.idempotency_table, "change")
 
 
 @once
-def deploy(change: JobStateChange) -> dict[str, Any]:
+def deploy(change: StateChange) -> dict[str, Any]:
     """Deploy (or reject) once per job state change."""
     hosting = SageMakerHosting()
     outcome = deploy_model(
@@ -45,6 +45,12 @@ def deploy(change: JobStateChange) -> dict[str, Any]:
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """SageMaker Training / HyperParameter Tuning Job State Change -> a deployment or a rejection."""
     idempotency.register_lambda_context(context)
-    change = job_state_change(event)
-    logger.append_keys(job_name=change.job_name, job_status=change.status)
+    change = state_change(event, JobKind.TRAINING, JobKind.TUNING)
+    if change is None:
+        logger.info(
+            "not a training or tuning job state change; ignored",
+            extra={"detail_type": event.get("detail-type")},
+        )
+        return {"outcome": "ignored"}
+    logger.append_keys(job_name=change.name, job_status=change.status)
     return deploy(change=change)

@@ -12,12 +12,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from sagechain.adapters.clients import api_s3_client
 from sagechain.adapters.s3 import S3ObjectStore
 from sagechain.adapters.sagemaker_runtime import SageMakerRuntimeEndpoint
-from sagechain.api import openapi
-from sagechain.api.resolver import JSON, SagechainResolver
-from sagechain.models.prediction import Prediction
+from sagechain.event_sources.api_gateway import JSON, SagechainResolver
+from sagechain.inference import openapi
+from sagechain.inference import predict as service
+from sagechain.inference.prediction import Prediction
+from sagechain.inference.settings import PredictSettings
 from sagechain.observability import logger, tracer
-from sagechain.services import predict as service
-from sagechain.settings import PredictSettings
 
 settings = PredictSettings.from_env()
 app = SagechainResolver()

@@ -7,11 +7,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from sagechain.adapters.events import EventBridgePublisher
 from sagechain.adapters.idempotency import once_per
 from sagechain.adapters.s3 import S3ObjectStore
-from sagechain.models.events import objects_created
+from sagechain.event_sources.s3 import objects_created
+from sagechain.ingest.prepare_dataset import prepare_dataset
+from sagechain.ingest.settings import PrepareDatasetSettings
+from sagechain.ingest.upload import DatasetUpload, dataset_upload
 from sagechain.observability import count, logger, metrics, tracer
-from sagechain.services.dataset_layout import DatasetUpload, dataset_upload
-from sagechain.services.prepare_dataset import prepare_dataset
-from sagechain.settings import PrepareDatasetSettings
 
 settings = PrepareDatasetSettings.from_env()
 # Keyed on the run id (derived from bucket, key and version), not the event id: the same

@@ -8,11 +8,10 @@ from sagechain.adapters.events import EventBridgePublisher
 from sagechain.adapters.idempotency import once_per
 from sagechain.adapters.labeling_jobs import SageMakerLabelingJobs
 from sagechain.adapters.s3 import S3ObjectStore
-from sagechain.models.events import objects_created
-from sagechain.models.labeling import LabelingRequest
+from sagechain.event_sources.s3 import objects_created
+from sagechain.labeling.settings import StartLabelingSettings
+from sagechain.labeling.start_labeling import LabelingRequest, labeling_request, start_labeling
 from sagechain.observability import count, logger, metrics, tracer
-from sagechain.services.start_labeling import labeling_request, start_labeling
-from sagechain.settings import StartLabelingSettings
 
 settings = StartLabelingSettings.from_env()
 store = S3ObjectStore(settings.data_bucket)

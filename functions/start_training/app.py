@@ -9,8 +9,8 @@ from sagechain.adapters.idempotency import once_per
 from sagechain.adapters.s3 import S3ObjectStore
 from sagechain.adapters.training import SageMakerTraining
 from sagechain.observability import count, logger, metrics, tracer
-from sagechain.services.start_training import TrainingTrigger, start_training, training_trigger
-from sagechain.settings import StartTrainingSettings
+from sagechain.training.settings import StartTrainingSettings
+from sagechain.training.start_training import TrainingTrigger, start_training, training_trigger
 
 settings = StartTrainingSettings.from_env()
 # Keyed on what the event is about (labeling job + status, or the run of a labeled

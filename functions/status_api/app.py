@@ -13,11 +13,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from sagechain.adapters.runs_table import DynamoRunStore
 from sagechain.adapters.s3 import S3ObjectStore
 from sagechain.adapters.sagemaker_status import EndpointScaling, SageMakerStatus
-from sagechain.api.resolver import SagechainResolver, error_responses
-from sagechain.models.status_api import ModelStatus, RunDetail, RunPage
+from sagechain.event_sources.api_gateway import SagechainResolver, error_responses
 from sagechain.observability import logger, tracer
-from sagechain.services.status_api import StatusService
-from sagechain.settings import StatusApiSettings
+from sagechain.observers.settings import StatusApiSettings
+from sagechain.observers.status_api import StatusService
+from sagechain.observers.status_models import ModelStatus, RunDetail, RunPage
 
 app = SagechainResolver()
 ERROR_RESPONSES = error_responses(400, 404, 500)

@@ -8,8 +8,8 @@ from sagechain.adapters.runs_table import DynamoRunStore
 from sagechain.adapters.s3 import S3ObjectStore
 from sagechain.adapters.sagemaker_status import SageMakerStatus
 from sagechain.observability import count, logger, metrics, tracer
-from sagechain.services.track_run import track_run
-from sagechain.settings import TrackRunSettings
+from sagechain.observers.settings import TrackRunSettings
+from sagechain.observers.track_run import track_run
 
 settings = TrackRunSettings.from_env()
 

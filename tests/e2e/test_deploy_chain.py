@@ -11,7 +11,7 @@ from local.stack import PHYSICAL, LocalStack
 from moto import mock_aws
 
 from sagechain.adapters import clients
-from sagechain.models.spec import DatasetSpec
+from sagechain.spec import DatasetSpec
 from tests.runs import training_record
 from tests.stubs import call_order
 

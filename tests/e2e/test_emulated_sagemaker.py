@@ -9,7 +9,7 @@ from local.sample_data import png
 from local.stack import LocalStack
 from moto import mock_aws
 
-from sagechain.models.manifest import Box
+from sagechain.manifest import Box
 
 pytestmark = pytest.mark.e2e
 ROLE = "arn:aws:iam::123456789012:role/sagechain-demo-sagemaker"

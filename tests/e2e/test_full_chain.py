@@ -11,7 +11,7 @@ from local.sample_data import flower_images, fruit_images
 from local.stack import PHYSICAL, LocalStack
 from moto import mock_aws
 
-from sagechain.models.manifest import Box
+from sagechain.manifest import Box
 
 pytestmark = pytest.mark.e2e
 

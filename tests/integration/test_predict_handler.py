@@ -20,7 +20,7 @@ from moto import mock_aws
 from urllib3.exceptions import ReadTimeoutError as URLLib3ReadTimeoutError
 
 from sagechain.adapters.sagemaker_runtime import SageMakerRuntimeEndpoint
-from sagechain.services import predict as service
+from sagechain.inference import predict as service
 from tests.aws import BUCKET, ROOT, load_handler, sample_event
 from tests.fakes import FakeClock
 from tests.stubs import count_calls, stubbed

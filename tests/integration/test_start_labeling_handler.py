@@ -16,9 +16,9 @@ from moto import mock_aws
 from sagechain.adapters.events import EventBridgePublisher
 from sagechain.adapters.labeling_jobs import SageMakerLabelingJobs
 from sagechain.errors import RetryableError
-from sagechain.models.events import SagechainEvent
-from sagechain.models.run import RunInfo
-from sagechain.models.spec import DatasetSpec
+from sagechain.events import SagechainEvent
+from sagechain.records import RunInfo
+from sagechain.spec import DatasetSpec
 from tests.aws import BUCKET, EventCapture, create_stack_resources, load_handler, sample_event
 from tests.stubs import count_calls
 

@@ -13,7 +13,7 @@ from local.lambda_context import FakeLambdaContext
 from moto import mock_aws
 
 from sagechain.adapters import training
-from sagechain.models.spec import TaskType
+from sagechain.spec import TaskType
 from tests.aws import BUCKET, EventCapture, create_stack_resources, load_handler, sample_event
 from tests.fakes import MemoryStore
 from tests.runs import (

@@ -12,7 +12,7 @@ from local.lambda_context import FakeLambdaContext
 from moto import mock_aws
 
 from sagechain.adapters.runs_table import DynamoRunStore
-from sagechain.services.track_run import track_run
+from sagechain.observers.track_run import track_run
 from tests.aws import BUCKET, RUNS_TABLE, create_runs_table, load_handler, sample_event
 from tests.fakes import FakeSageMaker, MemoryStore
 from tests.integration.test_track_run import CHAIN, sagemaker

@@ -11,9 +11,9 @@ from local.template import Template
 from moto import mock_aws
 
 from sagechain.adapters.runs_table import DynamoRunStore
-from sagechain.models.run_events import TrainingJobFacts
-from sagechain.models.run_history import RunRecord
-from sagechain.services.track_run import track_run
+from sagechain.observers.track_run import track_run
+from sagechain.ports import TrainingJobFacts
+from sagechain.run_history import RunRecord
 from tests.aws import BUCKET, RUNS_TABLE, create_runs_table, load_handler, sample_event
 from tests.fakes import FakeSageMaker, MemoryStore
 from tests.stubs import count_calls, stubbed

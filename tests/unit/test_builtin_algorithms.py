@@ -3,8 +3,8 @@
 import pytest
 
 from sagechain.errors import TrainingNotStartedError
-from sagechain.models.spec import TaskType
-from sagechain.services.builtin_algorithms import (
+from sagechain.spec import TaskType
+from sagechain.training.builtin_algorithms import (
     IMAGE_CLASSIFICATION,
     OBJECT_DETECTION,
     computed_hyperparameters,

@@ -2,13 +2,13 @@
 
 import pytest
 
-from sagechain.deployment_ports import EndpointConfig, Variant
-from sagechain.models.events import DeploymentFailed, ModelLive
-from sagechain.models.model_info import ModelInfo
-from sagechain.models.sagemaker_events import EndpointStateChange
+from sagechain.deployment.bookkeeping import Outcome
+from sagechain.deployment.configure_autoscaling import AutoscalingConfig, configure_autoscaling
+from sagechain.event_sources.sagemaker import StateChange
+from sagechain.events import DeploymentFailed, ModelLive
 from sagechain.names import RUN_ID_TAG
-from sagechain.services.configure_autoscaling import AutoscalingConfig, configure_autoscaling
-from sagechain.services.deployment_records import Outcome
+from sagechain.ports import EndpointConfig, Variant
+from sagechain.records import ModelInfo
 from tests.deploy_fakes import (
     ARN,
     ENDPOINT,
@@ -50,7 +50,7 @@ class Stage:
         self.sagemaker.resource_tags[NEW.arn] = {RUN_ID_TAG: RUN}
         self.sagemaker.put_endpoint("InService", NEW)
 
-    def run(self, change: EndpointStateChange) -> Outcome:
+    def run(self, change: StateChange) -> Outcome:
         return configure_autoscaling(
             change, self.sagemaker, self.sagemaker, self.autoscaler, self.store, self.publisher, CONFIG
         )

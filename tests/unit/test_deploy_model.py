@@ -5,13 +5,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from sagechain.deployment_ports import EndpointConfig, TuningOutcome, Variant
+from sagechain.deployment.deploy_model import DeployConfig, deploy_model
 from sagechain.errors import RetryableError
-from sagechain.models.events import DeploymentFailed, DeploymentRejected, DeploymentStarted
-from sagechain.models.model_info import ModelInfo
-from sagechain.models.sagemaker_events import JobStateChange
+from sagechain.event_sources.sagemaker import StateChange
+from sagechain.events import DeploymentFailed, DeploymentRejected, DeploymentStarted
 from sagechain.names import RUN_ID_TAG
-from sagechain.services.deploy_model import DeployConfig, deploy_model
+from sagechain.ports import EndpointConfig, TuningOutcome, Variant
+from sagechain.records import ModelInfo
 from tests.deploy_fakes import (
     ARN,
     ENDPOINT,
@@ -27,6 +27,7 @@ from tests.deploy_fakes import (
     spec,
     store_with_run,
     training_change,
+    tuning_change,
 )
 from tests.fakes import MemoryDeploymentStore, RecordingPublisher
 
@@ -47,7 +48,7 @@ class Stage:
         self.store = store or store_with_run()
         self.publisher = RecordingPublisher()
 
-    def run(self, change: JobStateChange) -> object:
+    def run(self, change: StateChange) -> object:
         return deploy_model(
             change,
             self.sagemaker,
@@ -353,7 +354,7 @@ def _tuning_stage() -> Stage:
 def test_tuning_completion_deploys_its_best_training_job() -> None:
     stage = _tuning_stage()
 
-    stage.run(JobStateChange(kind="tuning", job_name=TUNING, job_arn="x", status="Completed"))
+    stage.run(tuning_change(TUNING))
 
     [event] = stage.publisher.events
     assert isinstance(event, DeploymentStarted)
@@ -375,7 +376,7 @@ def test_tuning_without_a_best_job_is_rejected() -> None:
     stage = _tuning_stage()
     stage.sagemaker.tuning[TUNING] = stage.sagemaker.tuning[TUNING]._replace(best_training_job=None)
 
-    stage.run(JobStateChange(kind="tuning", job_name=TUNING, job_arn="x", status="Completed"))
+    stage.run(tuning_change(TUNING))
 
     [event] = stage.publisher.events
     assert isinstance(event, DeploymentRejected)

@@ -9,12 +9,12 @@ import pytest
 
 from sagechain.adapters.autoscaling import ApplicationAutoScaling
 from sagechain.adapters.sagemaker_hosting import SageMakerHosting
-from sagechain.deployment_ports import EndpointConfig, Variant
-from sagechain.models.events import DeploymentStarted, ModelLive
-from sagechain.models.sagemaker_events import JobStateChange
+from sagechain.deployment.configure_autoscaling import AutoscalingConfig, configure_autoscaling
+from sagechain.deployment.deploy_model import DeployConfig, deploy_model
+from sagechain.event_sources.sagemaker import StateChange
+from sagechain.events import DeploymentStarted, ModelLive
 from sagechain.names import RUN_ID_TAG
-from sagechain.services.configure_autoscaling import AutoscalingConfig, configure_autoscaling
-from sagechain.services.deploy_model import DeployConfig, deploy_model
+from sagechain.ports import EndpointConfig, Variant
 from tests.deploy_fakes import (
     ARN,
     ENDPOINT,
@@ -100,7 +100,7 @@ class Clients:
         self.autoscaler = ApplicationAutoScaling(autoscaling)
         self.publisher = RecordingPublisher()
 
-    def deploy(self, store: MemoryDeploymentStore, change: JobStateChange | None = None) -> None:
+    def deploy(self, store: MemoryDeploymentStore, change: StateChange | None = None) -> None:
         deploy_model(
             change or training_change(),
             self.hosting,

@@ -2,7 +2,7 @@
 
 import pytest
 
-from sagechain.models.events import objects_created
+from sagechain.event_sources.s3 import objects_created
 from tests.aws import sample_event
 
 

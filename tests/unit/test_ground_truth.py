@@ -5,15 +5,15 @@ from decimal import Decimal
 import pytest
 
 from sagechain.adapters.labeling_jobs import usd_amount
-from sagechain.models.spec import TaskType
-from sagechain.services.ground_truth import (
+from sagechain.labeling.ground_truth import (
     SUPPORTED_REGIONS,
     UnsupportedRegionError,
     auto_labeling_algorithm_arn,
     task_lambdas,
     workforce_of,
 )
-from sagechain.services.labeling_cost import PUBLIC_TASK_PRICES
+from sagechain.pricing import PUBLIC_TASK_PRICES
+from sagechain.spec import TaskType
 
 
 @pytest.mark.parametrize(

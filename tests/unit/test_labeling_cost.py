@@ -5,8 +5,8 @@ from decimal import Decimal
 import pytest
 
 from sagechain.errors import DatasetRejectedError
-from sagechain.models.spec import TaskType
-from sagechain.services.labeling_cost import estimate_labeling_cost, per_object_fees
+from sagechain.pricing import estimate_labeling_cost, per_object_fees
+from sagechain.spec import TaskType
 
 PRIVATE = "arn:aws:sagemaker:us-east-1:123456789012:workteam/private-crowd/team"
 PUBLIC = "arn:aws:sagemaker:us-east-1:394669845002:workteam/public-crowd/default"

@@ -5,8 +5,8 @@ import random
 
 import pytest
 
-from sagechain.models.spec import TaskType
-from sagechain.services.manifest_split import SplitResult, StratifiedSplitter, split_manifest
+from sagechain.spec import TaskType
+from sagechain.training.manifest_split import SplitResult, StratifiedSplitter, split_manifest
 from tests.fakes import MemoryStore, MemoryWriter
 from tests.runs import classification_lines, detection_lines, provided_spec
 

@@ -5,13 +5,8 @@ from typing import Any
 
 import pytest
 
-from sagechain.models.run_events import (
-    EndpointFacts,
-    LabelingJobFacts,
-    TrainingJobFacts,
-    TuningJobFacts,
-)
-from sagechain.services.notify import SUBJECT_MAX, Email, compose_email, duration, subject_line
+from sagechain.observers.notify import SUBJECT_MAX, Email, compose_email, duration, subject_line
+from sagechain.ports import EndpointFacts, LabelingJobFacts, TrainingJobFacts, TuningJobFacts
 from tests.aws import sample_event
 from tests.fakes import FakeSageMaker, MemoryStore
 

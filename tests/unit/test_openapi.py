@@ -9,8 +9,8 @@ from local.openapi import OUTPUTS, api_functions, document, load_app
 from local.stack import DEMO_PARAMETERS, PHYSICAL
 from local.template import Template
 
-from sagechain.api import openapi
-from sagechain.api.resolver import SagechainResolver
+from sagechain.event_sources.api_gateway import SagechainResolver
+from sagechain.inference import openapi
 from tests.aws import sample_event
 
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from sagechain.api.errors import (
+from sagechain.api_errors import (
     EndpointMissingError,
     InvalidRequestError,
     InvocationTimeoutError,
@@ -18,9 +18,9 @@ from sagechain.api.errors import (
     ThrottledError,
     UnsupportedMediaTypeError,
 )
-from sagechain.models.model_info import ModelInfo
+from sagechain.inference import predict as service
 from sagechain.ports import EndpointAnswer
-from sagechain.services import predict as service
+from sagechain.records import ModelInfo
 from tests.fakes import FakeClock, MemoryStore, ScriptedEndpoint
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 32

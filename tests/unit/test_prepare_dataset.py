@@ -9,10 +9,12 @@ from typing import Any
 
 import pytest
 
-from sagechain.models.events import DatasetPrepared, DatasetRejected, ObjectRef
-from sagechain.services.dataset_layout import DatasetUpload, dataset_upload
-from sagechain.services.prepare_dataset import prepare_dataset
-from sagechain.settings import SpecDefaults, ZipLimits
+from sagechain.event_sources.s3 import ObjectRef
+from sagechain.events import DatasetPrepared, DatasetRejected
+from sagechain.ingest.prepare_dataset import prepare_dataset
+from sagechain.ingest.settings import ZipLimits
+from sagechain.ingest.upload import DatasetUpload, dataset_upload
+from sagechain.settings import SpecDefaults
 from tests.fakes import MemoryStore, RecordingPublisher
 
 BUCKET = "data"

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from sagechain.models.events import DatasetPrepared, DatasetRejected
+from sagechain.events import DatasetPrepared, DatasetRejected
 from tests.fakes import MemoryStore
 from tests.unit.test_prepare_dataset import BUCKET, IMAGE, make_zip, manifest_lines, run, spec
 

@@ -10,20 +10,14 @@ from moto.events.models import EventPattern
 from pydantic import BaseModel
 from samcli.yamlhelper import yaml_parse
 
-from sagechain.models.spec import DatasetSpec, json_schema_document
-from sagechain.settings import (
-    ConfigureAutoscalingSettings,
-    DeployModelSettings,
-    NotifySettings,
-    PredictSettings,
-    PrepareDatasetSettings,
-    SpecDefaults,
-    StartLabelingSettings,
-    StartTrainingSettings,
-    StatusApiSettings,
-    TrackRunSettings,
-    TrainingEnvironment,
-)
+from sagechain.deployment.settings import ConfigureAutoscalingSettings, DeployModelSettings
+from sagechain.inference.settings import PredictSettings
+from sagechain.ingest.settings import PrepareDatasetSettings
+from sagechain.labeling.settings import StartLabelingSettings
+from sagechain.observers.settings import NotifySettings, StatusApiSettings, TrackRunSettings
+from sagechain.settings import SpecDefaults
+from sagechain.spec import DatasetSpec, json_schema_document
+from sagechain.training.settings import StartTrainingSettings, TrainingEnvironment
 from tests.aws import sample_event
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,7 +72,7 @@ def test_a_spec_may_name_its_schema_for_editors() -> None:
 
 
 def test_published_event_schemas_match_the_event_models() -> None:
-    from sagechain.models.events import events_schema_document  # noqa: PLC0415
+    from sagechain.events import events_schema_document  # noqa: PLC0415
 
     published = (ROOT / "docs" / "events.schema.json").read_text()
 
@@ -212,7 +206,7 @@ def test_predicts_environment_in_the_template_is_valid_settings() -> None:
     own = template["Resources"]["PredictFunction"]["Properties"]["Environment"]["Variables"]
     literal = {name: value for name, value in own.items() if isinstance(value, str)}
 
-    settings = PredictSettings.from_env({"DATA_BUCKET": "bucket", **literal})
+    settings = PredictSettings.from_env({"DATA_BUCKET": "bucket", "NAME_PREFIX": "sagechain", **literal})
 
     assert (settings.model_cache_ttl_seconds, settings.deadline_seconds, settings.max_attempts) == (60, 25, 5)
 

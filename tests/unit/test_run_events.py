@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from sagechain.models.events import DatasetPrepared
-from sagechain.models.run_events import JobKind, SagechainDelivery, StateChange, api_status, parse_bus_event
+from sagechain.event_sources.eventbridge import SagechainDelivery, parse_bus_event
+from sagechain.event_sources.sagemaker import JobKind, StateChange, api_status
+from sagechain.events import DatasetPrepared
 from tests.aws import ROOT, sample_event
 
 

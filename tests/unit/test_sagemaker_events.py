@@ -2,10 +2,10 @@
 
 import pytest
 
-from sagechain.models.sagemaker_events import (
-    endpoint_state_change,
-    job_state_change,
+from sagechain.event_sources.sagemaker import (
+    JobKind,
     normalized_status,
+    state_change,
     tags_as_map,
 )
 from sagechain.names import RUN_ID_TAG
@@ -13,10 +13,11 @@ from tests.aws import sample_event
 
 
 def test_documented_training_event_is_read_with_its_empty_tag_map() -> None:
-    change = job_state_change(sample_event("deploy_model", "training_job_completed"))
+    change = state_change(sample_event("deploy_model", "training_job_completed"))
 
-    assert (change.kind, change.job_name, change.status) == (
-        "training",
+    assert change is not None
+    assert (change.kind, change.name, change.status) == (
+        JobKind.TRAINING,
         "sagechain-flowers-8b39944c64ac-train",
         "Completed",
     )
@@ -24,16 +25,18 @@ def test_documented_training_event_is_read_with_its_empty_tag_map() -> None:
 
 
 def test_schema_registry_tag_list_gives_the_run_id() -> None:
-    change = job_state_change(sample_event("deploy_model", "training_job_completed_tags_as_list"))
+    change = state_change(sample_event("deploy_model", "training_job_completed_tags_as_list"))
 
+    assert change is not None
     assert change.run_id == "flowers-8b39944c64ac"
 
 
 def test_tuning_event_is_read_by_its_own_field_names() -> None:
-    change = job_state_change(sample_event("deploy_model", "tuning_job_completed"))
+    change = state_change(sample_event("deploy_model", "tuning_job_completed"))
 
-    assert (change.kind, change.job_name, change.status) == (
-        "tuning",
+    assert change is not None
+    assert (change.kind, change.name, change.status) == (
+        JobKind.TUNING,
         "sagechain-flowers-8b39944c-tune",
         "Completed",
     )
@@ -43,9 +46,10 @@ def test_endpoint_event_takes_the_name_not_the_lower_cased_arn() -> None:
     event = sample_event("configure_autoscaling", "endpoint_in_service")
     event["detail"]["EndpointName"] = "sagechain-Flowers"
 
-    change = endpoint_state_change(event)
+    change = state_change(event)
 
-    assert change.endpoint_name == "sagechain-Flowers"
+    assert change is not None
+    assert change.name == "sagechain-Flowers"
     assert change.config_name == "sagechain-flowers-8b39944c64ac-train-config"
 
 
@@ -68,8 +72,16 @@ def test_tags_in_either_form_become_one_map() -> None:
     assert tags_as_map(None) == {}
 
 
-def test_an_event_of_another_kind_is_refused() -> None:
-    with pytest.raises(ValueError, match="not a training or tuning job"):
-        job_state_change(sample_event("configure_autoscaling", "endpoint_in_service"))
-    with pytest.raises(ValueError, match="not an endpoint state change"):
-        endpoint_state_change(sample_event("deploy_model", "training_job_completed"))
+def test_an_event_of_another_kind_is_not_taken_for_the_kind_asked() -> None:
+    endpoint_event = sample_event("configure_autoscaling", "endpoint_in_service")
+    training_event = sample_event("deploy_model", "training_job_completed")
+
+    assert state_change(endpoint_event, JobKind.TRAINING, JobKind.TUNING) is None
+    assert state_change(training_event, JobKind.ENDPOINT) is None
+
+
+def test_a_labeling_event_without_the_job_arn_names_no_job() -> None:
+    event = sample_event("start_training", "labeling_job_completed")
+    event["resources"] = []
+
+    assert state_change(event) is None

@@ -17,14 +17,15 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from sagechain.adapters.labeling_jobs import SageMakerLabelingJobs
-from sagechain.models.events import DatasetRejected, LabelingStarted, ObjectRef
-from sagechain.models.labeling import LabelingRequest
-from sagechain.models.run import RunInfo
-from sagechain.models.spec import DatasetSpec
-from sagechain.services.dataset_layout import dataset_upload
-from sagechain.services.prepare_dataset import prepare_dataset
-from sagechain.services.start_labeling import labeling_request, start_labeling
-from sagechain.settings import SpecDefaults, ZipLimits
+from sagechain.event_sources.s3 import ObjectRef
+from sagechain.events import DatasetRejected, LabelingStarted
+from sagechain.ingest.prepare_dataset import prepare_dataset
+from sagechain.ingest.settings import ZipLimits
+from sagechain.ingest.upload import dataset_upload
+from sagechain.labeling.start_labeling import LabelingRequest, labeling_request, start_labeling
+from sagechain.records import RunInfo
+from sagechain.settings import SpecDefaults
+from sagechain.spec import DatasetSpec
 from tests.fakes import MemoryStore, RecordingPublisher
 from tests.stubs import count_calls
 

@@ -9,10 +9,10 @@ from botocore.stub import ANY, Stubber
 
 from sagechain.adapters.training import SageMakerTraining
 from sagechain.errors import RetryableError
-from sagechain.models.events import TrainingSkipped, TrainingStarted
-from sagechain.models.spec import TaskType
-from sagechain.services.start_training import TrainingTrigger, start_training, training_trigger
-from sagechain.settings import TrainingEnvironment
+from sagechain.events import TrainingSkipped, TrainingStarted
+from sagechain.spec import TaskType
+from sagechain.training.settings import TrainingEnvironment
+from sagechain.training.start_training import TrainingTrigger, start_training, training_trigger
 from tests.aws import sample_event
 from tests.fakes import MemoryStore, RecordingPublisher
 from tests.runs import (

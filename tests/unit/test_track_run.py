@@ -4,9 +4,10 @@ from decimal import Decimal
 
 import pytest
 
-from sagechain.models.run_events import EndpointFacts, JobKind, TrainingJobFacts
-from sagechain.models.run_history import RunStatus, Stage
-from sagechain.services.track_run import track_run
+from sagechain.event_sources.sagemaker import JobKind
+from sagechain.observers.track_run import track_run
+from sagechain.ports import EndpointFacts, TrainingJobFacts
+from sagechain.run_history import RunStatus, Stage
 from tests.aws import sample_event
 from tests.fakes import FakeSageMaker, MemoryStore, RecordingRunStore
 from tests.unit.test_notify import CONFIG, ENDPOINT, LABELING, RUN, TRAINING, TUNING, arn, run_json
@@ -113,7 +114,7 @@ def test_events_about_someone_elses_resources_are_not_recorded(
 def test_failures_of_two_deployments_to_one_endpoint_are_two_facts_and_a_duplicate_is_one() -> None:
     from datetime import UTC, datetime  # noqa: PLC0415
 
-    from sagechain.models.run_events import StateChange  # noqa: PLC0415
+    from sagechain.event_sources.sagemaker import StateChange  # noqa: PLC0415
 
     def failed(config: str) -> StateChange:
         return StateChange(
@@ -122,7 +123,7 @@ def test_failures_of_two_deployments_to_one_endpoint_are_two_facts_and_a_duplica
             arn="arn:aws:sagemaker:us-east-1:123456789012:endpoint/sagechain-flowers",
             status="Failed",
             at=datetime(2026, 11, 25, tzinfo=UTC),
-            endpoint_config_name=config,
+            config_name=config,
         )
 
     first, again, later = failed("run-1-config"), failed("run-1-config"), failed("run-2-config")

@@ -13,10 +13,10 @@ from botocore.stub import Stubber
 
 from sagechain import names
 from sagechain.adapters.training import SageMakerTraining
-from sagechain.models.events import TrainingStarted
-from sagechain.models.spec import TaskType
-from sagechain.models.training import TrainingRecord
-from sagechain.services.start_training import TrainingTrigger, start_training
+from sagechain.events import TrainingStarted
+from sagechain.records import TrainingRecord
+from sagechain.spec import TaskType
+from sagechain.training.start_training import TrainingTrigger, start_training
 from tests.fakes import MemoryStore, RecordingPublisher
 from tests.runs import (
     ENVIRONMENT,

@@ -3,7 +3,7 @@
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from sagechain.models.events import LabelingCostEstimate
+    from sagechain.events import LabelingCostEstimate
 
 
 class SagechainError(Exception):

@@ -1,9 +1,22 @@
-"""What services need from the outside world, as protocols: adapters implement them, tests fake them."""
+"""What the stages need from AWS, as protocols: adapters implement them, tests fake them.
+
+The values the adapters hand back (what a Describe* call tells, what a Create* call is
+sent) live here too, so adapters depend on this module and on nothing in a stage.
+Statuses are kept as the API spells them.
+"""
 
 from collections.abc import Iterator
-from typing import BinaryIO, NamedTuple, Protocol
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, BinaryIO, Literal, NamedTuple, Protocol
 
-from sagechain.models.events import SagechainEvent
+from pydantic import BaseModel, ConfigDict, Field
+
+from sagechain.event_sources.sagemaker import JobKind
+from sagechain.events import SagechainEvent
+from sagechain.run_history import RunChange, RunItem, RunRecord, ScalingRange
+
+# ---------------------------------------------------------------- the data bucket and the event bus
 
 
 class StoredObject(NamedTuple):
@@ -67,6 +80,234 @@ class EventPublisher(Protocol):
         """Put one `sagechain` event on the bus."""
 
 
+# ---------------------------------------------------------------- Ground Truth (labeling, training)
+
+
+class LabelingJobPlan(BaseModel):
+    """Everything CreateLabelingJob is sent, in sagechain's terms (the adapter spells it out)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    job_name: str
+    label_attribute: str
+    manifest_uri: str
+    output_uri: str
+    role_arn: str
+    label_categories_uri: str
+    ui_template_uri: str
+    workteam_arn: str
+    pre_human_task_lambda_arn: str
+    annotation_consolidation_lambda_arn: str
+    title: str
+    description: str
+    keywords: tuple[str, ...]
+    workers_per_object: int
+    task_time_limit_seconds: int
+    task_availability_lifetime_seconds: int
+    max_concurrent_tasks: int | None = None
+    # Public workforce only: what each Mechanical Turk worker is paid per task, in USD.
+    public_task_price_usd: Decimal | None = None
+    # Automated data labeling: the region's algorithm, or None for humans only.
+    auto_labeling_algorithm_arn: str | None = None
+    tags: dict[str, str]
+
+
+class LabelingJobSummary(BaseModel):
+    """What start_training needs to know about a finished Ground Truth labeling job."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    status: str
+    run_id: str | None
+    label_attribute: str | None
+    output_manifest_uri: str | None
+    labeled: int
+    failed: int
+    unlabeled: int
+
+
+class LabelingJobs(Protocol):
+    """Ground Truth in one region."""
+
+    @property
+    def region(self) -> str:
+        """The region jobs are created in."""
+
+    def create(self, plan: LabelingJobPlan) -> bool:
+        """Create the job: True when created now, False when it already existed;
+        RequestRefusedError when SageMaker refuses the request as invalid."""
+
+    def console_url(self, job_name: str) -> str:
+        """The job's page in the SageMaker console."""
+
+
+# ---------------------------------------------------------------- training (start_training)
+
+
+class TrainingJobs(Protocol):
+    """SageMaker, as the training stage uses it."""
+
+    def labeling_job(self, name: str) -> LabelingJobSummary | None:
+        """The labeling job called name, or None when there is none."""
+
+    def create_training_job(self, request: dict[str, Any]) -> bool:
+        """Create a training job (False: the name was taken); TrainingNotStartedError when refused."""
+
+    def create_tuning_job(self, request: dict[str, Any]) -> bool:
+        """Create a tuning job (False: the name was taken); TrainingNotStartedError when refused."""
+
+    def console_url(self, kind: Literal["jobs", "hyper-tuning-jobs"], name: str) -> str:
+        """The SageMaker console page of a training job (jobs) or tuning job."""
+
+
+# ---------------------------------------------------------------- hosting and autoscaling (deployment)
+
+
+class TrainedJob(NamedTuple):
+    """A training job as DescribeTrainingJob tells it."""
+
+    name: str
+    arn: str
+    status: str
+    metrics: dict[str, float]
+    model_data_url: str | None
+    tuning_job_arn: str | None
+    failure_reason: str | None
+
+
+class TuningOutcome(NamedTuple):
+    """A tuning job as DescribeHyperParameterTuningJob tells it, with its best training job."""
+
+    name: str
+    arn: str
+    status: str
+    best_training_job: str | None
+    objective_metric: str | None
+    objective_value: float | None
+
+
+class EndpointState(NamedTuple):
+    """An endpoint as DescribeEndpoint tells it."""
+
+    name: str
+    status: str
+    config_name: str
+    pending_config_name: str | None
+    failure_reason: str | None
+
+
+class Variant(NamedTuple):
+    """One production variant of an endpoint configuration."""
+
+    name: str
+    model_name: str
+    instance_type: str | None
+
+
+class EndpointConfig(NamedTuple):
+    """An endpoint configuration as DescribeEndpointConfig tells it."""
+
+    name: str
+    arn: str
+    variants: list[Variant]
+
+
+class ScalableTarget(NamedTuple):
+    """A variant's registration with Application Auto Scaling (deploy stage)."""
+
+    min_capacity: int
+    max_capacity: int
+
+
+class SageMakerJobs(Protocol):
+    """Reads finished training and tuning jobs."""
+
+    def training_job(self, name: str) -> TrainedJob:
+        """DescribeTrainingJob."""
+
+    def tuning_job(self, name: str) -> TuningOutcome:
+        """DescribeHyperParameterTuningJob."""
+
+    def tags(self, arn: str) -> dict[str, str]:
+        """ListTags of any SageMaker resource, as a map."""
+
+
+class ModelHost(Protocol):
+    """SageMaker hosting: models, endpoint configurations, endpoints."""
+
+    region: str
+
+    def create_model(
+        self,
+        name: str,
+        image: str,
+        model_data_url: str,
+        role_arn: str,
+        network_isolation: bool,
+        tags: dict[str, str],
+    ) -> bool:
+        """CreateModel; False when a model of that name already exists."""
+
+    def create_endpoint_config(
+        self,
+        name: str,
+        variant: Variant,
+        instance_count: int,
+        tags: dict[str, str],
+    ) -> bool:
+        """CreateEndpointConfig with one variant; False when it already exists."""
+
+    def endpoint(self, name: str) -> EndpointState | None:
+        """DescribeEndpoint; None when there is no such endpoint."""
+
+    def endpoint_config(self, name: str) -> EndpointConfig:
+        """DescribeEndpointConfig."""
+
+    def create_endpoint(self, name: str, config_name: str, tags: dict[str, str]) -> bool:
+        """CreateEndpoint; False when an endpoint of that name already exists."""
+
+    def update_endpoint(self, name: str, config_name: str, retain_variant_properties: bool) -> None:
+        """UpdateEndpoint to another configuration."""
+
+
+class Autoscaler(Protocol):
+    """Application Auto Scaling for endpoint variants (DesiredInstanceCount)."""
+
+    def registered(self, endpoint: str, variant: str) -> ScalableTarget | None:
+        """The variant's scalable target, or None when it is not registered."""
+
+    def deregister(self, endpoint: str, variant: str) -> None:
+        """DeregisterScalableTarget (its scaling policies go with it); no-op when not registered."""
+
+    def register(self, endpoint: str, variant: str, min_capacity: int, max_capacity: int) -> None:
+        """RegisterScalableTarget (creates or updates the range)."""
+
+    def track_invocations(
+        self,
+        endpoint: str,
+        variant: str,
+        policy_name: str,
+        target_per_instance: float,
+        scale_in_cooldown: int,
+        scale_out_cooldown: int,
+    ) -> None:
+        """A target-tracking PutScalingPolicy on SageMakerVariantInvocationsPerInstance."""
+
+
+class DeploymentStore(ObjectStore, Protocol):
+    """The data bucket, plus the two writes the deploy stage's bookkeeping needs."""
+
+    def put_bytes_if_absent(self, key: str, data: bytes, content_type: str) -> bool:
+        """Write only if no object has the key (S3 If-None-Match); whether this call wrote it."""
+
+    def delete(self, key: str) -> None:
+        """Delete an object; no error when it is already gone."""
+
+
+# ---------------------------------------------------------------- real-time inference (predict)
+
+
 class EndpointAnswer(NamedTuple):
     """What a SageMaker endpoint answered: the body and its content type."""
 
@@ -80,5 +321,128 @@ class EndpointInvoker(Protocol):
     def invoke(
         self, endpoint: str, body: bytes, content_type: str, accept: str | None, timeout_seconds: float
     ) -> EndpointAnswer:
-        """One invocation, answered within timeout_seconds; failures are sagechain.api.errors
+        """One invocation, answered within timeout_seconds; failures are sagechain.api_errors
         (ThrottledError and ModelUnavailableError are retryable)."""
+
+
+# ---------------------------------------------------------------- what a person is told (observers)
+
+
+class TrainingJobFacts(BaseModel):
+    """DescribeTrainingJob, as far as a person needs it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    status: str
+    secondary_status: str | None = None
+    failure_reason: str | None = None
+    instance_type: str | None = None
+    instance_count: int | None = None
+    spot: bool = False
+    training_seconds: int | None = None
+    billable_seconds: int | None = None
+    tuning_job_arn: str | None = None
+    final_metrics: dict[str, float] = Field(default_factory=dict)
+
+    @property
+    def spot_savings_percent(self) -> float | None:
+        """AWS's formula (DescribeTrainingJob, BillableTimeInSeconds): (1 - billable / training) * 100."""
+        if not self.spot or not self.training_seconds or self.billable_seconds is None:
+            return None
+        return round((1 - self.billable_seconds / self.training_seconds) * 100, 1)
+
+
+class LabelingJobFacts(BaseModel):
+    """DescribeLabelingJob: status, reason and the label counters."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    status: str
+    failure_reason: str | None = None
+    counters: dict[str, int] = Field(default_factory=dict)
+
+
+class TuningJobFacts(BaseModel):
+    """DescribeHyperParameterTuningJob: status, reason, trial counters and the best trial."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    status: str
+    failure_reason: str | None = None
+    counters: dict[str, int] = Field(default_factory=dict)
+    best_training_job: str | None = None
+    best_metric_name: str | None = None
+    best_metric_value: float | None = None
+
+
+class EndpointFacts(BaseModel):
+    """DescribeEndpoint: status, reason, configuration and the variant's instances."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    status: str
+    failure_reason: str | None = None
+    config_name: str | None = None
+    variant_name: str | None = None
+    instance_count: int | None = None
+    updated_at: datetime | None = None
+
+
+# An opaque position in the runs listing (the table's LastEvaluatedKey, as strings).
+Cursor = dict[str, str]
+
+
+class SageMakerLookup(Protocol):
+    """Read-only SageMaker: tags, Describe* and console links. None means 'no such resource'."""
+
+    def tags(self, arn: str) -> dict[str, str]:
+        """A resource's tags ({} when it does not exist)."""
+
+    def training_job(self, name: str) -> TrainingJobFacts | None:
+        """DescribeTrainingJob."""
+
+    def labeling_job(self, name: str) -> LabelingJobFacts | None:
+        """DescribeLabelingJob."""
+
+    def tuning_job(self, name: str) -> TuningJobFacts | None:
+        """DescribeHyperParameterTuningJob."""
+
+    def endpoint(self, name: str) -> EndpointFacts | None:
+        """DescribeEndpoint."""
+
+    def console_url(self, kind: JobKind, name: str) -> str:
+        """The SageMaker console page of a job or endpoint."""
+
+    def training_log_url(self, name: str) -> str:
+        """The CloudWatch Logs console page of a training job's log streams."""
+
+
+class ScalingLookup(Protocol):
+    """Application Auto Scaling, read-only."""
+
+    def scaling_range(self, endpoint_name: str, variant_name: str) -> ScalingRange | None:
+        """The variant's registered min and max instances, or None when none is registered."""
+
+
+class EmailSender(Protocol):
+    """The notification topic."""
+
+    def send(self, subject: str, body: str) -> None:
+        """Publish one plain-text email."""
+
+
+class RunStore(Protocol):
+    """The runs table."""
+
+    def apply(self, change: RunChange) -> None:
+        """Record one event: facts merged, history entry added once, run and job moved only forward."""
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        """A run with its jobs and history, or None."""
+
+    def list_runs(self, limit: int, cursor: Cursor | None) -> tuple[list[RunItem], Cursor | None]:
+        """Up to limit runs, newest first, after cursor; and the cursor of the next page."""

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Final
 from botocore.exceptions import ClientError
 
 from sagechain.adapters.clients import autoscaling_client
-from sagechain.deployment_ports import ScalingRange
+from sagechain.ports import ScalableTarget
 
 if TYPE_CHECKING:
     from mypy_boto3_application_autoscaling import ApplicationAutoScalingClient
@@ -34,7 +34,7 @@ class ApplicationAutoScaling:
     def __init__(self, client: "ApplicationAutoScalingClient | None" = None) -> None:
         self._client = client or autoscaling_client()
 
-    def registered(self, endpoint: str, variant: str) -> ScalingRange | None:
+    def registered(self, endpoint: str, variant: str) -> ScalableTarget | None:
         """DescribeScalableTargets for the variant."""
         answer = self._client.describe_scalable_targets(
             ServiceNamespace=NAMESPACE,
@@ -44,7 +44,7 @@ class ApplicationAutoScaling:
         targets = answer.get("ScalableTargets", [])
         if not targets:
             return None
-        return ScalingRange(targets[0]["MinCapacity"], targets[0]["MaxCapacity"])
+        return ScalableTarget(targets[0]["MinCapacity"], targets[0]["MaxCapacity"])
 
     def deregister(self, endpoint: str, variant: str) -> None:
         """DeregisterScalableTarget; a target that is already gone is fine."""

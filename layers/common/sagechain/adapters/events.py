@@ -4,7 +4,7 @@ from typing import TYPE_CHECKING
 
 from sagechain.adapters.clients import events_client
 from sagechain.errors import RetryableError
-from sagechain.models.events import EVENT_SOURCE, SagechainEvent
+from sagechain.events import EVENT_SOURCE, SagechainEvent
 
 if TYPE_CHECKING:
     from mypy_boto3_events import EventBridgeClient

@@ -6,9 +6,10 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import ClientError
 
 from sagechain.adapters.clients import sagemaker_client
-from sagechain.adapters.sagemaker import console_url, is_already_exists
+from sagechain.adapters.sagemaker import is_already_exists
+from sagechain.console import console_url
 from sagechain.errors import RequestRefusedError
-from sagechain.models.labeling import LabelingJobPlan
+from sagechain.ports import LabelingJobPlan
 
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient

@@ -23,9 +23,9 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from sagechain.adapters.clients import dynamodb_client
-from sagechain.models.run_events import JobKind
-from sagechain.models.run_history import HistoryEntry, JobState, RunChange, RunItem, RunRecord
-from sagechain.run_ports import Cursor
+from sagechain.event_sources.sagemaker import JobKind
+from sagechain.ports import Cursor
+from sagechain.run_history import HistoryEntry, JobState, RunChange, RunItem, RunRecord
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

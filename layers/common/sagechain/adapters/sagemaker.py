@@ -16,9 +16,3 @@ def is_already_exists(err: ClientError) -> bool:
     if code == "ResourceInUse":
         return True
     return code == "ValidationException" and any(marker in message for marker in _ALREADY_EXISTS_MARKERS)
-
-
-def console_url(region: str, kind: str, name: str) -> str:
-    """The SageMaker console page of a job or endpoint (kind: labeling-jobs, jobs,
-    hyper-tuning-jobs, endpoints)."""
-    return f"https://{region}.console.aws.amazon.com/sagemaker/home?region={region}#/{kind}/{name}"

@@ -6,13 +6,7 @@ from botocore.exceptions import ClientError
 
 from sagechain.adapters.clients import sagemaker_client
 from sagechain.adapters.sagemaker import is_already_exists
-from sagechain.deployment_ports import (
-    EndpointConfig,
-    EndpointState,
-    TrainedJob,
-    TuningOutcome,
-    Variant,
-)
+from sagechain.ports import EndpointConfig, EndpointState, TrainedJob, TuningOutcome, Variant
 
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient

@@ -21,7 +21,7 @@ from botocore.exceptions import (
 )
 
 from sagechain.adapters.clients import RUNTIME_CONNECT_TIMEOUT, sagemaker_runtime_client
-from sagechain.api.errors import (
+from sagechain.api_errors import (
     ApiError,
     EndpointMissingError,
     InvalidRequestError,

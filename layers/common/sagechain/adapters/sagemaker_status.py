@@ -5,15 +5,10 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from sagechain.adapters.clients import autoscaling_client, sagemaker_client
-from sagechain.adapters.sagemaker import console_url
-from sagechain.models.run_events import (
-    EndpointFacts,
-    JobKind,
-    LabelingJobFacts,
-    ScalingRange,
-    TrainingJobFacts,
-    TuningJobFacts,
-)
+from sagechain.console import console_url, training_log_url
+from sagechain.event_sources.sagemaker import JobKind
+from sagechain.ports import EndpointFacts, LabelingJobFacts, TrainingJobFacts, TuningJobFacts
+from sagechain.run_history import ScalingRange
 
 if TYPE_CHECKING:
     from mypy_boto3_application_autoscaling import ApplicationAutoScalingClient
@@ -23,9 +18,6 @@ if TYPE_CHECKING:
 # Describe* of a missing job answers ResourceNotFound; DescribeEndpoint and ListTags answer
 # ValidationException "Could not find endpoint ..." / "... not found".
 _NOT_FOUND_MARKERS = ("not found", "could not find", "does not exist")
-# Training jobs log to one stream per instance, named after the job
-# (https://docs.aws.amazon.com/sagemaker/latest/dg/common-info-all-sagemaker-models-logs.html).
-_TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 # Application Auto Scaling's names for an endpoint variant's instance count.
 _SCALABLE_DIMENSION: "ScalableDimensionType" = "sagemaker:variant:DesiredInstanceCount"
 
@@ -140,11 +132,7 @@ class SageMakerStatus:
 
     def training_log_url(self, name: str) -> str:
         """The CloudWatch Logs console, filtered to the job's log streams."""
-        region = self.region
-        return (
-            f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
-            f"#logStream:group={_TRAINING_LOG_GROUP};prefix={name}/;streamFilter=typeLogStreamPrefix"
-        )
+        return training_log_url(self.region, name)
 
 
 class EndpointScaling:

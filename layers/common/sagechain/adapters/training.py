@@ -6,10 +6,11 @@ from typing import TYPE_CHECKING, Any, Literal
 from botocore.exceptions import ClientError
 
 from sagechain.adapters.clients import sagemaker_client
-from sagechain.adapters.sagemaker import console_url, is_already_exists
+from sagechain.adapters.sagemaker import is_already_exists
+from sagechain.console import console_url
 from sagechain.errors import TrainingNotStartedError
-from sagechain.models.training import LabelingJobSummary
 from sagechain.names import RUN_ID_TAG
+from sagechain.ports import LabelingJobSummary
 
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient

@@ -1,1 +1,0 @@
-"""The HTTP API behind API Gateway: its error contract, resolver and OpenAPI document."""

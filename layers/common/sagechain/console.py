@@ -1,0 +1,22 @@
+"""Links a person can click: SageMaker console pages and CloudWatch Logs, built from names alone.
+
+No AWS call is made, so services and adapters alike may build them.
+"""
+
+# Training jobs log to one stream per instance, named after the job
+# (https://docs.aws.amazon.com/sagemaker/latest/dg/common-info-all-sagemaker-models-logs.html).
+TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+
+
+def console_url(region: str, kind: str, name: str) -> str:
+    """The SageMaker console page of a job or endpoint (kind: labeling-jobs, jobs,
+    hyper-tuning-jobs, endpoints)."""
+    return f"https://{region}.console.aws.amazon.com/sagemaker/home?region={region}#/{kind}/{name}"
+
+
+def training_log_url(region: str, job_name: str) -> str:
+    """The CloudWatch Logs console, filtered to a training job's log streams."""
+    return (
+        f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
+        f"#logStream:group={TRAINING_LOG_GROUP};prefix={job_name}/;streamFilter=typeLogStreamPrefix"
+    )

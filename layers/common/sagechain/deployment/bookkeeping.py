@@ -1,0 +1,131 @@
+"""What the deploy stage keeps in the data bucket, and the names it gives SageMaker resources.
+
+    runs/<run_id>/model.json                   the model a run deployed (ModelInfo)
+    runs/<run_id>/deployment/siblings/<job>.json  how each sibling job ended (several hyperparameter sets)
+    runs/<run_id>/deployment/decision.json     which sibling's completion chose the model (written once)
+    models/<model>/deploying.json              the deploy in flight on endpoint <model> (ModelInfo)
+    models/<model>/model.json                  the live model (ModelInfo): what predict reads
+
+None of these keys matches a trigger's pattern.
+"""
+
+import json
+from typing import NamedTuple
+
+from pydantic import BaseModel, ValidationError
+
+from sagechain import names
+from sagechain.errors import ObjectNotFoundError
+from sagechain.events import SagechainEvent
+from sagechain.layout import model_key, run_key
+from sagechain.ports import ObjectStore
+from sagechain.records import ModelInfo, TrainingRecord
+from sagechain.spec import DatasetSpec
+
+JSON = "application/json"
+VARIANT = "AllTraffic"
+RECORD_MAX_BYTES = 1024 * 1024
+
+
+class Outcome(NamedTuple):
+    """What one trigger led to: an event published, or why nothing was."""
+
+    outcome: str
+    reason: str | None = None
+    event: SagechainEvent | None = None
+
+    def summary(self) -> dict[str, object]:
+        """The handler's return value: the outcome, its reason, the published event's detail."""
+        summary: dict[str, object] = {"outcome": self.outcome}
+        if self.reason:
+            summary["reason"] = self.reason
+        if self.event is not None:
+            summary["detail_type"] = self.event.DETAIL_TYPE
+            summary["detail"] = json.loads(self.event.model_dump_json())
+        return summary
+
+
+def deploying_key(model: str) -> str:
+    """models/<model>/deploying.json: the deploy in flight on that endpoint."""
+    return f"models/{model}/deploying.json"
+
+
+def live_key(model: str) -> str:
+    """models/<model>/model.json: the live pointer."""
+    return model_key(model)
+
+
+def run_model_key(run_id: str) -> str:
+    """runs/<run_id>/model.json."""
+    return run_key(run_id, "model.json")
+
+
+def read_record[Record: BaseModel](store: ObjectStore, key: str, model: type[Record]) -> Record | None:
+    """A small JSON object as a model, or None when it does not exist.
+
+    A record that exists but does not parse is a bug or a hand edit: it raises, so the
+    event is retried and ends in the failure queue rather than being silently ignored.
+    """
+    try:
+        raw = store.read_bytes(key, RECORD_MAX_BYTES)
+    except ObjectNotFoundError:
+        return None
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as err:
+        raise ValueError(f"{store.uri(key)} is not a valid {model.__name__}: {err}") from err
+
+
+def write_record(store: ObjectStore, key: str, record: BaseModel) -> None:
+    """A model as a small JSON object."""
+    store.put_bytes(key, record.model_dump_json(indent=2).encode(), JSON)
+
+
+def read_training_plan(store: ObjectStore, run_id: str) -> TrainingRecord | None:
+    """runs/<run_id>/training.json as start_training wrote it, or None when missing."""
+    key = run_key(run_id, "training.json")
+    try:
+        raw = store.read_bytes(key, RECORD_MAX_BYTES)
+    except ObjectNotFoundError:
+        return None
+    try:
+        return TrainingRecord.model_validate_json(raw)
+    except ValidationError as err:
+        raise ValueError(f"{store.uri(key)} is not a valid training record: {err}") from err
+
+
+def read_run(store: ObjectStore, run_id: str) -> tuple[TrainingRecord, DatasetSpec] | None:
+    """The run's training plan and accepted spec, or None when either is missing."""
+    plan = read_training_plan(store, run_id)
+    spec = read_record(store, run_key(run_id, "spec.json"), DatasetSpec)
+    if plan is None or spec is None:
+        return None
+    return plan, spec
+
+
+def read_model_info(store: ObjectStore, key: str) -> ModelInfo | None:
+    """A model.json (or deploying.json), or None."""
+    return read_record(store, key, ModelInfo)
+
+
+def endpoint_name_for(spec: DatasetSpec, dataset: str, name_prefix: str) -> str:
+    """The run's endpoint: the spec's name (prefixed when it lacks the stack's prefix, which
+    the functions' permissions require), else <prefix>-<dataset>."""
+    chosen = spec.deployment.endpoint_name
+    if chosen is None:
+        return names.sagemaker_name(name_prefix, dataset)
+    if chosen.startswith(f"{name_prefix}-"):
+        return chosen
+    return names.sagemaker_name(name_prefix, chosen)
+
+
+def model_name_for(training_job: str, name_prefix: str) -> str:
+    """The SageMaker model of a training job: named after the job (already prefixed)."""
+    if training_job.startswith(f"{name_prefix}-"):
+        return training_job
+    return names.sagemaker_name(name_prefix, training_job)
+
+
+def endpoint_config_name_for(training_job: str, name_prefix: str) -> str:
+    """A new endpoint configuration per deployed job, the same for every delivery of its event."""
+    return names.sagemaker_name(model_name_for(training_job, name_prefix), "config")

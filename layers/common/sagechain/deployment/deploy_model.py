@@ -1,0 +1,460 @@
+"""Stage 4: a finished training becomes the model behind the run's endpoint, or is turned away.
+
+Triggered by SageMaker's training and tuning job state changes. The model is the training
+job itself, a tuning job's best training job, or, for several hyperparameter sets, the best
+sibling once the last of them has ended (each ending records itself; the last one decides,
+and a conditional write makes sure only one decides). A quality gate compares its objective
+metric with the spec's minimum and with the model live on the endpoint. Then CreateModel,
+CreateEndpointConfig, and CreateEndpoint or an autoscaling-aware UpdateEndpoint.
+
+Nothing here waits: an endpoint that is busy raises RetryableError and the event is retried.
+Every step is safe to repeat: names are deterministic, "already exists" is success, and an
+endpoint already on (or moving to) this configuration is not touched again.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from sagechain.console import console_url
+from sagechain.deployment.bookkeeping import (
+    JSON,
+    VARIANT,
+    Outcome,
+    deploying_key,
+    endpoint_config_name_for,
+    endpoint_name_for,
+    live_key,
+    model_name_for,
+    read_model_info,
+    read_record,
+    read_run,
+    run_model_key,
+    write_record,
+)
+from sagechain.errors import RetryableError
+from sagechain.event_sources.sagemaker import JobKind, StateChange, normalized_status
+from sagechain.events import DeploymentFailed, DeploymentRejected, DeploymentStarted
+from sagechain.names import RUN_ID_TAG
+from sagechain.ports import (
+    Autoscaler,
+    DeploymentStore,
+    EndpointState,
+    EventPublisher,
+    ModelHost,
+    SageMakerJobs,
+    TrainedJob,
+    Variant,
+)
+from sagechain.records import ModelInfo, ModelMetric, TrainingRecord
+from sagechain.spec import DatasetSpec
+
+ENDED = ("Completed", "Failed", "Stopped")
+# Endpoint statuses (DescribeEndpoint's enum, compared without case or underscores).
+BUSY = {"creating", "updating", "systemupdating", "rollingback", "deleting"}
+BROKEN = {"failed", "updaterollbackfailed", "outofservice"}
+
+
+@dataclass(frozen=True)
+class DeployConfig:
+    """What deploy_model takes from its settings."""
+
+    name_prefix: str
+    role_arn: str
+
+
+class SiblingRecord(BaseModel):
+    """How one of a run's sibling training jobs ended."""
+
+    model_config = ConfigDict(frozen=True)
+
+    job_name: str
+    status: str
+    metric_value: float | None = None
+
+
+class Decision(BaseModel):
+    """Which sibling's ending chose the run's model (written once, conditionally)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    decided_by: str
+
+
+@dataclass(frozen=True)
+class _Run:
+    run_id: str
+    plan: TrainingRecord
+    spec: DatasetSpec
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _siblings_prefix(run_id: str) -> str:
+    return f"runs/{run_id}/deployment/siblings/"
+
+
+def _decision_key(run_id: str) -> str:
+    return f"runs/{run_id}/deployment/decision.json"
+
+
+def better(a: float, b: float, objective_type: Literal["Maximize", "Minimize"]) -> bool:
+    """Whether a is strictly better than b."""
+    return a > b if objective_type == "Maximize" else a < b
+
+
+def quality_gate(  # noqa: PLR0911 - one return per reason a person can act on
+    plan: TrainingRecord,
+    spec: DatasetSpec,
+    training_job: str,
+    value: float | None,
+    live: ModelInfo | None,
+) -> str | None:
+    """Why the model may not go live, or None when it may.
+
+    "Reaching" the minimum and "not worse" follow the objective's direction: for a metric to
+    minimize (a loss), the minimum is an upper bound and lower values are better.
+    """
+    metric, direction = plan.objective_metric, plan.objective_type
+    minimum = spec.deployment.min_objective_metric
+    comparable = (
+        live is not None
+        and live.metric is not None
+        and live.metric.name == metric
+        and not spec.deployment.allow_worse_model
+    )
+    if minimum is not None and metric is None:
+        return (
+            f"deployment.min_objective_metric is {minimum:g}, but training names no objective metric "
+            "to check it against. Add metric_definitions (custom images) or remove the minimum."
+        )
+    if metric is None:
+        return None
+    if value is None:
+        if minimum is None and not comparable:
+            return None
+        return (
+            f"training job {training_job} reported no {metric} (FinalMetricDataList), so it cannot be "
+            "checked against the minimum or the live model. Check the job's metric definitions."
+        )
+    if minimum is not None and better(minimum, value, direction):
+        side = "below" if direction == "Maximize" else "above (lower is better)"
+        return f"{metric} {value:g} is {side} deployment.min_objective_metric {minimum:g}."
+    live_metric = live.metric if comparable and live is not None else None
+    if live_metric is not None and live is not None and better(live_metric.value, value, direction):
+        return (
+            f"{metric} {value:g} is worse than {live_metric.value:g} of the live model "
+            f"{live.model_name} (run {live.run_id}). Set deployment.allow_worse_model to replace it anyway."
+        )
+    return None
+
+
+def _is_on(endpoint: EndpointState, config_name: str) -> bool:
+    """Whether the endpoint runs, or is moving to, the configuration."""
+    return config_name in (endpoint.config_name, endpoint.pending_config_name)
+
+
+def _job_tags_run_id(change: StateChange, jobs: SageMakerJobs, arn: str) -> str | None:
+    # Documented events carry Tags as {} (empty): ask SageMaker when the event has none.
+    return change.run_id or jobs.tags(arn).get(RUN_ID_TAG)
+
+
+def _load_run(store: DeploymentStore, run_id: str) -> _Run | None:
+    loaded = read_run(store, run_id)
+    if loaded is None:
+        return None
+    return _Run(run_id, *loaded)
+
+
+def deploy_model(
+    change: StateChange,
+    jobs: SageMakerJobs,
+    host: ModelHost,
+    autoscaler: Autoscaler,
+    store: DeploymentStore,
+    publisher: EventPublisher,
+    config: DeployConfig,
+    now: Callable[[], datetime] = _now,
+) -> Outcome:
+    """Turn one training or tuning job state change into a deployment, a rejection, or nothing."""
+    deployer = _Deployer(jobs, host, autoscaler, store, publisher, config, now)
+    if change.kind is JobKind.TUNING:
+        return deployer.tuning_ended(change)
+    return deployer.training_ended(change)
+
+
+@dataclass
+class _Deployer:
+    jobs: SageMakerJobs
+    host: ModelHost
+    autoscaler: Autoscaler
+    store: DeploymentStore
+    publisher: EventPublisher
+    config: DeployConfig
+    now: Callable[[], datetime]
+
+    # ------------------------------------------------------------ choosing the model
+    def training_ended(self, change: StateChange) -> Outcome:  # noqa: PLR0911 - one per case ignored
+        job = self.jobs.training_job(change.name)
+        if job.tuning_job_arn:
+            return Outcome("ignored", f"{job.name} belongs to tuning job {job.tuning_job_arn}, which decides")
+        run_id = _job_tags_run_id(change, self.jobs, job.arn)
+        if run_id is None:
+            return Outcome("ignored", f"{job.name} has no {RUN_ID_TAG} tag")
+        run = _load_run(self.store, run_id)
+        if run is None:
+            return Outcome("ignored", f"run {run_id} has no training.json or spec.json")
+        if job.name not in run.plan.job_names:
+            return Outcome("ignored", f"{job.name} is not one of run {run_id}'s training jobs")
+        if len(run.plan.job_names) > 1:
+            return self._sibling_ended(run, job)
+        if job.status != "Completed":
+            return Outcome("ignored", f"{job.name} ended {job.status}: nothing to deploy")
+        return self._deploy(run, job, self._metric(run.plan, job))
+
+    def tuning_ended(self, change: StateChange) -> Outcome:
+        tuning = self.jobs.tuning_job(change.name)
+        if tuning.status != "Completed":
+            return Outcome("ignored", f"tuning job {tuning.name} is {tuning.status}")
+        run_id = _job_tags_run_id(change, self.jobs, tuning.arn)
+        if run_id is None:
+            return Outcome("ignored", f"{tuning.name} has no {RUN_ID_TAG} tag")
+        run = _load_run(self.store, run_id)
+        if run is None:
+            return Outcome("ignored", f"run {run_id} has no training.json or spec.json")
+        if run.plan.tuning_job_name != tuning.name:
+            return Outcome("ignored", f"{tuning.name} is not run {run_id}'s tuning job")
+        if tuning.best_training_job is None:
+            return self._reject(
+                run,
+                tuning.name,
+                f"tuning job {tuning.name} completed without a best training job "
+                "(no training job reported the objective metric).",
+            )
+        best = self.jobs.training_job(tuning.best_training_job)
+        value = self._metric(run.plan, best)
+        if value is None and tuning.objective_metric == run.plan.objective_metric:
+            value = tuning.objective_value
+        return self._deploy(run, best, value)
+
+    def _sibling_ended(self, run: _Run, job: TrainedJob) -> Outcome:
+        """Record this sibling's ending; when it is the last, choose the best and deploy."""
+        plan = run.plan
+        record = SiblingRecord(job_name=job.name, status=job.status, metric_value=self._metric(plan, job))
+        write_record(self.store, f"{_siblings_prefix(run.run_id)}{job.name}.json", record)
+        ended = self._ended_siblings(run)
+        running = [name for name in plan.job_names if name not in ended]
+        if running:
+            return Outcome(
+                "waiting for siblings",
+                f"{job.name} ended {job.status}; {len(running)} of {len(plan.job_names)} "
+                "training jobs still running",
+            )
+        decision = Decision(decided_by=job.name).model_dump_json().encode()
+        if not self.store.put_bytes_if_absent(_decision_key(run.run_id), decision, JSON):
+            earlier = read_record(self.store, _decision_key(run.run_id), Decision)
+            if earlier is not None and earlier.decided_by != job.name:
+                return Outcome("ignored", f"{earlier.decided_by}'s ending already chose the model")
+        completed = [r for r in ended.values() if r.status == "Completed"]
+        if not completed:
+            statuses = ", ".join(f"{r.job_name} {r.status}" for r in ended.values())
+            return self._reject(
+                run, job.name, f"none of the run's {len(ended)} training jobs completed ({statuses})."
+            )
+        # Best by the objective; a tie or a missing metric keeps the earlier job in the plan.
+        completed.sort(key=lambda r: plan.job_names.index(r.job_name))
+        best = completed[0]
+        for candidate in completed[1:]:
+            if candidate.metric_value is None:
+                continue
+            if best.metric_value is None or better(
+                candidate.metric_value, best.metric_value, plan.objective_type
+            ):
+                best = candidate
+        chosen = job if best.job_name == job.name else self.jobs.training_job(best.job_name)
+        return self._deploy(run, chosen, best.metric_value)
+
+    def _ended_siblings(self, run: _Run) -> dict[str, SiblingRecord]:
+        """Every sibling known to have ended; siblings without a record are asked once, so a
+        lost or late event cannot hold the run back."""
+        ended: dict[str, SiblingRecord] = {}
+        for stored in self.store.iter_objects(_siblings_prefix(run.run_id)):
+            record = read_record(self.store, stored.key, SiblingRecord)
+            if record is not None and record.job_name in run.plan.job_names:
+                ended[record.job_name] = record
+        for name in run.plan.job_names:
+            if name in ended:
+                continue
+            sibling = self.jobs.training_job(name)
+            if sibling.status in ENDED:
+                record = SiblingRecord(
+                    job_name=name, status=sibling.status, metric_value=self._metric(run.plan, sibling)
+                )
+                write_record(self.store, f"{_siblings_prefix(run.run_id)}{name}.json", record)
+                ended[name] = record
+        return ended
+
+    @staticmethod
+    def _metric(plan: TrainingRecord, job: TrainedJob) -> float | None:
+        return job.metrics.get(plan.objective_metric) if plan.objective_metric else None
+
+    # ------------------------------------------------------------ deploying it
+    def _deploy(self, run: _Run, job: TrainedJob, value: float | None) -> Outcome:
+        plan, spec, prefix = run.plan, run.spec, self.config.name_prefix
+        endpoint_name = endpoint_name_for(spec, plan.dataset, prefix)
+        live = read_model_info(self.store, live_key(endpoint_name))
+        model_name = model_name_for(job.name, prefix)
+        if live is not None and live.model_name == model_name:
+            live = None  # the live model is this one: nothing to compare against
+        reason = quality_gate(plan, spec, job.name, value, live)
+        if reason:
+            return self._reject(run, job.name, reason, value, live)
+        if job.model_data_url is None:
+            return self._reject(run, job.name, f"training job {job.name} has no model artifacts.", value)
+
+        config_name = endpoint_config_name_for(job.name, prefix)
+        instance_type = spec.deployment.instance_type
+        if instance_type is None:
+            raise ValueError(f"run {run.run_id}'s spec.json has no deployment.instance_type")
+        endpoint = self.host.endpoint(endpoint_name)
+        action: Literal["create", "update"]
+        if endpoint is not None and normalized_status(endpoint.status) in BROKEN:
+            return self._failed(run, endpoint)
+        if endpoint is not None and _is_on(endpoint, config_name):
+            # A repeated event: the endpoint already runs (or is moving to) this configuration.
+            action = "create" if normalized_status(endpoint.status) == "creating" else "update"
+        elif endpoint is not None and normalized_status(endpoint.status) in BUSY:
+            raise RetryableError(
+                f"endpoint {endpoint_name} is {endpoint.status}; deploying {model_name} is retried"
+            )
+        else:
+            tags = {RUN_ID_TAG: run.run_id}
+            variant = Variant(VARIANT, model_name, instance_type)
+            self.host.create_model(
+                model_name,
+                image=plan.training_image,
+                model_data_url=job.model_data_url,
+                role_arn=self.config.role_arn,
+                # AWS's built-in algorithms serve without network access; a custom image may need it.
+                network_isolation=plan.algorithm == "builtin",
+                tags=tags,
+            )
+            self.host.create_endpoint_config(config_name, variant, spec.deployment.min_instances, tags)
+            info = self._model_info(run, job, endpoint_name, model_name, value)
+            # Written before the endpoint moves: configure_autoscaling reads them once it is in service.
+            write_record(self.store, run_model_key(run.run_id), info)
+            write_record(self.store, deploying_key(endpoint_name), info)
+            action = self._point_endpoint(endpoint, endpoint_name, config_name, variant, tags)
+        event = DeploymentStarted(
+            run_id=run.run_id,
+            dataset=plan.dataset,
+            endpoint_name=endpoint_name,
+            model_name=model_name,
+            endpoint_config_name=config_name,
+            training_job_name=job.name,
+            action=action,
+            instance_type=instance_type,
+            metric_name=plan.objective_metric,
+            metric_value=value,
+            console_url=console_url(self.host.region, "endpoints", endpoint_name),
+        )
+        self.publisher.publish(event)
+        return Outcome(event.DETAIL_TYPE, None, event)
+
+    def _model_info(
+        self, run: _Run, job: TrainedJob, endpoint_name: str, model_name: str, value: float | None
+    ) -> ModelInfo:
+        """model.json: what predict needs to call the endpoint and read its answers."""
+        plan = run.plan
+        metric = plan.objective_metric
+        return ModelInfo(
+            model=endpoint_name,
+            endpoint_name=endpoint_name,
+            variant_name=VARIANT,
+            task=plan.task,
+            labels=plan.labels,
+            algorithm=plan.algorithm,
+            model_name=model_name,
+            training_job_name=job.name,
+            run_id=run.run_id,
+            dataset=plan.dataset,
+            metric=ModelMetric(name=metric, value=value) if metric and value is not None else None,
+            deployed_at=self.now(),
+        )
+
+    def _point_endpoint(
+        self,
+        endpoint: EndpointState | None,
+        endpoint_name: str,
+        config_name: str,
+        variant: Variant,
+        tags: dict[str, str],
+    ) -> Literal["create", "update"]:
+        """CreateEndpoint, or an UpdateEndpoint that Application Auto Scaling will accept."""
+        if endpoint is None:
+            if self.host.create_endpoint(endpoint_name, config_name, tags):
+                return "create"
+            raced = self.host.endpoint(endpoint_name)
+            if raced is not None and _is_on(raced, config_name):
+                return "create"
+            raise RetryableError(f"endpoint {endpoint_name} was created by someone else meanwhile; retried")
+        current = self.host.endpoint_config(endpoint.config_name)
+        # Application Auto Scaling refuses an update that changes a registered variant's instance
+        # type or removes the variant; changing only the model is allowed. (SageMaker guide:
+        # https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-scaling-update.html)
+        forbidden = [
+            v.name
+            for v in current.variants
+            if (v.name != variant.name or v.instance_type != variant.instance_type)
+            and self.autoscaler.registered(endpoint_name, v.name) is not None
+        ]
+        for name in forbidden:
+            self.autoscaler.deregister(endpoint_name, name)
+        # Retaining variant properties keeps the instance count autoscaling reached; after a
+        # deregistration the new configuration's count applies and autoscaling registers again.
+        self.host.update_endpoint(endpoint_name, config_name, retain_variant_properties=not forbidden)
+        return "update"
+
+    # ------------------------------------------------------------ outcomes without a deployment
+    def _reject(
+        self,
+        run: _Run,
+        training_job: str,
+        reason: str,
+        value: float | None = None,
+        live: ModelInfo | None = None,
+    ) -> Outcome:
+        event = DeploymentRejected(
+            run_id=run.run_id,
+            dataset=run.plan.dataset,
+            training_job_name=training_job,
+            reason=reason,
+            metric_name=run.plan.objective_metric,
+            metric_value=value,
+            minimum=run.spec.deployment.min_objective_metric,
+            live_value=live.metric.value if live is not None and live.metric is not None else None,
+        )
+        self.publisher.publish(event)
+        return Outcome(event.DETAIL_TYPE, reason, event)
+
+    def _failed(self, run: _Run, endpoint: EndpointState) -> Outcome:
+        reason = (
+            f"endpoint {endpoint.name} is {endpoint.status}"
+            f"{': ' + endpoint.failure_reason if endpoint.failure_reason else ''}. It cannot take a new "
+            f"model: delete it (aws sagemaker delete-endpoint --endpoint-name {endpoint.name}) and the "
+            "next run creates it again."
+        )
+        event = DeploymentFailed(
+            run_id=run.run_id,
+            dataset=run.plan.dataset,
+            endpoint_name=endpoint.name,
+            reason=reason,
+            console_url=console_url(self.host.region, "endpoints", endpoint.name),
+        )
+        self.publisher.publish(event)
+        return Outcome(event.DETAIL_TYPE, reason, event)

@@ -1,0 +1,288 @@
+"""SageMaker's own state-change events, as AWS sends them to EventBridge: the one place that knows.
+
+Shapes from "Events that Amazon SageMaker AI sends to Amazon EventBridge"
+(https://docs.aws.amazon.com/sagemaker/latest/dg/automating-sagemaker-with-eventbridge.html)
+and the Ground Truth page "Use Amazon EventBridge in Ground Truth":
+
+- SageMaker Ground Truth Labeling Job State Change: the detail is only `LabelingJobStatus`
+  (`Completed`, `Failed`, `Stopped`, ...); the job is named by `resources[0]`, its ARN.
+- SageMaker Training Job State Change: `TrainingJobName`, `TrainingJobArn`,
+  `TrainingJobStatus` (`InProgress`, `Completed`, `Failed`, `Stopping`, `Stopped`); no metrics.
+- SageMaker HyperParameter Tuning Job State Change: `HyperParameterTuningJobName`, `...Arn`,
+  `HyperParameterTuningJobStatus` spelled as the training job's; no best training job.
+- SageMaker Endpoint State Change: `EndpointName`, `EndpointArn`, `EndpointConfigName`, and
+  `EndpointStatus` in upper snake case (`IN_SERVICE`, `UPDATING`, `FAILED`), not `InService`;
+  its EndpointArn lower-cases the name, so the name is taken from EndpointName. During an
+  update `PendingDeploymentSummary.EndpointConfigName` names the configuration being deployed.
+- `Tags` is an empty map in every documented example, while the EventBridge schema registry
+  types it as a list of {Key, Value}: both forms are read.
+
+Statuses are kept in the Describe* spelling (`InService`), whatever the event said, and
+normalized_status() compares any two spellings. SageMaker may send several events for one
+state change, and the AWS samples write timestamps either as ISO 8601 or as epoch
+milliseconds. Parsing ignores fields AWS may add and insists only on what a stage uses.
+"""
+
+from collections.abc import Mapping
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from sagechain.names import RUN_ID_TAG
+
+SAGEMAKER_SOURCE = "aws.sagemaker"
+LABELING_DETAIL_TYPE = "SageMaker Ground Truth Labeling Job State Change"
+TRAINING_DETAIL_TYPE = "SageMaker Training Job State Change"
+TUNING_DETAIL_TYPE = "SageMaker HyperParameter Tuning Job State Change"
+ENDPOINT_DETAIL_TYPE = "SageMaker Endpoint State Change"
+
+
+class JobKind(StrEnum):
+    """A SageMaker resource sagechain follows; the value is its ARN resource type."""
+
+    LABELING = "labeling-job"
+    TRAINING = "training-job"
+    TUNING = "hyper-parameter-tuning-job"
+    ENDPOINT = "endpoint"
+
+    @property
+    def label(self) -> str:
+        """How an email or the history names the kind."""
+        return _KIND_LABELS[self]
+
+    @property
+    def console_kind(self) -> str:
+        """The SageMaker console's path segment for this kind (sagechain.console.console_url)."""
+        return _CONSOLE_KINDS[self]
+
+
+_KIND_LABELS = {
+    JobKind.LABELING: "Labeling job",
+    JobKind.TRAINING: "Training job",
+    JobKind.TUNING: "Tuning job",
+    JobKind.ENDPOINT: "Endpoint",
+}
+_CONSOLE_KINDS = {
+    JobKind.LABELING: "labeling-jobs",
+    JobKind.TRAINING: "jobs",
+    JobKind.TUNING: "hyper-tuning-jobs",
+    JobKind.ENDPOINT: "endpoints",
+}
+
+# Statuses that end a job or put an endpoint out of use: the ones notify emails.
+COMPLETED, FAILED, STOPPED = "Completed", "Failed", "Stopped"
+ALARMING_STATUSES = frozenset({FAILED, STOPPED})
+
+
+def api_status(status: str) -> str:
+    """A status in the Describe* spelling: IN_SERVICE -> InService; InService stays."""
+    if "_" in status or status.isupper():
+        return "".join(part.capitalize() for part in status.split("_") if part)
+    return status
+
+
+def normalized_status(status: str) -> str:
+    """A status comparable across spellings: IN_SERVICE, InService and inservice are one."""
+    return status.replace("_", "").replace("-", "").lower()
+
+
+def tags_as_map(value: object) -> dict[str, str]:
+    """Tags from an event or an API answer: a map, or a list of {Key, Value}."""
+    if value is None:
+        return {}
+    if isinstance(value, dict):
+        return {str(k): str(v) for k, v in value.items()}
+    if isinstance(value, list):
+        found: dict[str, str] = {}
+        for item in value:
+            if isinstance(item, dict) and "Key" in item:
+                found[str(item["Key"])] = str(item.get("Value", ""))
+        return found
+    raise ValueError(f"Tags is neither a map nor a list of {{Key, Value}}: {type(value).__name__}")
+
+
+class _Detail(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    tags: dict[str, str] = Field(default_factory=dict, alias="Tags")
+    failure_reason: str | None = Field(default=None, alias="FailureReason")
+
+    @field_validator("tags", mode="before")
+    @classmethod
+    def _either_tag_form(cls, value: object) -> dict[str, str]:
+        return tags_as_map(value)
+
+
+class _LabelingDetail(_Detail):
+    status: str = Field(alias="LabelingJobStatus")
+
+
+class _TrainingDetail(_Detail):
+    name: str = Field(alias="TrainingJobName")
+    arn: str = Field(alias="TrainingJobArn")
+    status: str = Field(alias="TrainingJobStatus")
+    tuning_job_arn: str | None = Field(default=None, alias="TuningJobArn")
+
+
+class _TuningDetail(_Detail):
+    name: str = Field(alias="HyperParameterTuningJobName")
+    arn: str = Field(alias="HyperParameterTuningJobArn")
+    status: str = Field(alias="HyperParameterTuningJobStatus")
+
+
+class _PendingDeployment(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    endpoint_config_name: str | None = Field(default=None, alias="EndpointConfigName")
+
+
+class _EndpointDetail(_Detail):
+    name: str = Field(alias="EndpointName")
+    arn: str = Field(alias="EndpointArn")
+    status: str = Field(alias="EndpointStatus")
+    config_name: str | None = Field(default=None, alias="EndpointConfigName")
+    pending: _PendingDeployment | None = Field(default=None, alias="PendingDeploymentSummary")
+
+
+class StateChange(BaseModel):
+    """One SageMaker state change of a labeling, training or tuning job or an endpoint."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: JobKind
+    name: str
+    arn: str
+    status: str
+    at: datetime
+    failure_reason: str | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+    # Endpoints: the configuration the endpoint runs (EndpointConfigName) and, during an
+    # update, the one being deployed (PendingDeploymentSummary).
+    config_name: str | None = None
+    pending_config_name: str | None = None
+    # Training jobs a tuning job launched (its trials).
+    tuning_job_arn: str | None = None
+
+    @property
+    def run_id(self) -> str | None:
+        """The run the resource belongs to, when the event carries the tag."""
+        return self.tags.get(RUN_ID_TAG)
+
+    @property
+    def endpoint_config_name(self) -> str | None:
+        """Endpoints: the configuration being deployed (pending, else current); its tags name the run."""
+        return self.pending_config_name or self.config_name
+
+    @property
+    def about(self) -> str:
+        """What the change is about, for idempotency keys and history: kind, name, status.
+
+        An endpoint's name outlives its deployments (every run of a dataset deploys to it),
+        so its changes also name the configuration: a later deployment's failure is a new fact.
+        """
+        if self.kind is JobKind.ENDPOINT and self.endpoint_config_name:
+            return f"{self.kind.value}#{self.name}#{self.endpoint_config_name}#{self.status}"
+        return f"{self.kind.value}#{self.name}#{self.status}"
+
+    @property
+    def endpoint_config_arn(self) -> str | None:
+        """The deployed configuration's ARN, built from the endpoint's."""
+        if self.kind is not JobKind.ENDPOINT or not self.endpoint_config_name:
+            return None
+        head = self.arn.rsplit(":", 1)[0]
+        return f"{head}:endpoint-config/{self.endpoint_config_name.lower()}"
+
+
+class _Envelope(BaseModel):
+    # Not Powertools' EventBridgeModel: it also requires version, id, account and region,
+    # which no stage reads, so a replayed or hand-written event without them would be refused.
+    model_config = ConfigDict(extra="ignore")
+
+    source: str
+    detail_type: str = Field(alias="detail-type")
+    time: datetime
+    resources: list[str] = Field(default_factory=list)
+    detail: dict[str, Any]
+
+
+def _labeling(envelope: _Envelope) -> StateChange | None:
+    detail = _LabelingDetail.model_validate(envelope.detail)
+    # The job is named only by its ARN in resources: without one, there is nothing to act on.
+    arns = [arn for arn in envelope.resources if f":{JobKind.LABELING.value}/" in arn]
+    if not arns:
+        return None
+    arn = arns[0]
+    return StateChange(
+        kind=JobKind.LABELING,
+        name=arn.rsplit("/", 1)[-1],
+        arn=arn,
+        status=api_status(detail.status),
+        at=envelope.time,
+        failure_reason=detail.failure_reason,
+        tags=detail.tags,
+    )
+
+
+def _training(envelope: _Envelope) -> StateChange:
+    detail = _TrainingDetail.model_validate(envelope.detail)
+    return StateChange(
+        kind=JobKind.TRAINING,
+        name=detail.name,
+        arn=detail.arn,
+        status=api_status(detail.status),
+        at=envelope.time,
+        failure_reason=detail.failure_reason,
+        tags=detail.tags,
+        tuning_job_arn=detail.tuning_job_arn,
+    )
+
+
+def _tuning(envelope: _Envelope) -> StateChange:
+    detail = _TuningDetail.model_validate(envelope.detail)
+    return StateChange(
+        kind=JobKind.TUNING,
+        name=detail.name,
+        arn=detail.arn,
+        status=api_status(detail.status),
+        at=envelope.time,
+        failure_reason=detail.failure_reason,
+        tags=detail.tags,
+    )
+
+
+def _endpoint(envelope: _Envelope) -> StateChange:
+    detail = _EndpointDetail.model_validate(envelope.detail)
+    return StateChange(
+        kind=JobKind.ENDPOINT,
+        name=detail.name,
+        arn=detail.arn,
+        status=api_status(detail.status),
+        at=envelope.time,
+        failure_reason=detail.failure_reason,
+        tags=detail.tags,
+        config_name=detail.config_name,
+        pending_config_name=detail.pending.endpoint_config_name if detail.pending else None,
+    )
+
+
+_PARSERS = {
+    LABELING_DETAIL_TYPE: _labeling,
+    TRAINING_DETAIL_TYPE: _training,
+    TUNING_DETAIL_TYPE: _tuning,
+    ENDPOINT_DETAIL_TYPE: _endpoint,
+}
+
+
+def state_change(event: Mapping[str, Any], *kinds: JobKind) -> StateChange | None:
+    """A delivered `aws.sagemaker` event as a state change, or None when it is not one sagechain
+    follows (or not of the given kinds); a followed event missing a field it needs raises."""
+    envelope = _Envelope.model_validate(event)
+    if envelope.source != SAGEMAKER_SOURCE:
+        return None
+    parse = _PARSERS.get(envelope.detail_type)
+    change = parse(envelope) if parse else None
+    if change is None or (kinds and change.kind not in kinds):
+        return None
+    return change

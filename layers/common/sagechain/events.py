@@ -1,0 +1,191 @@
+"""The `sagechain` events contract: what each stage puts on the bus (source `sagechain`).
+
+notify and track_run read every one of them; docs/events.schema.json is their published
+JSON Schema (`make schema`), kept current by a test.
+"""
+
+from decimal import Decimal
+from typing import ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+EVENT_SOURCE = "sagechain"
+
+
+class SagechainEvent(BaseModel):
+    """Base of the details sagechain puts on the bus (source `sagechain`)."""
+
+    model_config = ConfigDict(frozen=True)
+    DETAIL_TYPE: ClassVar[str]
+
+    run_id: str
+    dataset: str
+
+
+class LabelingCostEstimate(BaseModel):
+    """What Ground Truth will charge for a run, before it starts."""
+
+    model_config = ConfigDict(frozen=True)
+
+    objects: int
+    per_object_fees_usd: Decimal
+    workforce_fees_usd: Decimal
+    total_usd: Decimal
+
+
+class DatasetPrepared(SagechainEvent):
+    """The dataset is valid and its manifest is written."""
+
+    DETAIL_TYPE: ClassVar[str] = "Dataset Prepared"
+
+    task: str
+    labeling_mode: str
+    manifest_uri: str
+    spec_uri: str
+    source_uri: str
+    objects: int
+    skipped: dict[str, int]
+    label_counts: dict[str, int] | None = None
+    cost_estimate: LabelingCostEstimate | None = None
+
+
+class DatasetRejected(SagechainEvent):
+    """The dataset cannot become a run; it is kept as uploaded."""
+
+    DETAIL_TYPE: ClassVar[str] = "Dataset Rejected"
+
+    reason: str
+    source_uri: str
+    dataset_uri: str
+    skipped: dict[str, int] = Field(default_factory=dict)
+    cost_estimate: LabelingCostEstimate | None = None
+
+
+# ---------------------------------------------------------------- later stages
+# The contract between stages and with notify/track_run: each stage emits these.
+
+
+class LabelingStarted(SagechainEvent):
+    """A Ground Truth labeling job was created (or already existed) for the run."""
+
+    DETAIL_TYPE: ClassVar[str] = "Labeling Started"
+
+    job_name: str
+    task: str
+    objects: int
+    workforce: Literal["private", "vendor", "public"]
+    auto_labeling: bool
+    console_url: str
+    output_uri: str
+    cost_estimate: LabelingCostEstimate | None = None
+    # Set when the spec asked for automated data labeling and the job runs without it.
+    auto_labeling_refused_reason: str | None = None
+
+
+class TrainingStarted(SagechainEvent):
+    """Training (one job, several sibling jobs, or one tuning job) was started for the run."""
+
+    DETAIL_TYPE: ClassVar[str] = "Training Started"
+
+    job_names: list[str]
+    tuning_job_name: str | None = None
+    algorithm: str
+    instance_type: str
+    instance_count: int
+    spot: bool
+    train_objects: int
+    validation_objects: int
+    dropped: dict[str, int] = Field(default_factory=dict)
+    console_urls: list[str] = Field(default_factory=list)
+
+
+class TrainingSkipped(SagechainEvent):
+    """Nothing was trained, and why (e.g. the labeling job labeled nothing)."""
+
+    DETAIL_TYPE: ClassVar[str] = "Training Skipped"
+
+    reason: str
+    labeling_job_name: str | None = None
+
+
+class DeploymentStarted(SagechainEvent):
+    """A model passed the quality gate and its endpoint is being created or updated."""
+
+    DETAIL_TYPE: ClassVar[str] = "Deployment Started"
+
+    endpoint_name: str
+    model_name: str
+    endpoint_config_name: str
+    training_job_name: str
+    action: Literal["create", "update"]
+    instance_type: str
+    metric_name: str | None = None
+    metric_value: float | None = None
+    console_url: str
+
+
+class DeploymentRejected(SagechainEvent):
+    """The quality gate kept a model from replacing what is live (or from going live)."""
+
+    DETAIL_TYPE: ClassVar[str] = "Deployment Rejected"
+
+    training_job_name: str
+    reason: str
+    metric_name: str | None = None
+    metric_value: float | None = None
+    minimum: float | None = None
+    live_value: float | None = None
+
+
+class DeploymentFailed(SagechainEvent):
+    """The endpoint could not be created or updated."""
+
+    DETAIL_TYPE: ClassVar[str] = "Deployment Failed"
+
+    endpoint_name: str
+    reason: str
+    console_url: str
+
+
+class ModelLive(SagechainEvent):
+    """The endpoint is in service with autoscaling; the predict URL works."""
+
+    DETAIL_TYPE: ClassVar[str] = "Model Live"
+
+    endpoint_name: str
+    model_name: str
+    instance_type: str
+    min_instances: int
+    max_instances: int
+    predict_url: str
+    console_url: str
+
+
+SAGECHAIN_EVENTS: tuple[type[SagechainEvent], ...] = (
+    DatasetPrepared,
+    DatasetRejected,
+    LabelingStarted,
+    TrainingStarted,
+    TrainingSkipped,
+    DeploymentStarted,
+    DeploymentRejected,
+    DeploymentFailed,
+    ModelLive,
+)
+
+
+def events_schema_document() -> str:
+    """JSON Schemas of every `sagechain` event's detail, keyed by detail-type (docs/events.schema.json)."""
+    import json  # noqa: PLC0415 - only the schema export needs it
+
+    schemas = {event.DETAIL_TYPE: event.model_json_schema(mode="serialization") for event in SAGECHAIN_EVENTS}
+    document = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "sagechain events (EventBridge source 'sagechain'): detail by detail-type",
+        "detail_types": schemas,
+    }
+    return json.dumps(document, indent=2, sort_keys=True) + "\n"
+
+
+if __name__ == "__main__":
+    print(events_schema_document(), end="")

@@ -1,0 +1,1 @@
+"""The inference API, predict: an image in, the live model's labels out; and the API's OpenAPI document."""

@@ -1,0 +1,246 @@
+"""Stage 1: a dataset upload becomes a run: spec checked, manifest written, event emitted.
+
+A folder's dataset.json or a dataset zip -> runs/<run_id>/spec.json, run.json and either
+input.manifest (Ground Truth labels next) or labeled.manifest (labels were provided).
+Whatever is wrong with the upload becomes a "Dataset Rejected" event with a reason a
+person can act on; the dataset itself is never changed or deleted.
+"""
+
+import json
+import zipfile
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from pydantic import ValidationError
+
+from sagechain.errors import DatasetRejectedError, ObjectNotFoundError, ObjectTooLargeError
+from sagechain.events import DatasetPrepared, DatasetRejected, SagechainEvent
+from sagechain.ingest import provided_labels, zip_import
+from sagechain.ingest.settings import ZipLimits
+from sagechain.ingest.upload import DatasetUpload, skip_reason
+from sagechain.layout import (
+    INPUT_MANIFEST,
+    LABELED_MANIFEST,
+    MANIFEST_CONTENT_TYPE,
+    SPEC_FILE,
+    dataset_prefix,
+    images_prefix,
+    run_key,
+)
+from sagechain.manifest import LabeledLineBuilder, ManifestStats, source_ref_line
+from sagechain.ports import EventPublisher, ObjectStore, ObjectWriter
+from sagechain.pricing import estimate_labeling_cost
+from sagechain.records import RunInfo
+from sagechain.settings import SpecDefaults
+from sagechain.spec import DatasetSpec, LabelingMode, describe_validation_error
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def parse_spec(raw: bytes, where: str) -> DatasetSpec:
+    """dataset.json's bytes as a spec, or a rejection that says what to fix."""
+    try:
+        document = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        detail = (
+            f"{err.msg} at line {err.lineno} column {err.colno}"
+            if isinstance(err, json.JSONDecodeError)
+            else str(err)
+        )
+        raise DatasetRejectedError(f"{where} is not valid JSON: {detail}") from None
+    try:
+        return DatasetSpec.model_validate(document)
+    except ValidationError as err:
+        raise DatasetRejectedError(
+            f"{where} is not a valid dataset spec: {describe_validation_error(err)}"
+        ) from None
+
+
+def _folder_spec(store: ObjectStore, upload: DatasetUpload) -> DatasetSpec:
+    try:
+        # The version that was uploaded, even if dataset.json has been overwritten since.
+        raw = store.read_bytes(upload.source.key, zip_import.SPEC_MAX_BYTES, upload.source.version_id)
+    except ObjectNotFoundError:
+        raise DatasetRejectedError(f"{upload.source.uri} was deleted before it could be read") from None
+    except ObjectTooLargeError as err:
+        raise DatasetRejectedError(f"{SPEC_FILE} is {err.size} bytes; at most {err.limit} are read") from None
+    return parse_spec(raw, SPEC_FILE)
+
+
+def _zip_spec(
+    store: ObjectStore, upload: DatasetUpload, limits: ZipLimits, stats: ManifestStats
+) -> DatasetSpec:
+    """Check the archive, read its spec, then unpack it into the dataset folder."""
+    name = upload.source.key.rsplit("/", 1)[-1]
+    try:
+        source = store.open_random_access(upload.source.key, upload.source.version_id)
+    except ObjectNotFoundError:
+        raise DatasetRejectedError(f"{upload.source.uri} was deleted before it could be read") from None
+    try:
+        with source, zipfile.ZipFile(source) as archive:
+            plan = zip_import.inspect_archive(archive, name, limits)
+            spec = parse_spec(zip_import.read_spec(archive, plan, name), f"{name}: {SPEC_FILE}")
+            extras = [spec.labeling.labels_file] if spec.labeling.labels_file else []
+            zip_import.unpack(archive, plan, store, upload.dataset, extras)
+    except zipfile.BadZipFile as err:
+        raise DatasetRejectedError(f"{name} is not a readable zip archive ({err})") from None
+    stats.skipped.update(plan.skipped)
+    left_out = len(plan.others) - len(extras)
+    if left_out:
+        stats.skipped["outside_images_folder"] += left_out
+    return spec
+
+
+def _write_input_lines(store: ObjectStore, dataset: str, writer: ObjectWriter, stats: ManifestStats) -> None:
+    """Ground Truth input: one source-ref line per image, listed page by page."""
+    for obj in store.iter_objects(images_prefix(dataset)):
+        reason = skip_reason(obj)
+        if reason:
+            stats.skipped[reason] += 1
+            continue
+        writer.write(source_ref_line(store.uri(obj.key)))
+        stats.objects += 1
+
+
+def _write_labeled_lines(
+    store: ObjectStore,
+    upload: DatasetUpload,
+    spec: DatasetSpec,
+    writer: ObjectWriter,
+    stats: ManifestStats,
+    now: datetime,
+) -> None:
+    builder = LabeledLineBuilder(spec.task, spec.labels, spec.labeling.label_attribute, now.isoformat())
+    labels_file = spec.labeling.labels_file
+    if labels_file is None:
+        write = provided_labels.write_class_folder_labels
+    elif labels_file.endswith(".manifest"):
+        write = provided_labels.write_ground_truth_manifest_labels
+    else:
+        write = provided_labels.write_coco_labels
+    write(store, upload.dataset, spec, builder, writer, stats)
+
+
+def _skipped_summary(stats: ManifestStats) -> str:
+    if not stats.skipped:
+        return "nothing else was found"
+    return "skipped: " + ", ".join(f"{count} {reason}" for reason, count in sorted(stats.skipped.items()))
+
+
+def _prepare(
+    upload: DatasetUpload,
+    spec: DatasetSpec,
+    store: ObjectStore,
+    stats: ManifestStats,
+    now: datetime,
+) -> DatasetPrepared:
+    provided = spec.labeling.mode is LabelingMode.PROVIDED
+    if not provided and not spec.labeling.workteam_arn:
+        raise DatasetRejectedError(
+            "Ground Truth needs a workteam: set labeling.workteam_arn in dataset.json or the stack's "
+            "DefaultWorkteamArn parameter, or provide the labels (labeling.mode = provided)."
+        )
+    manifest_key = run_key(upload.run_id, LABELED_MANIFEST if provided else INPUT_MANIFEST)
+    writer = store.open_writer(manifest_key, MANIFEST_CONTENT_TYPE)
+    try:
+        if provided:
+            _write_labeled_lines(store, upload, spec, writer, stats, now)
+        else:
+            _write_input_lines(store, upload.dataset, writer, stats)
+        if stats.objects == 0:
+            raise DatasetRejectedError(
+                f"No {'labeled ' if provided else ''}images (jpg, jpeg, png) under "
+                f"{store.uri(images_prefix(upload.dataset))} ({_skipped_summary(stats)}). "
+                f"Add images, then upload {SPEC_FILE} again."
+            )
+        estimate = None
+        if not provided:
+            estimate = estimate_labeling_cost(
+                spec.task,
+                stats.objects,
+                spec.labeling.workers_per_object,
+                spec.labeling.workteam_arn,
+                spec.labeling.price_per_task_usd,
+            )
+            limit = spec.labeling.max_cost_usd
+            if limit is not None and estimate.total_usd > limit:
+                raise DatasetRejectedError(
+                    f"Estimated labeling cost ${estimate.total_usd} for {estimate.objects} images is above "
+                    f"labeling.max_cost_usd ${limit} (Ground Truth fees ${estimate.per_object_fees_usd}, "
+                    f"workforce ${estimate.workforce_fees_usd}). Raise labeling.max_cost_usd in {SPEC_FILE} "
+                    "or label fewer images.",
+                    estimate,
+                )
+        info = RunInfo(
+            run_id=upload.run_id,
+            dataset=upload.dataset,
+            source_uri=upload.source.uri,
+            source_version=upload.source.version,
+            task=spec.task.value,
+            labeling_mode=spec.labeling.mode.value,
+            label_attribute=spec.labeling.label_attribute,
+            manifest_uri=store.uri(manifest_key),
+            objects=stats.objects,
+            created_at=now,
+        )
+        # The spec lands before the manifest: the manifest's arrival starts the next stage.
+        store.put_bytes(
+            run_key(upload.run_id, "spec.json"),
+            spec.model_dump_json(indent=2).encode(),
+            "application/json",
+        )
+        store.put_bytes(
+            run_key(upload.run_id, "run.json"),
+            info.model_dump_json(indent=2).encode(),
+            "application/json",
+        )
+        writer.commit()
+    except BaseException:
+        writer.abort()
+        raise
+    return DatasetPrepared(
+        run_id=upload.run_id,
+        dataset=upload.dataset,
+        task=spec.task.value,
+        labeling_mode=spec.labeling.mode.value,
+        manifest_uri=store.uri(manifest_key),
+        spec_uri=store.uri(run_key(upload.run_id, "spec.json")),
+        source_uri=upload.source.uri,
+        objects=stats.objects,
+        skipped=dict(stats.skipped),
+        label_counts=dict(stats.label_counts) if provided else None,
+        cost_estimate=estimate,
+    )
+
+
+def prepare_dataset(
+    upload: DatasetUpload,
+    store: ObjectStore,
+    publisher: EventPublisher,
+    defaults: SpecDefaults,
+    zip_limits: ZipLimits,
+    now: Callable[[], datetime] = _now,
+) -> SagechainEvent:
+    """Turn one upload into a prepared or rejected run, publish the event, and return it."""
+    stats = ManifestStats()
+    event: SagechainEvent
+    try:
+        if upload.kind == "zip":
+            spec = _zip_spec(store, upload, zip_limits, stats)
+        else:
+            spec = _folder_spec(store, upload)
+        event = _prepare(upload, spec.with_defaults(defaults), store, stats, now())
+    except DatasetRejectedError as rejection:
+        event = DatasetRejected(
+            run_id=upload.run_id,
+            dataset=upload.dataset,
+            reason=rejection.reason,
+            source_uri=upload.source.uri,
+            dataset_uri=store.uri(dataset_prefix(upload.dataset)),
+            skipped=dict(stats.skipped),
+            cost_estimate=rejection.estimate,
+        )
+    publisher.publish(event)
+    return event

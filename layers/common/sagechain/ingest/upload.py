@@ -1,0 +1,58 @@
+"""Which uploads start a run, and which listed objects are a dataset's images."""
+
+import posixpath
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from sagechain import names
+from sagechain.event_sources.s3 import ObjectRef
+from sagechain.layout import DATASETS, IMAGE_SUFFIXES, SPEC_FILE
+from sagechain.ports import StoredObject
+
+
+class DatasetUpload(BaseModel):
+    """An upload that starts a run: a folder's dataset.json or a dataset zip."""
+
+    model_config = ConfigDict(frozen=True)
+
+    dataset: str
+    kind: Literal["folder", "zip"]
+    source: ObjectRef
+    run_id: str
+
+
+def dataset_upload(ref: ObjectRef) -> DatasetUpload | None:
+    """The run an object starts, or None when the key is not datasets/<name>/dataset.json
+    or datasets/<name>.zip (the rule's wildcards also match deeper keys)."""
+    if not ref.key.startswith(DATASETS):
+        return None
+    rest = ref.key[len(DATASETS) :]
+    if rest.endswith("/" + SPEC_FILE) and rest.count("/") == 1:
+        dataset, kind = rest[: -len(SPEC_FILE) - 1], "folder"
+    elif rest.endswith(".zip") and "/" not in rest:
+        dataset, kind = rest[: -len(".zip")], "zip"
+    else:
+        return None
+    if not dataset:
+        return None
+    return DatasetUpload(
+        dataset=dataset,
+        kind=kind,
+        source=ref,
+        run_id=names.run_id(dataset, ref.bucket, ref.key, ref.version),
+    )
+
+
+def skip_reason(obj: StoredObject) -> str | None:
+    """Why a listed object is not an image of the dataset, or None when it is one."""
+    if obj.key.endswith("/"):
+        return "folder_marker"
+    base = posixpath.basename(obj.key)
+    if base.startswith("."):
+        return "hidden_file"
+    if not base.lower().endswith(IMAGE_SUFFIXES):
+        return "not_an_image"
+    if obj.size == 0:
+        return "empty_file"
+    return None

@@ -1,0 +1,9 @@
+"""start_labeling's settings."""
+
+from sagechain.settings import SageMakerRoleArn, StageSettings
+
+
+class StartLabelingSettings(StageSettings):
+    """start_labeling: and the role Ground Truth runs as."""
+
+    sagemaker_role_arn: SageMakerRoleArn

@@ -1,1 +1,0 @@
-"""pydantic models: the dataset spec, events, manifest lines."""

@@ -1,0 +1,517 @@
+"""Stage 6: one plain-text email per sagechain event, and per failed or stopped job or endpoint.
+
+Each email says what happened, the figures that matter at that step, a failure reason
+exactly as SageMaker or the stage wrote it, links (SageMaker console, training logs,
+the predict URL) and what to do next. Completed jobs and endpoints in service are not
+emailed: the sagechain event that follows them says more. A training job that a tuning
+job launched is not emailed either: the tuning job reports for its trials.
+"""
+
+import unicodedata
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from sagechain.event_sources.eventbridge import SagechainDelivery, parse_bus_event
+from sagechain.event_sources.sagemaker import ALARMING_STATUSES, FAILED, JobKind, StateChange
+from sagechain.events import (
+    DatasetPrepared,
+    DatasetRejected,
+    DeploymentFailed,
+    DeploymentRejected,
+    DeploymentStarted,
+    LabelingCostEstimate,
+    LabelingStarted,
+    ModelLive,
+    SagechainEvent,
+    TrainingSkipped,
+    TrainingStarted,
+)
+from sagechain.observers.timeline import RunRef, resolve_run
+from sagechain.ports import ObjectStore, SageMakerLookup, TrainingJobFacts
+
+# SNS Publish: "Subjects must be UTF-8 text with no line breaks or control characters, and
+# less than 100 characters long" (botocore's SNS service model, Publish.Subject).
+SUBJECT_MAX = 99
+ELLIPSIS = "…"
+
+
+class Email(BaseModel):
+    """One email, and what it is about (its idempotency key)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str
+    subject: str
+    body: str
+
+
+# ---------------------------------------------------------------- text helpers
+
+
+def _one_line(text: str) -> str:
+    """Control characters (newlines included) become spaces: S3 keys, hence dataset names, may hold them."""
+    return "".join(" " if unicodedata.category(c).startswith("C") else c for c in text).strip()
+
+
+def subject_line(dataset: str | None, stage: str, run_id: str) -> str:
+    """'[sagechain] <dataset>: <stage> (run <run_id>)', the dataset shortened to fit SNS's limit."""
+    tail = f": {stage} (run {run_id})"
+    if dataset is None:
+        return f"[sagechain] {stage} (run {run_id})"[:SUBJECT_MAX]
+    head = "[sagechain] "
+    name = _one_line(dataset)
+    room = SUBJECT_MAX - len(head) - len(tail)
+    if len(name) > room:
+        name = name[: max(room - 1, 1)].rstrip() + ELLIPSIS
+    return f"{head}{name}{tail}"[:SUBJECT_MAX]
+
+
+def duration(seconds: int | None) -> str | None:
+    """1 h 02 min 03 s; None stays None."""
+    if seconds is None:
+        return None
+    hours, rest = divmod(int(seconds), 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes:02d} min {secs:02d} s"
+    if minutes:
+        return f"{minutes} min {secs:02d} s"
+    return f"{secs} s"
+
+
+def _usd(value: Decimal) -> str:
+    return f"${value:,.2f}"
+
+
+def _counts(counts: Mapping[str, int] | None) -> str | None:
+    if not counts:
+        return None
+    return ", ".join(f"{name} {count}" for name, count in sorted(counts.items()))
+
+
+def _estimate(estimate: LabelingCostEstimate | None) -> str | None:
+    if estimate is None:
+        return None
+    return (
+        f"{_usd(estimate.total_usd)} for {estimate.objects} images (Ground Truth fees "
+        f"{_usd(estimate.per_object_fees_usd)}, workforce {_usd(estimate.workforce_fees_usd)})"
+    )
+
+
+def _metric(name: str | None, value: float | None) -> str | None:
+    return f"{name} = {value:g}" if name is not None and value is not None else None
+
+
+class _Body:
+    """A plain-text email: a headline, then titled sections of indented lines."""
+
+    def __init__(self, headline: str) -> None:
+        self._blocks = [headline]
+
+    def section(self, title: str, lines: list[str]) -> "_Body":
+        if lines:
+            self._blocks.append("\n".join([title, "-" * len(title), *(f"  {line}" for line in lines)]))
+        return self
+
+    def happened(self, *lines: str) -> "_Body":
+        return self.section("What happened", list(lines))
+
+    def reason(self, reason: str | None) -> "_Body":
+        # Verbatim: the words SageMaker or the stage used, never reworded.
+        return self.section("Reason", reason.splitlines() if reason else ["(SageMaker gave no reason)"])
+
+    def figures(self, pairs: list[tuple[str, str | int | None]]) -> "_Body":
+        shown = [(label, str(value)) for label, value in pairs if value is not None and value != ""]
+        width = max((len(label) for label, _ in shown), default=0)
+        return self.section("Key figures", [f"{label + ':':<{width + 1}} {value}" for label, value in shown])
+
+    def links(self, pairs: list[tuple[str, str | None]]) -> "_Body":
+        return self.section("Links", [f"{label}: {url}" for label, url in pairs if url])
+
+    def next(self, *lines: str) -> "_Body":
+        return self.section("What to do next", list(lines))
+
+    def render(self, run_id: str, dataset: str | None, at: datetime) -> str:
+        when = at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        footer = f"-- \nsagechain, run {run_id}" + (f", dataset {dataset}" if dataset else "") + f", {when}"
+        return "\n\n".join([*self._blocks, footer]) + "\n"
+
+
+def _billable(seconds: int | None) -> str | None:
+    if seconds is None:
+        return None
+    return f"{seconds} s" + (f" ({duration(seconds)})" if seconds >= 60 else "")
+
+
+# DescribeLabelingJob's LabelCounters and DescribeHyperParameterTuningJob's TrainingJobStatusCounters.
+_COUNTER_LABELS = {
+    "TotalLabeled": "Images labeled",
+    "HumanLabeled": "Labeled by workers",
+    "MachineLabeled": "Labeled automatically",
+    "FailedNonRetryableError": "Could not be labeled",
+    "Unlabeled": "Not labeled yet",
+    "Completed": "Training jobs completed",
+    "InProgress": "Training jobs running",
+    "RetryableError": "Training jobs failed (retryable)",
+    "NonRetryableError": "Training jobs failed",
+    "Stopped": "Training jobs stopped",
+}
+
+
+def _counter_figures(counters: Mapping[str, int]) -> list[tuple[str, str | int | None]]:
+    return [(_COUNTER_LABELS.get(name, name), count) for name, count in counters.items()]
+
+
+def _training_figures(facts: TrainingJobFacts | None) -> list[tuple[str, str | int | None]]:
+    if facts is None:
+        return []
+    savings = facts.spot_savings_percent
+    instances = (
+        f"{facts.instance_count} x {facts.instance_type}"
+        if facts.instance_count and facts.instance_type
+        else None
+    )
+    return [
+        ("Training instances", instances + (" (spot)" if facts.spot else "") if instances else None),
+        ("Training time", duration(facts.training_seconds)),
+        ("Billable seconds", _billable(facts.billable_seconds)),
+        ("Spot savings", f"{savings:g}%" if savings is not None else None),
+    ]
+
+
+def _training_links(lookup: SageMakerLookup, name: str | None) -> list[tuple[str, str | None]]:
+    if not name:
+        return []
+    return [
+        (f"Training job {name}", lookup.console_url(JobKind.TRAINING, name)),
+        (f"Training logs of {name}", lookup.training_log_url(name)),
+    ]
+
+
+# ---------------------------------------------------------------- sagechain events
+
+
+def _dataset_prepared(event: DatasetPrepared, lookup: SageMakerLookup) -> tuple[str, _Body]:
+    provided = event.label_counts is not None
+    body = _Body(f'Dataset "{event.dataset}" is prepared: run {event.run_id} has started.').happened(
+        f"{event.objects} labeled images were written to the run's labeled manifest."
+        if provided
+        else f"{event.objects} images were listed in the run's Ground Truth input manifest.",
+        *([f"Skipped (not used): {_counts(event.skipped)}."] if event.skipped else []),
+    )
+    body.figures(
+        [
+            ("Images", event.objects),
+            ("Task", event.task),
+            ("Labeling", event.labeling_mode),
+            ("Labels", _counts(event.label_counts)),
+            ("Labeling cost estimate", _estimate(event.cost_estimate)),
+        ]
+    ).links(
+        [("Manifest", event.manifest_uri), ("Spec as accepted", event.spec_uri), ("Upload", event.source_uri)]
+    )
+    body.next(
+        "Nothing: training starts from the labeled manifest. You get an email when it does."
+        if provided
+        else "Nothing: a Ground Truth labeling job starts next. You get an email with its console link."
+    )
+    return "Dataset prepared", body
+
+
+def _dataset_rejected(event: DatasetRejected, lookup: SageMakerLookup) -> tuple[str, _Body]:
+    body = _Body(f'Dataset "{event.dataset}" was rejected: nothing was started (run {event.run_id}).')
+    body.reason(event.reason).figures(
+        [
+            ("Skipped files", _counts(event.skipped)),
+            ("Labeling cost estimate", _estimate(event.cost_estimate)),
+        ]
+    ).links([("Dataset", event.dataset_uri), ("Upload", event.source_uri)])
+    body.next(
+        "Fix what the reason names, then upload dataset.json (or the .zip) again: that starts a new run.",
+        "The dataset is kept exactly as uploaded, and nothing was written under runs/.",
+    )
+    return "Dataset rejected", body
+
+
+def _labeling_started(event: LabelingStarted, lookup: SageMakerLookup) -> tuple[str, _Body]:
+    body = _Body(f"Ground Truth labeling job {event.job_name} has started for {event.objects} images.")
+    body.figures(
+        [
+            ("Images to label", event.objects),
+            ("Task", event.task),
+            ("Workforce", event.workforce),
+            ("Automated labeling", "on" if event.auto_labeling else "off"),
+            ("Labeling cost estimate", _estimate(event.cost_estimate)),
+        ]
+    ).links([("Labeling job", event.console_url), ("Labels will be written to", event.output_uri)])
+    body.next(
+        "Workers label the images in Ground Truth's worker portal"
+        + (" (your private work team signs in there)." if event.workforce == "private" else "."),
+        "When the job completes, training starts by itself. You get an email then, or if the job "
+        "fails or is stopped.",
+    )
+    return "Labeling started", body
+
+
+def _training_started(event: TrainingStarted, lookup: SageMakerLookup) -> tuple[str, _Body]:
+    if event.tuning_job_name:
+        headline = f"Hyperparameter tuning job {event.tuning_job_name} has started."
+    else:
+        count = len(event.job_names)
+        headline = f"{count} training job{'s' if count != 1 else ''} started: {', '.join(event.job_names)}."
+    body = _Body(headline).figures(
+        [
+            ("Algorithm", event.algorithm),
+            (
+                "Instances",
+                f"{event.instance_count} x {event.instance_type}" + (" (spot)" if event.spot else ""),
+            ),
+            ("Training images", event.train_objects),
+            ("Validation images", event.validation_objects),
+            ("Dropped from the manifest", _counts(event.dropped)),
+        ]
+    )
+    links: list[tuple[str, str | None]] = []
+    if event.tuning_job_name:
+        links.append(
+            (f"Tuning job {event.tuning_job_name}", lookup.console_url(JobKind.TUNING, event.tuning_job_name))
+        )
+    for name in event.job_names:
+        links.extend(_training_links(lookup, name))
+    body.links(links).next(
+        "Nothing. When training completes, the quality gate decides whether the model is deployed: "
+        'you get "Deployment started" or "Deployment rejected".',
+        "A job that fails or is stopped is emailed too.",
+    )
+    return "Training started", body
+
+
+def _training_skipped(event: TrainingSkipped, lookup: SageMakerLookup) -> tuple[str, _Body]:
+    body = _Body(f"Nothing was trained for run {event.run_id}.").reason(event.reason)
+    if event.labeling_job_name:
+        body.links([("Labeling job", lookup.console_url(JobKind.LABELING, event.labeling_job_name))])
+    body.next(
+        "Check the labeling job's output, add or relabel images, then upload dataset.json again "
+        "to start a new run."
+    )
+    return "Training skipped", body
+
+
+def _deployment_started(event: DeploymentStarted, lookup: SageMakerLookup) -> tuple[str, _Body]:
+    verb = "created" if event.action == "create" else "updated"
+    body = _Body(
+        f"The model trained by {event.training_job_name} passed the quality gate: "
+        f"endpoint {event.endpoint_name} is being {verb}."
+    )
+    body.figures(
+        [
+            ("Metric", _metric(event.metric_name, event.metric_value)),
+            ("Model", event.model_name),
+            ("Endpoint configuration", event.endpoint_config_name),
+            ("Endpoint instance type", event.instance_type),
+            *_training_figures(lookup.training_job(event.training_job_name)),
+        ]
+    ).links([("Endpoint", event.console_url), *_training_links(lookup, event.training_job_name)])
+    body.next(
+        'Nothing. When the endpoint is in service, autoscaling is set up and you get "Model live" with '
+        "the predict URL."
+        + (" The model live now keeps serving until then." if event.action == "update" else "")
+    )
+    return "Deployment started", body
+
+
+def _deployment_rejected(event: DeploymentRejected, lookup: SageMakerLookup) -> tuple[str, _Body]:
+    body = _Body(f"The model trained by {event.training_job_name} was not deployed.").reason(event.reason)
+    body.figures(
+        [
+            ("Metric", _metric(event.metric_name, event.metric_value)),
+            ("Minimum required", f"{event.minimum:g}" if event.minimum is not None else None),
+            ("Live model's value", f"{event.live_value:g}" if event.live_value is not None else None),
+            *_training_figures(lookup.training_job(event.training_job_name)),
+        ]
+    ).links(_training_links(lookup, event.training_job_name))
+    body.next(
+        "Whatever is live keeps serving.",
+        "For a better model: more or cleaner labels, other hyperparameters or a tuning job (training in "
+        "dataset.json); or change the gate (deployment.min_objective_metric, deployment.allow_worse_model). "
+        "Then upload dataset.json again.",
+    )
+    return "Deployment rejected", body
+
+
+def _deployment_failed(event: DeploymentFailed, lookup: SageMakerLookup) -> tuple[str, _Body]:
+    body = _Body(f"Endpoint {event.endpoint_name} could not be deployed.").reason(event.reason)
+    body.links([("Endpoint", event.console_url)]).next(
+        f"Read the endpoint's logs (CloudWatch log group /aws/sagemaker/Endpoints/{event.endpoint_name}).",
+        "An endpoint in Failed status can only be deleted (aws sagemaker delete-endpoint --endpoint-name "
+        f"{event.endpoint_name}); an update that failed leaves the previous model serving.",
+        "Fix the cause (instance type, quota, model), then upload dataset.json again.",
+    )
+    return "Deployment failed", body
+
+
+def _model_live(event: ModelLive, lookup: SageMakerLookup) -> tuple[str, _Body]:
+    body = _Body(f"Model {event.model_name} is live on endpoint {event.endpoint_name}.").figures(
+        [
+            ("Endpoint instance type", event.instance_type),
+            ("Autoscaling", f"{event.min_instances} to {event.max_instances} instances"),
+        ]
+    )
+    body.links([("Predict (POST)", event.predict_url), ("Endpoint", event.console_url)]).next(
+        f"Send images to POST {event.predict_url}, signed with your AWS credentials (the API uses IAM "
+        "auth; curl --aws-sigv4 or any SigV4 client works).",
+        "Uploading the dataset again trains a new model; it replaces this one only if it passes "
+        "the quality gate.",
+    )
+    return "Model live", body
+
+
+_SAGECHAIN_EMAILS: dict[type[SagechainEvent], Callable[[Any, SageMakerLookup], tuple[str, _Body]]] = {
+    DatasetPrepared: _dataset_prepared,
+    DatasetRejected: _dataset_rejected,
+    LabelingStarted: _labeling_started,
+    TrainingStarted: _training_started,
+    TrainingSkipped: _training_skipped,
+    DeploymentStarted: _deployment_started,
+    DeploymentRejected: _deployment_rejected,
+    DeploymentFailed: _deployment_failed,
+    ModelLive: _model_live,
+}
+
+
+def _sagechain_email(delivery: SagechainDelivery, lookup: SageMakerLookup) -> Email:
+    event = delivery.event
+    stage, body = _SAGECHAIN_EMAILS[type(event)](event, lookup)
+    return Email(
+        key=delivery.about,
+        subject=subject_line(event.dataset, stage, event.run_id),
+        body=body.render(event.run_id, event.dataset, delivery.at),
+    )
+
+
+# ---------------------------------------------------------------- SageMaker failures
+
+
+def _verb(status: str) -> str:
+    return "failed" if status == FAILED else "was stopped"
+
+
+_STOPPED_BECAUSE = {
+    "MaxRuntimeExceeded": "It reached its maximum runtime: raise training.max_runtime_seconds.",
+    "MaxWaitTimeExceeded": (
+        "Spot capacity or the job did not finish within training.max_wait_seconds: raise it, or set "
+        "training.spot to false."
+    ),
+}
+
+
+def _labeling_failure(change: StateChange, lookup: SageMakerLookup) -> _Body:
+    facts = lookup.labeling_job(change.name)
+    body = _Body(f"Ground Truth labeling job {change.name} {_verb(change.status)}.")
+    counters = facts.counters if facts else {}
+    body.reason(change.failure_reason or (facts.failure_reason if facts else None))
+    body.figures(_counter_figures(counters))
+    body.links([("Labeling job", lookup.console_url(JobKind.LABELING, change.name))])
+    body.next(
+        "Labels already made are in the job's output. A labeling job does not resume: fix the cause "
+        "(work team, instructions, input images), then upload dataset.json again to start a new run.",
+        "Labels you already have can be provided instead (labeling.mode = provided).",
+    )
+    return body
+
+
+def _training_failure(change: StateChange, facts: TrainingJobFacts | None, lookup: SageMakerLookup) -> _Body:
+    body = _Body(f"Training job {change.name} {_verb(change.status)}.")
+    secondary = facts.secondary_status if facts else None
+    body.reason(change.failure_reason or (facts.failure_reason if facts else None))
+    status = f"{change.status} ({secondary})" if secondary and secondary != change.status else change.status
+    body.figures([("Status", status), *_training_figures(facts)])
+    body.links(_training_links(lookup, change.name))
+    if change.status == FAILED:
+        body.next(
+            "Read the training log for the error. AlgorithmError usually means a hyperparameter or the "
+            "data; ClientError, the job's configuration.",
+            "Fix the training section of dataset.json, then upload dataset.json again to start a new run.",
+        )
+    else:
+        body.next(
+            _STOPPED_BECAUSE.get(secondary or "", "Someone stopped it."),
+            "A stopped job does not resume: upload dataset.json again to start a new run.",
+        )
+    return body
+
+
+def _tuning_failure(change: StateChange, lookup: SageMakerLookup) -> _Body:
+    facts = lookup.tuning_job(change.name)
+    body = _Body(f"Hyperparameter tuning job {change.name} {_verb(change.status)}.")
+    body.reason(change.failure_reason or (facts.failure_reason if facts else None))
+    figures = _counter_figures(facts.counters if facts else {})
+    if facts and facts.best_training_job:
+        figures.append(("Best training job", facts.best_training_job))
+        figures.append(("Best metric", _metric(facts.best_metric_name, facts.best_metric_value)))
+    body.figures(figures).links(
+        [
+            ("Tuning job", lookup.console_url(JobKind.TUNING, change.name)),
+            *_training_links(lookup, facts.best_training_job if facts else None),
+        ]
+    )
+    body.next(
+        "Open the tuning job's training jobs in the console to see why they failed (each has its own log).",
+        "Fix training.tuning (ranges, objective metric, max jobs) in dataset.json, then upload it again.",
+    )
+    return body
+
+
+def _endpoint_failure(change: StateChange, lookup: SageMakerLookup) -> _Body:
+    facts = lookup.endpoint(change.name)
+    body = _Body(f"Endpoint {change.name} {_verb(change.status)}.")
+    body.reason(change.failure_reason or (facts.failure_reason if facts else None))
+    body.figures([("Endpoint configuration", change.endpoint_config_name)])
+    body.links([("Endpoint", lookup.console_url(JobKind.ENDPOINT, change.name))]).next(
+        f"Read the endpoint's logs (CloudWatch log group /aws/sagemaker/Endpoints/{change.name}).",
+        "SageMaker allows only deleting a failed endpoint (aws sagemaker delete-endpoint --endpoint-name "
+        f"{change.name}). Fix the cause, then upload dataset.json again.",
+    )
+    return body
+
+
+def _state_change_email(change: StateChange, run: RunRef, lookup: SageMakerLookup) -> Email | None:
+    if change.kind is JobKind.TRAINING:
+        facts = lookup.training_job(change.name)
+        if change.tuning_job_arn or (facts and facts.tuning_job_arn):
+            return None  # a tuning job's trial: the tuning job reports
+        body = _training_failure(change, facts, lookup)
+    elif change.kind is JobKind.LABELING:
+        body = _labeling_failure(change, lookup)
+    elif change.kind is JobKind.TUNING:
+        body = _tuning_failure(change, lookup)
+    else:
+        body = _endpoint_failure(change, lookup)
+    stage = f"{change.kind.label} {'failed' if change.status == FAILED else 'stopped'}"
+    return Email(
+        key=change.about,
+        subject=subject_line(run.dataset, stage, run.run_id),
+        body=body.render(run.run_id, run.dataset, change.at),
+    )
+
+
+def compose_email(
+    event: Mapping[str, Any], lookup: SageMakerLookup, store: ObjectStore, name_prefix: str
+) -> Email | None:
+    """The email an event deserves, or None (not ours, not a failure, or a kind we do not follow)."""
+    incoming = parse_bus_event(event)
+    if incoming is None:
+        return None
+    if isinstance(incoming, SagechainDelivery):
+        return _sagechain_email(incoming, lookup)
+    # Endpoints report failure as FAILED (api_status: Failed); only failures and stops are emailed.
+    if incoming.status not in ALARMING_STATUSES:
+        return None
+    run = resolve_run(incoming, lookup, store, name_prefix)
+    if run is None:
+        return None
+    return _state_change_email(incoming, run, lookup)

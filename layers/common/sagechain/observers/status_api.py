@@ -1,0 +1,170 @@
+"""Stage 9: what the status API answers: runs newest first, one run with its history, a live model.
+
+Texts copied from SageMaker (failure reasons) can name ARNs and account ids; the API
+answers them redacted. The emails, sent only to the team, keep them verbatim.
+"""
+
+import base64
+import binascii
+import json
+import re
+
+from pydantic import ValidationError
+
+from sagechain.api_errors import InvalidRequestError, ModelNotFoundError, RunNotFoundError
+from sagechain.errors import ObjectNotFoundError
+from sagechain.layout import model_key
+from sagechain.observers.status_models import (
+    EndpointState,
+    LiveModel,
+    ModelStatus,
+    RunDetail,
+    RunPage,
+    RunSummary,
+)
+from sagechain.ports import Cursor, ObjectStore, RunStore, SageMakerLookup, ScalingLookup
+from sagechain.records import ModelInfo
+from sagechain.run_history import RunItem
+
+MODEL_INFO_MAX_BYTES = 1024 * 1024
+_ARN = re.compile(r"\barn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{12}:[^\s'\"),;]+")
+_ACCOUNT_ID = re.compile(r"(?<!\d)\d{12}(?!\d)")
+_SAGEMAKER_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+_CURSOR_KEYS = frozenset({"pk", "sk", "listing", "created_at"})
+
+
+def redact(text: str | None) -> str | None:
+    """ARNs become <arn>, account ids <account-id>."""
+    if text is None:
+        return None
+    return _ACCOUNT_ID.sub("<account-id>", _ARN.sub("<arn>", text))
+
+
+def encode_token(cursor: Cursor) -> str:
+    """A listing position as an opaque, URL-safe token."""
+    return base64.urlsafe_b64encode(json.dumps(cursor, sort_keys=True).encode()).decode().rstrip("=")
+
+
+def decode_token(token: str) -> Cursor:
+    """The position a token stands for; InvalidRequestError when it is not one of ours."""
+    try:
+        cursor = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        cursor = None
+    if (
+        not isinstance(cursor, dict)
+        or set(cursor) != _CURSOR_KEYS
+        or not all(isinstance(value, str) for value in cursor.values())
+    ):
+        raise InvalidRequestError("next_token is not a token this API returned; start again without it.")
+    return cursor
+
+
+def _summary(run: RunItem) -> RunSummary:
+    return RunSummary(
+        run_id=run.run_id,
+        dataset=run.dataset,
+        stage=run.stage,
+        status=run.status,
+        summary=redact(run.summary),
+        created_at=run.created_at,
+        updated_at=run.updated_at,
+        last_error=redact(run.last_error),
+        endpoint_name=run.endpoint_name,
+    )
+
+
+class StatusService:
+    """Reads the runs table, the live models' model.json and their endpoints."""
+
+    def __init__(
+        self,
+        runs: RunStore,
+        store: ObjectStore,
+        sagemaker: SageMakerLookup,
+        scaling: ScalingLookup,
+        name_prefix: str,
+    ) -> None:
+        self._runs = runs
+        self._store = store
+        self._sagemaker = sagemaker
+        self._scaling = scaling
+        self._name_prefix = name_prefix
+
+    def list_runs(self, limit: int, next_token: str | None) -> RunPage:
+        """A page of runs, newest first."""
+        cursor = decode_token(next_token) if next_token else None
+        runs, following = self._runs.list_runs(limit, cursor)
+        return RunPage(
+            runs=[_summary(run) for run in runs], next_token=encode_token(following) if following else None
+        )
+
+    def get_run(self, run_id: str) -> RunDetail:
+        """One run with its jobs and history; RunNotFoundError for an unknown id."""
+        record = self._runs.get_run(run_id)
+        if record is None:
+            raise RunNotFoundError(f"No run has the id {run_id!r}. GET /runs lists the runs.")
+        jobs = [job.model_copy(update={"failure_reason": redact(job.failure_reason)}) for job in record.jobs]
+        history = [
+            entry.model_copy(update={"summary": redact(entry.summary), "error": redact(entry.error)})
+            for entry in record.history
+        ]
+        return RunDetail.model_validate(
+            {
+                **record.run.model_dump(),
+                **_summary(record.run).model_dump(),
+                "jobs": jobs,
+                "history": history,
+            }
+        )
+
+    def _model_info(self, model: str) -> ModelInfo | None:
+        try:
+            raw = self._store.read_bytes(model_key(model), MODEL_INFO_MAX_BYTES)
+        except ObjectNotFoundError:
+            return None
+        try:
+            return ModelInfo.model_validate_json(raw)
+        except ValidationError:
+            # Written by deploy_model; unreadable means a newer or broken format: report the endpoint only.
+            return None
+
+    def _endpoint(self, name: str, variant: str | None) -> EndpointState | None:
+        endpoint = self._sagemaker.endpoint(name)
+        if endpoint is None:
+            return None
+        variant_name = variant or endpoint.variant_name
+        return EndpointState(
+            name=endpoint.name,
+            status=endpoint.status,
+            instance_count=endpoint.instance_count,
+            autoscaling=self._scaling.scaling_range(name, variant_name) if variant_name else None,
+            failure_reason=redact(endpoint.failure_reason),
+            updated_at=endpoint.updated_at,
+        )
+
+    def model_status(self, model: str) -> ModelStatus:
+        """The endpoint behind a model and the model it serves; ModelNotFoundError when neither exists."""
+        info = self._model_info(model)
+        if info is not None:
+            live = LiveModel(
+                model_name=info.model_name,
+                training_job_name=info.training_job_name,
+                run_id=info.run_id,
+                dataset=info.dataset,
+                task=info.task,
+                labels=info.labels,
+                metric=info.metric,
+                deployed_at=info.deployed_at,
+            )
+            return ModelStatus(
+                model=model,
+                endpoint=self._endpoint(info.endpoint_name, info.variant_name),
+                current_model=live,
+            )
+        # Not live yet: an endpoint of ours being created still has a status worth showing.
+        if model.startswith(f"{self._name_prefix}-") and _SAGEMAKER_NAME.match(model):
+            endpoint = self._endpoint(model, None)
+            if endpoint is not None:
+                return ModelStatus(model=model, endpoint=endpoint)
+        raise ModelNotFoundError(f"No model is named {model!r}. Model names are in the Model live emails.")

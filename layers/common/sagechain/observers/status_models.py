@@ -1,0 +1,83 @@
+"""The status API's responses (GET /runs, /runs/{run_id}, /models/{model}) and its error body.
+
+These models are the routes' return types, so Powertools' OpenAPI generator describes
+the API from them. Nothing here carries an ARN or an account id: the service redacts
+them from the texts it copies out of SageMaker.
+"""
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from sagechain.records import ModelMetric
+from sagechain.run_history import HistoryEntry, JobState, RunFacts, RunStatus, ScalingRange, Stage
+
+
+class RunSummary(BaseModel):
+    """One run in a listing."""
+
+    model_config = ConfigDict(frozen=True)
+
+    run_id: str
+    dataset: str | None = None
+    stage: Stage | None = None
+    status: RunStatus | None = None
+    summary: str | None = None
+    created_at: datetime
+    updated_at: datetime | None = None
+    last_error: str | None = None
+    endpoint_name: str | None = None
+
+
+class RunPage(BaseModel):
+    """Runs, newest first; pass next_token back to get the next page."""
+
+    model_config = ConfigDict(frozen=True)
+
+    runs: list[RunSummary]
+    next_token: str | None = Field(default=None, description="Opaque; absent on the last page.")
+
+
+class RunDetail(RunFacts, RunSummary):
+    """One run: where it is, what is known about it, its jobs and its ordered history."""
+
+    jobs: list[JobState]
+    history: list[HistoryEntry] = Field(description="Oldest first.")
+
+
+class EndpointState(BaseModel):
+    """The endpoint behind a model, as SageMaker and Application Auto Scaling report it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    status: str = Field(description="DescribeEndpoint's EndpointStatus, e.g. InService, Updating, Failed.")
+    instance_count: int | None = Field(default=None, description="Instances serving now.")
+    autoscaling: ScalingRange | None = Field(default=None, description="Absent when no range is registered.")
+    failure_reason: str | None = None
+    updated_at: datetime | None = None
+
+
+class LiveModel(BaseModel):
+    """The model the endpoint serves (models/<model>/model.json)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    model_name: str
+    training_job_name: str
+    run_id: str
+    dataset: str
+    task: str
+    labels: list[str]
+    metric: ModelMetric | None = None
+    deployed_at: datetime
+
+
+class ModelStatus(BaseModel):
+    """GET /models/{model}: the endpoint and the model it serves."""
+
+    model_config = ConfigDict(frozen=True)
+
+    model: str
+    endpoint: EndpointState | None = Field(default=None, description="Absent when the endpoint is gone.")
+    current_model: LiveModel | None = Field(default=None, description="Absent until a model has gone live.")

@@ -1,0 +1,399 @@
+"""Where each event puts a run: stage, status, one line of history, and the facts it brings.
+
+The order of a run is stage, then step within the stage (started < running < stopping <
+done < ended), then source (a sagechain event outranks SageMaker's report of the same
+moment, since it says more), then what the event is about. That order is written as the
+`progress` key: the runs table moves a run only to a higher key, so the final state is
+the state of the furthest event, whatever order the events came in.
+
+Run ids of SageMaker's events come from the `sagechain:run-id` tag every stage puts on
+what it creates:
+- labeling jobs: the event carries only a status, so ListTags on its ARN (resources[0]);
+- training and tuning jobs: the event's Tags map, else ListTags on the job's ARN (a
+  tuning job's tags are copied onto the training jobs it launches);
+- endpoints: the tags of the endpoint configuration being deployed (pending, else
+  current), because UpdateEndpoint puts a later run's model on an endpoint that still
+  carries the first run's tags; else the endpoint's own tags.
+The dataset comes from runs/<run_id>/run.json, which prepare_dataset writes for every run.
+"""
+
+from typing import NamedTuple
+
+from sagechain.errors import ObjectNotFoundError
+from sagechain.event_sources.eventbridge import SagechainDelivery
+from sagechain.event_sources.sagemaker import FAILED, STOPPED, JobKind, StateChange
+from sagechain.events import (
+    DatasetPrepared,
+    DatasetRejected,
+    DeploymentFailed,
+    DeploymentRejected,
+    DeploymentStarted,
+    LabelingStarted,
+    ModelLive,
+    SagechainEvent,
+    TrainingSkipped,
+    TrainingStarted,
+)
+from sagechain.layout import run_key
+from sagechain.names import RUN_ID_TAG
+from sagechain.ports import ObjectStore, SageMakerLookup, TrainingJobFacts
+from sagechain.records import ModelMetric, RunInfo
+from sagechain.run_history import (
+    HistoryEntry,
+    JobChange,
+    JobState,
+    RunChange,
+    RunFacts,
+    RunStatus,
+    ScalingRange,
+    Stage,
+)
+
+STARTED, RUNNING, STOPPING, DONE, ENDED = 10, 11, 15, 20, 30
+FROM_SAGEMAKER, FROM_SAGECHAIN = 0, 1
+RUN_INFO_MAX_BYTES = 64 * 1024
+
+_KIND_STAGES = {
+    JobKind.LABELING: Stage.LABELING,
+    JobKind.TRAINING: Stage.TRAINING,
+    JobKind.TUNING: Stage.TRAINING,
+    JobKind.ENDPOINT: Stage.DEPLOYMENT,
+}
+# Where a SageMaker status puts the run: (step, status).
+_STATUS_STEPS = {
+    "Completed": (DONE, RunStatus.IN_PROGRESS),
+    "InService": (DONE, RunStatus.IN_PROGRESS),
+    "Stopping": (STOPPING, RunStatus.IN_PROGRESS),
+    FAILED: (ENDED, RunStatus.FAILED),
+    "OutOfService": (ENDED, RunStatus.FAILED),
+    STOPPED: (ENDED, RunStatus.STOPPED),
+}
+# A job's own order of statuses; an endpoint's later Updating/InService cycles stay behind InService.
+_JOB_STEPS = {
+    "Initializing": 1,
+    "Creating": 1,
+    "InProgress": 2,
+    "Updating": 2,
+    "SystemUpdating": 2,
+    "RollingBack": 2,
+    "Stopping": 3,
+    "Completed": 5,
+    "Failed": 5,
+    "Stopped": 5,
+    "InService": 5,
+    "OutOfService": 5,
+    "Deleting": 6,
+}
+TERMINAL_STATUSES = frozenset({"Completed", FAILED, STOPPED})
+
+
+class RunRef(NamedTuple):
+    """A run id and, when run.json says, its dataset."""
+
+    run_id: str
+    dataset: str | None
+
+
+def progress_key(stage: Stage, step: int, source: int, subject: str) -> str:
+    """The run's position after an event: compares as text in the table's conditions."""
+    return f"{stage.rank}.{step:02d}.{source}.{subject}"
+
+
+def job_progress_key(status: str, source: int) -> str:
+    """A job's position after a status."""
+    return f"{_JOB_STEPS.get(status, 2):02d}.{source}"
+
+
+def is_ours(change: StateChange, name_prefix: str) -> bool:
+    """Whether the resource's name carries the stack's prefix (the rules match on it too)."""
+    return change.name.startswith(f"{name_prefix}-")
+
+
+def resolve_run(
+    change: StateChange, lookup: SageMakerLookup, store: ObjectStore, name_prefix: str
+) -> RunRef | None:
+    """The run a state change belongs to, or None when the resource is not sagechain's."""
+    if not is_ours(change, name_prefix):
+        return None
+    run_id = None
+    config_arn = change.endpoint_config_arn
+    if config_arn:
+        run_id = lookup.tags(config_arn).get(RUN_ID_TAG)
+    run_id = run_id or change.tags.get(RUN_ID_TAG) or lookup.tags(change.arn).get(RUN_ID_TAG)
+    if not run_id:
+        return None
+    return RunRef(run_id, dataset_of(run_id, store))
+
+
+def dataset_of(run_id: str, store: ObjectStore) -> str | None:
+    """The run's dataset, from runs/<run_id>/run.json."""
+    try:
+        raw = store.read_bytes(run_key(run_id, "run.json"), RUN_INFO_MAX_BYTES)
+    except ObjectNotFoundError:
+        return None
+    return RunInfo.model_validate_json(raw).dataset
+
+
+# ---------------------------------------------------------------- sagechain events
+
+
+def _counts(counts: dict[str, int] | None) -> str:
+    return ", ".join(f"{count} {name}" for name, count in sorted((counts or {}).items())) or "none"
+
+
+def _sagechain_outcome(event: SagechainEvent) -> tuple[Stage, int, RunStatus, str, str | None]:  # noqa: PLR0911
+    match event:
+        case DatasetPrepared():
+            if event.label_counts is not None:
+                what = f"{event.objects} labeled images ({_counts(event.label_counts)})"
+            else:
+                what = f"{event.objects} images listed for labeling"
+            return Stage.DATASET, DONE, RunStatus.IN_PROGRESS, f"Dataset prepared: {what}", None
+        case DatasetRejected():
+            return Stage.DATASET, ENDED, RunStatus.REJECTED, "Dataset rejected", event.reason
+        case LabelingStarted():
+            summary = (
+                f"Labeling job {event.job_name} started for {event.objects} images "
+                f"({event.workforce} workforce)"
+            )
+            return Stage.LABELING, STARTED, RunStatus.IN_PROGRESS, summary, None
+        case TrainingStarted():
+            what = f"tuning job {event.tuning_job_name}" if event.tuning_job_name else _jobs(event.job_names)
+            summary = (
+                f"Training started: {what} on {event.instance_count} x {event.instance_type}"
+                f"{' (spot)' if event.spot else ''}; {event.train_objects} training, "
+                f"{event.validation_objects} validation images"
+            )
+            return Stage.TRAINING, STARTED, RunStatus.IN_PROGRESS, summary, None
+        case TrainingSkipped():
+            return Stage.TRAINING, ENDED, RunStatus.SKIPPED, "Training skipped", event.reason
+        case DeploymentStarted():
+            metric = _metric_text(event.metric_name, event.metric_value)
+            summary = (
+                f"Deployment started: {'creating' if event.action == 'create' else 'updating'} endpoint "
+                f"{event.endpoint_name} with model {event.model_name}{metric}"
+            )
+            return Stage.DEPLOYMENT, STARTED, RunStatus.IN_PROGRESS, summary, None
+        case DeploymentRejected():
+            summary = f"Deployment rejected: the model of {event.training_job_name} was not deployed"
+            return Stage.DEPLOYMENT, ENDED, RunStatus.REJECTED, summary, event.reason
+        case DeploymentFailed():
+            summary = f"Deployment failed: endpoint {event.endpoint_name}"
+            return Stage.DEPLOYMENT, ENDED, RunStatus.FAILED, summary, event.reason
+        case ModelLive():
+            summary = (
+                f"Model live: {event.model_name} on endpoint {event.endpoint_name}, "
+                f"{event.min_instances}-{event.max_instances} x {event.instance_type}"
+            )
+            return Stage.LIVE, DONE, RunStatus.LIVE, summary, None
+    raise TypeError(f"no timeline entry for {type(event).__name__}")
+
+
+def _jobs(names: list[str]) -> str:
+    return f"training job {names[0]}" if len(names) == 1 else f"{len(names)} training jobs"
+
+
+def _metric_text(name: str | None, value: float | None) -> str:
+    return f" ({name} = {value:g})" if name is not None and value is not None else ""
+
+
+def _metric(name: str | None, value: float | None) -> ModelMetric | None:
+    return ModelMetric(name=name, value=value) if name is not None and value is not None else None
+
+
+def _sagechain_facts(event: SagechainEvent) -> RunFacts:  # noqa: PLR0911
+    match event:
+        case DatasetPrepared():
+            return RunFacts(
+                task=event.task,
+                labeling_mode=event.labeling_mode,
+                objects=event.objects,
+                labeling_cost_estimate_usd=event.cost_estimate.total_usd if event.cost_estimate else None,
+                source_uri=event.source_uri,
+                manifest_uri=event.manifest_uri,
+            )
+        case DatasetRejected():
+            return RunFacts(
+                source_uri=event.source_uri,
+                labeling_cost_estimate_usd=event.cost_estimate.total_usd if event.cost_estimate else None,
+            )
+        case LabelingStarted():
+            return RunFacts(labeling_job=event.job_name)
+        case TrainingStarted():
+            return RunFacts(
+                training_jobs=event.job_names,
+                tuning_job=event.tuning_job_name,
+                algorithm=event.algorithm,
+                training_instance_type=event.instance_type,
+                training_instance_count=event.instance_count,
+                spot=event.spot,
+                train_objects=event.train_objects,
+                validation_objects=event.validation_objects,
+            )
+        case DeploymentStarted():
+            return RunFacts(
+                training_job=event.training_job_name,
+                metric=_metric(event.metric_name, event.metric_value),
+                endpoint_name=event.endpoint_name,
+                model_name=event.model_name,
+                endpoint_instance_type=event.instance_type,
+            )
+        case DeploymentRejected():
+            return RunFacts(
+                training_job=event.training_job_name, metric=_metric(event.metric_name, event.metric_value)
+            )
+        case DeploymentFailed():
+            return RunFacts(endpoint_name=event.endpoint_name)
+        case ModelLive():
+            return RunFacts(
+                endpoint_name=event.endpoint_name,
+                model_name=event.model_name,
+                endpoint_instance_type=event.instance_type,
+                autoscaling=ScalingRange(
+                    min_instances=event.min_instances, max_instances=event.max_instances
+                ),
+                predict_url=event.predict_url,
+            )
+    return RunFacts()
+
+
+def _sagechain_jobs(delivery: SagechainDelivery) -> list[JobChange]:
+    event, at = delivery.event, delivery.at
+
+    def job(kind: JobKind, name: str, status: str, url: str | None, reason: str | None = None) -> JobChange:
+        state = JobState(
+            kind=kind, name=name, status=status, updated_at=at, failure_reason=reason, console_url=url
+        )
+        return JobChange(state=state, progress=job_progress_key(status, FROM_SAGECHAIN))
+
+    match event:
+        case LabelingStarted():
+            return [job(JobKind.LABELING, event.job_name, "InProgress", event.console_url)]
+        case TrainingStarted():
+            urls = dict(zip(event.job_names, event.console_urls, strict=False))
+            changes = [job(JobKind.TRAINING, name, "InProgress", urls.get(name)) for name in event.job_names]
+            if event.tuning_job_name:
+                changes.append(job(JobKind.TUNING, event.tuning_job_name, "InProgress", None))
+            return changes
+        case DeploymentStarted():
+            status = "Creating" if event.action == "create" else "Updating"
+            return [job(JobKind.ENDPOINT, event.endpoint_name, status, event.console_url)]
+        case DeploymentFailed():
+            return [job(JobKind.ENDPOINT, event.endpoint_name, FAILED, event.console_url, event.reason)]
+        case ModelLive():
+            return [job(JobKind.ENDPOINT, event.endpoint_name, "InService", event.console_url)]
+    return []
+
+
+def _subject(event: SagechainEvent) -> str | None:
+    for field in ("job_name", "tuning_job_name", "endpoint_name", "training_job_name"):
+        value = getattr(event, field, None)
+        if isinstance(value, str):
+            return value
+    return None
+
+
+def sagechain_change(delivery: SagechainDelivery) -> RunChange:
+    """What a sagechain event does to its run."""
+    event = delivery.event
+    stage, step, status, summary, error = _sagechain_outcome(event)
+    return RunChange(
+        run_id=event.run_id,
+        dataset=event.dataset,
+        at=delivery.at,
+        starts_run=isinstance(event, DatasetPrepared | DatasetRejected),
+        facts=_sagechain_facts(event),
+        stage=stage,
+        status=status,
+        progress=progress_key(stage, step, FROM_SAGECHAIN, event.DETAIL_TYPE),
+        summary=summary,
+        error=error,
+        history_key=event.DETAIL_TYPE,
+        history=HistoryEntry(
+            at=delivery.at,
+            stage=stage,
+            event=event.DETAIL_TYPE,
+            status=status,
+            summary=summary,
+            subject=_subject(event),
+            error=error,
+        ),
+        jobs=_sagechain_jobs(delivery),
+    )
+
+
+# ---------------------------------------------------------------- SageMaker state changes
+
+
+def state_change(
+    change: StateChange,
+    run: RunRef,
+    console_url: str,
+    failure_reason: str | None = None,
+    training: TrainingJobFacts | None = None,
+) -> RunChange:
+    """What a SageMaker state change does to its run (a tuning job's trial only updates its job)."""
+    stage = _KIND_STAGES[change.kind]
+    step, status = _STATUS_STEPS.get(change.status, (RUNNING, RunStatus.IN_PROGRESS))
+    reason = change.failure_reason or failure_reason or (training.failure_reason if training else None)
+    error = reason if status in {RunStatus.FAILED, RunStatus.STOPPED} else None
+    summary = f"{change.kind.label} {change.name}: {change.status}"
+    job = JobState(
+        kind=change.kind,
+        name=change.name,
+        status=change.status,
+        updated_at=change.at,
+        failure_reason=reason,
+        console_url=console_url,
+        training_seconds=training.training_seconds if training else None,
+        billable_seconds=training.billable_seconds if training else None,
+    )
+    trial = bool(change.tuning_job_arn or (training and training.tuning_job_arn))
+    # A deleted endpoint or a tuning job's trial does not move the run: the run item tells
+    # where the run got to, and the tuning job reports for its trials.
+    moves = not trial and change.status != "Deleting"
+    return RunChange(
+        run_id=run.run_id,
+        dataset=run.dataset,
+        at=change.at,
+        starts_run=False,
+        moves_run=moves,
+        stage=stage,
+        status=status,
+        progress=progress_key(stage, step, FROM_SAGEMAKER, change.about),
+        summary=summary,
+        error=error if moves else None,
+        history_key=change.about,
+        history=None
+        if trial
+        else HistoryEntry(
+            at=change.at,
+            stage=stage,
+            event=f"{change.kind.label} {change.status}",
+            status=status,
+            summary=summary,
+            subject=change.name,
+            error=reason,
+        ),
+        jobs=[JobChange(state=job, progress=job_progress_key(change.status, FROM_SAGEMAKER))],
+    )
+
+
+def failure_reason(change: StateChange, lookup: SageMakerLookup) -> str | None:
+    """Why a job or endpoint failed or stopped, asking SageMaker when the event does not say."""
+    if change.failure_reason or change.status not in {FAILED, STOPPED, "OutOfService"}:
+        return change.failure_reason
+    match change.kind:
+        case JobKind.LABELING:
+            labeling = lookup.labeling_job(change.name)
+            return labeling.failure_reason if labeling else None
+        case JobKind.TUNING:
+            tuning = lookup.tuning_job(change.name)
+            return tuning.failure_reason if tuning else None
+        case JobKind.ENDPOINT:
+            endpoint = lookup.endpoint(change.name)
+            return endpoint.failure_reason if endpoint else None
+        case JobKind.TRAINING:
+            training = lookup.training_job(change.name)
+            return training.failure_reason if training else None
+    return None

@@ -1,0 +1,48 @@
+"""Stage 7: every sagechain event and every state change of our jobs lands in the run's history.
+
+The runs table keeps one item per run (stage, status, facts, last error), one item per
+job or endpoint, and one per history entry. Every write is conditional (see
+adapters/runs_table.py), so events that arrive twice or out of order never move a run
+backwards or add a second entry for the same thing.
+"""
+
+from collections.abc import Mapping
+from typing import Any
+
+from sagechain.event_sources.eventbridge import SagechainDelivery, parse_bus_event
+from sagechain.event_sources.sagemaker import JobKind
+from sagechain.observers import timeline
+from sagechain.ports import ObjectStore, RunStore, SageMakerLookup
+from sagechain.run_history import RunChange
+
+
+def track_run(
+    event: Mapping[str, Any],
+    lookup: SageMakerLookup,
+    store: ObjectStore,
+    runs: RunStore,
+    name_prefix: str,
+) -> RunChange | None:
+    """Record one event in its run; None when the event is not about one of our runs."""
+    incoming = parse_bus_event(event)
+    if incoming is None:
+        return None
+    if isinstance(incoming, SagechainDelivery):
+        change = timeline.sagechain_change(incoming)
+    else:
+        run = timeline.resolve_run(incoming, lookup, store, name_prefix)
+        if run is None:
+            return None
+        training = None
+        if incoming.kind is JobKind.TRAINING and incoming.status in timeline.TERMINAL_STATUSES:
+            # Durations, billable seconds, and whether a tuning job launched it.
+            training = lookup.training_job(incoming.name)
+        change = timeline.state_change(
+            incoming,
+            run,
+            lookup.console_url(incoming.kind, incoming.name),
+            failure_reason=None if training else timeline.failure_reason(incoming, lookup),
+            training=training,
+        )
+    runs.apply(change)
+    return change

@@ -1,0 +1,127 @@
+"""The files one stage writes for the next, in the run's prefix of the data bucket.
+
+- runs/<run_id>/run.json (RunInfo): written by prepare_dataset; what later stages need to
+  know about a run besides its spec.
+- runs/<run_id>/training.json (TrainingRecord): what start_training started, for the deploy
+  stage to choose from. start_training writes it before it creates any job, so it is in
+  place when SageMaker's first "Training Job State Change" or "HyperParameter Tuning Job
+  State Change" arrives. The deploy stage reads `job_names` (one job, or the sibling jobs of
+  a list of hyperparameter sets, in set order) or `tuning_job_name`, and compares jobs on
+  `objective`.
+- runs/<run_id>/model.json and models/<model>/model.json (ModelInfo): what the predict proxy
+  needs to call an endpoint and read its answers. deploy_model writes the run's copy; when
+  the endpoint is in service, configure_autoscaling copies it to models/<model>/model.json,
+  the live pointer that predict and the status API read (<model> is the endpoint name).
+"""
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+
+class RunInfo(BaseModel):
+    """The run's identity and where its data is."""
+
+    model_config = ConfigDict(frozen=True)
+
+    run_id: str
+    dataset: str
+    source_uri: str
+    source_version: str | None
+    task: str
+    labeling_mode: str
+    label_attribute: str
+    manifest_uri: str
+    objects: int
+    created_at: datetime
+
+
+# ---------------------------------------------------------------- training.json
+class ObjectiveMetric(BaseModel):
+    """The metric jobs are compared on, and which way is better."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    type: Literal["Maximize", "Minimize"]
+
+
+class ClassSplit(BaseModel):
+    """How many kept lines carrying one class went to each channel."""
+
+    model_config = ConfigDict(frozen=True)
+
+    train: int
+    validation: int
+
+
+class TrainingRecord(BaseModel):
+    """One run's training: the jobs, what they were given, and how the data was split."""
+
+    model_config = ConfigDict(frozen=True)
+
+    run_id: str
+    dataset: str
+    task: str
+    labels: list[str]
+    label_attribute: str
+    labeling_job_name: str | None = None
+    algorithm: Literal["builtin", "custom"]
+    training_image: str
+    mode: Literal["single", "sets", "tuning"]
+    # Training jobs sagechain created, in hyperparameter-set order (empty for tuning:
+    # SageMaker names the tuning job's training jobs itself).
+    job_names: list[str]
+    tuning_job_name: str | None = None
+    # One entry per job in job_names; for tuning, the static hyperparameters.
+    hyperparameters: list[dict[str, str]]
+    # None for a custom container trained without tuning: there is no metric to compare on.
+    objective: ObjectiveMetric | None
+    train_manifest_uri: str
+    validation_manifest_uri: str
+    output_uri: str
+    train_objects: int
+    validation_objects: int
+    dropped: dict[str, int]
+    class_split: dict[str, ClassSplit]
+    created_at: datetime
+
+    @property
+    def objective_metric(self) -> str | None:
+        """The metric jobs are compared on, if there is one."""
+        return self.objective.name if self.objective else None
+
+    @property
+    def objective_type(self) -> Literal["Maximize", "Minimize"]:
+        """Which way the objective is better (Maximize when there is none)."""
+        return self.objective.type if self.objective else "Maximize"
+
+
+# ---------------------------------------------------------------- model.json
+class ModelMetric(BaseModel):
+    """The objective metric the model was chosen on."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    value: float
+
+
+class ModelInfo(BaseModel):
+    """One deployed model."""
+
+    model_config = ConfigDict(frozen=True)
+
+    model: str
+    endpoint_name: str
+    variant_name: str = "AllTraffic"
+    task: Literal["image-classification", "image-classification-multilabel", "object-detection"]
+    labels: list[str]
+    algorithm: Literal["builtin", "custom"]
+    model_name: str
+    training_job_name: str
+    run_id: str
+    dataset: str
+    metric: ModelMetric | None = None
+    deployed_at: datetime

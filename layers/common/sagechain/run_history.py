@@ -1,0 +1,163 @@
+"""A run as the runs table keeps it: one item per run, its jobs, and its history of events.
+
+Events arrive late, twice, or out of order. Each one becomes a RunChange with a
+`progress` key that orders everything that can happen to a run; the table only moves
+a run (and each job) forward along it, and a history entry is keyed on what the event
+is about, so replaying any mix of events leaves the same run behind.
+"""
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from sagechain.event_sources.sagemaker import JobKind
+from sagechain.records import ModelMetric
+
+
+class Stage(StrEnum):
+    """Where a run is in the chain, in order."""
+
+    DATASET = "dataset"
+    LABELING = "labeling"
+    TRAINING = "training"
+    DEPLOYMENT = "deployment"
+    LIVE = "live"
+
+    @property
+    def rank(self) -> int:
+        """1 for dataset ... 5 for live."""
+        return list(Stage).index(self) + 1
+
+
+class RunStatus(StrEnum):
+    """How the run is doing at its current stage."""
+
+    IN_PROGRESS = "in_progress"
+    LIVE = "live"
+    REJECTED = "rejected"
+    FAILED = "failed"
+    STOPPED = "stopped"
+    SKIPPED = "skipped"
+
+
+class HistoryEntry(BaseModel):
+    """One thing that happened to a run."""
+
+    model_config = ConfigDict(frozen=True)
+
+    at: datetime
+    stage: Stage
+    event: str = Field(description="The sagechain event type, or the SageMaker resource and its new status.")
+    status: RunStatus
+    summary: str
+    subject: str | None = Field(default=None, description="The job or endpoint the event is about.")
+    error: str | None = None
+
+
+class JobState(BaseModel):
+    """A SageMaker job or endpoint of the run, as last reported."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: JobKind
+    name: str
+    status: str
+    updated_at: datetime
+    failure_reason: str | None = None
+    console_url: str | None = None
+    training_seconds: int | None = None
+    billable_seconds: int | None = None
+
+
+class ScalingRange(BaseModel):
+    """An endpoint variant's registered autoscaling range (DescribeScalableTargets)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    min_instances: int
+    max_instances: int
+
+
+class RunFacts(BaseModel):
+    """What the events told about the run; each field is set by one kind of event."""
+
+    model_config = ConfigDict(frozen=True)
+
+    task: str | None = None
+    labeling_mode: str | None = None
+    objects: int | None = Field(default=None, description="Images in the run's manifest.")
+    labeling_cost_estimate_usd: Decimal | None = None
+    source_uri: str | None = None
+    manifest_uri: str | None = None
+    labeling_job: str | None = None
+    training_jobs: list[str] | None = None
+    tuning_job: str | None = None
+    algorithm: str | None = None
+    training_instance_type: str | None = None
+    training_instance_count: int | None = None
+    spot: bool | None = None
+    train_objects: int | None = None
+    validation_objects: int | None = None
+    training_job: str | None = Field(default=None, description="The training job the quality gate judged.")
+    metric: ModelMetric | None = None
+    endpoint_name: str | None = None
+    model_name: str | None = None
+    endpoint_instance_type: str | None = None
+    autoscaling: ScalingRange | None = None
+    predict_url: str | None = None
+
+
+class RunItem(RunFacts):
+    """The run's own item: identity, where it is, and its facts."""
+
+    run_id: str
+    dataset: str | None = None
+    stage: Stage | None = None
+    status: RunStatus | None = None
+    summary: str | None = Field(default=None, description="What the event that set the status said.")
+    created_at: datetime
+    updated_at: datetime | None = Field(default=None, description="When the current status was reached.")
+    last_error: str | None = None
+
+
+class RunRecord(BaseModel):
+    """A run with its jobs and its history, as stored."""
+
+    model_config = ConfigDict(frozen=True)
+
+    run: RunItem
+    jobs: list[JobState]
+    history: list[HistoryEntry]
+
+
+class JobChange(BaseModel):
+    """A job's new state, applied only if its progress is ahead of what is stored."""
+
+    model_config = ConfigDict(frozen=True)
+
+    state: JobState
+    progress: str
+
+
+class RunChange(BaseModel):
+    """What one event does to a run: facts to merge, a status to move to, a history entry to add."""
+
+    model_config = ConfigDict(frozen=True)
+
+    run_id: str
+    dataset: str | None
+    at: datetime
+    starts_run: bool = Field(description="The run's first event (its dataset was prepared or rejected).")
+    facts: RunFacts = Field(default_factory=RunFacts)
+    # Only a change that moves the run forward sets stage, status, summary and updated_at.
+    moves_run: bool = True
+    stage: Stage
+    status: RunStatus
+    progress: str
+    summary: str
+    error: str | None = None
+    history_key: str
+    history: HistoryEntry | None
+    jobs: list[JobChange] = Field(default_factory=list)

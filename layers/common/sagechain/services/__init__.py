@@ -1,1 +1,0 @@
-"""One module per stage: the logic, talking to the world only through sagechain.ports."""

@@ -1,0 +1,301 @@
+"""The dataset spec (dataset.json): what a team uploads to start a run (DESIGN.md section 3).
+
+Only `task` and `labels` are required; the rest defaults from the stack's parameters.
+`python -m sagechain.spec` prints the JSON Schema published in docs/.
+"""
+
+import json
+import re
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Literal, Self
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from sagechain.settings import SpecDefaults
+
+SCHEMA_ID = "https://sagechain.dev/schemas/dataset-spec.json"
+_ARN_WORKTEAM = r"^arn:aws[a-z\-]*:sagemaker:[a-z0-9\-]*:[0-9]{12}:workteam/.+$"
+_IMAGE_URI = r"^[0-9]{12}\.dkr\.ecr\.[a-z0-9\-]+\.amazonaws\.com(\.cn)?/[^\s]+$"
+_INSTANCE_TYPE = r"^ml\.[a-z0-9]+\.[a-z0-9]+$"
+
+Label = Annotated[str, StringConstraints(strip_whitespace=False, min_length=1, max_length=256)]
+HyperparameterValue = str | int | float | bool
+Hyperparameters = dict[Annotated[str, StringConstraints(min_length=1, max_length=256)], HyperparameterValue]
+
+
+class TaskType(StrEnum):
+    """What the model learns to do."""
+
+    IMAGE_CLASSIFICATION = "image-classification"
+    IMAGE_CLASSIFICATION_MULTILABEL = "image-classification-multilabel"
+    OBJECT_DETECTION = "object-detection"
+
+    @property
+    def is_classification(self) -> bool:
+        """True for single- and multi-label classification."""
+        return self is not TaskType.OBJECT_DETECTION
+
+
+class LabelingMode(StrEnum):
+    """Who labels the images: a Ground Truth job, or the team before upload."""
+
+    GROUND_TRUTH = "ground-truth"
+    PROVIDED = "provided"
+
+
+class _Section(BaseModel):
+    # Unknown keys are typos a person wants to hear about, not silently ignore.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LabelingSpec(_Section):
+    """How the images get labels."""
+
+    mode: LabelingMode = LabelingMode.GROUND_TRUTH
+    labels_file: str | None = Field(
+        default=None,
+        description=(
+            "mode=provided: a file in the dataset folder holding the labels. "
+            "'*.manifest' is a Ground Truth output manifest, '*.json' is COCO "
+            "(Label Studio, CVAT). Absent: class folders images/<label>/..."
+        ),
+        pattern=r"^[^/\\]+\.(manifest|json)$",
+    )
+    label_attribute: str = Field(
+        default="label",
+        description="The label attribute name in the manifests (not ending in -metadata).",
+        pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$",
+        max_length=127,
+    )
+    workteam_arn: str | None = Field(default=None, pattern=_ARN_WORKTEAM)
+    workers_per_object: int = Field(default=1, ge=1, le=9)
+    price_per_task_usd: Decimal | None = Field(
+        default=None,
+        ge=0,
+        description="Public workforce only: what each worker is paid per task (AWS's price list).",
+    )
+    task_title: str | None = Field(default=None, min_length=1, max_length=128)
+    task_description: str | None = Field(default=None, min_length=1, max_length=255)
+    instructions: str | None = Field(default=None, min_length=1, max_length=10_000)
+    task_time_limit_seconds: int = Field(default=300, ge=30, le=28_800)
+    task_availability_lifetime_seconds: int = Field(default=864_000, ge=60, le=864_000)
+    max_concurrent_tasks: int | None = Field(default=None, ge=1, le=5_000)
+    auto_labeling: bool = False
+    max_cost_usd: Decimal | None = Field(
+        default=None,
+        ge=0,
+        description="A run whose estimated labeling cost is higher is rejected.",
+    )
+
+    @model_validator(mode="after")
+    def _labels_file_needs_provided(self) -> Self:
+        if self.labels_file and self.mode is not LabelingMode.PROVIDED:
+            raise ValueError("labels_file is read only with mode 'provided'")
+        return self
+
+    @field_validator("label_attribute")
+    @classmethod
+    def _not_metadata(cls, value: str) -> str:
+        if value.endswith("-metadata"):
+            raise ValueError("label_attribute must not end in '-metadata' (Ground Truth reserves it)")
+        return value
+
+
+class MetricDefinition(_Section):
+    """A metric a custom container prints, and the regex that finds it in the logs."""
+
+    name: str = Field(min_length=1, max_length=255)
+    regex: str = Field(min_length=1, max_length=500)
+
+    @field_validator("regex")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as err:
+            raise ValueError(f"not a valid regular expression: {err}") from err
+        return value
+
+
+class ParameterRange(_Section):
+    """One hyperparameter range to tune."""
+
+    name: str = Field(min_length=1, max_length=256)
+    type: Literal["continuous", "integer", "categorical"]
+    min: float | None = None
+    max: float | None = None
+    values: list[str] | None = Field(default=None, min_length=1, max_length=30)
+    scaling: Literal["Auto", "Linear", "Logarithmic", "ReverseLogarithmic"] = "Auto"
+
+    @model_validator(mode="after")
+    def _bounds_or_values(self) -> Self:
+        if self.type == "categorical":
+            if not self.values:
+                raise ValueError(f"categorical range {self.name!r} needs values")
+        elif self.min is None or self.max is None or self.min >= self.max:
+            raise ValueError(f"range {self.name!r} needs min < max")
+        return self
+
+
+class TuningSpec(_Section):
+    """A hyperparameter tuning job instead of a single training job."""
+
+    strategy: Literal["Random", "Bayesian", "Hyperband"] = "Bayesian"
+    objective_metric: str = Field(min_length=1, max_length=255)
+    objective_type: Literal["Maximize", "Minimize"] = "Maximize"
+    max_jobs: int = Field(default=10, ge=1, le=500)
+    max_parallel_jobs: int = Field(default=2, ge=1, le=100)
+    ranges: list[ParameterRange] = Field(min_length=1, max_length=30)
+
+
+class TrainingSpec(_Section):
+    """How the model is trained."""
+
+    algorithm: Literal["builtin"] | Annotated[str, StringConstraints(pattern=_IMAGE_URI)] = Field(
+        default="builtin",
+        description="'builtin' for SageMaker's algorithm for the task, or a custom ECR image URI.",
+    )
+    instance_type: str | None = Field(default=None, pattern=_INSTANCE_TYPE)
+    instance_count: int = Field(default=1, ge=1, le=100)
+    volume_size_gb: int = Field(default=50, ge=1, le=16_384)
+    max_runtime_seconds: int = Field(default=86_400, ge=60, le=2_419_200)
+    spot: bool = False
+    max_wait_seconds: int | None = Field(default=None, ge=60, le=2_419_200)
+    hyperparameters: Hyperparameters | list[Hyperparameters] = Field(
+        default_factory=dict,
+        description="One set, or a list of up to 10 sets to train side by side.",
+    )
+    metric_definitions: list[MetricDefinition] = Field(default_factory=list, max_length=40)
+    tuning: TuningSpec | None = None
+    validation_fraction: float = Field(default=0.2, gt=0, lt=1)
+    input_mode: Literal["Pipe", "File", "FastFile"] | None = None
+    environment: dict[str, str] = Field(default_factory=dict, max_length=100)
+    extra_channels: dict[str, str] = Field(
+        default_factory=dict,
+        description="Custom containers: channel name -> s3:// prefix (pretrained weights, config).",
+    )
+
+    @field_validator("hyperparameters")
+    @classmethod
+    def _at_most_ten_sets(
+        cls, value: Hyperparameters | list[Hyperparameters]
+    ) -> Hyperparameters | list[Hyperparameters]:
+        if isinstance(value, list) and not 1 <= len(value) <= 10:
+            raise ValueError("a list of hyperparameter sets holds 1 to 10 sets")
+        return value
+
+    @model_validator(mode="after")
+    def _spot_wait(self) -> Self:
+        if self.max_wait_seconds is not None and self.max_wait_seconds < self.max_runtime_seconds:
+            raise ValueError("max_wait_seconds must be at least max_runtime_seconds")
+        return self
+
+
+class DeploymentSpec(_Section):
+    """Where the model serves, how it scales, and what it must beat to go live."""
+
+    endpoint_name: str | None = Field(default=None, pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+    instance_type: str | None = Field(default=None, pattern=_INSTANCE_TYPE)
+    min_instances: int = Field(default=1, ge=1, le=100)
+    max_instances: int = Field(default=2, ge=1, le=100)
+    target_invocations_per_instance: int = Field(default=50, ge=1, le=100_000)
+    scale_in_cooldown_seconds: int = Field(default=300, ge=0, le=3_600)
+    scale_out_cooldown_seconds: int = Field(default=60, ge=0, le=3_600)
+    min_objective_metric: float | None = None
+    allow_worse_model: bool = False
+
+    @model_validator(mode="after")
+    def _range(self) -> Self:
+        if self.min_instances > self.max_instances:
+            raise ValueError("min_instances must not exceed max_instances")
+        return self
+
+
+class DatasetSpec(_Section):
+    """dataset.json: the task and its labels; every other section is optional."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={"$id": SCHEMA_ID, "title": "sagechain dataset spec"},
+    )
+
+    schema_uri: str | None = Field(
+        default=None,
+        alias="$schema",
+        exclude=True,
+        description="Optional: where editors find this schema (docs/dataset-spec.schema.json).",
+    )
+    task: TaskType
+    labels: list[Label] = Field(
+        min_length=1, max_length=1_000, description="Class names; order = class index."
+    )
+    labeling: LabelingSpec = Field(default_factory=LabelingSpec)
+    training: TrainingSpec = Field(default_factory=TrainingSpec)
+    deployment: DeploymentSpec = Field(default_factory=DeploymentSpec)
+
+    @field_validator("labels")
+    @classmethod
+    def _distinct_clean_labels(cls, labels: list[str]) -> list[str]:
+        for label in labels:
+            if label != label.strip() or "/" in label:
+                raise ValueError(f"label {label!r} has surrounding spaces or a '/'")
+        duplicates = sorted({label for label in labels if labels.count(label) > 1})
+        if duplicates:
+            raise ValueError(f"labels appear more than once: {', '.join(duplicates)}")
+        return labels
+
+    @model_validator(mode="after")
+    def _labels_fit_task(self) -> Self:
+        if self.task is TaskType.IMAGE_CLASSIFICATION and len(self.labels) < 2:
+            raise ValueError("image-classification needs at least 2 labels")
+        return self
+
+    def with_defaults(self, defaults: SpecDefaults) -> "DatasetSpec":
+        """The spec as the run uses it: stack defaults fill what the upload left out."""
+        labeling = self.labeling.model_copy(
+            update={
+                "workteam_arn": self.labeling.workteam_arn or defaults.workteam_arn,
+                "max_cost_usd": (
+                    defaults.max_labeling_cost_usd
+                    if self.labeling.max_cost_usd is None
+                    else self.labeling.max_cost_usd
+                ),
+            }
+        )
+        training = self.training.model_copy(
+            update={"instance_type": self.training.instance_type or defaults.training_instance_type}
+        )
+        deployment = self.deployment.model_copy(
+            update={"instance_type": self.deployment.instance_type or defaults.endpoint_instance_type}
+        )
+        return self.model_copy(update={"labeling": labeling, "training": training, "deployment": deployment})
+
+
+def json_schema_document() -> str:
+    """The spec's JSON Schema as published in docs/dataset-spec.schema.json."""
+    schema = DatasetSpec.model_json_schema(mode="validation")
+    schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
+    return json.dumps(schema, indent=2, sort_keys=True) + "\n"
+
+
+def describe_validation_error(err: ValidationError) -> str:
+    """A pydantic error as one line per problem, named by its path in dataset.json."""
+    problems = []
+    for error in err.errors(include_url=False):
+        path = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        problems.append(f"{path}: {error['msg']}")
+    return "; ".join(problems)
+
+
+if __name__ == "__main__":
+    print(json_schema_document(), end="")

@@ -1,0 +1,330 @@
+"""Stage 3: a run's labeled data becomes a training job, sibling jobs, or a tuning job.
+
+Two triggers start it:
+- one of our Ground Truth labeling jobs completed. The event ("SageMaker Ground Truth
+  Labeling Job State Change") carries only {"LabelingJobStatus": "Completed"} and the
+  job's ARN in `resources`; DescribeLabelingJob gives the run (tag sagechain:run-id), the
+  output manifest, the label attribute and the label counters. The output manifest is read
+  where Ground Truth wrote it and never copied to labeled.manifest, whose arrival is the
+  other trigger.
+- runs/<run_id>/labeled.manifest was created: labels were provided with the dataset.
+
+Either way the manifest is split (manifest_split.py) into runs/<run_id>/train.manifest and
+validation.manifest, runs/<run_id>/training.json records the plan, the jobs are created
+under deterministic names and "Training Started" is emitted. A name already taken means an
+earlier delivery started that job: it counts as started. Whatever keeps training from
+starting (nothing labeled, too few images, an unsupported region, SageMaker refusing the
+request) becomes "Training Skipped" with the reason; transient failures propagate so
+EventBridge or Lambda retries.
+"""
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from sagechain.errors import ObjectNotFoundError, RetryableError, TrainingNotStartedError
+from sagechain.event_sources.s3 import objects_created
+from sagechain.event_sources.sagemaker import COMPLETED, SAGEMAKER_SOURCE, JobKind, state_change
+from sagechain.events import SagechainEvent, TrainingSkipped, TrainingStarted
+from sagechain.layout import (
+    LABELED_MANIFEST,
+    MANIFEST_CONTENT_TYPE,
+    RUN_INFO_FILE,
+    SPEC_RECORD_FILE,
+    TRAINING_RECORD_FILE,
+    run_key,
+)
+from sagechain.ports import EventPublisher, LabelingJobSummary, ObjectStore, TrainingJobs
+from sagechain.records import ClassSplit, RunInfo, TrainingRecord
+from sagechain.spec import DatasetSpec
+from sagechain.training.manifest_split import NO_OBJECTS, SplitResult, split_manifest
+from sagechain.training.plan import (
+    TrainingData,
+    TrainingPlan,
+    TrainingTarget,
+    check_training_spec,
+    plan_training,
+)
+from sagechain.training.settings import TrainingEnvironment
+
+TRAIN_MANIFEST = "train.manifest"
+VALIDATION_MANIFEST = "validation.manifest"
+_RUN_FILE_MAX_BYTES = 1024 * 1024
+_LABELED_MANIFEST_KEY = re.compile(r"^runs/([^/]+)/" + re.escape(LABELED_MANIFEST) + "$")
+_S3_URI = re.compile(r"^s3://([^/]+)/(.+)$")
+
+
+# ---------------------------------------------------------------- triggers
+
+
+class TrainingTrigger(BaseModel):
+    """What an event asks to train; `key` names it for idempotency (job + status, or run)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str
+    labeling_job_name: str | None = None
+    run_id: str | None = None
+
+
+def training_trigger(event: Mapping[str, Any], bucket: str) -> TrainingTrigger | None:
+    """The training an event asks for, or None when it asks for none of ours."""
+    if event.get("source") == SAGEMAKER_SOURCE:
+        change = state_change(event, JobKind.LABELING)
+        if change is None or change.status != COMPLETED:
+            return None
+        return TrainingTrigger(
+            key=f"labeling-job/{change.name}/{change.status}", labeling_job_name=change.name
+        )
+    for ref in objects_created(event):
+        match = _LABELED_MANIFEST_KEY.match(ref.key)
+        if match and ref.bucket == bucket:
+            return TrainingTrigger(key=f"labeled-manifest/{match[1]}", run_id=match[1])
+    return None
+
+
+# ---------------------------------------------------------------- the stage
+
+
+@dataclass(frozen=True)
+class _Run:
+    run_id: str
+    info: RunInfo
+    spec: DatasetSpec
+    labeling_job: LabelingJobSummary | None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _read_run(store: ObjectStore, run_id: str, labeling_job: LabelingJobSummary | None) -> _Run | None:
+    try:
+        spec = store.read_bytes(run_key(run_id, SPEC_RECORD_FILE), _RUN_FILE_MAX_BYTES)
+        info = store.read_bytes(run_key(run_id, RUN_INFO_FILE), _RUN_FILE_MAX_BYTES)
+    except ObjectNotFoundError:
+        return None
+    return _Run(
+        run_id, RunInfo.model_validate_json(info), DatasetSpec.model_validate_json(spec), labeling_job
+    )
+
+
+def _find_run(trigger: TrainingTrigger, store: ObjectStore, jobs: TrainingJobs) -> _Run | None:
+    """The sagechain run the trigger is about, or None when it is not one of ours."""
+    if trigger.run_id is not None:
+        return _read_run(store, trigger.run_id, None)
+    assert trigger.labeling_job_name is not None  # noqa: S101 - a trigger names a run or a job
+    job = jobs.labeling_job(trigger.labeling_job_name)
+    if job is None or job.run_id is None:
+        return None
+    if job.status != COMPLETED:
+        # The event said Completed: a read that lags it is retried, not taken as the answer.
+        raise RetryableError(f"labeling job {job.name} reads {job.status}, not yet Completed; retrying")
+    return _read_run(store, job.run_id, job)
+
+
+def _labeled_manifest(run: _Run, store: ObjectStore) -> tuple[str, str]:
+    """The manifest key to split and its label attribute."""
+    job = run.labeling_job
+    if job is None:
+        return run_key(run.run_id, LABELED_MANIFEST), run.info.label_attribute
+    if job.labeled == 0:
+        raise TrainingNotStartedError(
+            f"Labeling job {job.name} completed with no labeled images ({job.failed} failed, "
+            f"{job.unlabeled} not labeled), so there is nothing to train on. Check the job in the "
+            "SageMaker console, then upload the dataset again."
+        )
+    match = _S3_URI.match(job.output_manifest_uri or "")
+    if match is None or match[1] != store.bucket:
+        raise TrainingNotStartedError(
+            f"Labeling job {job.name} wrote its output manifest to {job.output_manifest_uri or 'nowhere'}, "
+            f"outside the data bucket {store.bucket}; sagechain trains only on data in its bucket."
+        )
+    return match[2], job.label_attribute or run.info.label_attribute
+
+
+def _too_few(result: SplitResult, source: str, fraction: float) -> str:
+    dropped = ", ".join(f"{n} {reason}" for reason, n in sorted(result.dropped.items()))
+    dropped_note = f"; left out: {dropped}" if dropped else ""
+    return (
+        f"Too few labeled images in {source} to train: {result.train} for training and "
+        f"{result.validation} for validation (validation_fraction {fraction}){dropped_note}. "
+        "Each needs at least one: label more images, or change training.validation_fraction."
+    )
+
+
+def _split(run: _Run, store: ObjectStore) -> tuple[SplitResult, str]:
+    """Write train.manifest and validation.manifest; the result and the label attribute."""
+    key, attribute = _labeled_manifest(run, store)
+    spec = run.spec
+    train = store.open_writer(run_key(run.run_id, TRAIN_MANIFEST), MANIFEST_CONTENT_TYPE)
+    validation = store.open_writer(run_key(run.run_id, VALIDATION_MANIFEST), MANIFEST_CONTENT_TYPE)
+    try:
+        result = split_manifest(
+            store.iter_lines(key),
+            spec.task,
+            attribute,
+            len(spec.labels),
+            spec.training.validation_fraction,
+            train,
+            validation,
+        )
+        if result.train == 0 or result.validation == 0:
+            raise TrainingNotStartedError(_too_few(result, store.uri(key), spec.training.validation_fraction))
+    except ObjectNotFoundError:
+        train.abort()
+        validation.abort()
+        raise TrainingNotStartedError(
+            f"{store.uri(key)} was not found, so there is nothing to train on."
+        ) from None
+    except BaseException:
+        train.abort()
+        validation.abort()
+        raise
+    train.commit()
+    validation.commit()
+    return result, attribute
+
+
+def _record(
+    run: _Run,
+    plan: TrainingPlan,
+    data: TrainingData,
+    result: SplitResult,
+    target: TrainingTarget,
+    now: datetime,
+) -> TrainingRecord:
+    labels = run.spec.labels
+    class_split = {
+        ("(no objects)" if k == NO_OBJECTS else labels[k]): ClassSplit(train=t, validation=v)
+        for k, (t, v) in result.class_counts.items()
+    }
+    return TrainingRecord(
+        run_id=run.run_id,
+        dataset=run.info.dataset,
+        task=run.spec.task.value,
+        labels=list(labels),
+        label_attribute=data.label_attribute,
+        labeling_job_name=run.labeling_job.name if run.labeling_job else None,
+        algorithm=plan.algorithm,
+        training_image=plan.training_image,
+        mode=plan.mode,
+        job_names=plan.job_names,
+        tuning_job_name=plan.tuning_job_name,
+        hyperparameters=plan.hyperparameters,
+        objective=plan.objective,
+        train_manifest_uri=data.train_uri,
+        validation_manifest_uri=data.validation_uri,
+        output_uri=target.output_uri,
+        train_objects=data.train_objects,
+        validation_objects=data.validation_objects,
+        dropped=dict(result.dropped),
+        class_split=class_split,
+        created_at=now,
+    )
+
+
+def _create_jobs(plan: TrainingPlan, jobs: TrainingJobs) -> None:
+    """Create every job of the plan; a name already taken was started by an earlier delivery."""
+    started: list[str] = []
+    for request in plan.training_jobs:
+        try:
+            jobs.create_training_job(request)
+        except TrainingNotStartedError as err:
+            if not started:
+                raise
+            raise TrainingNotStartedError(
+                f"{err.reason} Already started for this run: {', '.join(started)}; stop them in the "
+                "SageMaker console if they are not wanted."
+            ) from err
+        started.append(str(request["TrainingJobName"]))
+    if plan.tuning_job is not None:
+        jobs.create_tuning_job(plan.tuning_job)
+
+
+def _train(
+    run: _Run, store: ObjectStore, jobs: TrainingJobs, environment: TrainingEnvironment, now: datetime
+) -> TrainingStarted:
+    spec = run.spec
+    if spec.training.instance_type is None:
+        training = spec.training.model_copy(update={"instance_type": environment.default_instance_type})
+        spec = spec.model_copy(update={"training": training})
+    check_training_spec(spec, environment.region)
+    result, attribute = _split(run, store)
+    data = TrainingData(
+        train_uri=store.uri(run_key(run.run_id, TRAIN_MANIFEST)),
+        validation_uri=store.uri(run_key(run.run_id, VALIDATION_MANIFEST)),
+        train_objects=result.train,
+        validation_objects=result.validation,
+        max_boxes=result.max_boxes,
+        label_attribute=attribute,
+    )
+    target = TrainingTarget(
+        run_id=run.run_id,
+        region=environment.region,
+        role_arn=environment.role_arn,
+        name_prefix=environment.name_prefix,
+        output_uri=store.uri(run_key(run.run_id, "training/")),
+        checkpoint_uri=store.uri(run_key(run.run_id, "training/checkpoints/")),
+    )
+    plan = plan_training(spec, data, target)
+    record = _record(run, plan, data, result, target, now)
+    # Before the jobs: the deploy stage reads it when their first state change arrives.
+    store.put_bytes(
+        run_key(run.run_id, TRAINING_RECORD_FILE),
+        record.model_dump_json(indent=2).encode(),
+        "application/json",
+    )
+    _create_jobs(plan, jobs)
+    if plan.tuning_job_name is not None:
+        urls = [jobs.console_url("hyper-tuning-jobs", plan.tuning_job_name)]
+    else:
+        urls = [jobs.console_url("jobs", name) for name in plan.job_names]
+    return TrainingStarted(
+        run_id=run.run_id,
+        dataset=run.info.dataset,
+        job_names=plan.job_names,
+        tuning_job_name=plan.tuning_job_name,
+        algorithm=plan.algorithm_label,
+        instance_type=str(spec.training.instance_type),
+        instance_count=spec.training.instance_count,
+        spot=spec.training.spot,
+        train_objects=result.train,
+        validation_objects=result.validation,
+        dropped=dict(result.dropped),
+        console_urls=urls,
+    )
+
+
+def start_training(
+    trigger: TrainingTrigger,
+    store: ObjectStore,
+    jobs: TrainingJobs,
+    publisher: EventPublisher,
+    environment: TrainingEnvironment,
+    now: Callable[[], datetime] = _now,
+) -> SagechainEvent | None:
+    """Start the run's training, or skip it with a reason; publish and return the event.
+
+    None (and no event) when the trigger is not about a sagechain run: a labeling job
+    without our run tag, or a labeled.manifest with no spec.json and run.json beside it.
+    """
+    run = _find_run(trigger, store, jobs)
+    if run is None:
+        return None
+    event: SagechainEvent
+    try:
+        event = _train(run, store, jobs, environment, now())
+    except TrainingNotStartedError as err:
+        event = TrainingSkipped(
+            run_id=run.run_id,
+            dataset=run.info.dataset,
+            reason=err.reason,
+            labeling_job_name=run.labeling_job.name if run.labeling_job else None,
+        )
+    publisher.publish(event)
+    return event
