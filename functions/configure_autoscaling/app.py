@@ -46,4 +46,5 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     idempotency.register_lambda_context(context)
     change = endpoint_state_change(event)
     logger.append_keys(endpoint_name=change.endpoint_name, endpoint_status=change.status)
-    return configure(change=change)
+    configured: dict[str, Any] = configure(change=change)  # once_per's decorator is typed Callable[..., Any]
+    return configured

@@ -47,4 +47,5 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     idempotency.register_lambda_context(context)
     change = job_state_change(event)
     logger.append_keys(job_name=change.job_name, job_status=change.status)
-    return deploy(change=change)
+    deployed: dict[str, Any] = deploy(change=change)  # once_per's decorator is typed Callable[..., Any]
+    return deployed

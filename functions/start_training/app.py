@@ -41,4 +41,5 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         logger.info("nothing to train; ignored", extra={"detail_type": event.get("detail-type")})
         return {"outcome": "ignored"}
     logger.append_keys(trigger=trigger.key)
-    return train(trigger=trigger)
+    trained: dict[str, Any] = train(trigger=trigger)  # once_per's decorator is typed Callable[..., Any]
+    return trained
