@@ -3,7 +3,7 @@
 import re
 from pathlib import Path
 
-from moto.sns import sns_backends
+from moto.sns.models import sns_backends
 
 from local.template import ACCOUNT, REGION
 

@@ -27,6 +27,7 @@ from urllib.parse import urlparse
 
 import boto3
 from botocore.awsrequest import AWSResponse
+from botocore.compat import HTTPHeaders
 from botocore.model import OperationModel
 from botocore.response import StreamingBody
 from botocore.validate import validate_parameters
@@ -121,11 +122,11 @@ class EmulatedSageMaker:
                 "Error": {"Code": err.code, "Message": err.message},
                 "ResponseMetadata": {"HTTPStatusCode": 400},
             }
-            return AWSResponse(url, 400, {}, None), error
+            return AWSResponse(url, 400, HTTPHeaders(), None), error
         if model.output_shape is not None:
             validate_parameters(result, model.output_shape)
         result["ResponseMetadata"] = {"HTTPStatusCode": 200, "RequestId": "emulated"}
-        return AWSResponse(url, 200, {}, None), result
+        return AWSResponse(url, 200, HTTPHeaders(), None), result
 
     def advance(self) -> bool:
         """Move every pending resource one step; whether anything moved."""

@@ -188,7 +188,7 @@ class LocalStack:
         return LocalApi(routes, self.invoke)
 
     def _drain(self, url: str) -> list[dict[str, Any]]:
-        received = []
+        received: list[dict[str, Any]] = []
         while True:
             batch = self._sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
             if not batch:

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from samcli.yamlhelper import yaml_parse
+from samcli.yamlhelper import yaml_parse  # type: ignore[import-untyped]  # SAM CLI ships no types
 
 ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT = "123456789012"

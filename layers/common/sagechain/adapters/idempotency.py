@@ -1,7 +1,7 @@
 """Powertools idempotency backed by the stack's DynamoDB table."""
 
 from collections.abc import Callable
-from typing import Any
+from typing import Protocol, cast
 
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
@@ -20,9 +20,15 @@ def persistence_layer(table_name: str) -> DynamoDBPersistenceLayer:
     return DynamoDBPersistenceLayer(table_name=table_name, boto_config=CLIENT_CONFIG)
 
 
-def once_per(
-    key: str, table_name: str, argument: str
-) -> tuple[IdempotencyConfig, Callable[[Callable[..., Any]], Callable[..., Any]]]:
+class OncePer(Protocol):
+    """A decorator that keeps the decorated function's signature (Powertools' is untyped)."""
+
+    def __call__[**P, R](self, function: Callable[P, R], /) -> Callable[P, R]:
+        """The function, run once per key."""
+        ...
+
+
+def once_per(key: str, table_name: str, argument: str) -> tuple[IdempotencyConfig, OncePer]:
     """A decorator that runs a function once per `key` (a JMESPath into the model passed as
     `argument`), and the config the handler registers its Lambda context on.
 
@@ -33,4 +39,4 @@ def once_per(
     decorator = idempotent_function(
         data_keyword_argument=argument, config=config, persistence_store=persistence_layer(table_name)
     )
-    return config, decorator
+    return config, cast(OncePer, decorator)
