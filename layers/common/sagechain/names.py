@@ -1,4 +1,4 @@
-"""The one place names are made: run ids and SageMaker resource names (DESIGN.md section 4)."""
+"""The one place names are made: run ids and SageMaker resource names."""
 
 import hashlib
 import re

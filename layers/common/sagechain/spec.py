@@ -1,4 +1,4 @@
-"""The dataset spec (dataset.json): what a team uploads to start a run (DESIGN.md section 3).
+"""The dataset spec (dataset.json): what a team uploads to start a run.
 
 Only `task` and `labels` are required; the rest defaults from the stack's parameters.
 `python -m sagechain.spec` prints the JSON Schema published in docs/.
