@@ -15,9 +15,18 @@
 """
 
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from sagechain.errors import ObjectNotFoundError
+
+if TYPE_CHECKING:  # ports imports the run history, which imports ModelMetric from here
+    from sagechain.ports import ObjectStore
+
+# A record is a small JSON object; anything larger is not one of ours.
+RECORD_MAX_BYTES = 1024 * 1024
+JSON = "application/json"
 
 
 class RunInfo(BaseModel):
@@ -125,3 +134,25 @@ class ModelInfo(BaseModel):
     dataset: str
     metric: ModelMetric | None = None
     deployed_at: datetime
+
+
+# ---------------------------------------------------------------- reading and writing them
+def read_record[Record: BaseModel](store: "ObjectStore", key: str, model: type[Record]) -> Record | None:
+    """A small JSON object as a model, or None when it does not exist.
+
+    A record that exists but does not parse is a bug or a hand edit: it raises, so the
+    event is retried and ends in the failure queue rather than being silently ignored.
+    """
+    try:
+        raw = store.read_bytes(key, RECORD_MAX_BYTES)
+    except ObjectNotFoundError:
+        return None
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as err:
+        raise ValueError(f"{store.uri(key)} is not a valid {model.__name__}: {err}") from err
+
+
+def write_record(store: "ObjectStore", key: str, record: BaseModel) -> None:
+    """A model as a small JSON object."""
+    store.put_bytes(key, record.model_dump_json(indent=2).encode(), JSON)

@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from sagechain.errors import DatasetRejectedError
 from sagechain.settings import SpecDefaults
 
 SCHEMA_ID = "https://sagechain.dev/schemas/dataset-spec.json"
@@ -295,6 +296,25 @@ def describe_validation_error(err: ValidationError) -> str:
         path = ".".join(str(part) for part in error["loc"]) or "(top level)"
         problems.append(f"{path}: {error['msg']}")
     return "; ".join(problems)
+
+
+def parse_spec(raw: bytes, where: str) -> DatasetSpec:
+    """dataset.json's bytes as a spec, or a rejection that says what to fix."""
+    try:
+        document = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        detail = (
+            f"{err.msg} at line {err.lineno} column {err.colno}"
+            if isinstance(err, json.JSONDecodeError)
+            else str(err)
+        )
+        raise DatasetRejectedError(f"{where} is not valid JSON: {detail}") from None
+    try:
+        return DatasetSpec.model_validate(document)
+    except ValidationError as err:
+        raise DatasetRejectedError(
+            f"{where} is not a valid dataset spec: {describe_validation_error(err)}"
+        ) from None
 
 
 if __name__ == "__main__":

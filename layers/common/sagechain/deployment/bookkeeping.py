@@ -12,19 +12,15 @@ None of these keys matches a trigger's pattern.
 import json
 from typing import NamedTuple
 
-from pydantic import BaseModel, ValidationError
-
 from sagechain import names
-from sagechain.errors import ObjectNotFoundError
 from sagechain.events import SagechainEvent
-from sagechain.layout import model_key, run_key
+from sagechain.layout import MODEL_INFO_FILE, SPEC_RECORD_FILE, TRAINING_RECORD_FILE, model_key, run_key
 from sagechain.ports import ObjectStore
-from sagechain.records import ModelInfo, TrainingRecord
+from sagechain.records import ModelInfo, TrainingRecord, read_record
 from sagechain.spec import DatasetSpec
 
 JSON = "application/json"
 VARIANT = "AllTraffic"
-RECORD_MAX_BYTES = 1024 * 1024
 
 
 class Outcome(NamedTuple):
@@ -57,47 +53,18 @@ def live_key(model: str) -> str:
 
 def run_model_key(run_id: str) -> str:
     """runs/<run_id>/model.json."""
-    return run_key(run_id, "model.json")
-
-
-def read_record[Record: BaseModel](store: ObjectStore, key: str, model: type[Record]) -> Record | None:
-    """A small JSON object as a model, or None when it does not exist.
-
-    A record that exists but does not parse is a bug or a hand edit: it raises, so the
-    event is retried and ends in the failure queue rather than being silently ignored.
-    """
-    try:
-        raw = store.read_bytes(key, RECORD_MAX_BYTES)
-    except ObjectNotFoundError:
-        return None
-    try:
-        return model.model_validate_json(raw)
-    except ValidationError as err:
-        raise ValueError(f"{store.uri(key)} is not a valid {model.__name__}: {err}") from err
-
-
-def write_record(store: ObjectStore, key: str, record: BaseModel) -> None:
-    """A model as a small JSON object."""
-    store.put_bytes(key, record.model_dump_json(indent=2).encode(), JSON)
+    return run_key(run_id, MODEL_INFO_FILE)
 
 
 def read_training_plan(store: ObjectStore, run_id: str) -> TrainingRecord | None:
     """runs/<run_id>/training.json as start_training wrote it, or None when missing."""
-    key = run_key(run_id, "training.json")
-    try:
-        raw = store.read_bytes(key, RECORD_MAX_BYTES)
-    except ObjectNotFoundError:
-        return None
-    try:
-        return TrainingRecord.model_validate_json(raw)
-    except ValidationError as err:
-        raise ValueError(f"{store.uri(key)} is not a valid training record: {err}") from err
+    return read_record(store, run_key(run_id, TRAINING_RECORD_FILE), TrainingRecord)
 
 
 def read_run(store: ObjectStore, run_id: str) -> tuple[TrainingRecord, DatasetSpec] | None:
     """The run's training plan and accepted spec, or None when either is missing."""
     plan = read_training_plan(store, run_id)
-    spec = read_record(store, run_key(run_id, "spec.json"), DatasetSpec)
+    spec = read_record(store, run_key(run_id, SPEC_RECORD_FILE), DatasetSpec)
     if plan is None or spec is None:
         return None
     return plan, spec

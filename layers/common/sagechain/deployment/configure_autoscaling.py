@@ -24,7 +24,6 @@ from sagechain.deployment.bookkeeping import (
     read_model_info,
     read_run,
     run_model_key,
-    write_record,
 )
 from sagechain.event_sources.sagemaker import StateChange, normalized_status
 from sagechain.events import DeploymentFailed, ModelLive
@@ -37,7 +36,7 @@ from sagechain.ports import (
     ModelHost,
     SageMakerJobs,
 )
-from sagechain.records import ModelInfo
+from sagechain.records import ModelInfo, write_record
 
 IN_SERVICE = "inservice"
 FAILED = {"failed", "updaterollbackfailed"}

@@ -30,10 +30,8 @@ from sagechain.deployment.bookkeeping import (
     live_key,
     model_name_for,
     read_model_info,
-    read_record,
     read_run,
     run_model_key,
-    write_record,
 )
 from sagechain.errors import RetryableError
 from sagechain.event_sources.sagemaker import JobKind, StateChange, normalized_status
@@ -49,7 +47,7 @@ from sagechain.ports import (
     TrainedJob,
     Variant,
 )
-from sagechain.records import ModelInfo, ModelMetric, TrainingRecord
+from sagechain.records import ModelInfo, ModelMetric, TrainingRecord, read_record, write_record
 from sagechain.spec import DatasetSpec
 
 ENDED = ("Completed", "Failed", "Stopped")

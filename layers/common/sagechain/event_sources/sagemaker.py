@@ -207,61 +207,57 @@ class _Envelope(BaseModel):
     detail: dict[str, Any]
 
 
+def _change(
+    kind: JobKind, envelope: _Envelope, detail: _Detail, name: str, arn: str, status: str, **extra: str | None
+) -> StateChange:
+    return StateChange(
+        kind=kind,
+        name=name,
+        arn=arn,
+        status=api_status(status),
+        at=envelope.time,
+        failure_reason=detail.failure_reason,
+        tags=detail.tags,
+        **extra,
+    )
+
+
 def _labeling(envelope: _Envelope) -> StateChange | None:
     detail = _LabelingDetail.model_validate(envelope.detail)
     # The job is named only by its ARN in resources: without one, there is nothing to act on.
     arns = [arn for arn in envelope.resources if f":{JobKind.LABELING.value}/" in arn]
     if not arns:
         return None
-    arn = arns[0]
-    return StateChange(
-        kind=JobKind.LABELING,
-        name=arn.rsplit("/", 1)[-1],
-        arn=arn,
-        status=api_status(detail.status),
-        at=envelope.time,
-        failure_reason=detail.failure_reason,
-        tags=detail.tags,
-    )
+    return _change(JobKind.LABELING, envelope, detail, arns[0].rsplit("/", 1)[-1], arns[0], detail.status)
 
 
 def _training(envelope: _Envelope) -> StateChange:
     detail = _TrainingDetail.model_validate(envelope.detail)
-    return StateChange(
-        kind=JobKind.TRAINING,
-        name=detail.name,
-        arn=detail.arn,
-        status=api_status(detail.status),
-        at=envelope.time,
-        failure_reason=detail.failure_reason,
-        tags=detail.tags,
+    return _change(
+        JobKind.TRAINING,
+        envelope,
+        detail,
+        detail.name,
+        detail.arn,
+        detail.status,
         tuning_job_arn=detail.tuning_job_arn,
     )
 
 
 def _tuning(envelope: _Envelope) -> StateChange:
     detail = _TuningDetail.model_validate(envelope.detail)
-    return StateChange(
-        kind=JobKind.TUNING,
-        name=detail.name,
-        arn=detail.arn,
-        status=api_status(detail.status),
-        at=envelope.time,
-        failure_reason=detail.failure_reason,
-        tags=detail.tags,
-    )
+    return _change(JobKind.TUNING, envelope, detail, detail.name, detail.arn, detail.status)
 
 
 def _endpoint(envelope: _Envelope) -> StateChange:
     detail = _EndpointDetail.model_validate(envelope.detail)
-    return StateChange(
-        kind=JobKind.ENDPOINT,
-        name=detail.name,
-        arn=detail.arn,
-        status=api_status(detail.status),
-        at=envelope.time,
-        failure_reason=detail.failure_reason,
-        tags=detail.tags,
+    return _change(
+        JobKind.ENDPOINT,
+        envelope,
+        detail,
+        detail.name,
+        detail.arn,
+        detail.status,
         config_name=detail.config_name,
         pending_config_name=detail.pending.endpoint_config_name if detail.pending else None,
     )

@@ -6,12 +6,9 @@ Whatever is wrong with the upload becomes a "Dataset Rejected" event with a reas
 person can act on; the dataset itself is never changed or deleted.
 """
 
-import json
 import zipfile
 from collections.abc import Callable
 from datetime import UTC, datetime
-
-from pydantic import ValidationError
 
 from sagechain.errors import DatasetRejectedError, ObjectNotFoundError, ObjectTooLargeError
 from sagechain.events import DatasetPrepared, DatasetRejected, SagechainEvent
@@ -22,7 +19,9 @@ from sagechain.layout import (
     INPUT_MANIFEST,
     LABELED_MANIFEST,
     MANIFEST_CONTENT_TYPE,
+    RUN_INFO_FILE,
     SPEC_FILE,
+    SPEC_RECORD_FILE,
     dataset_prefix,
     images_prefix,
     run_key,
@@ -32,30 +31,11 @@ from sagechain.ports import EventPublisher, ObjectStore, ObjectWriter
 from sagechain.pricing import estimate_labeling_cost
 from sagechain.records import RunInfo
 from sagechain.settings import SpecDefaults
-from sagechain.spec import DatasetSpec, LabelingMode, describe_validation_error
+from sagechain.spec import DatasetSpec, LabelingMode, parse_spec
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def parse_spec(raw: bytes, where: str) -> DatasetSpec:
-    """dataset.json's bytes as a spec, or a rejection that says what to fix."""
-    try:
-        document = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        detail = (
-            f"{err.msg} at line {err.lineno} column {err.colno}"
-            if isinstance(err, json.JSONDecodeError)
-            else str(err)
-        )
-        raise DatasetRejectedError(f"{where} is not valid JSON: {detail}") from None
-    try:
-        return DatasetSpec.model_validate(document)
-    except ValidationError as err:
-        raise DatasetRejectedError(
-            f"{where} is not a valid dataset spec: {describe_validation_error(err)}"
-        ) from None
 
 
 def _folder_spec(store: ObjectStore, upload: DatasetUpload) -> DatasetSpec:
@@ -187,12 +167,12 @@ def _prepare(
         )
         # The spec lands before the manifest: the manifest's arrival starts the next stage.
         store.put_bytes(
-            run_key(upload.run_id, "spec.json"),
+            run_key(upload.run_id, SPEC_RECORD_FILE),
             spec.model_dump_json(indent=2).encode(),
             "application/json",
         )
         store.put_bytes(
-            run_key(upload.run_id, "run.json"),
+            run_key(upload.run_id, RUN_INFO_FILE),
             info.model_dump_json(indent=2).encode(),
             "application/json",
         )
@@ -206,7 +186,7 @@ def _prepare(
         task=spec.task.value,
         labeling_mode=spec.labeling.mode.value,
         manifest_uri=store.uri(manifest_key),
-        spec_uri=store.uri(run_key(upload.run_id, "spec.json")),
+        spec_uri=store.uri(run_key(upload.run_id, SPEC_RECORD_FILE)),
         source_uri=upload.source.uri,
         objects=stats.objects,
         skipped=dict(stats.skipped),

@@ -11,7 +11,7 @@ retried. The job name comes from the run id, so a second delivery creates no sec
 
 import re
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from sagechain.errors import (
     DatasetRejectedError,
@@ -33,13 +33,13 @@ from sagechain.labeling.ground_truth import (
     workforce_of,
 )
 from sagechain.labeling.worker_template import label_categories_document, worker_task_template
-from sagechain.layout import INPUT_MANIFEST, dataset_prefix, run_key
+from sagechain.layout import INPUT_MANIFEST, RUN_INFO_FILE, SPEC_RECORD_FILE, dataset_prefix, run_key
 from sagechain.names import RUN_ID_TAG, sagemaker_name
 from sagechain.observability import logger
 from sagechain.ports import EventPublisher, LabelingJobPlan, LabelingJobs, ObjectStore
 from sagechain.pricing import estimate_labeling_cost
 from sagechain.records import RunInfo
-from sagechain.spec import DatasetSpec, LabelingMode, describe_validation_error
+from sagechain.spec import DatasetSpec, LabelingMode, parse_spec
 
 LABELING_FOLDER = "labeling/"
 LABEL_CATEGORIES_FILE = "label-categories.json"
@@ -96,12 +96,7 @@ def _read_run_file(store: ObjectStore, run_id: str, name: str) -> bytes | None:
 
 
 def _read_spec(raw: bytes, run_id: str) -> DatasetSpec:
-    try:
-        return DatasetSpec.model_validate_json(raw)
-    except ValidationError as err:
-        raise DatasetRejectedError(
-            f"runs/{run_id}/spec.json is not a valid dataset spec: {describe_validation_error(err)}"
-        ) from None
+    return parse_spec(raw, run_key(run_id, SPEC_RECORD_FILE))
 
 
 # ---------------------------------------------------------------- the job
@@ -244,7 +239,7 @@ def start_labeling(
 ) -> SagechainEvent | None:
     """Start the run's labeling job and publish what happened; None when the key names no
     Ground Truth run of sagechain's (no run.json or spec.json beside it)."""
-    raw_info = _read_run_file(store, request.run_id, "run.json")
+    raw_info = _read_run_file(store, request.run_id, RUN_INFO_FILE)
     if raw_info is None:
         return None
     info = RunInfo.model_validate_json(raw_info)
@@ -252,7 +247,7 @@ def start_labeling(
         return None
     event: SagechainEvent
     try:
-        raw_spec = _read_run_file(store, request.run_id, "spec.json")
+        raw_spec = _read_run_file(store, request.run_id, SPEC_RECORD_FILE)
         if raw_spec is None:
             return None
         event = _start(request, info, _read_spec(raw_spec, request.run_id), store, jobs, role_arn)

@@ -19,7 +19,6 @@ The dataset comes from runs/<run_id>/run.json, which prepare_dataset writes for 
 
 from typing import NamedTuple
 
-from sagechain.errors import ObjectNotFoundError
 from sagechain.event_sources.eventbridge import SagechainDelivery
 from sagechain.event_sources.sagemaker import FAILED, STOPPED, JobKind, StateChange
 from sagechain.events import (
@@ -34,10 +33,10 @@ from sagechain.events import (
     TrainingSkipped,
     TrainingStarted,
 )
-from sagechain.layout import run_key
+from sagechain.layout import RUN_INFO_FILE, run_key
 from sagechain.names import RUN_ID_TAG
 from sagechain.ports import ObjectStore, SageMakerLookup, TrainingJobFacts
-from sagechain.records import ModelMetric, RunInfo
+from sagechain.records import ModelMetric, RunInfo, read_record
 from sagechain.run_history import (
     HistoryEntry,
     JobChange,
@@ -51,7 +50,6 @@ from sagechain.run_history import (
 
 STARTED, RUNNING, STOPPING, DONE, ENDED = 10, 11, 15, 20, 30
 FROM_SAGEMAKER, FROM_SAGECHAIN = 0, 1
-RUN_INFO_MAX_BYTES = 64 * 1024
 
 _KIND_STAGES = {
     JobKind.LABELING: Stage.LABELING,
@@ -127,11 +125,8 @@ def resolve_run(
 
 def dataset_of(run_id: str, store: ObjectStore) -> str | None:
     """The run's dataset, from runs/<run_id>/run.json."""
-    try:
-        raw = store.read_bytes(run_key(run_id, "run.json"), RUN_INFO_MAX_BYTES)
-    except ObjectNotFoundError:
-        return None
-    return RunInfo.model_validate_json(raw).dataset
+    info = read_record(store, run_key(run_id, RUN_INFO_FILE), RunInfo)
+    return None if info is None else info.dataset
 
 
 # ---------------------------------------------------------------- sagechain events

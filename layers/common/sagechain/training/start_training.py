@@ -39,7 +39,7 @@ from sagechain.layout import (
     run_key,
 )
 from sagechain.ports import EventPublisher, LabelingJobSummary, ObjectStore, TrainingJobs
-from sagechain.records import ClassSplit, RunInfo, TrainingRecord
+from sagechain.records import ClassSplit, RunInfo, TrainingRecord, read_record
 from sagechain.spec import DatasetSpec
 from sagechain.training.manifest_split import NO_OBJECTS, SplitResult, split_manifest
 from sagechain.training.plan import (
@@ -53,7 +53,6 @@ from sagechain.training.settings import TrainingEnvironment
 
 TRAIN_MANIFEST = "train.manifest"
 VALIDATION_MANIFEST = "validation.manifest"
-_RUN_FILE_MAX_BYTES = 1024 * 1024
 _LABELED_MANIFEST_KEY = re.compile(r"^runs/([^/]+)/" + re.escape(LABELED_MANIFEST) + "$")
 _S3_URI = re.compile(r"^s3://([^/]+)/(.+)$")
 
@@ -103,14 +102,11 @@ def _now() -> datetime:
 
 
 def _read_run(store: ObjectStore, run_id: str, labeling_job: LabelingJobSummary | None) -> _Run | None:
-    try:
-        spec = store.read_bytes(run_key(run_id, SPEC_RECORD_FILE), _RUN_FILE_MAX_BYTES)
-        info = store.read_bytes(run_key(run_id, RUN_INFO_FILE), _RUN_FILE_MAX_BYTES)
-    except ObjectNotFoundError:
+    spec = read_record(store, run_key(run_id, SPEC_RECORD_FILE), DatasetSpec)
+    info = read_record(store, run_key(run_id, RUN_INFO_FILE), RunInfo)
+    if spec is None or info is None:
         return None
-    return _Run(
-        run_id, RunInfo.model_validate_json(info), DatasetSpec.model_validate_json(spec), labeling_job
-    )
+    return _Run(run_id, info, spec, labeling_job)
 
 
 def _find_run(trigger: TrainingTrigger, store: ObjectStore, jobs: TrainingJobs) -> _Run | None:
