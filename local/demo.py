@@ -1,9 +1,12 @@
-"""`make demo`: the pipeline offline, on moto, from an upload onwards.
+"""`make demo`: the whole chain offline, on moto, from an upload to a prediction.
 
-Built so far: stage 1 (prepare_dataset) and stage 2 (start_labeling, against an offline
-Ground Truth). The demo uploads three datasets and shows what each one becomes: a folder
-for Ground Truth labeling (a labeling job), a zip with its labels provided (COCO), and one
-with a broken spec, which is rejected with the reason and kept.
+Every stage runs, as template.yaml wires it: prepare_dataset, start_labeling (against an
+emulated Ground Truth), start_training, deploy_model, configure_autoscaling, and notify and
+track_run on every event. The demo uploads three datasets and shows what each one becomes:
+a folder for Ground Truth labeling, a zip with its labels provided (COCO), both ending in a
+live endpoint; and one with a broken spec, which is rejected with the reason and kept. It
+ends by listing the runs through GET /runs and calling each model through the predict
+handler (the emulated endpoint scores sample images by colour).
 """
 
 import argparse
