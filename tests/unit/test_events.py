@@ -32,3 +32,24 @@ def test_an_event_of_another_kind_is_refused() -> None:
 
     with pytest.raises(ValueError, match="Object Created"):
         objects_created(event)
+
+
+def test_the_uploader_is_taken_from_the_eventbridge_requester_and_source_ip() -> None:
+    [ref] = objects_created(sample_event("prepare_dataset", "folder_dataset"))
+
+    assert (ref.uploaded_by, ref.uploaded_from) == ("123456789012", "1.2.3.4")
+
+
+def test_the_uploader_is_taken_from_the_classic_user_identity_and_request_parameters() -> None:
+    [ref] = objects_created(sample_event("prepare_dataset", "classic_notification_special_characters_key"))
+
+    assert (ref.uploaded_by, ref.uploaded_from) == ("AWS:EXAMPLE", "1.2.3.4")
+
+
+def test_an_event_without_requester_or_source_ip_has_no_uploader() -> None:
+    event = sample_event("prepare_dataset", "folder_dataset")
+    del event["detail"]["requester"], event["detail"]["source-ip-address"]
+
+    [ref] = objects_created(event)
+
+    assert (ref.uploaded_by, ref.uploaded_from) == (None, None)

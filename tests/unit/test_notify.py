@@ -25,9 +25,10 @@ def arn(kind: str, name: str) -> str:
     return f"arn:aws:sagemaker:us-east-1:123456789012:{kind}/{name}"
 
 
-def run_json(run_id: str = RUN, dataset: str = "flowers") -> bytes:
+def run_json(run_id: str = RUN, dataset: str = "flowers", **extra: str) -> bytes:
     return json.dumps(
         {
+            **extra,
             "run_id": run_id,
             "dataset": dataset,
             "source_uri": f"s3://bucket/datasets/{dataset}/dataset.json",
@@ -350,3 +351,20 @@ def test_line_breaks_in_a_dataset_name_never_reach_the_subject() -> None:
 )
 def test_durations_read_as_a_person_would_say_them(seconds: int | None, text: str | None) -> None:
     assert duration(seconds) == text
+
+
+def test_every_email_of_a_run_says_who_uploaded_its_dataset(sagemaker: FakeSageMaker) -> None:
+    store = MemoryStore(
+        "sagechain-data-example",
+        {f"runs/{RUN}/run.json": run_json(uploaded_by="AWS:AIDAEXAMPLE", uploaded_from="198.51.100.7")},
+    )
+
+    later = email_for("training_started", sagemaker, store)
+    failure = email_for("labeling_job_failed", sagemaker, store)
+    rejected = sample_event("notify", "dataset_rejected")
+    rejected["detail"]["uploaded_by"] = "AWS:AIDAOTHER"
+    rejection = email_for("dataset_rejected", sagemaker, MemoryStore(), rejected)
+
+    assert "dataset uploaded by AWS:AIDAEXAMPLE from 198.51.100.7" in later.body
+    assert "dataset uploaded by AWS:AIDAEXAMPLE from 198.51.100.7" in failure.body
+    assert "dataset uploaded by AWS:AIDAOTHER" in rejection.body

@@ -38,8 +38,14 @@ def spec(**fields: Any) -> bytes:
     return json.dumps(document).encode()
 
 
-def run(store: MemoryStore, key: str = "datasets/pets/dataset.json", version: str = "v1") -> Any:
-    upload = dataset_upload(ObjectRef(bucket=store.bucket, key=key, version_id=version))
+def run(
+    store: MemoryStore,
+    key: str = "datasets/pets/dataset.json",
+    version: str = "v1",
+    uploaded_by: str | None = None,
+) -> Any:
+    ref = ObjectRef(bucket=store.bucket, key=key, version_id=version, uploaded_by=uploaded_by)
+    upload = dataset_upload(ref)
     assert upload is not None
     publisher = RecordingPublisher()
     event = prepare_dataset(upload, store, publisher, DEFAULTS, LIMITS, now=lambda: NOW)
@@ -321,3 +327,18 @@ def test_zip_without_a_spec_or_not_a_zip_is_rejected() -> None:
 
     assert "has no dataset.json" in no_spec.reason
     assert "not a readable zip archive" in not_zip.reason
+
+
+def test_the_uploader_is_recorded_in_the_run_and_its_event_and_in_a_rejection() -> None:
+    store = MemoryStore(BUCKET, {"datasets/pets/images/a.jpg": IMAGE, "datasets/pets/dataset.json": spec()})
+
+    prepared = run(store, uploaded_by="AWS:AIDAEXAMPLE")
+
+    assert isinstance(prepared, DatasetPrepared)
+    assert prepared.uploaded_by == "AWS:AIDAEXAMPLE"
+    info = json.loads(store.objects[f"runs/{prepared.run_id}/run.json"])
+    assert info["uploaded_by"] == "AWS:AIDAEXAMPLE"
+    store.objects["datasets/pets/dataset.json"] = b"{not json"
+    rejected = run(store, version="v2", uploaded_by="AWS:AIDAOTHER")
+    assert isinstance(rejected, DatasetRejected)
+    assert rejected.uploaded_by == "AWS:AIDAOTHER"

@@ -130,3 +130,14 @@ def test_failures_of_two_deployments_to_one_endpoint_are_two_facts_and_a_duplica
 
     assert first.about == again.about
     assert first.about != later.about
+
+
+def test_the_run_history_keeps_who_uploaded_the_dataset(sagemaker: FakeSageMaker, store: MemoryStore) -> None:
+    runs = RecordingRunStore()
+    event = sample_event("track_run", "dataset_prepared")
+    event["detail"] |= {"uploaded_by": "AWS:AIDAEXAMPLE", "uploaded_from": "198.51.100.7"}
+
+    track_run(event, sagemaker, store, runs, "sagechain")
+
+    [change] = runs.changes
+    assert (change.facts.uploaded_by, change.facts.uploaded_from) == ("AWS:AIDAEXAMPLE", "198.51.100.7")

@@ -47,6 +47,8 @@ class DatasetPrepared(SagechainEvent):
     skipped: dict[str, int]
     label_counts: dict[str, int] | None = None
     cost_estimate: LabelingCostEstimate | None = None
+    uploaded_by: str | None = Field(default=None, description="The requester S3 reported for the upload.")
+    uploaded_from: str | None = Field(default=None, description="The upload's source IP address.")
 
 
 class DatasetRejected(SagechainEvent):
@@ -59,6 +61,8 @@ class DatasetRejected(SagechainEvent):
     dataset_uri: str
     skipped: dict[str, int] = Field(default_factory=dict)
     cost_estimate: LabelingCostEstimate | None = None
+    uploaded_by: str | None = Field(default=None, description="The requester S3 reported for the upload.")
+    uploaded_from: str | None = Field(default=None, description="The upload's source IP address.")
 
 
 # ---------------------------------------------------------------- later stages

@@ -44,6 +44,9 @@ class RunInfo(BaseModel):
     manifest_uri: str
     objects: int
     created_at: datetime
+    # Who uploaded the dataset, as S3's event said (absent in run.json written before this).
+    uploaded_by: str | None = None
+    uploaded_from: str | None = None
 
 
 # ---------------------------------------------------------------- training.json

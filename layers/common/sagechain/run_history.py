@@ -90,6 +90,8 @@ class RunFacts(BaseModel):
     objects: int | None = Field(default=None, description="Images in the run's manifest.")
     labeling_cost_estimate_usd: Decimal | None = None
     source_uri: str | None = None
+    uploaded_by: str | None = Field(default=None, description="The requester S3 reported for the upload.")
+    uploaded_from: str | None = Field(default=None, description="The upload's source IP address.")
     manifest_uri: str | None = None
     labeling_job: str | None = None
     training_jobs: list[str] | None = None

@@ -31,6 +31,9 @@ class ObjectRef(BaseModel):
     version_id: str | None = None
     etag: str | None = None
     size: int | None = None
+    # Who wrote it, as S3 reports it: the requester (account id or principal) and source IP.
+    uploaded_by: str | None = None
+    uploaded_from: str | None = None
 
     @property
     def version(self) -> str | None:
@@ -54,6 +57,8 @@ class _EventBridgeS3Object(BaseModel):
 class _EventBridgeS3Detail(BaseModel):
     bucket: dict[str, Any]
     object: _EventBridgeS3Object
+    requester: str | None = None
+    source_ip_address: str | None = Field(default=None, alias="source-ip-address")
 
 
 class _EventBridgeS3Event(BaseModel):
@@ -74,9 +79,19 @@ class _ClassicS3Entity(BaseModel):
     object: _ClassicS3Object
 
 
+class _ClassicUserIdentity(BaseModel):
+    principal_id: str | None = Field(default=None, alias="principalId")
+
+
+class _ClassicRequestParameters(BaseModel):
+    source_ip_address: str | None = Field(default=None, alias="sourceIPAddress")
+
+
 class _ClassicS3Record(BaseModel):
     event_name: str = Field(alias="eventName")
     s3: _ClassicS3Entity
+    user_identity: _ClassicUserIdentity | None = Field(default=None, alias="userIdentity")
+    request_parameters: _ClassicRequestParameters | None = Field(default=None, alias="requestParameters")
 
 
 def objects_created(event: Mapping[str, Any]) -> list[ObjectRef]:
@@ -91,6 +106,8 @@ def objects_created(event: Mapping[str, Any]) -> list[ObjectRef]:
                 version_id=obj.version_id,
                 etag=obj.etag,
                 size=obj.size,
+                uploaded_by=parsed.detail.requester,
+                uploaded_from=parsed.detail.source_ip_address,
             )
         ]
     refs = []
@@ -106,6 +123,10 @@ def objects_created(event: Mapping[str, Any]) -> list[ObjectRef]:
                 version_id=classic.version_id,
                 etag=classic.e_tag,
                 size=classic.size,
+                uploaded_by=record.user_identity.principal_id if record.user_identity else None,
+                uploaded_from=(
+                    record.request_parameters.source_ip_address if record.request_parameters else None
+                ),
             )
         )
     return refs

@@ -164,6 +164,8 @@ def _prepare(
             manifest_uri=store.uri(manifest_key),
             objects=stats.objects,
             created_at=now,
+            uploaded_by=upload.source.uploaded_by,
+            uploaded_from=upload.source.uploaded_from,
         )
         # The spec lands before the manifest: the manifest's arrival starts the next stage.
         store.put_bytes(
@@ -192,6 +194,8 @@ def _prepare(
         skipped=dict(stats.skipped),
         label_counts=dict(stats.label_counts) if provided else None,
         cost_estimate=estimate,
+        uploaded_by=upload.source.uploaded_by,
+        uploaded_from=upload.source.uploaded_from,
     )
 
 
@@ -221,6 +225,8 @@ def prepare_dataset(
             dataset_uri=store.uri(dataset_prefix(upload.dataset)),
             skipped=dict(stats.skipped),
             cost_estimate=rejection.estimate,
+            uploaded_by=upload.source.uploaded_by,
+            uploaded_from=upload.source.uploaded_from,
         )
     publisher.publish(event)
     return event

@@ -259,6 +259,8 @@ def start_labeling(
             source_uri=info.source_uri,
             dataset_uri=store.uri(dataset_prefix(info.dataset)),
             cost_estimate=rejection.estimate,
+            uploaded_by=info.uploaded_by,
+            uploaded_from=info.uploaded_from,
         )
     publisher.publish(event)
     return event

@@ -30,7 +30,7 @@ from sagechain.events import (
     TrainingSkipped,
     TrainingStarted,
 )
-from sagechain.observers.timeline import RunRef, resolve_run
+from sagechain.observers.timeline import RunRef, resolve_run, run_info, uploader
 from sagechain.ports import ObjectStore, SageMakerLookup, TrainingJobFacts
 
 # SNS Publish: "Subjects must be UTF-8 text with no line breaks or control characters, and
@@ -135,9 +135,11 @@ class _Body:
     def next(self, *lines: str) -> "_Body":
         return self.section("What to do next", list(lines))
 
-    def render(self, run_id: str, dataset: str | None, at: datetime) -> str:
+    def render(self, run_id: str, dataset: str | None, at: datetime, uploaded_by: str | None = None) -> str:
         when = at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
         footer = f"-- \nsagechain, run {run_id}" + (f", dataset {dataset}" if dataset else "") + f", {when}"
+        if uploaded_by:
+            footer += f"\ndataset uploaded by {uploaded_by}"
         return "\n\n".join([*self._blocks, footer]) + "\n"
 
 
@@ -383,13 +385,21 @@ _SAGECHAIN_EMAILS: dict[type[SagechainEvent], Callable[[Any, SageMakerLookup], t
 }
 
 
-def _sagechain_email(delivery: SagechainDelivery, lookup: SageMakerLookup) -> Email:
+def _uploader_of(event: SagechainEvent, store: ObjectStore) -> str | None:
+    # The upload's own events say who uploaded; later stages' emails ask run.json.
+    if isinstance(event, DatasetPrepared | DatasetRejected):
+        return uploader(event.uploaded_by, event.uploaded_from)
+    info = run_info(event.run_id, store)
+    return None if info is None else uploader(info.uploaded_by, info.uploaded_from)
+
+
+def _sagechain_email(delivery: SagechainDelivery, lookup: SageMakerLookup, store: ObjectStore) -> Email:
     event = delivery.event
     stage, body = _SAGECHAIN_EMAILS[type(event)](event, lookup)
     return Email(
         key=delivery.about,
         subject=subject_line(event.dataset, stage, event.run_id),
-        body=body.render(event.run_id, event.dataset, delivery.at),
+        body=body.render(event.run_id, event.dataset, delivery.at, _uploader_of(event, store)),
     )
 
 
@@ -495,7 +505,7 @@ def _state_change_email(change: StateChange, run: RunRef, lookup: SageMakerLooku
     return Email(
         key=change.about,
         subject=subject_line(run.dataset, stage, run.run_id),
-        body=body.render(run.run_id, run.dataset, change.at),
+        body=body.render(run.run_id, run.dataset, change.at, run.uploader),
     )
 
 
@@ -507,7 +517,7 @@ def compose_email(
     if incoming is None:
         return None
     if isinstance(incoming, SagechainDelivery):
-        return _sagechain_email(incoming, lookup)
+        return _sagechain_email(incoming, lookup, store)
     # Endpoints report failure as FAILED (api_status: Failed); only failures and stops are emailed.
     if incoming.status not in ALARMING_STATUSES:
         return None

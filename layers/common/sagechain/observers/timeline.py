@@ -86,10 +86,18 @@ TERMINAL_STATUSES = frozenset({"Completed", FAILED, STOPPED})
 
 
 class RunRef(NamedTuple):
-    """A run id and, when run.json says, its dataset."""
+    """A run id and, when run.json says, its dataset and who uploaded it."""
 
     run_id: str
     dataset: str | None
+    uploader: str | None = None
+
+
+def uploader(uploaded_by: str | None, uploaded_from: str | None) -> str | None:
+    """Who uploaded a dataset, in words: "123456789012 from 1.2.3.4"; None when S3 said nothing."""
+    if not uploaded_by and not uploaded_from:
+        return None
+    return " from ".join(part for part in (uploaded_by or "an unknown requester", uploaded_from) if part)
 
 
 def progress_key(stage: Stage, step: int, source: int, subject: str) -> str:
@@ -120,12 +128,20 @@ def resolve_run(
     run_id = run_id or change.tags.get(RUN_ID_TAG) or lookup.tags(change.arn).get(RUN_ID_TAG)
     if not run_id:
         return None
-    return RunRef(run_id, dataset_of(run_id, store))
+    info = run_info(run_id, store)
+    if info is None:
+        return RunRef(run_id, None)
+    return RunRef(run_id, info.dataset, uploader(info.uploaded_by, info.uploaded_from))
+
+
+def run_info(run_id: str, store: ObjectStore) -> RunInfo | None:
+    """runs/<run_id>/run.json, or None when the run has none (a rejected upload)."""
+    return read_record(store, run_key(run_id, RUN_INFO_FILE), RunInfo)
 
 
 def dataset_of(run_id: str, store: ObjectStore) -> str | None:
     """The run's dataset, from runs/<run_id>/run.json."""
-    info = read_record(store, run_key(run_id, RUN_INFO_FILE), RunInfo)
+    info = run_info(run_id, store)
     return None if info is None else info.dataset
 
 
@@ -206,11 +222,15 @@ def _sagechain_facts(event: SagechainEvent) -> RunFacts:  # noqa: PLR0911
                 labeling_cost_estimate_usd=event.cost_estimate.total_usd if event.cost_estimate else None,
                 source_uri=event.source_uri,
                 manifest_uri=event.manifest_uri,
+                uploaded_by=event.uploaded_by,
+                uploaded_from=event.uploaded_from,
             )
         case DatasetRejected():
             return RunFacts(
                 source_uri=event.source_uri,
                 labeling_cost_estimate_usd=event.cost_estimate.total_usd if event.cost_estimate else None,
+                uploaded_by=event.uploaded_by,
+                uploaded_from=event.uploaded_from,
             )
         case LabelingStarted():
             return RunFacts(labeling_job=event.job_name)
