@@ -21,6 +21,7 @@ TEST_ENV = {
     "DEFAULT_ENDPOINT_INSTANCE_TYPE": "ml.m5.large",
     "RUNS_TABLE": "sagechain-runs",
     "NOTIFICATION_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:sagechain-notifications",
+    "STALE_RUN_HOURS": "24",
 }
 # Set before any test module imports boto3 or a handler: nothing may reach AWS.
 os.environ.update(TEST_ENV)

@@ -14,7 +14,7 @@ from sagechain.deployment.settings import ConfigureAutoscalingSettings, DeployMo
 from sagechain.inference.settings import PredictSettings
 from sagechain.ingest.settings import PrepareDatasetSettings
 from sagechain.labeling.settings import StartLabelingSettings
-from sagechain.observers.settings import NotifySettings, StatusApiSettings, TrackRunSettings
+from sagechain.observers.settings import NotifySettings, StatusApiSettings, TrackRunSettings, WatchRunsSettings
 from sagechain.settings import SpecDefaults
 from sagechain.spec import DatasetSpec, json_schema_document
 from sagechain.training.settings import StartTrainingSettings, TrainingEnvironment
@@ -106,6 +106,7 @@ def test_template_gives_start_training_every_variable_its_settings_require() -> 
         ("NotifyFunction", NotifySettings),
         ("TrackRunFunction", TrackRunSettings),
         ("StatusApiFunction", StatusApiSettings),
+        ("WatchRunsFunction", WatchRunsSettings),
     ],
 )
 def test_template_gives_notify_track_run_and_status_api_every_variable_their_settings_require(

@@ -446,3 +446,6 @@ class RunStore(Protocol):
 
     def list_runs(self, limit: int, cursor: Cursor | None) -> tuple[list[RunItem], Cursor | None]:
         """Up to limit runs, newest first, after cursor; and the cursor of the next page."""
+
+    def runs_in_progress(self, created_after: datetime) -> Iterator[RunItem]:
+        """Every run created after the time whose status is still in progress, page by page."""

@@ -25,7 +25,7 @@ from pydantic import BaseModel
 from sagechain.adapters.clients import dynamodb_client
 from sagechain.event_sources.sagemaker import JobKind
 from sagechain.ports import Cursor
-from sagechain.run_history import HistoryEntry, JobState, RunChange, RunItem, RunRecord
+from sagechain.run_history import HistoryEntry, JobState, RunChange, RunItem, RunRecord, RunStatus
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -244,3 +244,22 @@ class DynamoRunStore:
         if not last:
             return runs, None
         return runs, {key: str(_DESERIALIZER.deserialize(value)) for key, value in last.items()}
+
+    def runs_in_progress(self, created_after: datetime) -> Iterator[RunItem]:
+        """Runs created after the time and still in progress: the listing index, filtered."""
+        paginator = self._client.get_paginator("query")
+        pages = paginator.paginate(
+            TableName=self._table,
+            IndexName=LISTING_INDEX,
+            KeyConditionExpression="listing = :listing AND created_at >= :after",
+            FilterExpression="#status = :in_progress",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={
+                ":listing": {"S": LISTING},
+                ":after": {"S": iso(created_after)},
+                ":in_progress": {"S": RunStatus.IN_PROGRESS.value},
+            },
+        )
+        for page in pages:
+            for item in page.get("Items", []):
+                yield RunItem.model_validate(_deserialize(item))

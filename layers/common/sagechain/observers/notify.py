@@ -30,8 +30,9 @@ from sagechain.events import (
     TrainingSkipped,
     TrainingStarted,
 )
-from sagechain.observers.timeline import RunRef, resolve_run, run_info, uploader
+from sagechain.observers.timeline import TERMINAL_STATUSES, RunRef, resolve_run, run_info, uploader
 from sagechain.ports import ObjectStore, SageMakerLookup, TrainingJobFacts
+from sagechain.run_history import RunRecord
 
 # SNS Publish: "Subjects must be UTF-8 text with no line breaks or control characters, and
 # less than 100 characters long" (botocore's SNS service model, Publish.Subject).
@@ -525,3 +526,32 @@ def compose_email(
     if run is None:
         return None
     return _state_change_email(incoming, run, lookup)
+
+
+# ---------------------------------------------------------------- runs that stopped moving
+
+
+def stale_run_email(record: RunRecord, now: datetime, stale_after_hours: int) -> Email:
+    """One email for a run that has not moved for too long: where it stands, and what to look at."""
+    run = record.run
+    since = run.updated_at or run.created_at
+    hours = int((now - since).total_seconds() // 3600)
+    where = run.stage.value if run.stage else "its first stage"
+    body = _Body(f"Run {run.run_id} has not moved for {hours} hours: it stands at {where}.").happened(
+        f"No event has changed this run since {since.astimezone(UTC):%Y-%m-%d %H:%M UTC}, "
+        f"and this stack reports runs quiet for {stale_after_hours} hours (stack parameter StaleRunHours).",
+        *([f"Last: {run.summary}"] if run.summary else []),
+    )
+    open_jobs = [job for job in record.jobs if job.status not in TERMINAL_STATUSES]
+    body.figures([(f"{job.kind.label} {job.name}", job.status) for job in record.jobs])
+    body.links([(f"{job.kind.label} {job.name}", job.console_url) for job in open_jobs])
+    body.next(
+        "Open the job or endpoint above: a labeling job waits for its workers, a training job may be "
+        "waiting for spot capacity or stuck downloading data.",
+        "Nothing here is stopped for you; the run goes on as soon as its next event arrives.",
+    )
+    return Email(
+        key=f"stale#{run.run_id}#{since.isoformat()}",
+        subject=subject_line(run.dataset, f"No progress for {hours} hours", run.run_id),
+        body=body.render(run.run_id, run.dataset, now),
+    )

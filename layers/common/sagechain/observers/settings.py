@@ -21,3 +21,11 @@ class StatusApiSettings(FunctionSettings):
     """status_api: and the runs table it reads."""
 
     runs_table: str = Field(alias="RUNS_TABLE", min_length=3)
+
+
+class WatchRunsSettings(IdempotentSettings):
+    """watch_runs: the runs table, the topic, and how long a run may stay quiet."""
+
+    runs_table: str = Field(alias="RUNS_TABLE", min_length=3)
+    topic_arn: str = Field(alias="NOTIFICATION_TOPIC_ARN", pattern=r"^arn:aws[a-z-]*:sns:")
+    stale_after_hours: int = Field(alias="STALE_RUN_HOURS", ge=1, le=24 * 30)
