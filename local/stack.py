@@ -136,7 +136,12 @@ class LocalStack:
         )
         # Keys and indexes as template.yaml declares them.
         dynamodb.create_table(**self.template.table("RunsTable", PHYSICAL["RunsTable"]))
-        boto3.client("sns", region_name=REGION).create_topic(Name="sagechain-demo-notifications")
+        sns = boto3.client("sns", region_name=REGION)
+        topic = sns.create_topic(Name="sagechain-demo-notifications")["TopicArn"]
+        # NotificationEmailSubscription, as the template makes it (moto lists it confirmed).
+        sns.subscribe(
+            TopicArn=topic, Protocol="email", Endpoint=self.template.parameters["NotificationEmail"]
+        )
         for definition in self.template.functions():
             url = self._queue_for(definition.logical_id, definition.patterns)
             self.functions[definition.logical_id] = LocalFunction(definition, url)

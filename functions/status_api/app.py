@@ -13,8 +13,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from sagechain.adapters.runs_table import DynamoRunStore
 from sagechain.adapters.s3 import S3ObjectStore
 from sagechain.adapters.sagemaker_status import EndpointScaling, SageMakerStatus
+from sagechain.adapters.sns_email import SnsEmailSender
 from sagechain.event_sources.api_gateway import SagechainResolver, error_responses
 from sagechain.observability import logger, tracer
+from sagechain.observers.email_delivery import EmailDelivery
 from sagechain.observers.settings import StatusApiSettings
 from sagechain.observers.status_api import StatusService
 from sagechain.observers.status_models import ModelStatus, RunDetail, RunPage
@@ -33,6 +35,7 @@ def service() -> StatusService:
         SageMakerStatus(),
         EndpointScaling(),
         settings.name_prefix,
+        EmailDelivery(SnsEmailSender(settings.topic_arn)),
     )
 
 

@@ -7,11 +7,15 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from sagechain.adapters.runs_table import DynamoRunStore
 from sagechain.adapters.s3 import S3ObjectStore
 from sagechain.adapters.sagemaker_status import SageMakerStatus
+from sagechain.adapters.sns_email import SnsEmailSender
 from sagechain.observability import count, logger, metrics, tracer
+from sagechain.observers.email_delivery import EmailDelivery
 from sagechain.observers.settings import TrackRunSettings
 from sagechain.observers.track_run import track_run
 
 settings = TrackRunSettings.from_env()
+# Asked at most every 5 minutes per container, and only when a run starts.
+email = EmailDelivery(SnsEmailSender(settings.topic_arn))
 
 
 @logger.inject_lambda_context
@@ -25,6 +29,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         S3ObjectStore(settings.data_bucket),
         DynamoRunStore(settings.runs_table),
         settings.name_prefix,
+        email,
     )
     if change is None:
         logger.info("not about one of our runs", extra={"detail_type": event.get("detail-type")})

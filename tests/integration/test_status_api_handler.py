@@ -13,7 +13,7 @@ from moto import mock_aws
 
 from sagechain.adapters.runs_table import DynamoRunStore
 from sagechain.observers.track_run import track_run
-from tests.aws import BUCKET, RUNS_TABLE, create_runs_table, load_handler, sample_event
+from tests.aws import BUCKET, RUNS_TABLE, create_runs_table, create_topic, load_handler, sample_event
 from tests.fakes import FakeSageMaker, MemoryStore
 from tests.integration.test_track_run import CHAIN, sagemaker
 from tests.unit.test_notify import ENDPOINT, RUN, run_json
@@ -93,6 +93,7 @@ def api() -> Iterator[ModuleType]:
     with mock_aws():
         create_runs_table()
         boto3.client("s3").create_bucket(Bucket=BUCKET)
+        boto3.client("sns").subscribe(TopicArn=create_topic(), Protocol="email", Endpoint="ml@example.com")
         record([sample_event("track_run", case) for case in CHAIN])
         record([other_run(*run) for run in OTHER_RUNS])
         yield load_handler("status_api")
@@ -128,6 +129,7 @@ def test_runs_are_listed_newest_first_a_page_at_a_time(api: ModuleType) -> None:
         "updated_at": "2026-03-02T11:38:10Z",
         "last_error": None,
         "endpoint_name": ENDPOINT,
+        "email_warning": None,
     }
     assert second.get("next_token") is None
 
@@ -234,3 +236,18 @@ def test_the_resolver_describes_its_routes_and_errors_in_openapi(api: ModuleType
     not_found = schema["paths"]["/runs/{run_id}"]["get"]["responses"]["404"]
     assert not_found["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorResponse")
     assert {"RunPage", "RunDetail", "ModelStatus"} <= set(schema["components"]["schemas"])
+
+
+def test_while_nobody_has_confirmed_the_email_every_run_answered_says_so() -> None:
+    with mock_aws():
+        create_runs_table()
+        boto3.client("s3").create_bucket(Bucket=BUCKET)
+        create_topic()  # NotificationEmail never clicked the confirmation link: no subscription counts
+        record([sample_event("track_run", case) for case in CHAIN])
+        handler = load_handler("status_api")
+
+        _, page = call(handler, sample_event("status_api", "list_runs"))
+        _, run = call(handler, sample_event("status_api", "get_run"))
+
+    assert "no email is delivered" in page["runs"][0]["email_warning"]
+    assert "Confirm subscription" in run["email_warning"]

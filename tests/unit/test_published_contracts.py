@@ -14,7 +14,12 @@ from sagechain.deployment.settings import ConfigureAutoscalingSettings, DeployMo
 from sagechain.inference.settings import PredictSettings
 from sagechain.ingest.settings import PrepareDatasetSettings
 from sagechain.labeling.settings import StartLabelingSettings
-from sagechain.observers.settings import NotifySettings, StatusApiSettings, TrackRunSettings, WatchRunsSettings
+from sagechain.observers.settings import (
+    NotifySettings,
+    StatusApiSettings,
+    TrackRunSettings,
+    WatchRunsSettings,
+)
 from sagechain.settings import SpecDefaults
 from sagechain.spec import DatasetSpec, json_schema_document
 from sagechain.training.settings import StartTrainingSettings, TrainingEnvironment

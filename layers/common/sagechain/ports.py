@@ -435,6 +435,14 @@ class EmailSender(Protocol):
         """Publish one plain-text email."""
 
 
+class EmailSubscriptions(Protocol):
+    """Who the notification topic reaches."""
+
+    def confirmed(self) -> int | None:
+        """How many of the topic's subscriptions are confirmed (an email address must click a
+        link), or None when that cannot be told right now."""
+
+
 class RunStore(Protocol):
     """The runs table."""
 

@@ -92,6 +92,9 @@ class RunFacts(BaseModel):
     source_uri: str | None = None
     uploaded_by: str | None = Field(default=None, description="The requester S3 reported for the upload.")
     uploaded_from: str | None = Field(default=None, description="The upload's source IP address.")
+    email_delivery: str | None = Field(
+        default=None, description="Set when the run started while no one received the emails."
+    )
     manifest_uri: str | None = None
     labeling_job: str | None = None
     training_jobs: list[str] | None = None

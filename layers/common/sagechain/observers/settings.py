@@ -12,15 +12,17 @@ class NotifySettings(IdempotentSettings):
 
 
 class TrackRunSettings(FunctionSettings):
-    """track_run: and the runs table."""
+    """track_run: and the runs table, and the topic whose subscriptions it checks."""
 
     runs_table: str = Field(alias="RUNS_TABLE", min_length=3)
+    topic_arn: str = Field(alias="NOTIFICATION_TOPIC_ARN", pattern=r"^arn:aws[a-z-]*:sns:")
 
 
 class StatusApiSettings(FunctionSettings):
-    """status_api: and the runs table it reads."""
+    """status_api: and the runs table it reads, and the topic whose subscriptions it checks."""
 
     runs_table: str = Field(alias="RUNS_TABLE", min_length=3)
+    topic_arn: str = Field(alias="NOTIFICATION_TOPIC_ARN", pattern=r"^arn:aws[a-z-]*:sns:")
 
 
 class WatchRunsSettings(IdempotentSettings):

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from sagechain.api_errors import InvalidRequestError, ModelNotFoundError, RunNotFoundError
 from sagechain.errors import ObjectNotFoundError
 from sagechain.layout import model_key
+from sagechain.observers.email_delivery import EmailDelivery
 from sagechain.observers.status_models import (
     EndpointState,
     LiveModel,
@@ -60,7 +61,7 @@ def decode_token(token: str) -> Cursor:
     return cursor
 
 
-def _summary(run: RunItem) -> RunSummary:
+def _summary(run: RunItem, email_warning: str | None) -> RunSummary:
     return RunSummary(
         run_id=run.run_id,
         dataset=run.dataset,
@@ -71,6 +72,7 @@ def _summary(run: RunItem) -> RunSummary:
         updated_at=run.updated_at,
         last_error=redact(run.last_error),
         endpoint_name=run.endpoint_name,
+        email_warning=email_warning,
     )
 
 
@@ -84,7 +86,9 @@ class StatusService:
         sagemaker: SageMakerLookup,
         scaling: ScalingLookup,
         name_prefix: str,
+        email: EmailDelivery,
     ) -> None:
+        self._email = email
         self._runs = runs
         self._store = store
         self._sagemaker = sagemaker
@@ -95,8 +99,10 @@ class StatusService:
         """A page of runs, newest first."""
         cursor = decode_token(next_token) if next_token else None
         runs, following = self._runs.list_runs(limit, cursor)
+        warning = self._email.warning() if runs else None
         return RunPage(
-            runs=[_summary(run) for run in runs], next_token=encode_token(following) if following else None
+            runs=[_summary(run, warning) for run in runs],
+            next_token=encode_token(following) if following else None,
         )
 
     def get_run(self, run_id: str) -> RunDetail:
@@ -112,7 +118,7 @@ class StatusService:
         return RunDetail.model_validate(
             {
                 **record.run.model_dump(),
-                **_summary(record.run).model_dump(),
+                **_summary(record.run, self._email.warning()).model_dump(),
                 "jobs": jobs,
                 "history": history,
             }

@@ -27,6 +27,9 @@ class RunSummary(BaseModel):
     updated_at: datetime | None = None
     last_error: str | None = None
     endpoint_name: str | None = None
+    email_warning: str | None = Field(
+        default=None, description="Present while no one receives the emails: what to do about it."
+    )
 
 
 class RunPage(BaseModel):

@@ -12,6 +12,7 @@ from typing import Any
 from sagechain.event_sources.eventbridge import SagechainDelivery, parse_bus_event
 from sagechain.event_sources.sagemaker import JobKind
 from sagechain.observers import timeline
+from sagechain.observers.email_delivery import EmailDelivery
 from sagechain.ports import ObjectStore, RunStore, SageMakerLookup
 from sagechain.run_history import RunChange
 
@@ -22,8 +23,11 @@ def track_run(
     store: ObjectStore,
     runs: RunStore,
     name_prefix: str,
+    email: EmailDelivery | None = None,
 ) -> RunChange | None:
-    """Record one event in its run; None when the event is not about one of our runs."""
+    """Record one event in its run; None when the event is not about one of our runs.
+
+    A run that starts while nobody receives the emails records that among its facts."""
     incoming = parse_bus_event(event)
     if incoming is None:
         return None
@@ -44,5 +48,11 @@ def track_run(
             failure_reason=None if training else timeline.failure_reason(incoming, lookup),
             training=training,
         )
+    if email is not None and change.starts_run:
+        warning = email.warning()
+        if warning:
+            change = change.model_copy(
+                update={"facts": change.facts.model_copy(update={"email_delivery": warning})}
+            )
     runs.apply(change)
     return change
