@@ -2,6 +2,8 @@
 
 import io
 import json
+import re
+import struct
 import zipfile
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -321,3 +323,95 @@ def test_zip_without_a_spec_or_not_a_zip_is_rejected() -> None:
 
     assert "has no dataset.json" in no_spec.reason
     assert "not a readable zip archive" in not_zip.reason
+
+
+def end_record_at(archive: bytes) -> int:
+    return archive.rindex(b"PK\x05\x06")
+
+
+def declaring_entries(archive: bytes, entries: int) -> bytes:
+    """The archive with its end record's entry counts (16-bit) replaced."""
+    at = end_record_at(archive)
+    return archive[: at + 8] + struct.pack("<2H", entries, entries) + archive[at + 12 :]
+
+
+def with_zip64_end(archive: bytes, entries: int) -> bytes:
+    """The archive with ZIP64 end records that declare `entries`, as zip tools write past 65,535."""
+    at = end_record_at(archive)
+    size, offset = struct.unpack_from("<2L", archive, at + 12)
+    zip64_end = struct.pack("<4sQ2H2L4Q", b"PK\x06\x06", 44, 45, 45, 0, 0, entries, entries, size, offset)
+    locator = struct.pack("<4sLQL", b"PK\x06\x07", 0, at, 1)
+    end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0)
+    return archive[:at] + zip64_end + locator + end
+
+
+def run_zip(archive: bytes, limits: ZipLimits = LIMITS) -> tuple[Any, MemoryStore]:
+    store = MemoryStore(BUCKET, {"datasets/pets.zip": archive})
+    upload = dataset_upload(ObjectRef(bucket=BUCKET, key="datasets/pets.zip", version_id="v1"))
+    assert upload is not None
+    return prepare_dataset(upload, store, RecordingPublisher(), DEFAULTS, limits, now=lambda: NOW), store
+
+
+def test_zip_whose_end_record_declares_too_many_entries_is_rejected_before_its_directory_is_read() -> None:
+    # Given an archive of three entries whose end record declares 65,535 (the directory is not parsed,
+    # so only the declared count can reject it)
+    archive = declaring_entries(
+        make_zip({"dataset.json": spec(), "images/a.jpg": IMAGE, "images/b.jpg": IMAGE}), 0xFFFF
+    )
+    # When it is prepared with a limit of 1,000 entries
+    event, store = run_zip(archive, ZipLimits.from_env({"ZIP_MAX_ENTRIES": "1000"}))
+    # Then it is rejected for its entry count and nothing is written
+    assert isinstance(event, DatasetRejected)
+    assert "has 65535 entries; at most 1000 are unpacked" in event.reason
+    assert "as a folder" in event.reason
+    assert list(store.objects) == ["datasets/pets.zip"]
+
+
+def test_zip_whose_zip64_end_record_declares_too_many_entries_is_rejected() -> None:
+    # Given an archive whose ZIP64 end record declares 1,000,000 entries
+    archive = with_zip64_end(make_zip({"dataset.json": spec(), "images/a.jpg": IMAGE}), 1_000_000)
+    # When it is prepared with the default limit (200,000)
+    event, store = run_zip(archive)
+    # Then the ZIP64 count is the one checked
+    assert isinstance(event, DatasetRejected)
+    assert "has 1000000 entries; at most 200000 are unpacked" in event.reason
+    assert list(store.objects) == ["datasets/pets.zip"]
+
+
+def test_zip64_end_records_within_the_limits_are_read_like_zipfile_reads_them() -> None:
+    # Given a valid archive with ZIP64 end records
+    archive = with_zip64_end(make_zip({"dataset.json": spec(), "images/a.jpg": IMAGE}), 2)
+    # When it is prepared
+    event, store = run_zip(archive)
+    # Then it is unpacked
+    assert isinstance(event, DatasetPrepared)
+    assert store.objects["datasets/pets/images/a.jpg"] == IMAGE
+
+
+def test_zip_with_more_directory_records_than_declared_is_counted_before_zipfile_parses_them() -> None:
+    # Given ten entries whose end record declares one, and whose records after the sixth are
+    # corrupt (zipfile, were it to parse the directory, would fail on them instead)
+    entries = {"dataset.json": spec()} | {f"images/{i}.jpg": IMAGE for i in range(9)}
+    archive = bytearray(declaring_entries(make_zip(entries), 1))
+    records = [m.start() for m in re.finditer(b"PK\x01\x02", archive)]
+    for at in records[6:]:
+        archive[at : at + 2] = b"XX"
+    # When it is prepared with a limit of five entries
+    event, store = run_zip(bytes(archive), ZipLimits.from_env({"ZIP_MAX_ENTRIES": "5"}))
+    # Then the walk over the directory's records rejects it
+    assert isinstance(event, DatasetRejected)
+    assert "has more than 5 entries" in event.reason
+    assert list(store.objects) == ["datasets/pets.zip"]
+
+
+def test_zip_whose_directory_is_larger_than_its_entry_limit_allows_is_rejected() -> None:
+    # Given three entries with 1,000-character paths (a directory of about 3 KB)
+    long = "images/" + "x" * 990 + ".jpg"
+    archive = make_zip({"dataset.json": spec(), long: IMAGE, long.replace("x", "y"): IMAGE})
+    # When it is prepared with a limit of five entries (1,600 bytes of directory)
+    event, store = run_zip(archive, ZipLimits.from_env({"ZIP_MAX_ENTRIES": "5"}))
+    # Then the directory's size rejects it before it is read
+    assert isinstance(event, DatasetRejected)
+    assert "(its central directory) is" in event.reason
+    assert "at most 1600 are read" in event.reason
+    assert list(store.objects) == ["datasets/pets.zip"]

@@ -1,11 +1,15 @@
 """Dataset archives: checked entry by entry, then unpacked into datasets/<name>/ as a stream.
 
 The archive is read through a seekable ranged view of the S3 object, never whole. Before
-anything is written, every entry is checked: unsafe paths (absolute, '..', drive letters,
-links) and zip bombs (entry count, total size, compression ratio) reject the archive.
+zipfile parses the central directory, its end records and record count are checked (the
+parsed directory is held in memory). Before anything is written, every entry is checked:
+unsafe paths (absolute, '..', drive letters, links) and zip bombs (total size, compression
+ratio) reject the archive.
 """
 
+import io
 import stat
+import struct
 import zipfile
 from collections import Counter
 from dataclasses import dataclass, field
@@ -22,6 +26,21 @@ _RATIO_FLOOR_BYTES = 1024 * 1024
 _CONTENT_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png"}
 _IGNORED_ROOTS = ("__MACOSX/",)
 
+# The zip format's records (PKWARE APPNOTE 4.3), as zipfile reads them.
+_END = struct.Struct("<4s4H2LH")
+_END_SIGNATURE = b"PK\x05\x06"
+_END64_LOCATOR = struct.Struct("<4sLQL")
+_END64_LOCATOR_SIGNATURE = b"PK\x06\x07"
+_END64 = struct.Struct("<4sQ2H2L4Q")
+_END64_SIGNATURE = b"PK\x06\x06"
+_DIRECTORY_RECORD = struct.Struct("<4s4B4HL2L5H2L")
+_DIRECTORY_SIGNATURE = b"PK\x01\x02"
+_MAX_COMMENT = 0xFFFF
+# zipfile reads the whole directory into memory, then keeps each entry's name and extra
+# fields: its size is capped as well as its count. 320 bytes a record on average is a
+# 46-byte header, a 250-byte path and the usual extra fields; 200,000 entries allow 61 MiB.
+_DIRECTORY_BYTES_PER_ENTRY = 320
+
 
 @dataclass
 class ArchivePlan:
@@ -32,6 +51,90 @@ class ArchivePlan:
     images: list[zipfile.ZipInfo]
     others: dict[str, zipfile.ZipInfo]
     skipped: Counter[str] = field(default_factory=Counter)
+
+
+def _too_many_entries(archive_name: str, entries: str, limit: int) -> DatasetRejectedError:
+    return DatasetRejectedError(
+        f"{archive_name} has {entries} entries; at most {limit} are unpacked. "
+        "Upload a larger dataset as a folder (datasets/<name>/images/) instead."
+    )
+
+
+@dataclass(frozen=True)
+class _Directory:
+    """Where the central directory is, and how many entries the end record declares."""
+
+    start: int
+    size: int
+    declared_entries: int
+
+
+def _find_directory(source: BinaryIO) -> _Directory:
+    """The central directory, found the way zipfile finds it, so both see the same one."""
+    archive_size = source.seek(0, io.SEEK_END)
+    tail_start = max(archive_size - _MAX_COMMENT - _END.size, 0)
+    source.seek(tail_start)
+    tail = source.read()
+    # zipfile takes an end record with no comment at the very end first, else the last one.
+    at = len(tail) - _END.size
+    if at < 0 or tail[at : at + 4] != _END_SIGNATURE or tail[-2:] != b"\0\0":
+        at = tail.rfind(_END_SIGNATURE)
+        if at < 0 or len(tail) - at < _END.size:
+            raise zipfile.BadZipFile("File is not a zip file")
+    end_at = tail_start + at
+    _, _, _, _, entries, size, offset, _ = _END.unpack_from(tail, at)
+    zip64 = False
+    if end_at >= _END64_LOCATOR.size + _END64.size:
+        source.seek(end_at - _END64_LOCATOR.size)
+        signature, disk, _, disks = _END64_LOCATOR.unpack(source.read(_END64_LOCATOR.size))
+        if signature == _END64_LOCATOR_SIGNATURE:
+            if disk != 0 or disks > 1:
+                raise zipfile.BadZipFile("zipfiles that span multiple disks are not supported")
+            source.seek(end_at - _END64_LOCATOR.size - _END64.size)
+            record = _END64.unpack(source.read(_END64.size))
+            if record[0] == _END64_SIGNATURE:
+                entries, size, offset = record[7], record[8], record[9]
+                zip64 = True
+    # Bytes before the archive (a self-extractor's stub) shift every offset, as in zipfile.
+    prefix = end_at - size - offset - (_END64_LOCATOR.size + _END64.size if zip64 else 0)
+    start = offset + prefix
+    if start < 0:
+        raise zipfile.BadZipFile("Bad offset for central directory")
+    return _Directory(start=start, size=size, declared_entries=entries)
+
+
+def check_directory(source: BinaryIO, archive_name: str, limits: ZipLimits) -> None:
+    """Reject an archive whose directory is too large to parse, before zipfile parses it."""
+    directory = _find_directory(source)
+    if directory.declared_entries > limits.max_entries:
+        raise _too_many_entries(archive_name, str(directory.declared_entries), limits.max_entries)
+    max_bytes = limits.max_entries * _DIRECTORY_BYTES_PER_ENTRY
+    if directory.size > max_bytes:
+        raise DatasetRejectedError(
+            f"{archive_name}'s list of entries (its central directory) is {directory.size} bytes; "
+            f"at most {max_bytes} are read. Use shorter paths inside the archive, or upload the "
+            "dataset as a folder (datasets/<name>/images/)."
+        )
+    # zipfile walks the directory's bytes and ignores the declared count (old tools write it
+    # modulo 65,536; a hostile one understates it), so the records are counted the same way.
+    walked, records = 0, 0
+    source.seek(directory.start)
+    while walked < directory.size:
+        header = source.read(_DIRECTORY_RECORD.size)
+        if len(header) != _DIRECTORY_RECORD.size or header[:4] != _DIRECTORY_SIGNATURE:
+            raise zipfile.BadZipFile("Bad magic number for central directory")
+        name, extra, comment = struct.unpack_from("<3H", header, 28)
+        source.seek(name + extra + comment, io.SEEK_CUR)
+        walked += _DIRECTORY_RECORD.size + name + extra + comment
+        records += 1
+        if records > limits.max_entries:
+            raise _too_many_entries(archive_name, f"more than {limits.max_entries}", limits.max_entries)
+
+
+def open_archive(source: BinaryIO, archive_name: str, limits: ZipLimits) -> zipfile.ZipFile:
+    """The archive, opened once its directory is known to fit the limits."""
+    check_directory(source, archive_name, limits)
+    return zipfile.ZipFile(source)
 
 
 def _unsafe_reason(info: zipfile.ZipInfo) -> str | None:
@@ -61,11 +164,8 @@ def _common_root(members: list[zipfile.ZipInfo]) -> str:
 def inspect_archive(archive: zipfile.ZipFile, archive_name: str, limits: ZipLimits) -> ArchivePlan:
     """The archive's layout; raises DatasetRejectedError for unsafe or oversized content."""
     members = archive.infolist()
-    if len(members) > limits.max_entries:
-        raise DatasetRejectedError(
-            f"{archive_name} has {len(members)} entries; at most {limits.max_entries} are unpacked. "
-            "Upload a larger dataset as a folder (datasets/<name>/images/) instead."
-        )
+    if len(members) > limits.max_entries:  # open_archive counted them; this holds if it is bypassed
+        raise _too_many_entries(archive_name, str(len(members)), limits.max_entries)
     total = 0
     for info in members:
         reason = _unsafe_reason(info)
