@@ -415,3 +415,70 @@ def test_zip_whose_directory_is_larger_than_its_entry_limit_allows_is_rejected()
     assert "(its central directory) is" in event.reason
     assert "at most 1600 are read" in event.reason
     assert list(store.objects) == ["datasets/pets.zip"]
+
+
+@pytest.mark.parametrize("name", ["dataset.json", "images/a.jpg"])
+def test_zip_holding_a_name_twice_is_rejected_and_nothing_is_unpacked(name: str) -> None:
+    # Given an archive holding `name` twice (zipfile would read the last copy)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("dataset.json", spec())
+        archive.writestr("images/a.jpg", IMAGE)
+        with pytest.warns(UserWarning, match="Duplicate name"):
+            archive.writestr(name, spec(labels=["fox", "owl"]) if name == "dataset.json" else IMAGE + b"2")
+    # When it is prepared
+    event, store = run_zip(buffer.getvalue())
+    # Then it is rejected naming the duplicate, and nothing is written
+    assert isinstance(event, DatasetRejected)
+    assert f"holds {name!r} more than once" in event.reason
+    assert list(store.objects) == ["datasets/pets.zip"]
+
+
+def directory_records(archive: bytes) -> tuple[bytes, list[bytes]]:
+    """The bytes before the central directory, and its records (for archives without comments)."""
+    at = end_record_at(archive)
+    size, offset = struct.unpack_from("<2L", archive, at + 12)
+    starts = [m.start() + offset for m in re.finditer(b"PK\x01\x02", archive[offset : offset + size])]
+    return archive[:offset], [archive[a:b] for a, b in zip(starts, [*starts[1:], offset + size], strict=True)]
+
+
+def with_directory(body: bytes, records: list[bytes]) -> bytes:
+    directory = b"".join(records)
+    end = struct.pack(
+        "<4s4H2LH", b"PK\x05\x06", 0, 0, len(records), len(records), len(directory), len(body), 0
+    )
+    return body + directory + end
+
+
+def test_zip_with_overlapping_entries_is_rejected_before_any_entry_is_written() -> None:
+    # Given images/a.jpg whose stored data is images/b.jpg's whole local entry, and a directory
+    # listing b (inside a's bytes) before a: zipfile would write b, then fail on a
+    inner_body, (inner_record,) = directory_records(make_zip({"images/b.jpg": IMAGE}))
+    body, (spec_record, a_record) = directory_records(
+        make_zip({"dataset.json": spec(), "images/a.jpg": inner_body})
+    )
+    a_offset = struct.unpack_from("<L", a_record, 42)[0]
+    b_record = bytearray(inner_record)
+    struct.pack_into("<L", b_record, 42, a_offset + 30 + len("images/a.jpg"))
+    archive = with_directory(body, [spec_record, bytes(b_record), a_record])
+    # When it is prepared
+    event, store = run_zip(archive)
+    # Then the overlap rejects it before b is written
+    assert list(store.objects) == ["datasets/pets.zip"]
+    assert isinstance(event, DatasetRejected)
+    assert "'images/a.jpg' shares bytes with 'images/b.jpg'" in event.reason
+
+
+def test_zip_entry_running_into_the_directory_is_rejected() -> None:
+    # Given an entry whose declared compressed size runs past the start of the directory
+    body, (spec_record, a_record) = directory_records(
+        make_zip({"dataset.json": spec(), "images/a.jpg": IMAGE})
+    )
+    longer = bytearray(a_record)
+    struct.pack_into("<2L", longer, 20, len(IMAGE) + 100, len(IMAGE) + 100)
+    # When it is prepared
+    event, store = run_zip(with_directory(body, [spec_record, bytes(longer)]))
+    # Then it is rejected as overlapping the directory
+    assert isinstance(event, DatasetRejected)
+    assert "shares bytes with the archive's directory" in event.reason
+    assert list(store.objects) == ["datasets/pets.zip"]

@@ -8,6 +8,7 @@ ratio) reject the archive.
 """
 
 import io
+import itertools
 import stat
 import struct
 import zipfile
@@ -36,6 +37,7 @@ _END64_SIGNATURE = b"PK\x06\x06"
 _DIRECTORY_RECORD = struct.Struct("<4s4B4HL2L5H2L")
 _DIRECTORY_SIGNATURE = b"PK\x01\x02"
 _MAX_COMMENT = 0xFFFF
+_LOCAL_HEADER_BYTES = 30
 # zipfile reads the whole directory into memory, then keeps each entry's name and extra
 # fields: its size is capped as well as its count. 320 bytes a record on average is a
 # 46-byte header, a 250-byte path and the usual extra fields; 200,000 entries allow 61 MiB.
@@ -150,6 +152,42 @@ def _unsafe_reason(info: zipfile.ZipInfo) -> str | None:
     return None
 
 
+def _duplicate_name(members: list[zipfile.ZipInfo]) -> str | None:
+    """A name that more than one entry has (zipfile keeps the last silently)."""
+    seen: set[str] = set()
+    for info in members:
+        if info.filename in seen:
+            return info.filename
+        seen.add(info.filename)
+    return None
+
+
+def _local_end(info: zipfile.ZipInfo) -> int:
+    """Where an entry's bytes end at the least: its local header, its name, then its data.
+
+    The local header's extra field and a data descriptor would only add to it, so an overlap
+    found with this bound is real.
+    """
+    encoding = "utf-8" if info.flag_bits & 0x800 else "cp437"
+    return (
+        info.header_offset
+        + _LOCAL_HEADER_BYTES
+        + len(info.orig_filename.encode(encoding))
+        + info.compress_size
+    )
+
+
+def _overlap(members: list[zipfile.ZipInfo], directory_start: int) -> tuple[str, str] | None:
+    """Two entries whose bytes overlap (the overlap zip bomb reads the same bytes many times)."""
+    ordered = sorted(members, key=lambda info: info.header_offset)
+    for info, following in itertools.pairwise(ordered):
+        if _local_end(info) > following.header_offset:
+            return info.filename, repr(following.filename)
+    if ordered and _local_end(ordered[-1]) > directory_start:
+        return ordered[-1].filename, "the archive's directory"
+    return None
+
+
 def _common_root(members: list[zipfile.ZipInfo]) -> str:
     """'name/' when every entry sits in one top folder holding dataset.json, else ''."""
     tops = {m.filename.split("/", 1)[0] for m in members if "/" in m.filename}
@@ -161,18 +199,32 @@ def _common_root(members: list[zipfile.ZipInfo]) -> str:
     return ""
 
 
-def inspect_archive(archive: zipfile.ZipFile, archive_name: str, limits: ZipLimits) -> ArchivePlan:
-    """The archive's layout; raises DatasetRejectedError for unsafe or oversized content."""
-    members = archive.infolist()
-    if len(members) > limits.max_entries:  # open_archive counted them; this holds if it is bypassed
+def _check_entries(
+    members: list[zipfile.ZipInfo], directory_start: int, archive_name: str, limits: ZipLimits
+) -> None:
+    """Reject unsafe paths, duplicate names, overlapping entries and zip bombs."""
+    if len(members) > limits.max_entries:  # open_archive counted them already, before parsing
         raise _too_many_entries(archive_name, str(len(members)), limits.max_entries)
-    total = 0
     for info in members:
         reason = _unsafe_reason(info)
         if reason:
             raise DatasetRejectedError(
                 f"{archive_name}: entry {info.filename!r} is {reason}; nothing was unpacked"
             )
+    duplicate = _duplicate_name(members)
+    if duplicate is not None:
+        raise DatasetRejectedError(
+            f"{archive_name} holds {duplicate!r} more than once, so which copy counts would be a guess; "
+            "nothing was unpacked. Rebuild the archive with each file in it once."
+        )
+    overlap = _overlap(members, directory_start)
+    if overlap is not None:
+        raise DatasetRejectedError(
+            f"{archive_name}: entry {overlap[0]!r} shares bytes with {overlap[1]} (overlapping entries "
+            "are a zip-bomb technique); nothing was unpacked. Rebuild the archive with a standard zip tool."
+        )
+    total = 0
+    for info in members:
         total += info.file_size
         if info.file_size > _RATIO_FLOOR_BYTES and info.file_size > limits.max_ratio * max(
             info.compress_size, 1
@@ -186,6 +238,12 @@ def inspect_archive(archive: zipfile.ZipFile, archive_name: str, limits: ZipLimi
         raise DatasetRejectedError(
             f"{archive_name} expands to {total} bytes (limit {limits.max_total_bytes}); nothing was unpacked"
         )
+
+
+def inspect_archive(archive: zipfile.ZipFile, archive_name: str, limits: ZipLimits) -> ArchivePlan:
+    """The archive's layout; raises DatasetRejectedError for unsafe or oversized content."""
+    members = archive.infolist()
+    _check_entries(members, archive.start_dir, archive_name, limits)
     files = [m for m in members if not m.is_dir() and not m.filename.startswith(_IGNORED_ROOTS)]
     root = _common_root(files)
     plan_spec: zipfile.ZipInfo | None = None
