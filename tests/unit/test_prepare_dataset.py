@@ -2,6 +2,7 @@
 
 import io
 import json
+import os
 import re
 import struct
 import zipfile
@@ -482,3 +483,52 @@ def test_zip_entry_running_into_the_directory_is_rejected() -> None:
     assert isinstance(event, DatasetRejected)
     assert "shares bytes with the archive's directory" in event.reason
     assert list(store.objects) == ["datasets/pets.zip"]
+
+
+@pytest.mark.parametrize("size", [64 * 1024, 1024 * 1024], ids=["the 64 KiB floor", "exactly 1 MiB"])
+def test_zip_entry_from_the_ratio_floor_up_that_expands_too_much_is_rejected(size: int) -> None:
+    # Given an entry of zeros (hundreds of times smaller deflated) beside 2 MiB of
+    # incompressible images, so the archive as a whole expands under 2x
+    archive = make_zip(
+        {
+            "dataset.json": spec(),
+            "images/bomb.png": b"\0" * size,
+            "images/a.png": os.urandom(2 << 20),
+        },
+        zipfile.ZIP_DEFLATED,
+    )
+    # When it is prepared
+    event, store = run_zip(archive)
+    # Then the entry's own ratio rejects it
+    assert isinstance(event, DatasetRejected)
+    assert "entry 'images/bomb.png' expands" in event.reason
+    assert "(limit 100x)" in event.reason
+    assert list(store.objects) == ["datasets/pets.zip"]
+
+
+def test_zip_of_many_small_entries_that_expand_too_much_in_all_is_rejected() -> None:
+    # Given 200 entries of 60 KiB of zeros: each is under the per-entry floor
+    archive = make_zip(
+        {"dataset.json": spec()} | {f"images/{i}.png": b"\0" * (60 * 1024) for i in range(200)},
+        zipfile.ZIP_DEFLATED,
+    )
+    # When it is prepared
+    event, store = run_zip(archive)
+    # Then the archive's overall ratio rejects it
+    assert isinstance(event, DatasetRejected)
+    assert "x in all (12288" in event.reason
+    assert "zip bomb" in event.reason
+    assert list(store.objects) == ["datasets/pets.zip"]
+
+
+def test_zip_with_small_very_compressible_files_is_not_taken_for_a_bomb() -> None:
+    # Given a 40 KiB repetitive labels file (over 100x on its own) beside an incompressible image
+    labels = b'{"source-ref": "s3://data/datasets/pets/images/a.png", "label": 0}\n' * 600
+    archive = make_zip(
+        {"dataset.json": spec(), "labels.txt": labels, "images/a.png": os.urandom(64 * 1024)},
+        zipfile.ZIP_DEFLATED,
+    )
+    # When it is prepared
+    event, _ = run_zip(archive)
+    # Then it is unpacked
+    assert isinstance(event, DatasetPrepared)
