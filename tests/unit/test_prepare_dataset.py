@@ -532,3 +532,27 @@ def test_zip_with_small_very_compressible_files_is_not_taken_for_a_bomb() -> Non
     event, _ = run_zip(archive)
     # Then it is unpacked
     assert isinstance(event, DatasetPrepared)
+
+
+def test_zip_images_folder_holding_a_spec_an_archive_or_other_files_unpacks_only_its_images() -> None:
+    # Given an images folder that also holds a dataset.json, a zip, a hidden file and notes
+    archive = make_zip(
+        {
+            "dataset.json": spec(),
+            "images/a.jpg": IMAGE,
+            "images/x/dataset.json": spec(),
+            "images/nested.zip": make_zip({"dataset.json": spec()}),
+            "images/.DS_Store": b"\0\0\0\1Bud1",
+            "images/notes.txt": b"taken in May",
+        }
+    )
+    # When it is prepared
+    event, store = run_zip(archive)
+    # Then only the image is written (the others would trip this function's own deny and
+    # trigger), and the rest are counted as skipped
+    assert isinstance(event, DatasetPrepared)
+    assert [key for key in store.objects if key.startswith("datasets/pets/")] == [
+        "datasets/pets/images/a.jpg"
+    ]
+    assert event.objects == 1
+    assert event.skipped == {"not_an_image": 3, "hidden_file": 1}

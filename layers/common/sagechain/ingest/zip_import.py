@@ -18,8 +18,9 @@ from typing import BinaryIO
 
 from sagechain.errors import DatasetRejectedError
 from sagechain.ingest.settings import ZipLimits
+from sagechain.ingest.upload import skip_reason
 from sagechain.layout import SPEC_FILE, dataset_prefix
-from sagechain.ports import ObjectStore
+from sagechain.ports import ObjectStore, StoredObject
 
 SPEC_MAX_BYTES = 1024 * 1024
 # A ratio says little about one tiny entry (a 4 KiB text file can deflate 100x, and zip's
@@ -269,7 +270,13 @@ def inspect_archive(archive: zipfile.ZipFile, archive_name: str, limits: ZipLimi
         if relative == SPEC_FILE:
             plan_spec = info
         elif relative.startswith("images/"):
-            images.append(info)
+            # Only images are written: a nested dataset.json or .zip would hit this function's
+            # own deny on those keys (and its trigger), and the listing skips the rest anyway.
+            reason = skip_reason(StoredObject(relative, info.file_size))
+            if reason:
+                skipped[reason] += 1
+            else:
+                images.append(info)
         else:
             others[relative] = info
     if plan_spec is None:
