@@ -4,6 +4,7 @@ import io
 import json
 import os
 import re
+import stat
 import struct
 import zipfile
 from datetime import UTC, datetime
@@ -18,7 +19,7 @@ from sagechain.ingest.prepare_dataset import prepare_dataset
 from sagechain.ingest.settings import ZipLimits
 from sagechain.ingest.upload import DatasetUpload, dataset_upload
 from sagechain.settings import SpecDefaults
-from tests.fakes import MemoryStore, RecordingPublisher
+from tests.fakes import MemoryStore, RecordingPublisher, VersionedMemoryStore
 
 BUCKET = "data"
 IMAGE = b"\x89PNG\r\n\x1a\nnot-really-a-png"
@@ -275,6 +276,8 @@ def test_zip_dataset_is_unpacked_into_the_folder_then_listed() -> None:
         ("images/../../../runs/x/input.manifest", "a '..' path"),
         ("/etc/passwd", "an absolute path"),
         ("C:/windows/evil.jpg", "an absolute path"),
+        ("\\evil.jpg", "an absolute path"),
+        ("images\\..\\..\\evil.jpg", "a '..' path"),
     ],
 )
 def test_zip_with_an_unsafe_path_is_rejected_and_nothing_is_unpacked(name: str, expected: str) -> None:
@@ -556,3 +559,35 @@ def test_zip_images_folder_holding_a_spec_an_archive_or_other_files_unpacks_only
     ]
     assert event.objects == 1
     assert event.skipped == {"not_an_image": 3, "hidden_file": 1}
+
+
+def test_zip_symbolic_link_entry_is_rejected_and_nothing_is_unpacked() -> None:
+    # Given an archive whose images/ holds a symbolic link (S_IFLNK in the entry's Unix mode)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("dataset.json", spec())
+        link = zipfile.ZipInfo("images/link.jpg")
+        link.create_system = 3  # Unix
+        link.external_attr = (stat.S_IFLNK | 0o777) << 16
+        archive.writestr(link, "../../../etc/passwd")
+    # When it is prepared
+    event, store = run_zip(buffer.getvalue())
+    # Then the link rejects it
+    assert isinstance(event, DatasetRejected)
+    assert "entry 'images/link.jpg' is a symbolic link" in event.reason
+    assert list(store.objects) == ["datasets/pets.zip"]
+
+
+def test_zip_is_read_at_the_version_the_event_names_not_the_latest() -> None:
+    # Given datasets/pets.zip uploaded as v1, then overwritten with another archive
+    uploaded = make_zip({"dataset.json": spec(), "images/uploaded.jpg": IMAGE})
+    latest = make_zip({"dataset.json": spec(), "images/latest.jpg": IMAGE})
+    store = VersionedMemoryStore(
+        BUCKET, {"datasets/pets.zip": latest}, versions={("datasets/pets.zip", "v1"): uploaded}
+    )
+    # When v1's event is prepared
+    event = run(store, key="datasets/pets.zip", version="v1")
+    # Then v1's images are the ones unpacked
+    assert isinstance(event, DatasetPrepared)
+    assert "datasets/pets/images/uploaded.jpg" in store.objects
+    assert "datasets/pets/images/latest.jpg" not in store.objects
