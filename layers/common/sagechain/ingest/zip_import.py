@@ -3,8 +3,9 @@
 The archive is read through a seekable ranged view of the S3 object, never whole. Before
 zipfile parses the central directory, its end records and record count are checked (the
 parsed directory is held in memory). Before anything is written, every entry is checked:
-unsafe paths (absolute, '..', drive letters, links) and zip bombs (total size, compression
-ratio) reject the archive.
+unsafe paths (absolute, '..', drive letters, links), a name held twice, entries that share
+bytes and zip bombs (total size, compression ratio) reject the archive. Only images are
+unpacked from images/.
 """
 
 import io
@@ -25,9 +26,9 @@ from sagechain.ports import ObjectStore, StoredObject
 SPEC_MAX_BYTES = 1024 * 1024
 # A ratio says little about one tiny entry (a 4 KiB text file can deflate 100x, and zip's
 # own headers outweigh it), so an entry is held to the ratio from 64 KiB up. The archive
-# as a whole is held to it at every size: many entries just under the floor (1 MiB each,
-# once) expanded 1,015x. Together they bound what one invocation writes to the ratio times
-# the archive's size.
+# as a whole is held to it at every size, or many entries under any floor add up (entries
+# of exactly 1 MiB once got through, 1,015x). Together they bound what one invocation
+# writes to the ratio times the archive's size.
 _RATIO_FLOOR_BYTES = 64 * 1024
 _CONTENT_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png"}
 _IGNORED_ROOTS = ("__MACOSX/",)
