@@ -80,6 +80,32 @@ class MemoryStore:
         self.objects[key] = stream.read()
 
 
+class VersionedMemoryStore(MemoryStore):
+    """MemoryStore that keeps earlier versions too: a read naming a version gets that version."""
+
+    def __init__(
+        self,
+        bucket: str = "bucket",
+        objects: dict[str, bytes] | None = None,
+        versions: dict[tuple[str, str], bytes] | None = None,
+    ) -> None:
+        super().__init__(bucket, objects)
+        self.versions = dict(versions or {})
+
+    def read_bytes(self, key: str, max_bytes: int, version_id: str | None = None) -> bytes:
+        if version_id is None:
+            return super().read_bytes(key, max_bytes)
+        if (key, version_id) not in self.versions:
+            raise ObjectNotFoundError(key)
+        data = self.versions[key, version_id]
+        if len(data) > max_bytes:
+            raise ObjectTooLargeError(key, len(data), max_bytes)
+        return data
+
+    def open_random_access(self, key: str, version_id: str | None = None) -> BinaryIO:
+        return io.BytesIO(self.read_bytes(key, 1 << 40, version_id))
+
+
 class RecordingPublisher:
     """Keeps every published event."""
 

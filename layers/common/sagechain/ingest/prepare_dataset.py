@@ -59,7 +59,7 @@ def _zip_spec(
     except ObjectNotFoundError:
         raise DatasetRejectedError(f"{upload.source.uri} was deleted before it could be read") from None
     try:
-        with source, zipfile.ZipFile(source) as archive:
+        with source, zip_import.open_archive(source, name, limits) as archive:
             plan = zip_import.inspect_archive(archive, name, limits)
             spec = parse_spec(zip_import.read_spec(archive, plan, name), f"{name}: {SPEC_FILE}")
             extras = [spec.labeling.labels_file] if spec.labeling.labels_file else []
