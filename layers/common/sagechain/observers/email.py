@@ -30,11 +30,13 @@ def _one_line(text: str) -> str:
     return "".join(" " if unicodedata.category(c).startswith("C") else c for c in text).strip()
 
 
-def subject_line(dataset: str | None, stage: str, run_id: str) -> str:
-    """'[sagechain] <dataset>: <stage> (run <run_id>)', the dataset shortened to fit SNS's limit."""
-    tail = f": {stage} (run {run_id})"
+def subject_line(dataset: str | None, stage: str, run_id: str | None) -> str:
+    """'[sagechain] <dataset>: <stage> (run <run_id>)', the dataset shortened to fit SNS's limit;
+    without a dataset or a run, that part is left out."""
+    tail = f" (run {run_id})" if run_id else ""
     if dataset is None:
-        return f"[sagechain] {stage} (run {run_id})"[:SUBJECT_MAX]
+        return f"[sagechain] {stage}{tail}"[:SUBJECT_MAX]
+    tail = f": {stage}{tail}"
     head = "[sagechain] "
     name = _one_line(dataset)
     room = SUBJECT_MAX - len(head) - len(tail)

@@ -21,3 +21,7 @@ class StatusApiSettings(FunctionSettings):
     """status_api: and the runs table it reads."""
 
     runs_table: str = Field(alias="RUNS_TABLE", min_length=3)
+
+
+class ReportFailuresSettings(NotifySettings):
+    """report_failures: the same topic, the data bucket it saves parked events to, the idempotency table."""
