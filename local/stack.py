@@ -3,26 +3,36 @@
 Uploads reach moto's EventBridge as `aws.s3` Object Created events (the bucket has
 EventBridge notifications on, as in the template); each function's rule sends what it
 matches to an SQS queue; `run_until_quiet` delivers queued events to the real handlers,
-with the function's environment, until no queue holds anything.
+with the function's environment, until no queue holds anything. An event a function fails
+on every attempt goes, as Lambda's on-failure destination record, to the function's
+OnFailure queue (AsyncFailureQueue); a function with SQS sources (report_failures) gets
+those queues' messages as Lambda's SQS event, and only the messages it does not name in
+batchItemFailures are deleted (the queues' RedrivePolicy, as moto keeps it, moves the rest).
 """
 
 import importlib.util
 import json
 import os
 import time
+import traceback
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 
 from local.api import LocalApi, Route
 from local.lambda_context import FakeLambdaContext
 from local.sagemaker import EmulatedSageMaker
-from local.template import ACCOUNT, REGION, FunctionDefinition, Template
+from local.template import ACCOUNT, REGION, FunctionDefinition, QueueSource, Template
 from sagechain.adapters import clients
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.literals import QueueAttributeNameType
+    from mypy_boto3_sqs.type_defs import MessageTypeDef
 
 PHYSICAL = {
     "DataBucket": "sagechain-demo-data",
@@ -32,6 +42,16 @@ PHYSICAL = {
     "SageMakerExecutionRole.Arn": f"arn:aws:iam::{ACCOUNT}:role/sagechain-demo-sagemaker",
     "Api": "local",
 }
+# The template's queues, named as moto will create them.
+QUEUES = {
+    "RulesDeadLetterQueue": "sagechain-demo-rules-dead-letters",
+    "AsyncFailureQueue": "sagechain-demo-async-failures",
+    "ReportFailuresDeadLetterQueue": "sagechain-demo-report-failures-dead-letters",
+}
+for _logical, _name in QUEUES.items():
+    PHYSICAL[f"{_logical}.Arn"] = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{_name}"
+    PHYSICAL[f"{_logical}.QueueName"] = _name
+    PHYSICAL[_logical] = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{_name}"
 DEMO_PARAMETERS = {
     "NotificationEmail": "ml-team@example.com",
     "DefaultWorkteamArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:workteam/private-crowd/sagechain-demo",
@@ -142,6 +162,16 @@ class LocalStack:
         sns.subscribe(
             TopicArn=topic, Protocol="email", Endpoint=self.template.parameters["NotificationEmail"]
         )
+        # Dead-letter targets first: a RedrivePolicy names an existing queue.
+        queues = sorted(self.template.queues(), key=lambda queue: queue.dead_letter_arn is not None)
+        for queue in queues:
+            # Visible again at once: a message the consumer returns is retried in the next round.
+            attributes: dict[QueueAttributeNameType, str] = {"VisibilityTimeout": "0"}
+            if queue.dead_letter_arn:
+                attributes["RedrivePolicy"] = json.dumps(
+                    {"deadLetterTargetArn": queue.dead_letter_arn, "maxReceiveCount": queue.max_receive_count}
+                )
+            self._sqs.create_queue(QueueName=QUEUES[queue.logical_id], Attributes=attributes)
         for definition in self.template.functions():
             url = self._queue_for(definition.logical_id, definition.patterns)
             self.functions[definition.logical_id] = LocalFunction(definition, url)
@@ -192,6 +222,10 @@ class LocalStack:
         ]
         return LocalApi(routes, self.invoke)
 
+    def queue_url(self, arn: str) -> str:
+        """The URL of one of the template's queues, by ARN."""
+        return str(self._sqs.get_queue_url(QueueName=arn.rsplit(":", 1)[-1])["QueueUrl"])
+
     def _drain(self, url: str) -> list[dict[str, Any]]:
         received: list[dict[str, Any]] = []
         while True:
@@ -218,6 +252,8 @@ class LocalStack:
                     deliveries.append(self._invoke(function, event))
                     if self.deliver_twice:
                         deliveries.append(self._invoke(function, event))
+                for source in function.definition.queue_sources:
+                    delivered = self._poll(function, source) or delivered
             for event in self._drain(self._observer):
                 self.observed.append(event)
                 if on_event:
@@ -233,15 +269,103 @@ class LocalStack:
     def _invoke(self, function: LocalFunction, event: dict[str, Any]) -> Delivery:
         delivery = Delivery(function.definition.logical_id, event)
         handler = self._handler(function)
+        error: Exception | None = None
         for attempt in range(1, ATTEMPTS + 1):
             try:
                 with _environment(function.definition.environment):
                     handler(event, FakeLambdaContext(function_name=function.definition.logical_id))
             except Exception as err:
+                error = err
                 delivery.error = f"{type(err).__name__}: {err}"
                 time.sleep(0.01 * attempt)
             else:
                 delivery.error = None
                 return delivery
         self.failures.append(delivery)
+        if function.definition.on_failure_queue_arn and error is not None:
+            self._sqs.send_message(
+                QueueUrl=self.queue_url(function.definition.on_failure_queue_arn),
+                MessageBody=json.dumps(_destination_record(function.definition.logical_id, event, error)),
+            )
         return delivery
+
+    def _poll(self, function: LocalFunction, source: QueueSource) -> bool:
+        """One batch of a queue to the function, as Lambda's SQS poller hands it; whether any came."""
+        url = self.queue_url(source.queue_arn)
+        batch = self._sqs.receive_message(
+            QueueUrl=url,
+            MaxNumberOfMessages=min(source.batch_size, 10),
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
+        if not batch:
+            return False
+        event = {"Records": [_sqs_record(message, source.queue_arn) for message in batch]}
+        delivery = Delivery(function.definition.logical_id, event)
+        handler = self._handler(function)
+        try:
+            with _environment(function.definition.environment):
+                response = handler(event, FakeLambdaContext(function_name=function.definition.logical_id))
+        except Exception as err:
+            # The whole batch returns to the queue; its RedrivePolicy counts the receive.
+            delivery.error = f"{type(err).__name__}: {err}"
+            self.failures.append(delivery)
+            return True
+        retry = {
+            item["itemIdentifier"]
+            for item in (response or {}).get("batchItemFailures", [])
+            if source.report_batch_item_failures
+        }
+        for message in batch:
+            if message["MessageId"] not in retry:
+                self._sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        return True
+
+
+def _destination_record(function: str, event: dict[str, Any], error: Exception) -> dict[str, Any]:
+    """Lambda's on-failure destination record for an async invocation that failed every attempt
+    ("Capturing records of Lambda asynchronous invocations",
+    https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html)."""
+    request_id = str(uuid.uuid4())
+    return {
+        "version": "1.0",
+        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+        "requestContext": {
+            "requestId": request_id,
+            "functionArn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function}:$LATEST",
+            "condition": "RetriesExhausted",
+            "approximateInvokeCount": ATTEMPTS,
+        },
+        "requestPayload": event,
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+        "responsePayload": {
+            "errorMessage": str(error),
+            "errorType": type(error).__name__,
+            "requestId": request_id,
+            "stackTrace": traceback.format_tb(error.__traceback__),
+        },
+    }
+
+
+def _sqs_record(message: "MessageTypeDef", queue_arn: str) -> dict[str, Any]:
+    """A ReceiveMessage message as one record of Lambda's SQS event
+    (https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html)."""
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": message.get("Attributes", {}),
+        "messageAttributes": {
+            name: {
+                "stringValue": value.get("StringValue"),
+                "stringListValues": [],
+                "binaryListValues": [],
+                "dataType": value["DataType"],
+            }
+            for name, value in message.get("MessageAttributes", {}).items()
+        },
+        "md5OfBody": message.get("MD5OfBody", ""),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": REGION,
+    }

@@ -14,8 +14,28 @@ _SUB = re.compile(r"\$\{([^}]+)\}")
 
 
 @dataclass
+class QueueSource:
+    """An SQS queue a function consumes (a `Type: SQS` event or an AWS::Lambda::EventSourceMapping)."""
+
+    queue_arn: str
+    batch_size: int = 10
+    report_batch_item_failures: bool = False
+
+
+@dataclass
+class QueueDefinition:
+    """One AWS::SQS::Queue: its name and, when it has one, where its RedrivePolicy moves messages."""
+
+    logical_id: str
+    arn: str
+    dead_letter_arn: str | None = None
+    max_receive_count: int | None = None
+
+
+@dataclass
 class FunctionDefinition:
-    """One AWS::Serverless::Function: its code folder, environment and EventBridge patterns."""
+    """One AWS::Serverless::Function: its code folder, environment, EventBridge patterns, the
+    queues it consumes and the queue its failed async invocations go to."""
 
     logical_id: str
     code_dir: Path
@@ -23,6 +43,8 @@ class FunctionDefinition:
     environment: dict[str, str]
     patterns: list[dict[str, Any]] = field(default_factory=list)
     api_routes: list[tuple[str, str]] = field(default_factory=list)  # (method, path)
+    queue_sources: list[QueueSource] = field(default_factory=list)
+    on_failure_queue_arn: str | None = None
 
 
 class Template:
@@ -95,9 +117,48 @@ class Template:
                 for event in props.get("Events", {}).values()
                 if event["Type"] == "Api"
             ]
+            definition = FunctionDefinition(
+                logical_id, ROOT / props["CodeUri"], props["Handler"], environment, patterns, routes
+            )
+            definition.queue_sources = self._queue_sources(logical_id, props)
+            on_failure = props.get("EventInvokeConfig", {}).get("DestinationConfig", {}).get("OnFailure", {})
+            if on_failure.get("Type") == "SQS":
+                definition.on_failure_queue_arn = str(self.resolve(on_failure["Destination"]))
+            found.append(definition)
+        return found
+
+    def _queue_sources(self, logical_id: str, props: dict[str, Any]) -> list[QueueSource]:
+        sources = [
+            event["Properties"] for event in props.get("Events", {}).values() if event["Type"] == "SQS"
+        ]
+        sources += [
+            {**resource["Properties"], "Queue": resource["Properties"]["EventSourceArn"]}
+            for resource in self.document["Resources"].values()
+            if resource["Type"] == "AWS::Lambda::EventSourceMapping"
+            and resource["Properties"].get("FunctionName") == {"Ref": logical_id}
+        ]
+        return [
+            QueueSource(
+                str(self.resolve(source["Queue"])),
+                int(source.get("BatchSize", 10)),
+                "ReportBatchItemFailures" in source.get("FunctionResponseTypes", []),
+            )
+            for source in sources
+        ]
+
+    def queues(self) -> list[QueueDefinition]:
+        """Every AWS::SQS::Queue, with its RedrivePolicy resolved."""
+        found = []
+        for logical_id, resource in self.document["Resources"].items():
+            if resource["Type"] != "AWS::SQS::Queue":
+                continue
+            redrive = resource.get("Properties", {}).get("RedrivePolicy")
             found.append(
-                FunctionDefinition(
-                    logical_id, ROOT / props["CodeUri"], props["Handler"], environment, patterns, routes
+                QueueDefinition(
+                    logical_id,
+                    self._get_att(logical_id, "Arn"),
+                    str(self.resolve(redrive["deadLetterTargetArn"])) if redrive else None,
+                    int(redrive["maxReceiveCount"]) if redrive else None,
                 )
             )
         return found

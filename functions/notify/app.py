@@ -9,7 +9,8 @@ from sagechain.adapters.s3 import S3ObjectStore
 from sagechain.adapters.sagemaker_status import SageMakerStatus
 from sagechain.adapters.sns_email import SnsEmailSender
 from sagechain.observability import count, logger, metrics, tracer
-from sagechain.observers.notify import Email, compose_email
+from sagechain.observers.email import Email
+from sagechain.observers.notify import compose_email
 from sagechain.observers.settings import NotifySettings
 
 settings = NotifySettings.from_env()

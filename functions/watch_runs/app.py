@@ -9,7 +9,8 @@ from sagechain.adapters.idempotency import once_per
 from sagechain.adapters.runs_table import DynamoRunStore
 from sagechain.adapters.sns_email import SnsEmailSender
 from sagechain.observability import count, logger, metrics, tracer
-from sagechain.observers.notify import Email, stale_run_email
+from sagechain.observers.email import Email
+from sagechain.observers.notify import stale_run_email
 from sagechain.observers.settings import WatchRunsSettings
 from sagechain.observers.stale_runs import stale_runs
 

@@ -86,3 +86,35 @@ def test_every_rule_may_put_undeliverable_events_in_the_dead_letter_queue() -> N
     for function in ("NotifyFunction", "TrackRunFunction"):
         for name in rules(function):
             assert f"{function}{name}.Arn" in arns
+
+
+def test_no_rule_hears_a_parked_event_saved_under_failures() -> None:
+    template = Template(PHYSICAL, {})
+    saved = sample_event("prepare_dataset", "folder_dataset")
+    saved["detail"]["bucket"]["name"] = PHYSICAL["DataBucket"]
+    saved["detail"]["object"]["key"] = "failures/2026/03/02/sagechain-PrepareDatasetFunction-x/m-1.json"
+    upload = json.loads(json.dumps(saved))
+    upload["detail"]["object"]["key"] = "datasets/flowers/dataset.json"
+    [statement] = [
+        statement
+        for statement in template.document["Resources"]["ReportFailuresFunction"]["Properties"]["Policies"][
+            0
+        ]["Statement"]
+        if statement["Action"] == "s3:PutObject"
+    ]
+
+    heard = [
+        (function.logical_id, pattern)
+        for function in template.functions()
+        for pattern in function.patterns
+        if EventPattern.load(json.dumps(pattern)).matches_event(saved)
+    ]
+
+    assert heard == []
+    assert str(template.resolve(statement["Resource"])).endswith("/failures/*")
+    # The same check hears an upload: the sample is one the rules can match.
+    assert any(
+        EventPattern.load(json.dumps(pattern)).matches_event(upload)
+        for function in template.functions()
+        for pattern in function.patterns
+    )

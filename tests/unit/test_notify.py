@@ -5,7 +5,8 @@ from typing import Any
 
 import pytest
 
-from sagechain.observers.notify import SUBJECT_MAX, Email, compose_email, duration, subject_line
+from sagechain.observers.email import SUBJECT_MAX, Email, subject_line
+from sagechain.observers.notify import compose_email, duration
 from sagechain.ports import EndpointFacts, LabelingJobFacts, TrainingJobFacts, TuningJobFacts
 from tests.aws import sample_event
 from tests.fakes import FakeSageMaker, MemoryStore

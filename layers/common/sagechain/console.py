@@ -20,3 +20,9 @@ def training_log_url(region: str, job_name: str) -> str:
         f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
         f"#logStream:group={TRAINING_LOG_GROUP};prefix={job_name}/;streamFilter=typeLogStreamPrefix"
     )
+
+
+def function_log_url(region: str, function_name: str) -> str:
+    """The CloudWatch Logs console page of a Lambda function's log group (/aws/lambda/<name>)."""
+    group = f"/aws/lambda/{function_name}".replace("/", "$252F")
+    return f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#logsV2:log-groups/log-group/{group}"

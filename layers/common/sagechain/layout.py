@@ -4,9 +4,13 @@
     runs/<run_id>/spec.json, run.json, input.manifest or labeled.manifest, training.json,
                   model.json, and each stage's own files
     models/<model>/model.json       the live model of an endpoint
+    failures/<yyyy>/<mm>/<dd>/<function>/<message-id>.json   an event a failure queue parked
 
 No output prefix matches a trigger's input pattern (no recursion).
 """
+
+from datetime import UTC, datetime
+from typing import Literal
 
 DATASETS = "datasets/"
 SPEC_FILE = "dataset.json"
@@ -21,6 +25,39 @@ INPUT_MANIFEST = "input.manifest"
 LABELED_MANIFEST = "labeled.manifest"
 # Manifests are JSON Lines.
 MANIFEST_CONTENT_TYPE = "application/x-ndjson"
+
+
+FAILURES = "failures/"
+
+
+def uploaded_dataset(key: str) -> tuple[str, Literal["folder", "zip"]] | None:
+    """The dataset an upload seals and how it came: datasets/<name>/dataset.json (a folder) or
+    datasets/<name>.zip; None for any other key (the rules' wildcards also match deeper keys)."""
+    if not key.startswith(DATASETS):
+        return None
+    rest = key[len(DATASETS) :]
+    kind: Literal["folder", "zip"]
+    if rest.endswith("/" + SPEC_FILE) and rest.count("/") == 1:
+        dataset, kind = rest[: -len(SPEC_FILE) - 1], "folder"
+    elif rest.endswith(".zip") and "/" not in rest:
+        dataset, kind = rest[: -len(".zip")], "zip"
+    else:
+        return None
+    return (dataset, kind) if dataset else None
+
+
+def run_of_key(key: str) -> str | None:
+    """The run a key under runs/<run_id>/ belongs to, else None."""
+    if not key.startswith("runs/"):
+        return None
+    run_id, slash, _ = key[len("runs/") :].partition("/")
+    return run_id if slash and run_id else None
+
+
+def failure_key(at: datetime, function: str, message_id: str) -> str:
+    """failures/<yyyy>/<mm>/<dd>/<function>/<message-id>.json: where a parked event is kept for redrive."""
+    day = at.astimezone(UTC)
+    return f"{FAILURES}{day:%Y/%m/%d}/{function}/{message_id}.json"
 
 
 def dataset_prefix(dataset: str) -> str:

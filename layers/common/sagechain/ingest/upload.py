@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict
 
 from sagechain import names
 from sagechain.event_sources.s3 import ObjectRef
-from sagechain.layout import DATASETS, IMAGE_SUFFIXES, SPEC_FILE
+from sagechain.layout import IMAGE_SUFFIXES, uploaded_dataset
 from sagechain.ports import StoredObject
 
 
@@ -25,17 +25,10 @@ class DatasetUpload(BaseModel):
 def dataset_upload(ref: ObjectRef) -> DatasetUpload | None:
     """The run an object starts, or None when the key is not datasets/<name>/dataset.json
     or datasets/<name>.zip (the rule's wildcards also match deeper keys)."""
-    if not ref.key.startswith(DATASETS):
+    sealed = uploaded_dataset(ref.key)
+    if sealed is None:
         return None
-    rest = ref.key[len(DATASETS) :]
-    if rest.endswith("/" + SPEC_FILE) and rest.count("/") == 1:
-        dataset, kind = rest[: -len(SPEC_FILE) - 1], "folder"
-    elif rest.endswith(".zip") and "/" not in rest:
-        dataset, kind = rest[: -len(".zip")], "zip"
-    else:
-        return None
-    if not dataset:
-        return None
+    dataset, kind = sealed
     return DatasetUpload(
         dataset=dataset,
         kind=kind,

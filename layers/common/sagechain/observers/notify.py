@@ -7,13 +7,10 @@ emailed: the sagechain event that follows them says more. A training job that a 
 job launched is not emailed either: the tuning job reports for its trials.
 """
 
-import unicodedata
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
-
-from pydantic import BaseModel, ConfigDict
 
 from sagechain.event_sources.eventbridge import SagechainDelivery, parse_bus_event
 from sagechain.event_sources.sagemaker import ALARMING_STATUSES, FAILED, JobKind, StateChange
@@ -30,45 +27,12 @@ from sagechain.events import (
     TrainingSkipped,
     TrainingStarted,
 )
+from sagechain.observers.email import Email, EmailBody, subject_line
 from sagechain.observers.timeline import TERMINAL_STATUSES, RunRef, resolve_run, run_info, uploader
 from sagechain.ports import ObjectStore, SageMakerLookup, TrainingJobFacts
 from sagechain.run_history import RunRecord
 
-# SNS Publish: "Subjects must be UTF-8 text with no line breaks or control characters, and
-# less than 100 characters long" (botocore's SNS service model, Publish.Subject).
-SUBJECT_MAX = 99
-ELLIPSIS = "…"
-
-
-class Email(BaseModel):
-    """One email, and what it is about (its idempotency key)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    key: str
-    subject: str
-    body: str
-
-
 # ---------------------------------------------------------------- text helpers
-
-
-def _one_line(text: str) -> str:
-    """Control characters (newlines included) become spaces: S3 keys, hence dataset names, may hold them."""
-    return "".join(" " if unicodedata.category(c).startswith("C") else c for c in text).strip()
-
-
-def subject_line(dataset: str | None, stage: str, run_id: str) -> str:
-    """'[sagechain] <dataset>: <stage> (run <run_id>)', the dataset shortened to fit SNS's limit."""
-    tail = f": {stage} (run {run_id})"
-    if dataset is None:
-        return f"[sagechain] {stage} (run {run_id})"[:SUBJECT_MAX]
-    head = "[sagechain] "
-    name = _one_line(dataset)
-    room = SUBJECT_MAX - len(head) - len(tail)
-    if len(name) > room:
-        name = name[: max(room - 1, 1)].rstrip() + ELLIPSIS
-    return f"{head}{name}{tail}"[:SUBJECT_MAX]
 
 
 def duration(seconds: int | None) -> str | None:
@@ -105,43 +69,6 @@ def _estimate(estimate: LabelingCostEstimate | None) -> str | None:
 
 def _metric(name: str | None, value: float | None) -> str | None:
     return f"{name} = {value:g}" if name is not None and value is not None else None
-
-
-class _Body:
-    """A plain-text email: a headline, then titled sections of indented lines."""
-
-    def __init__(self, headline: str) -> None:
-        self._blocks = [headline]
-
-    def section(self, title: str, lines: list[str]) -> "_Body":
-        if lines:
-            self._blocks.append("\n".join([title, "-" * len(title), *(f"  {line}" for line in lines)]))
-        return self
-
-    def happened(self, *lines: str) -> "_Body":
-        return self.section("What happened", list(lines))
-
-    def reason(self, reason: str | None) -> "_Body":
-        # Verbatim: the words SageMaker or the stage used, never reworded.
-        return self.section("Reason", reason.splitlines() if reason else ["(SageMaker gave no reason)"])
-
-    def figures(self, pairs: list[tuple[str, str | int | None]]) -> "_Body":
-        shown = [(label, str(value)) for label, value in pairs if value is not None and value != ""]
-        width = max((len(label) for label, _ in shown), default=0)
-        return self.section("Key figures", [f"{label + ':':<{width + 1}} {value}" for label, value in shown])
-
-    def links(self, pairs: list[tuple[str, str | None]]) -> "_Body":
-        return self.section("Links", [f"{label}: {url}" for label, url in pairs if url])
-
-    def next(self, *lines: str) -> "_Body":
-        return self.section("What to do next", list(lines))
-
-    def render(self, run_id: str, dataset: str | None, at: datetime, uploaded_by: str | None = None) -> str:
-        when = at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-        footer = f"-- \nsagechain, run {run_id}" + (f", dataset {dataset}" if dataset else "") + f", {when}"
-        if uploaded_by:
-            footer += f"\ndataset uploaded by {uploaded_by}"
-        return "\n\n".join([*self._blocks, footer]) + "\n"
 
 
 def _billable(seconds: int | None) -> str | None:
@@ -198,9 +125,9 @@ def _training_links(lookup: SageMakerLookup, name: str | None) -> list[tuple[str
 # ---------------------------------------------------------------- sagechain events
 
 
-def _dataset_prepared(event: DatasetPrepared, lookup: SageMakerLookup) -> tuple[str, _Body]:
+def _dataset_prepared(event: DatasetPrepared, lookup: SageMakerLookup) -> tuple[str, EmailBody]:
     provided = event.label_counts is not None
-    body = _Body(f'Dataset "{event.dataset}" is prepared: run {event.run_id} has started.').happened(
+    body = EmailBody(f'Dataset "{event.dataset}" is prepared: run {event.run_id} has started.').happened(
         f"{event.objects} labeled images were written to the run's labeled manifest."
         if provided
         else f"{event.objects} images were listed in the run's Ground Truth input manifest.",
@@ -225,8 +152,8 @@ def _dataset_prepared(event: DatasetPrepared, lookup: SageMakerLookup) -> tuple[
     return "Dataset prepared", body
 
 
-def _dataset_rejected(event: DatasetRejected, lookup: SageMakerLookup) -> tuple[str, _Body]:
-    body = _Body(f'Dataset "{event.dataset}" was rejected: nothing was started (run {event.run_id}).')
+def _dataset_rejected(event: DatasetRejected, lookup: SageMakerLookup) -> tuple[str, EmailBody]:
+    body = EmailBody(f'Dataset "{event.dataset}" was rejected: nothing was started (run {event.run_id}).')
     body.reason(event.reason).figures(
         [
             ("Skipped files", _counts(event.skipped)),
@@ -240,8 +167,8 @@ def _dataset_rejected(event: DatasetRejected, lookup: SageMakerLookup) -> tuple[
     return "Dataset rejected", body
 
 
-def _labeling_started(event: LabelingStarted, lookup: SageMakerLookup) -> tuple[str, _Body]:
-    body = _Body(f"Ground Truth labeling job {event.job_name} has started for {event.objects} images.")
+def _labeling_started(event: LabelingStarted, lookup: SageMakerLookup) -> tuple[str, EmailBody]:
+    body = EmailBody(f"Ground Truth labeling job {event.job_name} has started for {event.objects} images.")
     body.figures(
         [
             ("Images to label", event.objects),
@@ -260,13 +187,13 @@ def _labeling_started(event: LabelingStarted, lookup: SageMakerLookup) -> tuple[
     return "Labeling started", body
 
 
-def _training_started(event: TrainingStarted, lookup: SageMakerLookup) -> tuple[str, _Body]:
+def _training_started(event: TrainingStarted, lookup: SageMakerLookup) -> tuple[str, EmailBody]:
     if event.tuning_job_name:
         headline = f"Hyperparameter tuning job {event.tuning_job_name} has started."
     else:
         count = len(event.job_names)
         headline = f"{count} training job{'s' if count != 1 else ''} started: {', '.join(event.job_names)}."
-    body = _Body(headline).figures(
+    body = EmailBody(headline).figures(
         [
             ("Algorithm", event.algorithm),
             (
@@ -293,8 +220,8 @@ def _training_started(event: TrainingStarted, lookup: SageMakerLookup) -> tuple[
     return "Training started", body
 
 
-def _training_skipped(event: TrainingSkipped, lookup: SageMakerLookup) -> tuple[str, _Body]:
-    body = _Body(f"Nothing was trained for run {event.run_id}.").reason(event.reason)
+def _training_skipped(event: TrainingSkipped, lookup: SageMakerLookup) -> tuple[str, EmailBody]:
+    body = EmailBody(f"Nothing was trained for run {event.run_id}.").reason(event.reason)
     if event.labeling_job_name:
         body.links([("Labeling job", lookup.console_url(JobKind.LABELING, event.labeling_job_name))])
     body.next(
@@ -304,9 +231,9 @@ def _training_skipped(event: TrainingSkipped, lookup: SageMakerLookup) -> tuple[
     return "Training skipped", body
 
 
-def _deployment_started(event: DeploymentStarted, lookup: SageMakerLookup) -> tuple[str, _Body]:
+def _deployment_started(event: DeploymentStarted, lookup: SageMakerLookup) -> tuple[str, EmailBody]:
     verb = "created" if event.action == "create" else "updated"
-    body = _Body(
+    body = EmailBody(
         f"The model trained by {event.training_job_name} passed the quality gate: "
         f"endpoint {event.endpoint_name} is being {verb}."
     )
@@ -327,8 +254,8 @@ def _deployment_started(event: DeploymentStarted, lookup: SageMakerLookup) -> tu
     return "Deployment started", body
 
 
-def _deployment_rejected(event: DeploymentRejected, lookup: SageMakerLookup) -> tuple[str, _Body]:
-    body = _Body(f"The model trained by {event.training_job_name} was not deployed.").reason(event.reason)
+def _deployment_rejected(event: DeploymentRejected, lookup: SageMakerLookup) -> tuple[str, EmailBody]:
+    body = EmailBody(f"The model trained by {event.training_job_name} was not deployed.").reason(event.reason)
     body.figures(
         [
             ("Metric", _metric(event.metric_name, event.metric_value)),
@@ -346,8 +273,8 @@ def _deployment_rejected(event: DeploymentRejected, lookup: SageMakerLookup) -> 
     return "Deployment rejected", body
 
 
-def _deployment_failed(event: DeploymentFailed, lookup: SageMakerLookup) -> tuple[str, _Body]:
-    body = _Body(f"Endpoint {event.endpoint_name} could not be deployed.").reason(event.reason)
+def _deployment_failed(event: DeploymentFailed, lookup: SageMakerLookup) -> tuple[str, EmailBody]:
+    body = EmailBody(f"Endpoint {event.endpoint_name} could not be deployed.").reason(event.reason)
     body.links([("Endpoint", event.console_url)]).next(
         f"Read the endpoint's logs (CloudWatch log group /aws/sagemaker/Endpoints/{event.endpoint_name}).",
         "An endpoint in Failed status can only be deleted (aws sagemaker delete-endpoint --endpoint-name "
@@ -357,8 +284,8 @@ def _deployment_failed(event: DeploymentFailed, lookup: SageMakerLookup) -> tupl
     return "Deployment failed", body
 
 
-def _model_live(event: ModelLive, lookup: SageMakerLookup) -> tuple[str, _Body]:
-    body = _Body(f"Model {event.model_name} is live on endpoint {event.endpoint_name}.").figures(
+def _model_live(event: ModelLive, lookup: SageMakerLookup) -> tuple[str, EmailBody]:
+    body = EmailBody(f"Model {event.model_name} is live on endpoint {event.endpoint_name}.").figures(
         [
             ("Endpoint instance type", event.instance_type),
             ("Autoscaling", f"{event.min_instances} to {event.max_instances} instances"),
@@ -373,7 +300,7 @@ def _model_live(event: ModelLive, lookup: SageMakerLookup) -> tuple[str, _Body]:
     return "Model live", body
 
 
-_SAGECHAIN_EMAILS: dict[type[SagechainEvent], Callable[[Any, SageMakerLookup], tuple[str, _Body]]] = {
+_SAGECHAIN_EMAILS: dict[type[SagechainEvent], Callable[[Any, SageMakerLookup], tuple[str, EmailBody]]] = {
     DatasetPrepared: _dataset_prepared,
     DatasetRejected: _dataset_rejected,
     LabelingStarted: _labeling_started,
@@ -420,9 +347,9 @@ _STOPPED_BECAUSE = {
 }
 
 
-def _labeling_failure(change: StateChange, lookup: SageMakerLookup) -> _Body:
+def _labeling_failure(change: StateChange, lookup: SageMakerLookup) -> EmailBody:
     facts = lookup.labeling_job(change.name)
-    body = _Body(f"Ground Truth labeling job {change.name} {_verb(change.status)}.")
+    body = EmailBody(f"Ground Truth labeling job {change.name} {_verb(change.status)}.")
     counters = facts.counters if facts else {}
     body.reason(change.failure_reason or (facts.failure_reason if facts else None))
     body.figures(_counter_figures(counters))
@@ -435,8 +362,10 @@ def _labeling_failure(change: StateChange, lookup: SageMakerLookup) -> _Body:
     return body
 
 
-def _training_failure(change: StateChange, facts: TrainingJobFacts | None, lookup: SageMakerLookup) -> _Body:
-    body = _Body(f"Training job {change.name} {_verb(change.status)}.")
+def _training_failure(
+    change: StateChange, facts: TrainingJobFacts | None, lookup: SageMakerLookup
+) -> EmailBody:
+    body = EmailBody(f"Training job {change.name} {_verb(change.status)}.")
     secondary = facts.secondary_status if facts else None
     body.reason(change.failure_reason or (facts.failure_reason if facts else None))
     status = f"{change.status} ({secondary})" if secondary and secondary != change.status else change.status
@@ -456,9 +385,9 @@ def _training_failure(change: StateChange, facts: TrainingJobFacts | None, looku
     return body
 
 
-def _tuning_failure(change: StateChange, lookup: SageMakerLookup) -> _Body:
+def _tuning_failure(change: StateChange, lookup: SageMakerLookup) -> EmailBody:
     facts = lookup.tuning_job(change.name)
-    body = _Body(f"Hyperparameter tuning job {change.name} {_verb(change.status)}.")
+    body = EmailBody(f"Hyperparameter tuning job {change.name} {_verb(change.status)}.")
     body.reason(change.failure_reason or (facts.failure_reason if facts else None))
     figures = _counter_figures(facts.counters if facts else {})
     if facts and facts.best_training_job:
@@ -477,9 +406,9 @@ def _tuning_failure(change: StateChange, lookup: SageMakerLookup) -> _Body:
     return body
 
 
-def _endpoint_failure(change: StateChange, lookup: SageMakerLookup) -> _Body:
+def _endpoint_failure(change: StateChange, lookup: SageMakerLookup) -> EmailBody:
     facts = lookup.endpoint(change.name)
-    body = _Body(f"Endpoint {change.name} {_verb(change.status)}.")
+    body = EmailBody(f"Endpoint {change.name} {_verb(change.status)}.")
     body.reason(change.failure_reason or (facts.failure_reason if facts else None))
     body.figures([("Endpoint configuration", change.endpoint_config_name)])
     body.links([("Endpoint", lookup.console_url(JobKind.ENDPOINT, change.name))]).next(
@@ -537,7 +466,7 @@ def stale_run_email(record: RunRecord, now: datetime, stale_after_hours: int) ->
     since = run.updated_at or run.created_at
     hours = int((now - since).total_seconds() // 3600)
     where = run.stage.value if run.stage else "its first stage"
-    body = _Body(f"Run {run.run_id} has not moved for {hours} hours: it stands at {where}.").happened(
+    body = EmailBody(f"Run {run.run_id} has not moved for {hours} hours: it stands at {where}.").happened(
         f"No event has changed this run since {since.astimezone(UTC):%Y-%m-%d %H:%M UTC}, "
         f"and this stack reports runs quiet for {stale_after_hours} hours (stack parameter StaleRunHours).",
         *([f"Last: {run.summary}"] if run.summary else []),

@@ -31,3 +31,7 @@ class WatchRunsSettings(IdempotentSettings):
     runs_table: str = Field(alias="RUNS_TABLE", min_length=3)
     topic_arn: str = Field(alias="NOTIFICATION_TOPIC_ARN", pattern=r"^arn:aws[a-z-]*:sns:")
     stale_after_hours: int = Field(alias="STALE_RUN_HOURS", ge=1, le=24 * 30)
+
+
+class ReportFailuresSettings(NotifySettings):
+    """report_failures: the same topic, the data bucket it saves parked events to, the idempotency table."""

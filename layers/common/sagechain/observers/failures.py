@@ -1,0 +1,315 @@
+"""report_failures: every event a failure queue parks is saved for redrive and emailed, once.
+
+Two queues park what the chain could not do. RulesDeadLetterQueue holds events an EventBridge
+rule could not deliver to its function (the function is missing, not allowed, throttled);
+AsyncFailureQueue holds Lambda's on-failure destination records, events a function failed
+on every attempt. Each parked message becomes one email that names the stage, the run, the
+error in plain words and how to redrive the event, which is first written to the data
+bucket under failures/ (no rule listens there). The message shapes are
+event_sources.sqs's.
+"""
+
+import json
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from sagechain import names
+from sagechain.console import function_log_url
+from sagechain.event_sources.s3 import objects_created
+from sagechain.event_sources.sagemaker import state_change
+from sagechain.event_sources.sqs import (
+    AsyncFailureRecord,
+    MalformedMessageError,
+    SqsRecord,
+    parked_message,
+    sqs_records,
+)
+from sagechain.events import EVENT_SOURCE
+from sagechain.layout import failure_key, run_of_key, uploaded_dataset
+from sagechain.observability import count, logger
+from sagechain.observers.email import Email, EmailBody, subject_line
+from sagechain.ports import EmailSender, ObjectStore
+
+# The functions an EventBridge rule invokes asynchronously, by the logical id that starts
+# their physical name (CloudFormation names them <stack>-<LogicalId>-<suffix>): the stage
+# each one is, in the words of the emails.
+_STAGES = {
+    "PrepareDatasetFunction": ("prepare_dataset", "Dataset preparation"),
+    "StartLabelingFunction": ("start_labeling", "Labeling start"),
+    "StartTrainingFunction": ("start_training", "Training start"),
+    "DeployModelFunction": ("deploy_model", "Deployment"),
+    "ConfigureAutoscalingFunction": ("configure_autoscaling", "Autoscaling setup"),
+    "NotifyFunction": ("notify", "Notification email"),
+    "TrackRunFunction": ("track_run", "Run history"),
+}
+
+# EventBridge's ERROR_CODE values (eb-rule-dlq.html), in plain words.
+_DELIVERY_ERRORS = {
+    "CONNECTION_FAILURE": "EventBridge could not connect to the function",
+    "ERROR_FROM_TARGET": "Lambda refused the event",
+    "INTERNAL_ERROR": "EventBridge had an internal error",
+    "INVALID_JSON": "the event was not valid JSON for the function",
+    "INVALID_PARAMETER": "EventBridge's request to Lambda was invalid",
+    "NO_PERMISSIONS": "EventBridge was not allowed to invoke the function",
+    "NO_RESOURCE": "the function does not exist (deleted, or renamed by a stack update)",
+    "RESOURCE_LIMIT_EXCEEDED": "a Lambda limit was reached",
+    "SDK_CLIENT_ERROR": "EventBridge's call to Lambda failed",
+    "THROTTLING": "Lambda throttled every delivery (concurrency limit)",
+    "TIMEOUT": "the delivery timed out",
+    "TRANSIENT_ASYNC_FAILURE": "Lambda failed to accept the event",
+}
+# Lambda's destination record condition (invocation-async-retain-records.html).
+_EVENT_TOO_OLD = "EventAgeExceeded"
+
+
+class ParkedFailure(BaseModel):
+    """One parked message: which stage failed, on which run, with what error, after how many tries."""
+
+    model_config = ConfigDict(frozen=True)
+
+    message_id: str
+    queue: str
+    kind: Literal["undelivered", "failed"]
+    function_name: str | None
+    region: str | None
+    stage: str
+    stage_label: str
+    error_code: str | None
+    error_message: str | None
+    condition: str | None
+    attempts: int | None
+    failed_at: datetime
+    run_id: str | None
+    dataset: str | None
+    about: str | None
+    event: Any
+
+    @property
+    def redrive_function(self) -> str:
+        """The function a redrive invokes (its name, or a placeholder to fill in)."""
+        return self.function_name or "FUNCTION"
+
+    @property
+    def saved_key(self) -> str:
+        """Where the event is kept: failures/<yyyy>/<mm>/<dd>/<function>/<message-id>.json."""
+        return failure_key(self.failed_at, self.function_name or "unknown", self.message_id)
+
+
+class _RunHint(BaseModel):
+    run_id: str | None = None
+    dataset: str | None = None
+    about: str | None = None
+
+
+class _SagechainDetail(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    run_id: str | None = None
+    dataset: str | None = None
+
+
+def _arn_name(arn: str | None, kind: str) -> str | None:
+    """The name in arn:aws:lambda:<region>:<account>:function:<name>[:qualifier], or in
+    arn:aws:events:<region>:<account>:rule/[<bus>/]<name>."""
+    if not arn:
+        return None
+    parts = arn.split(":")
+    if kind == "function":
+        return parts[6] if len(parts) >= 7 and parts[5] == "function" and parts[6] else None
+    return parts[5].rsplit("/", 1)[-1] if len(parts) >= 6 and parts[5].startswith("rule/") else None
+
+
+def _region(arn: str | None) -> str | None:
+    parts = (arn or "").split(":")
+    return parts[3] if len(parts) > 3 and parts[3] else None
+
+
+def _stage(function_name: str | None, rule_name: str | None) -> tuple[str, str]:
+    for name in (function_name, rule_name):
+        for logical_id, stage in _STAGES.items():
+            if name and logical_id in name:
+                return stage
+    shown = function_name or rule_name or "an unknown function"
+    return shown, shown
+
+
+def _run_hint(event: Any) -> _RunHint:
+    """The run the original event names: a sagechain event's run_id, a runs/<run_id>/ or
+    datasets/<name> key, a SageMaker resource's sagechain:run-id tag (else the resource)."""
+    if not isinstance(event, Mapping):
+        return _RunHint()
+    try:
+        if event.get("source") == EVENT_SOURCE:
+            detail = _SagechainDetail.model_validate(event.get("detail") or {})
+            return _RunHint(run_id=detail.run_id, dataset=detail.dataset)
+        if event.get("source") == "aws.s3":
+            [ref] = objects_created(event)[:1]
+            sealed = uploaded_dataset(ref.key)
+            if sealed is not None:
+                dataset = sealed[0]
+                run_id = names.run_id(dataset, ref.bucket, ref.key, ref.version)
+                return _RunHint(run_id=run_id, dataset=dataset, about=ref.uri)
+            return _RunHint(run_id=run_of_key(ref.key), about=ref.uri)
+        change = state_change(event)
+        if change is not None:
+            return _RunHint(
+                run_id=change.run_id, about=f"{change.kind.label} {change.name} ({change.status})"
+            )
+    except (ValidationError, ValueError):
+        pass  # an event of a shape we do not know names no run; the email says so
+    return _RunHint()
+
+
+def parked_failure(record: SqsRecord) -> ParkedFailure:
+    """A failure queue's message as a failure; MalformedMessageError when it is neither kind."""
+    message = parked_message(record)
+    if isinstance(message, AsyncFailureRecord):
+        function_arn: str | None = message.function_arn
+        rule_name = None
+        kind: Literal["undelivered", "failed"] = "failed"
+        code, text = message.error_type, message.error_message
+        condition = message.request_context.condition
+        attempts = message.request_context.approximate_invoke_count
+        event, at = message.request_payload, record.sent_at or message.timestamp
+    else:
+        function_arn, rule_name = message.target_arn, _arn_name(message.rule_arn, "rule")
+        kind = "undelivered"
+        code, text = message.error_code, message.error_message
+        condition, attempts = message.exhausted_retry_condition, message.retry_attempts
+        event, at = message.event, record.sent_at
+    function_name = _arn_name(function_arn, "function")
+    stage, label = _stage(function_name, rule_name)
+    hint = _run_hint(event)
+    return ParkedFailure(
+        message_id=record.message_id,
+        queue=record.queue_name,
+        kind=kind,
+        function_name=function_name,
+        region=_region(function_arn) or _region(record.event_source_arn),
+        stage=stage,
+        stage_label=label,
+        error_code=code,
+        error_message=text,
+        condition=condition,
+        attempts=attempts,
+        # A hand-written message may carry no time; every real one does (SentTimestamp).
+        failed_at=at or datetime.now(UTC),
+        run_id=hint.run_id,
+        dataset=hint.dataset,
+        about=hint.about,
+        event=event,
+    )
+
+
+def _cause(failure: ParkedFailure) -> str:
+    """The failure in one plain sentence."""
+    if failure.kind == "undelivered":
+        words = _DELIVERY_ERRORS.get(failure.error_code or "", f"delivery failed ({failure.error_code})")
+        tries = f" after {failure.attempts} retries" if failure.attempts else ""
+        return f"EventBridge could not deliver the event to {failure.stage}{tries}: {words}."
+    if failure.condition == _EVENT_TOO_OLD:
+        return f"{failure.stage} failed and the event grew too old for Lambda to retry it."
+    tries = f"all {failure.attempts} attempts" if failure.attempts else "every attempt"
+    return f"{failure.stage} failed on {tries}."
+
+
+def redrive_command(bucket: str, key: str, function: str) -> str:
+    """Two AWS CLI commands that fetch the saved event and invoke the function with it, as
+    EventBridge does (asynchronously). --cli-binary-format raw-in-base64-out lets AWS CLI v2
+    send the file's JSON as it is (https://docs.aws.amazon.com/cli/latest/reference/lambda/invoke.html)."""
+    return (
+        f"aws s3 cp s3://{bucket}/{key} event.json && aws lambda invoke --function-name {function} "
+        "--invocation-type Event --cli-binary-format raw-in-base64-out --payload file://event.json out.json"
+    )
+
+
+def failure_email(failure: ParkedFailure, bucket: str) -> Email:
+    """The one email a parked message deserves."""
+    saved = f"s3://{bucket}/{failure.saved_key}"
+    body = EmailBody(f"{failure.stage_label} did not finish. {_cause(failure)}")
+    body.happened(
+        "The event was parked in the failure queue "
+        f"{failure.queue} and saved, exactly as {failure.stage} received it, to {saved}."
+        if failure.kind == "failed"
+        else f"The event was parked in the failure queue {failure.queue} and saved to {saved}.",
+        f"It was about {failure.about}." if failure.about else "It names no run sagechain knows.",
+        "Nothing retries it from here: the run stays where it stopped until you redrive the event.",
+    )
+    text = f"{failure.error_code}: {failure.error_message}" if failure.error_code else failure.error_message
+    body.section("Reason", (text or "(no error message was recorded)").splitlines())
+    body.figures(
+        [
+            ("Stage", failure.stage),
+            ("Function", failure.function_name),
+            ("Run", failure.run_id),
+            ("Attempts" if failure.kind == "failed" else "Delivery retries", failure.attempts),
+            ("Gave up because", failure.condition),
+            ("Queue", failure.queue),
+            ("Message id", failure.message_id),
+        ]
+    )
+    logs = (
+        function_log_url(failure.region, failure.function_name)
+        if failure.region and failure.function_name
+        else None
+    )
+    body.links([("Saved event", saved), (f"Logs of {failure.function_name}", logs)])
+    body.next(
+        "Read the reason (and the function's log) and fix its cause.",
+        "Then redrive the event, in two commands:",
+        f"  {redrive_command(bucket, failure.saved_key, failure.redrive_function)}",
+        "Redriving is safe: a stage does not repeat work it already did for the same event.",
+    )
+    stage = f"{failure.stage_label} failed"
+    return Email(
+        key=failure.message_id,
+        subject=subject_line(failure.dataset, stage, failure.run_id),
+        body=body.render(failure.run_id, failure.dataset, failure.failed_at),
+    )
+
+
+def report_failure(failure: ParkedFailure, store: ObjectStore, sender: EmailSender) -> Email:
+    """Save the parked event under failures/, then email it: the save comes first, so an email
+    always points at an event that exists."""
+    store.put_bytes(failure.saved_key, json.dumps(failure.event, indent=2).encode(), "application/json")
+    email = failure_email(failure, store.bucket)
+    sender.send(email.subject, email.body)
+    return email
+
+
+def report_batch(event: Mapping[str, Any], report: Callable[[ParkedFailure], object]) -> dict[str, Any]:
+    """Report each message of an SQS batch; the partial batch response names the messages to
+    retry. A malformed message is logged and dropped: retrying it would fail the same way."""
+    retry = []
+    for record in sqs_records(event):
+        try:
+            failure = parked_failure(record)
+        except MalformedMessageError as err:
+            count("MalformedFailureMessages")
+            logger.error(
+                "dropped a malformed failure message",
+                extra={
+                    "message_id": record.message_id,
+                    "queue": record.queue_name,
+                    "reason": str(err),
+                    "body": record.body[:2000],
+                },
+            )
+            continue
+        try:
+            report(failure)
+        except Exception:
+            # An S3 or SNS error: the message goes back to its queue, and after a few receives
+            # to ReportFailuresDeadLetterQueue, whose alarm emails.
+            logger.exception("could not report a parked failure", extra={"message_id": record.message_id})
+            retry.append({"itemIdentifier": record.message_id})
+            continue
+        count("FailuresReported")
+        logger.info(
+            "reported a parked failure",
+            extra={"message_id": record.message_id, "stage": failure.stage, "run_id": failure.run_id},
+        )
+    return {"batchItemFailures": retry}

@@ -1,0 +1,138 @@
+"""report_failures on AWS-shaped samples: EventBridge dead letters, Lambda destination records, junk."""
+
+import json
+from typing import Any
+
+import pytest
+
+from sagechain import names
+from sagechain.event_sources.sqs import MalformedMessageError, SqsRecord, parked_message, sqs_records
+from sagechain.observers.failures import ParkedFailure, parked_failure, report_batch, report_failure
+from tests.aws import sample_event
+from tests.fakes import MemoryStore
+
+BUCKET = "sagechain-data-example"
+
+
+class RecordingSender:
+    """Keeps every email sent."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []
+
+    def send(self, subject: str, body: str) -> None:
+        self.sent.append((subject, body))
+
+
+def record(case: str, index: int = 0) -> SqsRecord:
+    return sqs_records(sample_event("report_failures", case))[index]
+
+
+def test_an_undelivered_upload_names_prepare_dataset_its_run_and_eventbridges_reason() -> None:
+    failure = parked_failure(record("rule_dead_letter"))
+
+    upload = sample_event("prepare_dataset", "folder_dataset")
+    version = upload["detail"]["object"]["version-id"]
+    assert failure.kind == "undelivered"
+    assert (failure.stage, failure.function_name) == (
+        "prepare_dataset",
+        "sagechain-PrepareDatasetFunction-kU3eTQ0bM1Xa",
+    )
+    assert failure.run_id == names.run_id("flowers", BUCKET, "datasets/flowers/dataset.json", version)
+    assert failure.dataset == "flowers"
+    assert (failure.error_code, failure.attempts) == ("NO_PERMISSIONS", 0)
+    assert failure.event == upload
+    assert failure.saved_key == (
+        "failures/2025/11/25/sagechain-PrepareDatasetFunction-kU3eTQ0bM1Xa/059f36b4-87a3-44ab-83d2-661975830a7d.json"
+    )
+
+
+def test_a_destination_record_names_the_function_its_error_and_its_attempts() -> None:
+    failure = parked_failure(record("async_failure"))
+
+    assert failure.kind == "failed"
+    assert (failure.stage, failure.function_name) == (
+        "start_training",
+        "sagechain-StartTrainingFunction-Zr7pQ2wXyV1b",
+    )
+    assert failure.error_code == "ClientError"
+    assert failure.error_message is not None
+    assert "ResourceLimitExceeded" in failure.error_message
+    assert (failure.attempts, failure.condition) == (3, "RetriesExhausted")
+    assert failure.event == sample_event("start_training", "labeling_job_completed")
+    # A labeling job's event carries no tags: the email names the job instead of a run.
+    assert failure.run_id is None
+    assert failure.about == "Labeling job sagechain-garden-d54a8e7725f7-label (Completed)"
+
+
+def test_a_sagechain_event_and_a_tagged_training_job_name_their_run() -> None:
+    event = sample_event("track_run", "training_started")
+    tagged = sample_event("deploy_model", "training_job_completed")
+    tagged["detail"]["Tags"] = {"sagechain:run-id": "flowers-8b39944c64ac"}
+
+    for payload in (event, tagged):
+        body = {
+            "requestContext": {
+                "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:TrackRunFunction"
+            },
+            "requestPayload": payload,
+        }
+        parsed = parked_failure(SqsRecord.model_validate({"messageId": "m", "body": json.dumps(body)}))
+        assert parsed.run_id == payload["detail"].get("run_id", "flowers-8b39944c64ac")
+        assert parsed.stage == "track_run"
+
+
+def test_the_email_names_stage_run_cause_saved_event_and_the_redrive_command() -> None:
+    store, sender = MemoryStore(BUCKET), RecordingSender()
+    failure = parked_failure(record("async_failure"))
+
+    report_failure(failure, store, sender)
+
+    [(subject, body)] = sender.sent
+    assert subject == "[sagechain] Training start failed"
+    assert "Training start did not finish. start_training failed on all 3 attempts." in body
+    assert "ClientError: An error occurred (ResourceLimitExceeded)" in body
+    assert json.loads(store.objects[failure.saved_key]) == failure.event
+    assert (
+        f"aws s3 cp s3://{BUCKET}/{failure.saved_key} event.json && aws lambda invoke --function-name "
+        "sagechain-StartTrainingFunction-Zr7pQ2wXyV1b --invocation-type Event "
+        "--cli-binary-format raw-in-base64-out --payload file://event.json out.json"
+    ) in body
+
+
+def test_an_undelivered_event_is_explained_in_plain_words() -> None:
+    store, sender = MemoryStore(BUCKET), RecordingSender()
+
+    report_failure(parked_failure(record("rule_dead_letter")), store, sender)
+
+    [(subject, body)] = sender.sent
+    assert subject.startswith("[sagechain] flowers: Dataset preparation failed (run flowers-")
+    assert "EventBridge was not allowed to invoke the function" in body
+
+
+@pytest.mark.parametrize("index", [0, 1])
+def test_a_malformed_message_is_neither_kind(index: int) -> None:
+    with pytest.raises(MalformedMessageError):
+        parked_message(record("malformed", index))
+
+
+def test_malformed_messages_are_dropped_not_retried_and_nothing_is_reported() -> None:
+    reported: list[ParkedFailure] = []
+
+    response = report_batch(sample_event("report_failures", "malformed"), reported.append)
+
+    assert response == {"batchItemFailures": []}
+    assert reported == []
+
+
+def test_a_message_that_could_not_be_reported_is_retried_alone() -> None:
+    batch: dict[str, Any] = sample_event("report_failures", "async_failure")
+    batch["Records"] += sample_event("report_failures", "rule_dead_letter")["Records"]
+
+    def report(failure: ParkedFailure) -> None:
+        if failure.kind == "failed":
+            raise RuntimeError("SNS is down")
+
+    response = report_batch(batch, report)
+
+    assert response == {"batchItemFailures": [{"itemIdentifier": "2e1424d4-f796-459a-8184-9c92662be6da"}]}
