@@ -44,6 +44,7 @@ _STAGES = {
     "ConfigureAutoscalingFunction": ("configure_autoscaling", "Autoscaling setup"),
     "NotifyFunction": ("notify", "Notification email"),
     "TrackRunFunction": ("track_run", "Run history"),
+    "WatchRunsFunction": ("watch_runs", "Stale-run check"),
 }
 
 # EventBridge's ERROR_CODE values (eb-rule-dlq.html), in plain words.
