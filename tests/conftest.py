@@ -19,6 +19,26 @@ TEST_ENV = {
     "DEFAULT_MAX_LABELING_COST_USD": "100",
     "DEFAULT_TRAINING_INSTANCE_TYPE": "ml.p3.2xlarge",
     "DEFAULT_ENDPOINT_INSTANCE_TYPE": "ml.m5.large",
+    # The guardrails at the template's defaults (what `sam deploy` sets without overrides).
+    "ACCOUNT_ID": "123456789012",
+    "ALLOWED_TRAINING_IMAGE_REPOSITORIES": "",
+    "ALLOWED_TRAINING_INSTANCE_TYPES": (
+        "ml.p3.2xlarge,ml.g4dn.xlarge,ml.g4dn.2xlarge,ml.g5.xlarge,ml.g5.2xlarge"
+    ),
+    "ALLOWED_ENDPOINT_INSTANCE_TYPES": "ml.m5.large,ml.m5.xlarge,ml.c5.large,ml.c5.xlarge,ml.g4dn.xlarge",
+    "MAX_TRAINING_HOURS": "24",
+    "MAX_TRAINING_INSTANCES": "2",
+    "MAX_TRAINING_VOLUME_GB": "100",
+    "MAX_SPOT_WAIT_HOURS": "48",
+    "MAX_HYPERPARAMETER_SETS": "3",
+    "MAX_TUNING_JOBS": "20",
+    "MAX_PARALLEL_TUNING_JOBS": "2",
+    "MAX_ENDPOINT_INSTANCES": "4",
+    "ALLOW_PUBLIC_WORKFORCE": "false",
+    "ALLOWED_WORKTEAM_ARNS": "",
+    "ALLOW_WORSE_MODEL": "false",
+    "MAX_RUN_COST_USD": "500",
+    "INSTANCE_PRICE_OVERRIDES": "",
     "RUNS_TABLE": "sagechain-runs",
     "NOTIFICATION_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:sagechain-notifications",
 }

@@ -1,6 +1,7 @@
 """deploy_model's service on in-memory SageMaker, autoscaling and bucket."""
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -42,7 +43,8 @@ OLD_CONFIG = EndpointConfig(
 class Stage:
     """One deploy_model setup: fakes in, events and calls out."""
 
-    def __init__(self, store: MemoryDeploymentStore | None = None) -> None:
+    def __init__(self, store: MemoryDeploymentStore | None = None, config: DeployConfig = CONFIG) -> None:
+        self.config = config
         self.sagemaker = FakeSageMaker()
         self.autoscaler = FakeAutoscaler()
         self.store = store or store_with_run()
@@ -56,7 +58,7 @@ class Stage:
             self.autoscaler,
             self.store,
             self.publisher,
-            CONFIG,
+            self.config,
             now=lambda: datetime(2026, 11, 25, tzinfo=UTC),
         )
 
@@ -172,12 +174,12 @@ def test_model_worse_than_the_live_one_is_rejected_with_both_numbers() -> None:
     [event] = stage.publisher.events
     assert isinstance(event, DeploymentRejected)
     assert (event.metric_value, event.live_value) == (0.91, 0.93)
-    assert "allow_worse_model" in event.reason
+    assert "stack parameter AllowWorseModel" in event.reason
     assert stage.sagemaker.calls["UpdateEndpoint"] == 0
 
 
-def test_worse_model_replaces_the_live_one_when_the_spec_allows_it() -> None:
-    stage = Stage(store_with_run(dataset_spec=spec(allow_worse_model=True)))
+def test_worse_model_replaces_the_live_one_when_the_stack_allows_it() -> None:
+    stage = Stage(config=replace(CONFIG, allow_worse_model=True))
     _with_live(stage, accuracy=0.93)
     stage.sagemaker.add_job(completed_job(accuracy=0.91))
 

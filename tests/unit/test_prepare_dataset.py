@@ -11,6 +11,7 @@ import pytest
 
 from sagechain.event_sources.s3 import ObjectRef
 from sagechain.events import DatasetPrepared, DatasetRejected
+from sagechain.guardrails import Guardrails
 from sagechain.ingest.prepare_dataset import prepare_dataset
 from sagechain.ingest.settings import ZipLimits
 from sagechain.ingest.upload import DatasetUpload, dataset_upload
@@ -28,6 +29,9 @@ DEFAULTS = SpecDefaults.from_env(
     }
 )
 LIMITS = ZipLimits.from_env({})
+# The template's defaults (tests/conftest.py), except that the public workforce is allowed:
+# its pricing is what several tests here are about.
+GUARDRAILS = Guardrails.from_env().model_copy(update={"allow_public_workforce": True})
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 PUBLIC_CROWD = "arn:aws:sagemaker:us-east-1:394669845002:workteam/public-crowd/default"
 
@@ -42,7 +46,7 @@ def run(store: MemoryStore, key: str = "datasets/pets/dataset.json", version: st
     upload = dataset_upload(ObjectRef(bucket=store.bucket, key=key, version_id=version))
     assert upload is not None
     publisher = RecordingPublisher()
-    event = prepare_dataset(upload, store, publisher, DEFAULTS, LIMITS, now=lambda: NOW)
+    event = prepare_dataset(upload, store, publisher, DEFAULTS, LIMITS, GUARDRAILS, now=lambda: NOW)
     assert publisher.events == [event]
     return event
 
@@ -162,7 +166,14 @@ def test_ground_truth_without_a_workteam_is_rejected_before_listing() -> None:
     assert upload is not None
     no_team = DEFAULTS.model_copy(update={"workteam_arn": None})
 
-    event = prepare_dataset(upload, store, RecordingPublisher(), no_team, LIMITS)
+    event = prepare_dataset(
+        upload,
+        store,
+        RecordingPublisher(),
+        no_team,
+        LIMITS,
+        GUARDRAILS.model_copy(update={"default_workteam_arn": None}),
+    )
 
     assert isinstance(event, DatasetRejected)
     assert "needs a workteam" in event.reason
@@ -174,7 +185,7 @@ def test_labeling_cost_above_the_limit_rejects_the_run_with_the_estimate() -> No
         "workteam_arn": PUBLIC_CROWD,
         "workers_per_object": 3,
         "price_per_task_usd": "0.036",
-        "max_cost_usd": "200",
+        "max_cost_usd": "90",
     }
     store = MemoryStore(BUCKET, {**images, "datasets/pets/dataset.json": spec(labeling=labeling)})
 
@@ -185,7 +196,7 @@ def test_labeling_cost_above_the_limit_rejects_the_run_with_the_estimate() -> No
     assert event.cost_estimate is not None
     assert event.cost_estimate.total_usd == Decimal("376.00")
     assert "$376.00" in event.reason
-    assert "max_cost_usd $200" in event.reason
+    assert "max_cost_usd $90" in event.reason
     assert not any(key.startswith("runs/") for key in store.objects)
 
 
@@ -305,7 +316,7 @@ def test_zip_over_the_total_size_limit_is_rejected() -> None:
     assert upload is not None
     small = ZipLimits.from_env({"ZIP_MAX_TOTAL_BYTES": "1000"})
 
-    event = prepare_dataset(upload, store, RecordingPublisher(), DEFAULTS, small)
+    event = prepare_dataset(upload, store, RecordingPublisher(), DEFAULTS, small, GUARDRAILS)
 
     assert isinstance(event, DatasetRejected)
     assert "(limit 1000)" in event.reason

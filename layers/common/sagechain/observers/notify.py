@@ -337,8 +337,8 @@ def _deployment_rejected(event: DeploymentRejected, lookup: SageMakerLookup) -> 
     body.next(
         "Whatever is live keeps serving.",
         "For a better model: more or cleaner labels, other hyperparameters or a tuning job (training in "
-        "dataset.json); or change the gate (deployment.min_objective_metric, deployment.allow_worse_model). "
-        "Then upload dataset.json again.",
+        "dataset.json); or change the gate (deployment.min_objective_metric; whether a worse model may "
+        "replace a live one is the stack parameter AllowWorseModel). Then upload dataset.json again.",
     )
     return "Deployment rejected", body
 
