@@ -504,3 +504,32 @@ def test_training_json_as_start_training_serialises_it_is_read() -> None:
     assert isinstance(event, DeploymentStarted)
     assert (event.metric_name, event.metric_value) == ("validation:accuracy", 0.92)
     assert stage.sagemaker.models[JOB]["image"] == record["training_image"]
+
+
+def test_another_datasets_endpoint_is_refused_even_past_the_upload_check() -> None:
+    stage = Stage()
+    roses = live_model(accuracy=0.5).model_copy(update={"dataset": "roses", "run_id": "roses-run"})
+    stage.store.objects[f"models/{ENDPOINT}/model.json"] = roses.model_dump_json().encode()
+    stage.sagemaker.put_endpoint("InService", OLD_CONFIG)
+    stage.sagemaker.add_job(completed_job(accuracy=0.95))
+
+    stage.run(training_change())
+
+    [event] = stage.publisher.events
+    assert isinstance(event, DeploymentRejected)
+    assert "endpoint of dataset 'roses'" in event.reason
+    assert stage.sagemaker.calls["CreateModel"] == 0
+    assert stage.sagemaker.calls["UpdateEndpoint"] == 0
+
+
+def test_a_spec_json_beyond_the_endpoint_bounds_is_refused() -> None:
+    config = replace(CONFIG, allowed_endpoint_instance_types=("ml.m5.large",), max_endpoint_instances=1)
+    stage = Stage(config=config)
+    stage.sagemaker.add_job(completed_job(accuracy=0.95))
+
+    stage.run(training_change())
+
+    [event] = stage.publisher.events
+    assert isinstance(event, DeploymentRejected)
+    assert "stack parameter MaxEndpointInstances" in event.reason
+    assert stage.sagemaker.calls["CreateModel"] == 0
