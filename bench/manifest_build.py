@@ -26,6 +26,7 @@ from bench.measure import peak_memory_mib
 from sagechain.adapters.s3 import S3ObjectStore
 from sagechain.event_sources.s3 import ObjectRef
 from sagechain.events import DatasetPrepared, SagechainEvent
+from sagechain.guardrails import Guardrails
 from sagechain.ingest.prepare_dataset import prepare_dataset
 from sagechain.ingest.settings import ZipLimits
 from sagechain.ingest.upload import dataset_upload
@@ -99,6 +100,33 @@ DEFAULTS = SpecDefaults.from_env(
 )
 
 
+# The template's defaults, but no run-cost ceiling: the bench measures listing, not pricing.
+GUARDRAILS = Guardrails.from_env(
+    {
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "NAME_PREFIX": "sagechain",
+        "ACCOUNT_ID": "123456789012",
+        "ALLOWED_TRAINING_IMAGE_REPOSITORIES": "",
+        "ALLOWED_TRAINING_INSTANCE_TYPES": "ml.p3.2xlarge",
+        "ALLOWED_ENDPOINT_INSTANCE_TYPES": "ml.m5.large",
+        "MAX_TRAINING_HOURS": "24",
+        "MAX_TRAINING_INSTANCES": "2",
+        "MAX_TRAINING_VOLUME_GB": "100",
+        "MAX_SPOT_WAIT_HOURS": "48",
+        "MAX_HYPERPARAMETER_SETS": "3",
+        "MAX_TUNING_JOBS": "20",
+        "MAX_PARALLEL_TUNING_JOBS": "2",
+        "MAX_ENDPOINT_INSTANCES": "4",
+        "DEFAULT_MAX_LABELING_COST_USD": "1000000",
+        "DEFAULT_WORKTEAM_ARN": DEFAULTS.workteam_arn or "",
+        "ALLOW_PUBLIC_WORKFORCE": "false",
+        "ALLOWED_WORKTEAM_ARNS": "",
+        "MAX_RUN_COST_USD": "1000000",
+        "INSTANCE_PRICE_OVERRIDES": "",
+    }
+)
+
+
 def bare_listing(objects: int) -> float:
     """Seconds to walk the same pages and touch every key: the floor."""
     started = time.perf_counter()
@@ -118,7 +146,7 @@ def build_manifest(objects: int) -> tuple[float, FakeS3, DatasetPrepared]:
     assert upload is not None
     publisher = _NullPublisher()
     started = time.perf_counter()
-    event = prepare_dataset(upload, store, publisher, DEFAULTS, ZipLimits.from_env({}))
+    event = prepare_dataset(upload, store, publisher, DEFAULTS, ZipLimits.from_env({}), GUARDRAILS)
     elapsed = time.perf_counter() - started
     assert isinstance(event, DatasetPrepared), event
     assert event.objects == objects

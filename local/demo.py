@@ -62,7 +62,15 @@ def _dataset_prepared(d: dict[str, Any]) -> list[str]:
     cost = d.get("cost_estimate")
     extra = f"labeling estimate ${cost['total_usd']}" if cost else f"labels {d['label_counts']}"
     skipped = d["skipped"] or "nothing"
-    return [f"run {d['run_id']}: {d['objects']} images, skipped {skipped}, {extra}", d["manifest_uri"]]
+    lines = [f"run {d['run_id']}: {d['objects']} images, skipped {skipped}, {extra}", d["manifest_uri"]]
+    worst = d.get("worst_case")
+    if worst:
+        lines.append(
+            f"worst case ${worst['total_usd']} of ${worst['max_run_cost_usd']} allowed: training "
+            f"${worst['training_usd']}, endpoint ${worst['endpoint_per_day_min_usd']}-"
+            f"${worst['endpoint_per_day_max_usd']} a day"
+        )
+    return lines
 
 
 def _dataset_rejected(d: dict[str, Any]) -> list[str]:

@@ -61,7 +61,7 @@ class Template:
         self.parameters.update(parameters)
 
     def resolve(self, value: Any) -> Any:
-        """A value with Ref, Fn::GetAtt and Fn::Sub replaced by local names."""
+        """A value with Ref, Fn::GetAtt, Fn::Join and Fn::Sub replaced by local names."""
         if isinstance(value, list):
             return [self.resolve(item) for item in value]
         if not isinstance(value, dict):
@@ -72,9 +72,20 @@ class Template:
             target = value["Fn::GetAtt"]
             logical, attribute = target.split(".", 1) if isinstance(target, str) else target
             return self._get_att(logical, attribute)
-        if set(value) == {"Fn::Sub"}:
-            return _SUB.sub(lambda m: str(self._sub_name(m.group(1))), value["Fn::Sub"])
+        if set(value) in ({"Fn::Join"}, {"Fn::Sub"}):
+            return self._text(value)
         return {key: self.resolve(item) for key, item in value.items()}
+
+    def _text(self, value: dict[str, Any]) -> str:
+        if "Fn::Sub" in value:
+            return _SUB.sub(lambda m: str(self._sub_name(m.group(1))), value["Fn::Sub"])
+        return self._join(*value["Fn::Join"])
+
+    def _join(self, separator: str, items: Any) -> str:
+        # A CommaDelimitedList parameter resolves to its comma-joined text, as it is given.
+        resolved = self.resolve(items)
+        parts = resolved.split(",") if isinstance(resolved, str) else resolved
+        return separator.join(str(part) for part in parts if part != "")
 
     def _ref(self, name: str) -> str:
         if name in self.parameters:

@@ -23,7 +23,9 @@ idempotency, once = once_per("run_id", settings.idempotency_table, "upload")
 def prepare(upload: DatasetUpload) -> dict[str, Any]:
     """Prepare one run, once."""
     store, publisher = S3ObjectStore(settings.data_bucket), EventBridgePublisher(settings.event_bus_name)
-    event = prepare_dataset(upload, store, publisher, settings.spec_defaults, settings.zip_limits)
+    event = prepare_dataset(
+        upload, store, publisher, settings.spec_defaults, settings.zip_limits, settings.guardrails
+    )
     count(event.DETAIL_TYPE)
     return {"outcome": event.DETAIL_TYPE, **event.model_dump(mode="json")}
 

@@ -135,7 +135,6 @@ def test_a_new_instance_type_moves_autoscaling_with_the_update(stack: LocalStack
         {"epochs": "20"},
         instance_type="ml.c5.xlarge",
         max_instances=4,
-        allow_worse_model=True,
     )
     stack.run_until_quiet()
 

@@ -162,3 +162,73 @@ def test_bad_spec_emits_dataset_rejected_and_keeps_the_dataset(stack: Any) -> No
     assert event["detail-type"] == "Dataset Rejected"
     assert "task: Input should be" in event["detail"]["reason"]
     assert sorted(iter_keys("")) == ["datasets/flowers/dataset.json", "datasets/flowers/images/a.jpg"]
+
+
+@pytest.mark.parametrize(
+    ("section", "parameter"),
+    [
+        ({"training": {"instance_count": 100}}, "MaxTrainingInstances"),
+        (
+            {"training": {"algorithm": "999999999999.dkr.ecr.us-east-1.amazonaws.com/x:1"}},
+            "AllowedTrainingImageRepositories",
+        ),
+        ({"deployment": {"instance_type": "ml.m5.larg"}}, "AllowedEndpointInstanceTypes"),
+        ({"deployment": {"allow_worse_model": True}}, "AllowWorseModel"),
+    ],
+)
+def test_a_spec_beyond_the_stack_bounds_is_rejected_and_writes_nothing(
+    stack: Any, section: dict[str, Any], parameter: str
+) -> None:
+    handler, capture = stack
+    put("datasets/flowers/images/a.jpg", IMAGE)
+    uploaded = put("datasets/flowers/dataset.json", json.dumps({**SPEC, **section}).encode())
+
+    handler.handler(
+        event_for("folder_dataset", "datasets/flowers/dataset.json", uploaded), FakeLambdaContext()
+    )
+
+    [event] = capture.received()
+    assert event["detail-type"] == "Dataset Rejected"
+    assert f"stack parameter {parameter}" in event["detail"]["reason"]
+    assert list(iter_keys("runs/")) == []
+
+
+def test_another_datasets_live_endpoint_is_read_from_s3_and_refused(stack: Any) -> None:
+    handler, capture = stack
+    put("datasets/flowers/images/a.jpg", IMAGE)
+    owner = {
+        "model": "sagechain-roses",
+        "endpoint_name": "sagechain-roses",
+        "task": "image-classification",
+        "labels": ["a", "b"],
+        "algorithm": "builtin",
+        "model_name": "m",
+        "training_job_name": "t",
+        "run_id": "roses-0123456789ab",
+        "dataset": "roses",
+        "deployed_at": "2026-11-30T12:00:00Z",
+    }
+    put("models/sagechain-roses/model.json", json.dumps(owner).encode())
+    spec = {**SPEC, "deployment": {"endpoint_name": "sagechain-roses"}}
+    uploaded = put("datasets/flowers/dataset.json", json.dumps(spec).encode())
+
+    handler.handler(
+        event_for("folder_dataset", "datasets/flowers/dataset.json", uploaded), FakeLambdaContext()
+    )
+
+    [event] = capture.received()
+    assert "endpoint of dataset 'roses'" in event["detail"]["reason"]
+    assert list(iter_keys("runs/")) == []
+
+
+def test_a_prepared_run_carries_its_worst_case(stack: Any) -> None:
+    handler, capture = stack
+    put("datasets/flowers/images/a.jpg", IMAGE)
+    uploaded = put("datasets/flowers/dataset.json", json.dumps(SPEC).encode())
+
+    handler.handler(
+        event_for("folder_dataset", "datasets/flowers/dataset.json", uploaded), FakeLambdaContext()
+    )
+
+    [event] = capture.received()
+    assert event["detail"]["worst_case"]["total_usd"] == "97.40"

@@ -1,6 +1,7 @@
 """deploy_model's service on in-memory SageMaker, autoscaling and bucket."""
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -42,7 +43,8 @@ OLD_CONFIG = EndpointConfig(
 class Stage:
     """One deploy_model setup: fakes in, events and calls out."""
 
-    def __init__(self, store: MemoryDeploymentStore | None = None) -> None:
+    def __init__(self, store: MemoryDeploymentStore | None = None, config: DeployConfig = CONFIG) -> None:
+        self.config = config
         self.sagemaker = FakeSageMaker()
         self.autoscaler = FakeAutoscaler()
         self.store = store or store_with_run()
@@ -56,7 +58,7 @@ class Stage:
             self.autoscaler,
             self.store,
             self.publisher,
-            CONFIG,
+            self.config,
             now=lambda: datetime(2026, 11, 25, tzinfo=UTC),
         )
 
@@ -172,12 +174,12 @@ def test_model_worse_than_the_live_one_is_rejected_with_both_numbers() -> None:
     [event] = stage.publisher.events
     assert isinstance(event, DeploymentRejected)
     assert (event.metric_value, event.live_value) == (0.91, 0.93)
-    assert "allow_worse_model" in event.reason
+    assert "stack parameter AllowWorseModel" in event.reason
     assert stage.sagemaker.calls["UpdateEndpoint"] == 0
 
 
-def test_worse_model_replaces_the_live_one_when_the_spec_allows_it() -> None:
-    stage = Stage(store_with_run(dataset_spec=spec(allow_worse_model=True)))
+def test_worse_model_replaces_the_live_one_when_the_stack_allows_it() -> None:
+    stage = Stage(config=replace(CONFIG, allow_worse_model=True))
     _with_live(stage, accuracy=0.93)
     stage.sagemaker.add_job(completed_job(accuracy=0.91))
 
@@ -502,3 +504,32 @@ def test_training_json_as_start_training_serialises_it_is_read() -> None:
     assert isinstance(event, DeploymentStarted)
     assert (event.metric_name, event.metric_value) == ("validation:accuracy", 0.92)
     assert stage.sagemaker.models[JOB]["image"] == record["training_image"]
+
+
+def test_another_datasets_endpoint_is_refused_even_past_the_upload_check() -> None:
+    stage = Stage()
+    roses = live_model(accuracy=0.5).model_copy(update={"dataset": "roses", "run_id": "roses-run"})
+    stage.store.objects[f"models/{ENDPOINT}/model.json"] = roses.model_dump_json().encode()
+    stage.sagemaker.put_endpoint("InService", OLD_CONFIG)
+    stage.sagemaker.add_job(completed_job(accuracy=0.95))
+
+    stage.run(training_change())
+
+    [event] = stage.publisher.events
+    assert isinstance(event, DeploymentRejected)
+    assert "endpoint of dataset 'roses'" in event.reason
+    assert stage.sagemaker.calls["CreateModel"] == 0
+    assert stage.sagemaker.calls["UpdateEndpoint"] == 0
+
+
+def test_a_spec_json_beyond_the_endpoint_bounds_is_refused() -> None:
+    config = replace(CONFIG, allowed_endpoint_instance_types=("ml.m5.large",), max_endpoint_instances=1)
+    stage = Stage(config=config)
+    stage.sagemaker.add_job(completed_job(accuracy=0.95))
+
+    stage.run(training_change())
+
+    [event] = stage.publisher.events
+    assert isinstance(event, DeploymentRejected)
+    assert "stack parameter MaxEndpointInstances" in event.reason
+    assert stage.sagemaker.calls["CreateModel"] == 0

@@ -15,6 +15,7 @@ import pytest
 
 from sagechain.event_sources.s3 import ObjectRef
 from sagechain.events import DatasetPrepared, DatasetRejected
+from sagechain.guardrails import Guardrails
 from sagechain.ingest.prepare_dataset import prepare_dataset
 from sagechain.ingest.settings import ZipLimits
 from sagechain.ingest.upload import DatasetUpload, dataset_upload
@@ -32,6 +33,9 @@ DEFAULTS = SpecDefaults.from_env(
     }
 )
 LIMITS = ZipLimits.from_env({})
+# The template's defaults (tests/conftest.py), except that the public workforce is allowed:
+# its pricing is what several tests here are about.
+GUARDRAILS = Guardrails.from_env().model_copy(update={"allow_public_workforce": True})
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 PUBLIC_CROWD = "arn:aws:sagemaker:us-east-1:394669845002:workteam/public-crowd/default"
 
@@ -52,7 +56,7 @@ def run(
     upload = dataset_upload(ref)
     assert upload is not None
     publisher = RecordingPublisher()
-    event = prepare_dataset(upload, store, publisher, DEFAULTS, LIMITS, now=lambda: NOW)
+    event = prepare_dataset(upload, store, publisher, DEFAULTS, LIMITS, GUARDRAILS, now=lambda: NOW)
     assert publisher.events == [event]
     return event
 
@@ -172,7 +176,14 @@ def test_ground_truth_without_a_workteam_is_rejected_before_listing() -> None:
     assert upload is not None
     no_team = DEFAULTS.model_copy(update={"workteam_arn": None})
 
-    event = prepare_dataset(upload, store, RecordingPublisher(), no_team, LIMITS)
+    event = prepare_dataset(
+        upload,
+        store,
+        RecordingPublisher(),
+        no_team,
+        LIMITS,
+        GUARDRAILS.model_copy(update={"default_workteam_arn": None}),
+    )
 
     assert isinstance(event, DatasetRejected)
     assert "needs a workteam" in event.reason
@@ -184,7 +195,7 @@ def test_labeling_cost_above_the_limit_rejects_the_run_with_the_estimate() -> No
         "workteam_arn": PUBLIC_CROWD,
         "workers_per_object": 3,
         "price_per_task_usd": "0.036",
-        "max_cost_usd": "200",
+        "max_cost_usd": "90",
     }
     store = MemoryStore(BUCKET, {**images, "datasets/pets/dataset.json": spec(labeling=labeling)})
 
@@ -195,7 +206,7 @@ def test_labeling_cost_above_the_limit_rejects_the_run_with_the_estimate() -> No
     assert event.cost_estimate is not None
     assert event.cost_estimate.total_usd == Decimal("376.00")
     assert "$376.00" in event.reason
-    assert "max_cost_usd $200" in event.reason
+    assert "max_cost_usd $90" in event.reason
     assert not any(key.startswith("runs/") for key in store.objects)
 
 
@@ -317,7 +328,7 @@ def test_zip_over_the_total_size_limit_is_rejected() -> None:
     assert upload is not None
     small = ZipLimits.from_env({"ZIP_MAX_TOTAL_BYTES": "1000"})
 
-    event = prepare_dataset(upload, store, RecordingPublisher(), DEFAULTS, small)
+    event = prepare_dataset(upload, store, RecordingPublisher(), DEFAULTS, small, GUARDRAILS)
 
     assert isinstance(event, DatasetRejected)
     assert "(limit 1000)" in event.reason
@@ -374,7 +385,10 @@ def run_zip(archive: bytes, limits: ZipLimits = LIMITS) -> tuple[Any, MemoryStor
     store = MemoryStore(BUCKET, {"datasets/pets.zip": archive})
     upload = dataset_upload(ObjectRef(bucket=BUCKET, key="datasets/pets.zip", version_id="v1"))
     assert upload is not None
-    return prepare_dataset(upload, store, RecordingPublisher(), DEFAULTS, limits, now=lambda: NOW), store
+    event = prepare_dataset(
+        upload, store, RecordingPublisher(), DEFAULTS, limits, GUARDRAILS, now=lambda: NOW
+    )
+    return event, store
 
 
 def test_zip_whose_end_record_declares_too_many_entries_is_rejected_before_its_directory_is_read() -> None:

@@ -19,6 +19,7 @@ from botocore.stub import Stubber
 from sagechain.adapters.labeling_jobs import SageMakerLabelingJobs
 from sagechain.event_sources.s3 import ObjectRef
 from sagechain.events import DatasetRejected, LabelingStarted
+from sagechain.guardrails import Guardrails
 from sagechain.ingest.prepare_dataset import prepare_dataset
 from sagechain.ingest.settings import ZipLimits
 from sagechain.ingest.upload import dataset_upload
@@ -275,7 +276,9 @@ def test_a_run_prepared_by_stage_one_starts_labeling() -> None:
     )
     upload = dataset_upload(ObjectRef(bucket=BUCKET, key="datasets/pets/dataset.json", version_id="v1"))
     assert upload is not None
-    prepared = prepare_dataset(upload, store, RecordingPublisher(), DEFAULTS, ZipLimits.from_env({}))
+    prepared = prepare_dataset(
+        upload, store, RecordingPublisher(), DEFAULTS, ZipLimits.from_env({}), Guardrails.from_env()
+    )
     manifest = ObjectRef(bucket=BUCKET, key=prepared.manifest_uri.removeprefix(f"s3://{BUCKET}/"))
     request = labeling_request(manifest, "sagechain")
     assert request is not None

@@ -3,7 +3,7 @@
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from sagechain.events import LabelingCostEstimate
+    from sagechain.events import LabelingCostEstimate, WorstCaseCost
 
 
 class SagechainError(Exception):
@@ -13,10 +13,16 @@ class SagechainError(Exception):
 class DatasetRejectedError(SagechainError):
     """The dataset cannot become a run; the reason is written for the person who uploaded it."""
 
-    def __init__(self, reason: str, estimate: "LabelingCostEstimate | None" = None) -> None:
+    def __init__(
+        self,
+        reason: str,
+        estimate: "LabelingCostEstimate | None" = None,
+        worst_case: "WorstCaseCost | None" = None,
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.estimate = estimate
+        self.worst_case = worst_case
 
 
 class RetryableError(SagechainError):

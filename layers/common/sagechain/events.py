@@ -33,6 +33,33 @@ class LabelingCostEstimate(BaseModel):
     total_usd: Decimal
 
 
+class WorstCaseCost(BaseModel):
+    """The most a run can cost, in USD, before anything starts (on-demand prices, dated table)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    prices_as_of: str = Field(
+        description="Date of the price table; 'override' when both prices were overridden."
+    )
+    region: str
+    labeling_usd: Decimal = Field(description="Ground Truth's estimate; 0 when labels are provided.")
+    training_instance_type: str
+    training_instance_count: int
+    training_jobs: int = Field(description="1, the hyperparameter sets, or the tuning job's max_jobs.")
+    training_hours_per_job: Decimal = Field(description="training.max_runtime_seconds in hours.")
+    training_usd_per_instance_hour: Decimal
+    training_usd: Decimal = Field(description="On-demand; with spot it is at most this, usually less.")
+    spot: bool
+    endpoint_instance_type: str
+    endpoint_usd_per_instance_hour: Decimal
+    endpoint_min_instances: int
+    endpoint_max_instances: int
+    endpoint_per_day_min_usd: Decimal
+    endpoint_per_day_max_usd: Decimal
+    total_usd: Decimal = Field(description="labeling + training + one day of the endpoint at max instances.")
+    max_run_cost_usd: Decimal = Field(description="The stack's MaxRunCostUsd the total is held to.")
+
+
 class DatasetPrepared(SagechainEvent):
     """The dataset is valid and its manifest is written."""
 
@@ -49,6 +76,7 @@ class DatasetPrepared(SagechainEvent):
     cost_estimate: LabelingCostEstimate | None = None
     uploaded_by: str | None = Field(default=None, description="The requester S3 reported for the upload.")
     uploaded_from: str | None = Field(default=None, description="The upload's source IP address.")
+    worst_case: WorstCaseCost | None = None
 
 
 class DatasetRejected(SagechainEvent):
@@ -63,6 +91,7 @@ class DatasetRejected(SagechainEvent):
     cost_estimate: LabelingCostEstimate | None = None
     uploaded_by: str | None = Field(default=None, description="The requester S3 reported for the upload.")
     uploaded_from: str | None = Field(default=None, description="The upload's source IP address.")
+    worst_case: WorstCaseCost | None = None
 
 
 # ---------------------------------------------------------------- later stages

@@ -78,3 +78,8 @@ def run_key(run_id: str, name: str) -> str:
 def model_key(model: str) -> str:
     """models/<model>/model.json: the live model behind POST /models/<model>/predict."""
     return f"models/{model}/{MODEL_INFO_FILE}"
+
+
+def deploying_key(model: str) -> str:
+    """models/<model>/deploying.json: the deploy in flight on endpoint <model>."""
+    return f"models/{model}/deploying.json"

@@ -13,6 +13,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 from sagechain.event_sources.sagemaker import JobKind
+from sagechain.events import WorstCaseCost
 from sagechain.records import ModelMetric
 
 
@@ -89,6 +90,10 @@ class RunFacts(BaseModel):
     labeling_mode: str | None = None
     objects: int | None = Field(default=None, description="Images in the run's manifest.")
     labeling_cost_estimate_usd: Decimal | None = None
+    worst_case: WorstCaseCost | None = Field(
+        default=None,
+        description="The run's worst-case cost before anything started (Dataset Prepared or Rejected).",
+    )
     source_uri: str | None = None
     uploaded_by: str | None = Field(default=None, description="The requester S3 reported for the upload.")
     uploaded_from: str | None = Field(default=None, description="The upload's source IP address.")

@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from sagechain import names
 from sagechain.errors import DatasetRejectedError
 from sagechain.settings import SpecDefaults
 
@@ -27,6 +28,11 @@ SCHEMA_ID = "https://sagechain.dev/schemas/dataset-spec.json"
 _ARN_WORKTEAM = r"^arn:aws[a-z\-]*:sagemaker:[a-z0-9\-]*:[0-9]{12}:workteam/.+$"
 _IMAGE_URI = r"^[0-9]{12}\.dkr\.ecr\.[a-z0-9\-]+\.amazonaws\.com(\.cn)?/[^\s]+$"
 _INSTANCE_TYPE = r"^ml\.[a-z0-9]+\.[a-z0-9]+$"
+# Fields the stack's parameters bound say so in the published schema: the uploader is not
+# the operator (sagechain.guardrails checks them at upload).
+_BOUNDED = "Bounded by the stack (parameter {}): a spec beyond it is rejected at upload."
+
+LEGACY_ALLOW_WORSE_MODEL = "allow_worse_model"
 
 Label = Annotated[str, StringConstraints(strip_whitespace=False, min_length=1, max_length=256)]
 HyperparameterValue = str | int | float | bool
@@ -77,7 +83,14 @@ class LabelingSpec(_Section):
         pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$",
         max_length=127,
     )
-    workteam_arn: str | None = Field(default=None, pattern=_ARN_WORKTEAM)
+    workteam_arn: str | None = Field(
+        default=None,
+        pattern=_ARN_WORKTEAM,
+        description=(
+            "Ground Truth work team; default DefaultWorkteamArn. "
+            + _BOUNDED.format("DefaultWorkteamArn, AllowedWorkteamArns; the public one: AllowPublicWorkforce")
+        ),
+    )
     workers_per_object: int = Field(default=1, ge=1, le=9)
     price_per_task_usd: Decimal | None = Field(
         default=None,
@@ -94,7 +107,10 @@ class LabelingSpec(_Section):
     max_cost_usd: Decimal | None = Field(
         default=None,
         ge=0,
-        description="A run whose estimated labeling cost is higher is rejected.",
+        description=(
+            "A run whose estimated labeling cost is higher is rejected; default MaxLabelingCostUsd, "
+            "which a spec may lower, never raise. " + _BOUNDED.format("MaxLabelingCostUsd")
+        ),
     )
 
     @model_validator(mode="after")
@@ -153,8 +169,10 @@ class TuningSpec(_Section):
     strategy: Literal["Random", "Bayesian", "Hyperband"] = "Bayesian"
     objective_metric: str = Field(min_length=1, max_length=255)
     objective_type: Literal["Maximize", "Minimize"] = "Maximize"
-    max_jobs: int = Field(default=10, ge=1, le=500)
-    max_parallel_jobs: int = Field(default=2, ge=1, le=100)
+    max_jobs: int = Field(default=10, ge=1, le=500, description=_BOUNDED.format("MaxTuningJobs"))
+    max_parallel_jobs: int = Field(
+        default=2, ge=1, le=100, description=_BOUNDED.format("MaxParallelTuningJobs")
+    )
     ranges: list[ParameterRange] = Field(min_length=1, max_length=30)
 
 
@@ -163,17 +181,36 @@ class TrainingSpec(_Section):
 
     algorithm: Literal["builtin"] | Annotated[str, StringConstraints(pattern=_IMAGE_URI)] = Field(
         default="builtin",
-        description="'builtin' for SageMaker's algorithm for the task, or a custom ECR image URI.",
+        description=(
+            "'builtin' for SageMaker's algorithm for the task, or a custom ECR image URI. "
+            + _BOUNDED.format("AllowedTrainingImageRepositories")
+        ),
     )
-    instance_type: str | None = Field(default=None, pattern=_INSTANCE_TYPE)
-    instance_count: int = Field(default=1, ge=1, le=100)
-    volume_size_gb: int = Field(default=50, ge=1, le=16_384)
-    max_runtime_seconds: int = Field(default=86_400, ge=60, le=2_419_200)
+    instance_type: str | None = Field(
+        default=None,
+        pattern=_INSTANCE_TYPE,
+        description="Default TrainingInstanceType. " + _BOUNDED.format("AllowedTrainingInstanceTypes"),
+    )
+    instance_count: int = Field(default=1, ge=1, le=100, description=_BOUNDED.format("MaxTrainingInstances"))
+    volume_size_gb: int = Field(
+        default=50, ge=1, le=16_384, description=_BOUNDED.format("MaxTrainingVolumeGb")
+    )
+    max_runtime_seconds: int = Field(
+        default=86_400, ge=60, le=2_419_200, description=_BOUNDED.format("MaxTrainingHours")
+    )
     spot: bool = False
-    max_wait_seconds: int | None = Field(default=None, ge=60, le=2_419_200)
+    max_wait_seconds: int | None = Field(
+        default=None,
+        ge=60,
+        le=2_419_200,
+        description="Spot only; default twice max_runtime_seconds. " + _BOUNDED.format("MaxSpotWaitHours"),
+    )
     hyperparameters: Hyperparameters | list[Hyperparameters] = Field(
         default_factory=dict,
-        description="One set, or a list of up to 10 sets to train side by side.",
+        description=(
+            "One set, or a list of up to 10 sets to train side by side. "
+            + _BOUNDED.format("MaxHyperparameterSets")
+        ),
     )
     metric_definitions: list[MetricDefinition] = Field(default_factory=list, max_length=40)
     tuning: TuningSpec | None = None
@@ -204,15 +241,34 @@ class TrainingSpec(_Section):
 class DeploymentSpec(_Section):
     """Where the model serves, how it scales, and what it must beat to go live."""
 
-    endpoint_name: str | None = Field(default=None, pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
-    instance_type: str | None = Field(default=None, pattern=_INSTANCE_TYPE)
+    endpoint_name: str | None = Field(
+        default=None,
+        pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$",
+        description=(
+            "Default <NamePrefix>-<dataset>. An endpoint belongs to the dataset that created it: "
+            "another dataset's endpoint is rejected at upload."
+        ),
+    )
+    instance_type: str | None = Field(
+        default=None,
+        pattern=_INSTANCE_TYPE,
+        description="Default EndpointInstanceType. " + _BOUNDED.format("AllowedEndpointInstanceTypes"),
+    )
     min_instances: int = Field(default=1, ge=1, le=100)
-    max_instances: int = Field(default=2, ge=1, le=100)
+    max_instances: int = Field(default=2, ge=1, le=100, description=_BOUNDED.format("MaxEndpointInstances"))
     target_invocations_per_instance: int = Field(default=50, ge=1, le=100_000)
     scale_in_cooldown_seconds: int = Field(default=300, ge=0, le=3_600)
     scale_out_cooldown_seconds: int = Field(default=60, ge=0, le=3_600)
     min_objective_metric: float | None = None
-    allow_worse_model: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_legacy_allow_worse_model(cls, data: object) -> object:
+        # spec.json records written before AllowWorseModel became the operator's setting carry
+        # the field; they still read. An upload that sets it is rejected by parse_spec.
+        if isinstance(data, dict) and LEGACY_ALLOW_WORSE_MODEL in data:
+            return {key: value for key, value in data.items() if key != LEGACY_ALLOW_WORSE_MODEL}
+        return data
 
     @model_validator(mode="after")
     def _range(self) -> Self:
@@ -260,6 +316,16 @@ class DatasetSpec(_Section):
         if self.task is TaskType.IMAGE_CLASSIFICATION and len(self.labels) < 2:
             raise ValueError("image-classification needs at least 2 labels")
         return self
+
+    def endpoint_name(self, dataset: str, name_prefix: str) -> str:
+        """The run's endpoint: deployment.endpoint_name (prefixed when it lacks the stack's prefix,
+        which the functions' permissions require), else <prefix>-<dataset>."""
+        chosen = self.deployment.endpoint_name
+        if chosen is None:
+            return names.sagemaker_name(name_prefix, dataset)
+        if chosen.startswith(f"{name_prefix}-"):
+            return chosen
+        return names.sagemaker_name(name_prefix, chosen)
 
     def with_defaults(self, defaults: SpecDefaults) -> "DatasetSpec":
         """The spec as the run uses it: stack defaults fill what the upload left out."""
@@ -309,6 +375,12 @@ def parse_spec(raw: bytes, where: str) -> DatasetSpec:
             else str(err)
         )
         raise DatasetRejectedError(f"{where} is not valid JSON: {detail}") from None
+    deployment = document.get("deployment") if isinstance(document, dict) else None
+    if isinstance(deployment, dict) and LEGACY_ALLOW_WORSE_MODEL in deployment:
+        raise DatasetRejectedError(
+            f"{where}: deployment.allow_worse_model is not a spec field any more: whether a worse model may "
+            "replace a live one is the operator's setting (stack parameter AllowWorseModel). Remove it."
+        )
     try:
         return DatasetSpec.model_validate(document)
     except ValidationError as err:

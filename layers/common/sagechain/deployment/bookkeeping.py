@@ -14,7 +14,13 @@ from typing import NamedTuple
 
 from sagechain import names
 from sagechain.events import SagechainEvent
-from sagechain.layout import MODEL_INFO_FILE, SPEC_RECORD_FILE, TRAINING_RECORD_FILE, model_key, run_key
+from sagechain.layout import (
+    MODEL_INFO_FILE,
+    SPEC_RECORD_FILE,
+    TRAINING_RECORD_FILE,
+    model_key,
+    run_key,
+)
 from sagechain.ports import ObjectStore
 from sagechain.records import ModelInfo, TrainingRecord, read_record
 from sagechain.spec import DatasetSpec
@@ -39,11 +45,6 @@ class Outcome(NamedTuple):
             summary["detail_type"] = self.event.DETAIL_TYPE
             summary["detail"] = json.loads(self.event.model_dump_json())
         return summary
-
-
-def deploying_key(model: str) -> str:
-    """models/<model>/deploying.json: the deploy in flight on that endpoint."""
-    return f"models/{model}/deploying.json"
 
 
 def live_key(model: str) -> str:
@@ -76,14 +77,8 @@ def read_model_info(store: ObjectStore, key: str) -> ModelInfo | None:
 
 
 def endpoint_name_for(spec: DatasetSpec, dataset: str, name_prefix: str) -> str:
-    """The run's endpoint: the spec's name (prefixed when it lacks the stack's prefix, which
-    the functions' permissions require), else <prefix>-<dataset>."""
-    chosen = spec.deployment.endpoint_name
-    if chosen is None:
-        return names.sagemaker_name(name_prefix, dataset)
-    if chosen.startswith(f"{name_prefix}-"):
-        return chosen
-    return names.sagemaker_name(name_prefix, chosen)
+    """The run's endpoint (DatasetSpec.endpoint_name)."""
+    return spec.endpoint_name(dataset, name_prefix)
 
 
 def model_name_for(training_job: str, name_prefix: str) -> str:

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from sagechain.console import console_url
 from sagechain.deployment.bookkeeping import (
     Outcome,
-    deploying_key,
     live_key,
     read_model_info,
     read_run,
@@ -27,6 +26,7 @@ from sagechain.deployment.bookkeeping import (
 )
 from sagechain.event_sources.sagemaker import StateChange, normalized_status
 from sagechain.events import DeploymentFailed, ModelLive
+from sagechain.layout import deploying_key
 from sagechain.names import RUN_ID_TAG
 from sagechain.ports import (
     Autoscaler,

@@ -24,7 +24,6 @@ from sagechain.deployment.bookkeeping import (
     JSON,
     VARIANT,
     Outcome,
-    deploying_key,
     endpoint_config_name_for,
     endpoint_name_for,
     live_key,
@@ -36,6 +35,8 @@ from sagechain.deployment.bookkeeping import (
 from sagechain.errors import RetryableError
 from sagechain.event_sources.sagemaker import JobKind, StateChange, normalized_status
 from sagechain.events import DeploymentFailed, DeploymentRejected, DeploymentStarted
+from sagechain.guardrails import endpoint_owner, endpoint_violations, foreign_endpoint
+from sagechain.layout import deploying_key
 from sagechain.names import RUN_ID_TAG
 from sagechain.ports import (
     Autoscaler,
@@ -58,10 +59,13 @@ BROKEN = {"failed", "updaterollbackfailed", "outofservice"}
 
 @dataclass(frozen=True)
 class DeployConfig:
-    """What deploy_model takes from its settings."""
+    """What deploy_model takes from its settings (the bounds: None leaves them unchecked)."""
 
     name_prefix: str
     role_arn: str
+    allow_worse_model: bool = False
+    allowed_endpoint_instance_types: tuple[str, ...] | None = None
+    max_endpoint_instances: int | None = None
 
 
 class SiblingRecord(BaseModel):
@@ -112,8 +116,9 @@ def quality_gate(  # noqa: PLR0911 - one return per reason a person can act on
     training_job: str,
     value: float | None,
     live: ModelInfo | None,
+    allow_worse_model: bool = False,
 ) -> str | None:
-    """Why the model may not go live, or None when it may.
+    """Why the model may not go live, or None when it may (allow_worse_model: the stack's AllowWorseModel).
 
     "Reaching" the minimum and "not worse" follow the objective's direction: for a metric to
     minimize (a loss), the minimum is an upper bound and lower values are better.
@@ -121,10 +126,7 @@ def quality_gate(  # noqa: PLR0911 - one return per reason a person can act on
     metric, direction = plan.objective_metric, plan.objective_type
     minimum = spec.deployment.min_objective_metric
     comparable = (
-        live is not None
-        and live.metric is not None
-        and live.metric.name == metric
-        and not spec.deployment.allow_worse_model
+        live is not None and live.metric is not None and live.metric.name == metric and not allow_worse_model
     )
     if minimum is not None and metric is None:
         return (
@@ -147,7 +149,8 @@ def quality_gate(  # noqa: PLR0911 - one return per reason a person can act on
     if live_metric is not None and live is not None and better(live_metric.value, value, direction):
         return (
             f"{metric} {value:g} is worse than {live_metric.value:g} of the live model "
-            f"{live.model_name} (run {live.run_id}). Set deployment.allow_worse_model to replace it anyway."
+            f"{live.model_name} (run {live.run_id}); this stack does not let a worse model replace a live "
+            "one (stack parameter AllowWorseModel)."
         )
     return None
 
@@ -305,11 +308,14 @@ class _Deployer:
     def _deploy(self, run: _Run, job: TrainedJob, value: float | None) -> Outcome:
         plan, spec, prefix = run.plan, run.spec, self.config.name_prefix
         endpoint_name = endpoint_name_for(spec, plan.dataset, prefix)
+        refusal = self._beyond_bounds(spec, plan.dataset, endpoint_name)
+        if refusal:
+            return self._reject(run, job.name, refusal, value)
         live = read_model_info(self.store, live_key(endpoint_name))
         model_name = model_name_for(job.name, prefix)
         if live is not None and live.model_name == model_name:
             live = None  # the live model is this one: nothing to compare against
-        reason = quality_gate(plan, spec, job.name, value, live)
+        reason = quality_gate(plan, spec, job.name, value, live, self.config.allow_worse_model)
         if reason:
             return self._reject(run, job.name, reason, value, live)
         if job.model_data_url is None:
@@ -363,6 +369,20 @@ class _Deployer:
         )
         self.publisher.publish(event)
         return Outcome(event.DETAIL_TYPE, None, event)
+
+    def _beyond_bounds(self, spec: DatasetSpec, dataset: str, endpoint_name: str) -> str | None:
+        """Defensively, what prepare_dataset should have refused: another dataset's endpoint, or
+        a deployment beyond the stack's bounds (a spec.json written around the upload check)."""
+        owned = foreign_endpoint(endpoint_owner(self.store, endpoint_name), dataset, endpoint_name)
+        if owned:
+            return f"{owned}."
+        config = self.config
+        if config.allowed_endpoint_instance_types is None or config.max_endpoint_instances is None:
+            return None
+        found = endpoint_violations(
+            spec.deployment, config.allowed_endpoint_instance_types, config.max_endpoint_instances
+        )
+        return f"the run's spec asks for more than this stack allows: {'; '.join(found)}." if found else None
 
     def _model_info(
         self, run: _Run, job: TrainedJob, endpoint_name: str, model_name: str, value: float | None

@@ -2,13 +2,18 @@
 
 from pydantic import Field
 
+from sagechain.guardrails import CommaList
 from sagechain.settings import SageMakerRoleArn, StageSettings
 
 
 class DeployModelSettings(StageSettings):
-    """deploy_model: and the role models run as."""
+    """deploy_model: the role models run as, and the stack's bounds on endpoints."""
 
     sagemaker_role_arn: SageMakerRoleArn
+    # The operator's setting (stack parameter AllowWorseModel), never the spec's.
+    allow_worse_model: bool = Field(alias="ALLOW_WORSE_MODEL")
+    allowed_endpoint_instance_types: CommaList = Field(alias="ALLOWED_ENDPOINT_INSTANCE_TYPES", min_length=1)
+    max_endpoint_instances: int = Field(alias="MAX_ENDPOINT_INSTANCES", ge=1)
 
 
 class ConfigureAutoscalingSettings(StageSettings):

@@ -9,9 +9,17 @@ person can act on; the dataset itself is never changed or deleted.
 import zipfile
 from collections.abc import Callable
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from sagechain.errors import DatasetRejectedError, ObjectNotFoundError, ObjectTooLargeError
-from sagechain.events import DatasetPrepared, DatasetRejected, SagechainEvent
+from sagechain.events import (
+    DatasetPrepared,
+    DatasetRejected,
+    LabelingCostEstimate,
+    SagechainEvent,
+    WorstCaseCost,
+)
+from sagechain.guardrails import Guardrails, check_spec, endpoint_owner, foreign_endpoint
 from sagechain.ingest import provided_labels, zip_import
 from sagechain.ingest.settings import ZipLimits
 from sagechain.ingest.upload import DatasetUpload, skip_reason
@@ -28,7 +36,12 @@ from sagechain.layout import (
 )
 from sagechain.manifest import LabeledLineBuilder, ManifestStats, source_ref_line
 from sagechain.ports import EventPublisher, ObjectStore, ObjectWriter
-from sagechain.pricing import estimate_labeling_cost
+from sagechain.pricing import (
+    check_prices_known,
+    describe_worst_case,
+    estimate_labeling_cost,
+    estimate_worst_case,
+)
 from sagechain.records import RunInfo
 from sagechain.settings import SpecDefaults
 from sagechain.spec import DatasetSpec, LabelingMode, parse_spec
@@ -109,12 +122,42 @@ def _skipped_summary(stats: ManifestStats) -> str:
     return "skipped: " + ", ".join(f"{count} {reason}" for reason, count in sorted(stats.skipped.items()))
 
 
+def _check_bounds(upload: DatasetUpload, spec: DatasetSpec, store: ObjectStore, bounds: Guardrails) -> None:
+    """Reject, before anything is listed or written, a spec beyond what the operator allows."""
+    check_spec(spec, bounds)
+    endpoint = spec.endpoint_name(upload.dataset, bounds.name_prefix)
+    reason = foreign_endpoint(endpoint_owner(store, endpoint), upload.dataset, endpoint)
+    if reason:
+        raise DatasetRejectedError(f"{reason}.")
+    check_prices_known(spec, bounds.region, bounds.instance_price_overrides)
+
+
+def _worst_case(
+    spec: DatasetSpec, labeling: LabelingCostEstimate | None, bounds: Guardrails
+) -> WorstCaseCost:
+    """The run's worst case; above MaxRunCostUsd the run is rejected with the figures."""
+    labeling_usd = labeling.total_usd if labeling is not None else Decimal(0)
+    cost = estimate_worst_case(
+        spec, bounds.region, labeling_usd, bounds.instance_price_overrides, bounds.max_run_cost_usd
+    )
+    if cost.total_usd > bounds.max_run_cost_usd:
+        raise DatasetRejectedError(
+            f"The run's worst case, {describe_worst_case(cost)}, is above ${bounds.max_run_cost_usd}, "
+            "the most this stack lets one run cost (stack parameter MaxRunCostUsd). Ask for fewer or smaller "
+            "instances, fewer jobs or a shorter training.max_runtime_seconds in dataset.json.",
+            labeling,
+            cost,
+        )
+    return cost
+
+
 def _prepare(
     upload: DatasetUpload,
     spec: DatasetSpec,
     store: ObjectStore,
     stats: ManifestStats,
     now: datetime,
+    bounds: Guardrails,
 ) -> DatasetPrepared:
     provided = spec.labeling.mode is LabelingMode.PROVIDED
     if not provided and not spec.labeling.workteam_arn:
@@ -122,6 +165,7 @@ def _prepare(
             "Ground Truth needs a workteam: set labeling.workteam_arn in dataset.json or the stack's "
             "DefaultWorkteamArn parameter, or provide the labels (labeling.mode = provided)."
         )
+    _check_bounds(upload, spec, store, bounds)
     manifest_key = run_key(upload.run_id, LABELED_MANIFEST if provided else INPUT_MANIFEST)
     writer = store.open_writer(manifest_key, MANIFEST_CONTENT_TYPE)
     try:
@@ -153,6 +197,7 @@ def _prepare(
                     "or label fewer images.",
                     estimate,
                 )
+        worst_case = _worst_case(spec, estimate, bounds)
         info = RunInfo(
             run_id=upload.run_id,
             dataset=upload.dataset,
@@ -196,6 +241,7 @@ def _prepare(
         cost_estimate=estimate,
         uploaded_by=upload.source.uploaded_by,
         uploaded_from=upload.source.uploaded_from,
+        worst_case=worst_case,
     )
 
 
@@ -205,6 +251,7 @@ def prepare_dataset(
     publisher: EventPublisher,
     defaults: SpecDefaults,
     zip_limits: ZipLimits,
+    bounds: Guardrails,
     now: Callable[[], datetime] = _now,
 ) -> SagechainEvent:
     """Turn one upload into a prepared or rejected run, publish the event, and return it."""
@@ -215,7 +262,7 @@ def prepare_dataset(
             spec = _zip_spec(store, upload, zip_limits, stats)
         else:
             spec = _folder_spec(store, upload)
-        event = _prepare(upload, spec.with_defaults(defaults), store, stats, now())
+        event = _prepare(upload, spec.with_defaults(defaults), store, stats, now(), bounds)
     except DatasetRejectedError as rejection:
         event = DatasetRejected(
             run_id=upload.run_id,
@@ -227,6 +274,7 @@ def prepare_dataset(
             cost_estimate=rejection.estimate,
             uploaded_by=upload.source.uploaded_by,
             uploaded_from=upload.source.uploaded_from,
+            worst_case=rejection.worst_case,
         )
     publisher.publish(event)
     return event

@@ -2,6 +2,7 @@
 
 from pydantic import Field, model_validator
 
+from sagechain.guardrails import Guardrails
 from sagechain.settings import EnvironmentSettings, SpecDefaults, StageSettings
 
 GIB = 1024**3
@@ -21,6 +22,7 @@ class PrepareDatasetSettings(StageSettings):
     """prepare_dataset: where datasets live, where events go, how runs are guarded."""
 
     spec_defaults: SpecDefaults
+    guardrails: Guardrails
     zip_limits: ZipLimits
 
     @model_validator(mode="before")
@@ -28,5 +30,5 @@ class PrepareDatasetSettings(StageSettings):
     def _nest_groups(cls, data: object) -> object:
         # The environment is flat; the groups read their own variables from it.
         if isinstance(data, dict):
-            return {"spec_defaults": data, "zip_limits": data, **data}
+            return {"spec_defaults": data, "guardrails": data, "zip_limits": data, **data}
         return data

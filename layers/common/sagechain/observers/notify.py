@@ -26,6 +26,7 @@ from sagechain.events import (
     SagechainEvent,
     TrainingSkipped,
     TrainingStarted,
+    WorstCaseCost,
 )
 from sagechain.observers.email import Email, EmailBody, subject_line
 from sagechain.observers.timeline import TERMINAL_STATUSES, RunRef, resolve_run, run_info, uploader
@@ -65,6 +66,32 @@ def _estimate(estimate: LabelingCostEstimate | None) -> str | None:
         f"{_usd(estimate.total_usd)} for {estimate.objects} images (Ground Truth fees "
         f"{_usd(estimate.per_object_fees_usd)}, workforce {_usd(estimate.workforce_fees_usd)})"
     )
+
+
+def _worst_case(cost: WorstCaseCost | None) -> list[tuple[str, str | None]]:
+    if cost is None:
+        return []
+    spot = "; spot: at most this, usually less" if cost.spot else ""
+    return [
+        (
+            "Worst-case cost",
+            f"{_usd(cost.total_usd)} (labeling + training + one day of the endpoint at "
+            f"{cost.endpoint_max_instances} instances; this stack's ceiling {_usd(cost.max_run_cost_usd)})",
+        ),
+        (
+            "Worst-case training",
+            f"{_usd(cost.training_usd)}: {cost.training_jobs} job(s) x {cost.training_instance_count} x "
+            f"{cost.training_instance_type} x {cost.training_hours_per_job} h at "
+            f"${cost.training_usd_per_instance_hour}/h on demand{spot}",
+        ),
+        (
+            "Endpoint per day",
+            f"{_usd(cost.endpoint_per_day_min_usd)} at {cost.endpoint_min_instances}, "
+            f"{_usd(cost.endpoint_per_day_max_usd)} at {cost.endpoint_max_instances} x "
+            f"{cost.endpoint_instance_type}",
+        ),
+        ("Prices", f"on-demand, {cost.region}, price table of {cost.prices_as_of}"),
+    ]
 
 
 def _metric(name: str | None, value: float | None) -> str | None:
@@ -140,6 +167,7 @@ def _dataset_prepared(event: DatasetPrepared, lookup: SageMakerLookup) -> tuple[
             ("Labeling", event.labeling_mode),
             ("Labels", _counts(event.label_counts)),
             ("Labeling cost estimate", _estimate(event.cost_estimate)),
+            *_worst_case(event.worst_case),
         ]
     ).links(
         [("Manifest", event.manifest_uri), ("Spec as accepted", event.spec_uri), ("Upload", event.source_uri)]
@@ -158,6 +186,7 @@ def _dataset_rejected(event: DatasetRejected, lookup: SageMakerLookup) -> tuple[
         [
             ("Skipped files", _counts(event.skipped)),
             ("Labeling cost estimate", _estimate(event.cost_estimate)),
+            *_worst_case(event.worst_case),
         ]
     ).links([("Dataset", event.dataset_uri), ("Upload", event.source_uri)])
     body.next(
@@ -267,8 +296,8 @@ def _deployment_rejected(event: DeploymentRejected, lookup: SageMakerLookup) -> 
     body.next(
         "Whatever is live keeps serving.",
         "For a better model: more or cleaner labels, other hyperparameters or a tuning job (training in "
-        "dataset.json); or change the gate (deployment.min_objective_metric, deployment.allow_worse_model). "
-        "Then upload dataset.json again.",
+        "dataset.json); or change the gate (deployment.min_objective_metric; whether a worse model may "
+        "replace a live one is the stack parameter AllowWorseModel). Then upload dataset.json again.",
     )
     return "Deployment rejected", body
 

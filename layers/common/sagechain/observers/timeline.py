@@ -220,6 +220,7 @@ def _sagechain_facts(event: SagechainEvent) -> RunFacts:  # noqa: PLR0911
                 labeling_mode=event.labeling_mode,
                 objects=event.objects,
                 labeling_cost_estimate_usd=event.cost_estimate.total_usd if event.cost_estimate else None,
+                worst_case=event.worst_case,
                 source_uri=event.source_uri,
                 manifest_uri=event.manifest_uri,
                 uploaded_by=event.uploaded_by,
@@ -231,6 +232,7 @@ def _sagechain_facts(event: SagechainEvent) -> RunFacts:  # noqa: PLR0911
                 labeling_cost_estimate_usd=event.cost_estimate.total_usd if event.cost_estimate else None,
                 uploaded_by=event.uploaded_by,
                 uploaded_from=event.uploaded_from,
+                worst_case=event.worst_case,
             )
         case LabelingStarted():
             return RunFacts(labeling_job=event.job_name)
