@@ -12,10 +12,16 @@ from sagechain.adapters.sagemaker_hosting import SageMakerHosting
 from sagechain.deployment.deploy_model import DeployConfig, deploy_model
 from sagechain.deployment.settings import DeployModelSettings
 from sagechain.event_sources.sagemaker import JobKind, StateChange, state_change
+from sagechain.names import STACK_TAG
 from sagechain.observability import count, logger, metrics, tracer
 
 settings = DeployModelSettings.from_env()
-config = DeployConfig(name_prefix=settings.name_prefix, role_arn=settings.sagemaker_role_arn)
+config = DeployConfig(
+    name_prefix=settings.name_prefix,
+    role_arn=settings.sagemaker_role_arn,
+    stack_name=settings.stack_name,
+    allow_custom_network_access=settings.allow_custom_network_access,
+)
 # Keyed on what the event is about (the job and its status), not the event id: SageMaker
 # may send one state change twice.
 idempotency, once = once_per("[kind, name, status]", settings.idempotency_table, "change")
@@ -29,7 +35,7 @@ def deploy(change: StateChange) -> dict[str, Any]:
         change,
         jobs=hosting,
         host=hosting,
-        autoscaler=ApplicationAutoScaling(),
+        autoscaler=ApplicationAutoScaling(tags={STACK_TAG: settings.stack_name}),
         store=S3ObjectStore(settings.data_bucket),
         publisher=EventBridgePublisher(settings.event_bus_name),
         config=config,

@@ -25,6 +25,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         S3ObjectStore(settings.data_bucket),
         DynamoRunStore(settings.runs_table),
         settings.name_prefix,
+        settings.stack_name,
     )
     if change is None:
         logger.info("not about one of our runs", extra={"detail_type": event.get("detail-type")})

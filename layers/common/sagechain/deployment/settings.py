@@ -6,9 +6,11 @@ from sagechain.settings import SageMakerRoleArn, StageSettings
 
 
 class DeployModelSettings(StageSettings):
-    """deploy_model: and the role models run as."""
+    """deploy_model: the role models run as, and whether custom images may reach the network."""
 
     sagemaker_role_arn: SageMakerRoleArn
+    # Stack parameter AllowCustomNetworkAccess; IAM requires isolation too while it is false.
+    allow_custom_network_access: bool = Field(alias="ALLOW_CUSTOM_NETWORK_ACCESS")
 
 
 class ConfigureAutoscalingSettings(StageSettings):
