@@ -314,3 +314,17 @@ def test_the_registry_map_is_the_one_training_uses() -> None:
         for region, account in algorithm.accounts.items():
             assert registries[region]["Account"] == account
     assert set(registries) == {region for algorithm in algorithms for region in algorithm.accounts}
+
+
+# ---------------------------------------------------------------- the account's API Gateway logging role
+
+
+def test_the_account_wide_api_gateway_logging_role_is_set_only_when_asked() -> None:
+    resources = TEMPLATE["Resources"]
+
+    assert TEMPLATE["Parameters"]["ManageApiGatewayLoggingRole"]["Default"] == "false"
+    assert resources["ApiGatewayAccount"]["Condition"] == "ManagesApiGatewayLoggingRole"
+    assert resources["ApiGatewayCloudWatchRole"]["Condition"] == "ManagesApiGatewayLoggingRole"
+    # The Api may not depend on a resource that is not created.
+    assert resources["Api"]["DependsOn"] == "ApiGatewayLoggingRoleReady"
+    assert "Condition" not in resources["ApiGatewayLoggingRoleReady"]
