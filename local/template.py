@@ -10,6 +10,7 @@ from samcli.yamlhelper import yaml_parse  # type: ignore[import-untyped]  # SAM 
 ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
+STACK_NAME = "sagechain-demo"
 _SUB = re.compile(r"\$\{([^}]+)\}")
 
 
@@ -94,6 +95,7 @@ class Template:
             "AWS::Region": REGION,
             "AWS::AccountId": ACCOUNT,
             "AWS::Partition": "aws",
+            "AWS::StackName": STACK_NAME,
             "AWS::URLSuffix": "amazonaws.com",
         }
         return pseudo.get(name) or self._physical[name]

@@ -15,6 +15,8 @@ TEST_ENV = {
     "IDEMPOTENCY_TABLE": "sagechain-idempotency",
     "EVENT_BUS_NAME": "default",
     "NAME_PREFIX": "sagechain",
+    "STACK_NAME": "sagechain",
+    "ALLOW_CUSTOM_NETWORK_ACCESS": "false",
     "DEFAULT_WORKTEAM_ARN": "arn:aws:sagemaker:us-east-1:123456789012:workteam/private-crowd/team",
     "DEFAULT_MAX_LABELING_COST_USD": "100",
     "DEFAULT_TRAINING_INSTANCE_TYPE": "ml.p3.2xlarge",

@@ -10,12 +10,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sagechain.event_sources.sagemaker import JobKind, StateChange
-from sagechain.names import RUN_ID_TAG
+from sagechain.names import resource_tags
 from sagechain.ports import EndpointConfig, EndpointState, ScalableTarget, TrainedJob, TuningOutcome, Variant
 from sagechain.records import ModelInfo, TrainingRecord
 from sagechain.spec import DatasetSpec
 from tests.fakes import MemoryDeploymentStore
-from tests.runs import training_record
+from tests.runs import STACK_NAME, training_record
 
 REGION = "us-east-1"
 ARN = f"arn:aws:sagemaker:{REGION}:123456789012"
@@ -47,9 +47,11 @@ def ended_job(name: str, status: str) -> TrainedJob:
 EVENT_TIME = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def training_change(name: str = JOB, status: str = "Completed", tagged: bool = True) -> StateChange:
-    """The training state change as the handler parses it."""
-    tags = {RUN_ID_TAG: RUN} if tagged else {}
+def training_change(
+    name: str = JOB, status: str = "Completed", tagged: bool = True, stack: str = STACK_NAME
+) -> StateChange:
+    """The training state change as the handler parses it (tagged: with the job's tags)."""
+    tags = resource_tags(RUN, stack) if tagged else {}
     return StateChange(
         kind=JobKind.TRAINING,
         name=name,
@@ -148,10 +150,10 @@ class FakeSageMaker:
     calls: Counter[str] = field(default_factory=Counter)
     updates: list[tuple[str, str, bool]] = field(default_factory=list)
 
-    def add_job(self, job: TrainedJob, run_id: str | None = RUN) -> None:
+    def add_job(self, job: TrainedJob, run_id: str | None = RUN, stack: str = STACK_NAME) -> None:
         self.jobs[job.name] = job
         if run_id:
-            self.resource_tags[job.arn] = {RUN_ID_TAG: run_id}
+            self.resource_tags[job.arn] = resource_tags(run_id, stack)
 
     def training_job(self, name: str) -> TrainedJob:
         self.calls["DescribeTrainingJob"] += 1
@@ -210,6 +212,7 @@ class FakeSageMaker:
         if name in self.endpoints:
             return False
         self.endpoints[name] = EndpointState(name, "Creating", config_name, None, None)
+        self.resource_tags[f"{ARN}:endpoint/{name.lower()}"] = dict(tags)
         return True
 
     def update_endpoint(self, name: str, config_name: str, retain_variant_properties: bool) -> None:
@@ -218,10 +221,13 @@ class FakeSageMaker:
         self.endpoints[name] = current._replace(status="Updating", pending_config_name=config_name)
         self.updates.append((name, config_name, retain_variant_properties))
 
-    def put_endpoint(self, status: str, config: EndpointConfig, reason: str | None = None) -> None:
-        """An endpoint that already exists, on config."""
+    def put_endpoint(
+        self, status: str, config: EndpointConfig, reason: str | None = None, stack: str = STACK_NAME
+    ) -> None:
+        """An endpoint that already exists, on config, created by stack (tagged with its first run)."""
         self.configs[config.name] = config
         self.endpoints[ENDPOINT] = EndpointState(ENDPOINT, status, config.name, None, reason)
+        self.resource_tags[f"{ARN}:endpoint/{ENDPOINT.lower()}"] = resource_tags(RUN, stack)
 
     def finish(self, name: str = ENDPOINT) -> None:
         """The endpoint reaches InService on its pending (or current) configuration."""

@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sagechain.manifest import Box, LabeledLineBuilder
+from sagechain.names import RUN_ID_TAG, STACK_TAG
 from sagechain.records import RunInfo, TrainingRecord
 from sagechain.settings import SpecDefaults
 from sagechain.spec import DatasetSpec, TaskType
@@ -12,6 +13,8 @@ from sagechain.training.settings import TrainingEnvironment
 from tests.fakes import MemoryStore
 
 RUN_ID = "garden-d54a8e7725f7"
+# The stack the tests' functions belong to (STACK_NAME in tests/conftest.py; samconfig.toml's stack_name).
+STACK_NAME = "sagechain"
 REGION = "us-east-1"
 ROLE_ARN = "arn:aws:iam::123456789012:role/sagechain-SageMakerExecutionRole-1A2B3C"
 ENVIRONMENT = TrainingEnvironment.from_env(
@@ -19,7 +22,9 @@ ENVIRONMENT = TrainingEnvironment.from_env(
         "AWS_DEFAULT_REGION": REGION,
         "SAGEMAKER_ROLE_ARN": ROLE_ARN,
         "NAME_PREFIX": "sagechain",
+        "STACK_NAME": STACK_NAME,
         "DEFAULT_TRAINING_INSTANCE_TYPE": "ml.p3.2xlarge",
+        "ALLOW_CUSTOM_NETWORK_ACCESS": "false",
     }
 )
 DEFAULTS = SpecDefaults.from_env(
@@ -125,9 +130,12 @@ def describe_labeling_job(
     output_uri: str | None = None,
     job: str = LABELING_JOB,
     attribute: str = "label",
+    stack: str = STACK_NAME,
 ) -> dict[str, Any]:
     """A DescribeLabelingJob answer for a completed job, shaped as the API model requires."""
-    tags = [] if run_id is None else [{"Key": "sagechain:run-id", "Value": run_id}]
+    tags = (
+        [] if run_id is None else [{"Key": RUN_ID_TAG, "Value": run_id}, {"Key": STACK_TAG, "Value": stack}]
+    )
     return {
         "LabelingJobStatus": "Completed",
         "LabelCounters": {

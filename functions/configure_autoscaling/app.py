@@ -12,10 +12,11 @@ from sagechain.adapters.sagemaker_hosting import SageMakerHosting
 from sagechain.deployment.configure_autoscaling import AutoscalingConfig, configure_autoscaling
 from sagechain.deployment.settings import ConfigureAutoscalingSettings
 from sagechain.event_sources.sagemaker import JobKind, StateChange, state_change
+from sagechain.names import STACK_TAG
 from sagechain.observability import count, logger, metrics, tracer
 
 settings = ConfigureAutoscalingSettings.from_env()
-config = AutoscalingConfig(settings.name_prefix, settings.predict_url_template)
+config = AutoscalingConfig(settings.name_prefix, settings.predict_url_template, settings.stack_name)
 # Keyed on what the event is about: the endpoint, the configuration it runs, the status.
 idempotency, once = once_per("[name, config_name, status]", settings.idempotency_table, "change")
 
@@ -28,7 +29,7 @@ def configure(change: StateChange) -> dict[str, Any]:
         change,
         jobs=hosting,
         host=hosting,
-        autoscaler=ApplicationAutoScaling(),
+        autoscaler=ApplicationAutoScaling(tags={STACK_TAG: settings.stack_name}),
         store=S3ObjectStore(settings.data_bucket),
         publisher=EventBridgePublisher(settings.event_bus_name),
         config=config,

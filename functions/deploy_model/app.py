@@ -12,6 +12,7 @@ from sagechain.adapters.sagemaker_hosting import SageMakerHosting
 from sagechain.deployment.deploy_model import DeployConfig, deploy_model
 from sagechain.deployment.settings import DeployModelSettings
 from sagechain.event_sources.sagemaker import JobKind, StateChange, state_change
+from sagechain.names import STACK_TAG
 from sagechain.observability import count, logger, metrics, tracer
 
 settings = DeployModelSettings.from_env()
@@ -21,6 +22,8 @@ config = DeployConfig(
     allow_worse_model=settings.allow_worse_model,
     allowed_endpoint_instance_types=settings.allowed_endpoint_instance_types,
     max_endpoint_instances=settings.max_endpoint_instances,
+    stack_name=settings.stack_name,
+    allow_custom_network_access=settings.allow_custom_network_access,
 )
 # Keyed on what the event is about (the job and its status), not the event id: SageMaker
 # may send one state change twice.
@@ -35,7 +38,7 @@ def deploy(change: StateChange) -> dict[str, Any]:
         change,
         jobs=hosting,
         host=hosting,
-        autoscaler=ApplicationAutoScaling(),
+        autoscaler=ApplicationAutoScaling(tags={STACK_TAG: settings.stack_name}),
         store=S3ObjectStore(settings.data_bucket),
         publisher=EventBridgePublisher(settings.event_bus_name),
         config=config,

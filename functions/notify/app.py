@@ -33,7 +33,8 @@ def send(email: Email) -> dict[str, Any]:
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """A sagechain event or a SageMaker state change -> at most one email."""
     idempotency.register_lambda_context(context)
-    email = compose_email(event, SageMakerStatus(), S3ObjectStore(settings.data_bucket), settings.name_prefix)
+    store = S3ObjectStore(settings.data_bucket)
+    email = compose_email(event, SageMakerStatus(), store, settings.name_prefix, settings.stack_name)
     if email is None:
         logger.info("nothing to email", extra={"detail_type": event.get("detail-type")})
         return {"sent": None}

@@ -41,7 +41,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     idempotency.register_lambda_context(context)
     started = []
     for ref in objects_created(event):
-        request = labeling_request(ref, settings.name_prefix)
+        request = labeling_request(ref, settings.name_prefix, settings.stack_name)
         if request is None or ref.bucket != settings.data_bucket:
             logger.info("not a run's input manifest; ignored", extra={"bucket": ref.bucket, "key": ref.key})
             continue

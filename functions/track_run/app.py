@@ -29,6 +29,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         S3ObjectStore(settings.data_bucket),
         DynamoRunStore(settings.runs_table),
         settings.name_prefix,
+        settings.stack_name,
         email,
     )
     if change is None:

@@ -8,6 +8,7 @@ from typing import Any
 import boto3
 import pytest
 from local.stack import PHYSICAL, LocalStack
+from local.template import STACK_NAME
 from moto import mock_aws
 
 from sagechain.adapters import clients
@@ -69,7 +70,7 @@ def train(stack: LocalStack, run_id: str, hyperparameters: dict[str, str], **dep
         OutputDataConfig={"S3OutputPath": f"s3://{stack.bucket}/runs/{run_id}/training/"},
         ResourceConfig={"InstanceType": "ml.p3.2xlarge", "InstanceCount": 1, "VolumeSizeInGB": 50},
         StoppingCondition={"MaxRuntimeInSeconds": 3600},
-        Tags=[{"Key": "sagechain:run-id", "Value": run_id}],
+        Tags=[{"Key": "sagechain:run-id", "Value": run_id}, {"Key": "sagechain:stack", "Value": STACK_NAME}],
     )
     return job
 

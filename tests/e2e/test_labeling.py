@@ -6,6 +6,7 @@ import boto3
 import pytest
 from local.sample_data import flower_images
 from local.stack import LocalStack
+from local.template import STACK_NAME
 
 pytestmark = pytest.mark.e2e
 
@@ -36,7 +37,10 @@ def test_a_detection_dataset_gets_a_bounding_box_job_on_the_stacks_work_team(sta
     assert job["InputConfig"]["DataSource"]["S3DataSource"]["ManifestS3Uri"] == (
         f"s3://{stack.bucket}/runs/{run_id}/input.manifest"
     )
-    assert job["Tags"] == [{"Key": "sagechain:run-id", "Value": run_id}]
+    assert job["Tags"] == [
+        {"Key": "sagechain:run-id", "Value": run_id},
+        {"Key": "sagechain:stack", "Value": STACK_NAME},
+    ]
     template = boto3.client("s3").get_object(
         Bucket=stack.bucket, Key=f"runs/{run_id}/labeling/worker-task-template.liquid.html"
     )

@@ -6,6 +6,7 @@ import boto3
 import pytest
 from local.sample_data import flower_images
 from local.stack import LocalStack
+from local.template import STACK_NAME
 
 pytestmark = pytest.mark.e2e
 
@@ -31,3 +32,5 @@ def test_class_folders_upload_reaches_a_tagged_training_job(stack: LocalStack) -
     assert [c["ChannelName"] for c in job["InputDataConfig"]] == ["train", "validation"]
     tags = sagemaker.list_tags(ResourceArn=job["TrainingJobArn"])["Tags"]
     assert {"Key": "sagechain:run-id", "Value": started["run_id"]} in tags
+    assert {"Key": "sagechain:stack", "Value": STACK_NAME} in tags
+    assert job["EnableNetworkIsolation"] is True

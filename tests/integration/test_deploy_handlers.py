@@ -17,6 +17,9 @@ from tests.aws import BUCKET, EventCapture, create_stack_resources, load_handler
 from tests.deploy_fakes import ARN, ENDPOINT, JOB, RUN, completed_job, plan, run_model, spec
 from tests.stubs import count_calls, stubbed
 
+# The tag every resource of the stack under test carries (STACK_NAME in tests/conftest.py).
+STACK_TAG = {"Key": "sagechain:stack", "Value": "sagechain"}
+
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 CONFIG_NAME = f"{JOB}-config"
@@ -83,7 +86,12 @@ def test_documented_completion_event_creates_the_endpoint_once_even_when_deliver
     sm.add_response("describe_training_job", described_job(), {"TrainingJobName": JOB})
     sm.add_response(
         "list_tags",
-        {"Tags": [{"Key": "sagechain:run-id", "Value": RUN}]},
+        {
+            "Tags": [
+                {"Key": "sagechain:run-id", "Value": RUN},
+                STACK_TAG,
+            ]
+        },
         {"ResourceArn": f"{ARN}:training-job/{JOB}"},
     )
     sm.add_client_error("describe_endpoint", "ValidationException", "Could not find endpoint")
@@ -152,6 +160,8 @@ def test_in_service_event_scales_the_endpoint_and_puts_the_model_live_once(aws: 
     s3.put_object(
         Bucket=BUCKET, Key=f"models/{ENDPOINT}/deploying.json", Body=run_model().model_dump_json().encode()
     )
+    # The event carries no tags: the endpoint's own say this stack created it.
+    sm.add_response("list_tags", {"Tags": [{"Key": "sagechain:run-id", "Value": RUN}, STACK_TAG]})
     sm.add_response("describe_endpoint", endpoint("InService"), {"EndpointName": ENDPOINT})
     sm.add_response(
         "describe_endpoint_config",
@@ -169,7 +179,15 @@ def test_in_service_event_scales_the_endpoint_and_puts_the_model_live_once(aws: 
             "CreationTime": NOW,
         },
     )
-    sm.add_response("list_tags", {"Tags": [{"Key": "sagechain:run-id", "Value": RUN}]})
+    sm.add_response(
+        "list_tags",
+        {
+            "Tags": [
+                {"Key": "sagechain:run-id", "Value": RUN},
+                STACK_TAG,
+            ]
+        },
+    )
     aas.add_response("register_scalable_target", {})
     aas.add_response(
         "put_scaling_policy", {"PolicyARN": "arn:aws:autoscaling:us-east-1:123456789012:scalingPolicy:x"}

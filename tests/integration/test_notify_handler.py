@@ -63,7 +63,12 @@ def test_a_failed_training_job_reported_twice_is_one_email_with_its_reason_and_b
     with stubbed("sagemaker") as (client, stubber):
         calls = count_calls(client)
         # The event carries no tags here: the run comes from ListTags on the job's ARN.
-        tags = {"Tags": [{"Key": "sagechain:run-id", "Value": RUN}]}
+        tags = {
+            "Tags": [
+                {"Key": "sagechain:run-id", "Value": RUN},
+                {"Key": "sagechain:stack", "Value": "sagechain"},
+            ]
+        }
         for _ in range(2):
             stubber.add_response("list_tags", tags, {"ResourceArn": arn("training-job", TRAINING)})
             stubber.add_response("describe_training_job", job, {"TrainingJobName": TRAINING})

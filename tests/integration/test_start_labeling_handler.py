@@ -54,7 +54,7 @@ EXPECTED_REQUEST = {
             )
         },
     },
-    "Tags": [{"Key": "sagechain:run-id", "Value": RUN_ID}],
+    "Tags": [{"Key": "sagechain:run-id", "Value": RUN_ID}, {"Key": "sagechain:stack", "Value": "sagechain"}],
 }
 
 

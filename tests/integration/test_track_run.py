@@ -16,6 +16,7 @@ from sagechain.ports import TrainingJobFacts
 from sagechain.run_history import RunRecord
 from tests.aws import BUCKET, RUNS_TABLE, create_runs_table, load_handler, sample_event
 from tests.fakes import FakeSageMaker, MemoryStore
+from tests.runs import STACK_NAME
 from tests.stubs import count_calls, stubbed
 from tests.unit.test_notify import CONFIG, LABELING, RUN, TRAINING, arn, run_json
 
@@ -43,7 +44,7 @@ def aws() -> Iterator[None]:
 
 
 def sagemaker() -> FakeSageMaker:
-    tag = {"sagechain:run-id": RUN}
+    tag = {"sagechain:run-id": RUN, "sagechain:stack": "sagechain"}
     return FakeSageMaker(
         tags={arn("labeling-job", LABELING): tag, arn("endpoint-config", CONFIG): tag},
         training={
@@ -61,7 +62,7 @@ def replay(events: list[dict[str, Any]], table: str) -> RunRecord:
     store = MemoryStore(BUCKET, {f"runs/{RUN}/run.json": run_json()})
     lookup = sagemaker()
     for event in events:
-        track_run(event, lookup, store, runs, "sagechain")
+        track_run(event, lookup, store, runs, "sagechain", STACK_NAME)
     record = runs.get_run(RUN)
     assert record is not None
     return record
@@ -143,7 +144,7 @@ def test_sagemakers_second_report_of_a_state_change_keeps_the_first_time(aws: No
 
 def test_of_two_failures_the_further_one_is_the_last_error_whatever_the_order(aws: None) -> None:
     training_failed = sample_event("notify", "training_job_failed")
-    training_failed["detail"]["Tags"] = {"sagechain:run-id": RUN}
+    training_failed["detail"]["Tags"] = {"sagechain:run-id": RUN, "sagechain:stack": "sagechain"}
     deployment_failed = sample_event("notify", "deployment_failed")
 
     one = replay([training_failed, deployment_failed], "failures-1")
@@ -167,7 +168,12 @@ def test_the_handler_names_a_labeling_jobs_run_from_its_tags_with_a_valid_list_t
         calls = count_calls(client)
         stubber.add_response(
             "list_tags",
-            {"Tags": [{"Key": "sagechain:run-id", "Value": RUN}]},
+            {
+                "Tags": [
+                    {"Key": "sagechain:run-id", "Value": RUN},
+                    {"Key": "sagechain:stack", "Value": "sagechain"},
+                ]
+            },
             {"ResourceArn": arn("labeling-job", LABELING)},
         )
         monkeypatch.setattr("sagechain.adapters.sagemaker_status.sagemaker_client", lambda: client)

@@ -22,6 +22,7 @@ from tests.aws import (
     sample_event,
 )
 from tests.fakes import FakeSageMaker, MemoryStore
+from tests.runs import STACK_NAME
 from tests.unit.test_notify import LABELING, RUN, arn, run_json
 
 pytestmark = pytest.mark.integration
@@ -39,13 +40,14 @@ def runs() -> Iterator[DynamoRunStore]:
 
 def record(runs: DynamoRunStore, cases: list[str], at: datetime | None = None) -> None:
     """The sample events through track_run, stamped `at` when given."""
-    sagemaker = FakeSageMaker(tags={arn("labeling-job", LABELING): {"sagechain:run-id": RUN}})
+    tags = {"sagechain:run-id": RUN, "sagechain:stack": STACK_NAME}
+    sagemaker = FakeSageMaker(tags={arn("labeling-job", LABELING): tags})
     store = MemoryStore("sagechain-data-example", {f"runs/{RUN}/run.json": run_json()})
     for case in cases:
         event = sample_event("track_run", case)
         if at is not None:
             event["time"] = at.isoformat().replace("+00:00", "Z")
-        track_run(event, sagemaker, store, runs, "sagechain")
+        track_run(event, sagemaker, store, runs, "sagechain", STACK_NAME)
 
 
 def test_a_run_waiting_on_its_labeling_job_past_the_limit_is_reported_with_where_it_stands(

@@ -6,7 +6,7 @@ from sagechain.deployment.bookkeeping import Outcome
 from sagechain.deployment.configure_autoscaling import AutoscalingConfig, configure_autoscaling
 from sagechain.event_sources.sagemaker import StateChange
 from sagechain.events import DeploymentFailed, ModelLive
-from sagechain.names import RUN_ID_TAG
+from sagechain.names import resource_tags
 from sagechain.ports import EndpointConfig, Variant
 from sagechain.records import ModelInfo
 from tests.deploy_fakes import (
@@ -23,8 +23,9 @@ from tests.deploy_fakes import (
     store_with_run,
 )
 from tests.fakes import MemoryDeploymentStore, RecordingPublisher
+from tests.runs import STACK_NAME
 
-CONFIG = AutoscalingConfig("sagechain", "https://api.example.com/v1/models/{model}/predict")
+CONFIG = AutoscalingConfig("sagechain", "https://api.example.com/v1/models/{model}/predict", STACK_NAME)
 NEW = EndpointConfig(
     f"{JOB}-config", f"{ARN}:endpoint-config/{JOB}-config", [Variant("AllTraffic", JOB, "ml.m5.large")]
 )
@@ -47,7 +48,7 @@ class Stage:
         self.store.objects[f"runs/{RUN}/model.json"] = info
         if in_flight:
             self.store.objects[f"models/{ENDPOINT}/deploying.json"] = info
-        self.sagemaker.resource_tags[NEW.arn] = {RUN_ID_TAG: RUN}
+        self.sagemaker.resource_tags[NEW.arn] = resource_tags(RUN, STACK_NAME)
         self.sagemaker.put_endpoint("InService", NEW)
 
     def run(self, change: StateChange) -> Outcome:
@@ -191,7 +192,7 @@ def test_update_that_rolled_back_fails_the_new_run_and_keeps_the_old_model_live(
     stage.store.objects["runs/older-run/model.json"] = live_model().model_dump_json().encode()
     stage.store.objects["runs/older-run/training.json"] = stage.store.objects[f"runs/{RUN}/training.json"]
     stage.store.objects["runs/older-run/spec.json"] = stage.store.objects[f"runs/{RUN}/spec.json"]
-    stage.sagemaker.resource_tags[OLD.arn] = {RUN_ID_TAG: "older-run"}
+    stage.sagemaker.resource_tags[OLD.arn] = resource_tags("older-run", STACK_NAME)
     stage.sagemaker.put_endpoint(
         "InService", OLD, reason="Update failed: the new model failed health checks."
     )

@@ -10,7 +10,7 @@ from sagechain.deployment.deploy_model import DeployConfig, deploy_model
 from sagechain.errors import RetryableError
 from sagechain.event_sources.sagemaker import StateChange
 from sagechain.events import DeploymentFailed, DeploymentRejected, DeploymentStarted
-from sagechain.names import RUN_ID_TAG
+from sagechain.names import RUN_ID_TAG, STACK_TAG, resource_tags
 from sagechain.ports import EndpointConfig, TuningOutcome, Variant
 from sagechain.records import ModelInfo
 from tests.deploy_fakes import (
@@ -31,8 +31,9 @@ from tests.deploy_fakes import (
     tuning_change,
 )
 from tests.fakes import MemoryDeploymentStore, RecordingPublisher
+from tests.runs import STACK_NAME
 
-CONFIG = DeployConfig(name_prefix="sagechain", role_arn=ROLE)
+CONFIG = DeployConfig(name_prefix="sagechain", role_arn=ROLE, stack_name=STACK_NAME)
 OLD_CONFIG = EndpointConfig(
     "sagechain-older-run-train-config",
     f"{ARN}:endpoint-config/sagechain-older-run-train-config",
@@ -79,7 +80,7 @@ def test_first_model_creates_model_config_and_endpoint_and_announces_it() -> Non
     assert model["image"] == plan().training_image
     assert model["network_isolation"] is True
     assert model["model_data_url"] == completed_job().model_data_url
-    assert model["tags"] == {RUN_ID_TAG: RUN}
+    assert model["tags"] == {RUN_ID_TAG: RUN, STACK_TAG: STACK_NAME}
     [config] = stage.sagemaker.configs.values()
     assert config.name == f"{JOB}-config"
     assert config.variants == [Variant("AllTraffic", JOB, "ml.m5.large")]
@@ -101,15 +102,26 @@ def test_first_model_creates_model_config_and_endpoint_and_announces_it() -> Non
     assert event.console_url.endswith(f"#/endpoints/{ENDPOINT}")
 
 
-def test_custom_images_keep_network_access_and_serve_with_their_own_image() -> None:
+def test_custom_images_serve_isolated_with_their_own_image_by_default() -> None:
     custom = "123456789012.dkr.ecr.us-east-1.amazonaws.com/my-model:1"
     stage = Stage(store_with_run(plan(algorithm="custom", training_image=custom)))
     stage.sagemaker.add_job(completed_job())
 
     stage.run(training_change())
 
-    assert stage.sagemaker.models[JOB]["network_isolation"] is False
+    assert stage.sagemaker.models[JOB]["network_isolation"] is True
     assert stage.sagemaker.models[JOB]["image"] == custom
+
+
+def test_custom_images_keep_network_access_when_the_operator_allows_it() -> None:
+    custom = "123456789012.dkr.ecr.us-east-1.amazonaws.com/my-model:1"
+    stage = Stage(store_with_run(plan(algorithm="custom", training_image=custom)))
+    stage.config = replace(CONFIG, allow_custom_network_access=True)
+    stage.sagemaker.add_job(completed_job())
+
+    stage.run(training_change())
+
+    assert stage.sagemaker.models[JOB]["network_isolation"] is False
 
 
 def test_spec_endpoint_name_is_used_and_given_the_stacks_prefix() -> None:
@@ -349,7 +361,7 @@ def _tuning_stage() -> Stage:
     stage.sagemaker.tuning[TUNING] = TuningOutcome(
         TUNING, tuning_arn, "Completed", CHILDREN[1], "validation:accuracy", 0.94
     )
-    stage.sagemaker.resource_tags[tuning_arn] = {RUN_ID_TAG: RUN}
+    stage.sagemaker.resource_tags[tuning_arn] = resource_tags(RUN, STACK_NAME)
     return stage
 
 

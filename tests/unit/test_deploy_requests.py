@@ -13,7 +13,7 @@ from sagechain.deployment.configure_autoscaling import AutoscalingConfig, config
 from sagechain.deployment.deploy_model import DeployConfig, deploy_model
 from sagechain.event_sources.sagemaker import StateChange
 from sagechain.events import DeploymentStarted, ModelLive
-from sagechain.names import RUN_ID_TAG
+from sagechain.names import RUN_ID_TAG, STACK_TAG
 from sagechain.ports import EndpointConfig, Variant
 from tests.deploy_fakes import (
     ARN,
@@ -30,11 +30,12 @@ from tests.deploy_fakes import (
     training_change,
 )
 from tests.fakes import MemoryDeploymentStore, RecordingPublisher
+from tests.runs import STACK_NAME
 from tests.stubs import call_order, count_calls, stubbed
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 CONFIG_NAME = f"{JOB}-config"
-TAGS = [{"Key": RUN_ID_TAG, "Value": RUN}]
+TAGS = [{"Key": RUN_ID_TAG, "Value": RUN}, {"Key": STACK_TAG, "Value": STACK_NAME}]
 OLD = EndpointConfig(
     "sagechain-older-run-train-config",
     f"{ARN}:endpoint-config/sagechain-older-run-train-config",
@@ -88,6 +89,9 @@ def described_config(config: EndpointConfig) -> dict[str, Any]:
     }
 
 
+STACK_TAGS = {STACK_TAG: STACK_NAME}
+
+
 class Clients:
     """Stubbed SageMaker and Application Auto Scaling, with the calls in the order they went out."""
 
@@ -97,7 +101,7 @@ class Clients:
         self.order = call_order(sagemaker, autoscaling)
         self.counts = count_calls(sagemaker)
         self.hosting = SageMakerHosting(sagemaker)
-        self.autoscaler = ApplicationAutoScaling(autoscaling)
+        self.autoscaler = ApplicationAutoScaling(STACK_TAGS, autoscaling)
         self.publisher = RecordingPublisher()
 
     def deploy(self, store: MemoryDeploymentStore, change: StateChange | None = None) -> None:
@@ -108,7 +112,7 @@ class Clients:
             self.autoscaler,
             store,
             self.publisher,
-            DeployConfig("sagechain", ROLE),
+            DeployConfig("sagechain", ROLE, STACK_NAME),
             now=lambda: NOW,
         )
 
@@ -318,6 +322,8 @@ def test_in_service_endpoint_gets_the_specs_scaling_as_validated_requests(client
     )
     store = store_with_run()
     store.objects[f"runs/{RUN}/model.json"] = run_model().model_dump_json().encode()
+    # The documented event carries no tags: the endpoint's own say which stack created it.
+    clients.sm.add_response("list_tags", {"Tags": TAGS}, {"ResourceArn": f"{ARN}:endpoint/{ENDPOINT}"})
     clients.sm.add_response(
         "describe_endpoint", described_endpoint("InService", CONFIG_NAME), {"EndpointName": ENDPOINT}
     )
@@ -334,6 +340,8 @@ def test_in_service_endpoint_gets_the_specs_scaling_as_validated_requests(client
             "ScalableDimension": DIMENSION,
             "MinCapacity": 1,
             "MaxCapacity": 2,
+            # Tagged for the stack: IAM lets only this stack deregister it.
+            "Tags": STACK_TAGS,
         },
     )
     clients.aas.add_response(
@@ -363,10 +371,11 @@ def test_in_service_endpoint_gets_the_specs_scaling_as_validated_requests(client
         clients.autoscaler,
         store,
         clients.publisher,
-        AutoscalingConfig("sagechain", "https://example.invalid/v1/models/{model}/predict"),
+        AutoscalingConfig("sagechain", "https://example.invalid/v1/models/{model}/predict", STACK_NAME),
     )
 
     assert clients.order == [
+        "ListTags",
         "DescribeEndpoint",
         "DescribeEndpointConfig",
         "ListTags",
@@ -445,4 +454,4 @@ def test_deregistering_a_target_already_gone_is_fine() -> None:
             "deregister_scalable_target", "ObjectNotFoundException", "No scalable target"
         )
 
-        ApplicationAutoScaling(client).deregister(ENDPOINT, "AllTraffic")
+        ApplicationAutoScaling(STACK_TAGS, client).deregister(ENDPOINT, "AllTraffic")

@@ -4,6 +4,7 @@ from sagechain.observers.email_delivery import UNCONFIRMED, EmailDelivery
 from sagechain.observers.track_run import track_run
 from tests.aws import sample_event
 from tests.fakes import FakeSageMaker, MemoryStore, RecordingRunStore
+from tests.runs import STACK_NAME
 
 
 class Subscriptions:
@@ -60,7 +61,8 @@ def test_a_run_that_starts_while_nobody_gets_emails_records_it_and_later_events_
         MemoryStore(),
         runs,
         "sagechain",
-        delivery,
+        STACK_NAME,
+        email=delivery,
     )
     track_run(
         sample_event("track_run", "labeling_started"),
@@ -68,7 +70,8 @@ def test_a_run_that_starts_while_nobody_gets_emails_records_it_and_later_events_
         MemoryStore(),
         runs,
         "sagechain",
-        delivery,
+        STACK_NAME,
+        email=delivery,
     )
 
     first, later = runs.changes

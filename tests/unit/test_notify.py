@@ -10,6 +10,7 @@ from sagechain.observers.notify import compose_email, duration
 from sagechain.ports import EndpointFacts, LabelingJobFacts, TrainingJobFacts, TuningJobFacts
 from tests.aws import sample_event
 from tests.fakes import FakeSageMaker, MemoryStore
+from tests.runs import STACK_NAME
 
 RUN = "flowers-8b39944c64ac"
 LABELING = "sagechain-flowers-8b39944c64ac-labeling"
@@ -61,7 +62,7 @@ def spot_training(status: str = "Failed", secondary: str = "Failed", **extra: An
 
 @pytest.fixture
 def sagemaker() -> FakeSageMaker:
-    run_tag = {"sagechain:run-id": RUN}
+    run_tag = {"sagechain:run-id": RUN, "sagechain:stack": "sagechain"}
     return FakeSageMaker(
         tags={
             arn("labeling-job", LABELING): run_tag,
@@ -100,7 +101,7 @@ def store() -> MemoryStore:
 def email_for(
     case: str, sagemaker: FakeSageMaker, store: MemoryStore, event: dict[str, Any] | None = None
 ) -> Email:
-    email = compose_email(event or sample_event("notify", case), sagemaker, store, "sagechain")
+    email = compose_email(event or sample_event("notify", case), sagemaker, store, "sagechain", STACK_NAME)
     assert email is not None
     return email
 
@@ -261,7 +262,7 @@ def test_each_event_is_emailed_with_a_subject_naming_dataset_stage_and_run(
 def test_completed_jobs_and_endpoints_in_service_are_not_emailed(
     case: str, sagemaker: FakeSageMaker, store: MemoryStore
 ) -> None:
-    assert compose_email(sample_event("notify", case), sagemaker, store, "sagechain") is None
+    assert compose_email(sample_event("notify", case), sagemaker, store, "sagechain", STACK_NAME) is None
 
 
 def test_a_stopped_training_job_says_why_it_stopped_and_what_to_raise(
@@ -281,7 +282,12 @@ def test_a_training_job_that_a_tuning_job_launched_is_left_to_the_tuning_job(
 ) -> None:
     sagemaker.training[TRAINING] = spot_training(tuning_job_arn=arn("hyper-parameter-tuning-job", TUNING))
 
-    assert compose_email(sample_event("notify", "training_job_failed"), sagemaker, store, "sagechain") is None
+    assert (
+        compose_email(
+            sample_event("notify", "training_job_failed"), sagemaker, store, "sagechain", STACK_NAME
+        )
+        is None
+    )
 
 
 def test_the_run_of_a_labeling_job_is_found_by_its_tags_and_its_dataset_in_run_json(
@@ -296,7 +302,10 @@ def test_an_endpoint_updated_by_a_later_run_reports_to_the_run_whose_configurati
     sagemaker: FakeSageMaker, store: MemoryStore
 ) -> None:
     event = sample_event("notify", "endpoint_failed")
-    event["detail"]["Tags"] = {"sagechain:run-id": "flowers-00000000first"}  # the endpoint's creator
+    event["detail"]["Tags"] = {
+        "sagechain:run-id": "flowers-00000000first",
+        "sagechain:stack": "sagechain",
+    }  # the endpoint's creator
 
     email = email_for("endpoint_failed", sagemaker, store, event)
 
@@ -316,7 +325,7 @@ def test_other_peoples_jobs_are_not_emailed(
     event = sample_event("notify", "training_job_failed")
     event["detail"].update(change)
 
-    assert compose_email(event, sagemaker, store, "sagechain") is None, why
+    assert compose_email(event, sagemaker, store, "sagechain", STACK_NAME) is None, why
 
 
 def test_duplicate_reports_of_one_failure_are_one_email(sagemaker: FakeSageMaker, store: MemoryStore) -> None:

@@ -212,7 +212,9 @@ def test_predicts_environment_in_the_template_is_valid_settings() -> None:
     own = template["Resources"]["PredictFunction"]["Properties"]["Environment"]["Variables"]
     literal = {name: value for name, value in own.items() if isinstance(value, str)}
 
-    settings = PredictSettings.from_env({"DATA_BUCKET": "bucket", "NAME_PREFIX": "sagechain", **literal})
+    settings = PredictSettings.from_env(
+        {"DATA_BUCKET": "bucket", "NAME_PREFIX": "sagechain", "STACK_NAME": "sagechain", **literal}
+    )
 
     assert (settings.model_cache_ttl_seconds, settings.deadline_seconds, settings.max_attempts) == (60, 25, 5)
 

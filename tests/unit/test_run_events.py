@@ -37,7 +37,10 @@ def test_a_labeling_job_is_named_by_the_arn_in_resources_since_its_detail_holds_
 
 def test_training_job_tags_arrive_as_a_map_or_as_the_api_list() -> None:
     event = sample_event("notify", "training_job_completed")
-    assert state_change("training_job_completed").tags == {"sagechain:run-id": "flowers-8b39944c64ac"}
+    assert state_change("training_job_completed").tags == {
+        "sagechain:run-id": "flowers-8b39944c64ac",
+        "sagechain:stack": "sagechain",
+    }
     event["detail"]["Tags"] = [{"Key": "sagechain:run-id", "Value": "x-1"}]
 
     parsed = parse_bus_event(event)

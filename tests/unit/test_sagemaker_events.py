@@ -21,14 +21,14 @@ def test_documented_training_event_is_read_with_its_empty_tag_map() -> None:
         "sagechain-flowers-8b39944c64ac-train",
         "Completed",
     )
-    assert change.run_id is None
+    assert change.tags == {}
 
 
 def test_schema_registry_tag_list_gives_the_run_id() -> None:
     change = state_change(sample_event("deploy_model", "training_job_completed_tags_as_list"))
 
     assert change is not None
-    assert change.run_id == "flowers-8b39944c64ac"
+    assert change.tags[RUN_ID_TAG] == "flowers-8b39944c64ac"
 
 
 def test_tuning_event_is_read_by_its_own_field_names() -> None:

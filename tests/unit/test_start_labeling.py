@@ -28,6 +28,7 @@ from sagechain.records import RunInfo
 from sagechain.settings import SpecDefaults
 from sagechain.spec import DatasetSpec
 from tests.fakes import MemoryStore, RecordingPublisher
+from tests.runs import STACK_NAME
 from tests.stubs import count_calls
 
 BUCKET = "data"
@@ -89,7 +90,9 @@ def make_run(
 
 
 def request_for(run_id: str = RUN_ID) -> LabelingRequest:
-    request = labeling_request(ObjectRef(bucket=BUCKET, key=f"runs/{run_id}/input.manifest"), "sagechain")
+    request = labeling_request(
+        ObjectRef(bucket=BUCKET, key=f"runs/{run_id}/input.manifest"), "sagechain", STACK_NAME
+    )
     assert request is not None
     return request
 
@@ -135,7 +138,10 @@ def expected_request(
             },
             **human_task,
         },
-        "Tags": [{"Key": "sagechain:run-id", "Value": RUN_ID}],
+        "Tags": [
+            {"Key": "sagechain:run-id", "Value": RUN_ID},
+            {"Key": "sagechain:stack", "Value": "sagechain"},
+        ],
     }
 
 
@@ -280,7 +286,7 @@ def test_a_run_prepared_by_stage_one_starts_labeling() -> None:
         upload, store, RecordingPublisher(), DEFAULTS, ZipLimits.from_env({}), Guardrails.from_env()
     )
     manifest = ObjectRef(bucket=BUCKET, key=prepared.manifest_uri.removeprefix(f"s3://{BUCKET}/"))
-    request = labeling_request(manifest, "sagechain")
+    request = labeling_request(manifest, "sagechain", STACK_NAME)
     assert request is not None
     with sagemaker() as (jobs, stubber, _):
         stubber.add_response("create_labeling_job", ARN_RESPONSE)
@@ -605,18 +611,20 @@ def test_a_label_attribute_ground_truth_reserves_is_rejected_before_any_job() ->
     ],
 )
 def test_only_a_runs_own_input_manifest_key_is_a_labeling_request(key: str) -> None:
-    assert labeling_request(ObjectRef(bucket=BUCKET, key=key), "sagechain") is None
+    assert labeling_request(ObjectRef(bucket=BUCKET, key=key), "sagechain", STACK_NAME) is None
 
 
 def test_the_job_name_is_the_runs_own_valid_sagemaker_name_even_for_long_run_ids() -> None:
     run_id = "a-very-long-dataset-name-for-pets-0123456789ab"
     request = labeling_request(
-        ObjectRef(bucket=BUCKET, key=f"runs/{run_id}/input.manifest"), "sagechain-prod"
+        ObjectRef(bucket=BUCKET, key=f"runs/{run_id}/input.manifest"), "sagechain-prod", STACK_NAME
     )
 
     assert request is not None
     assert request.job_name.startswith("sagechain-prod-")
     assert len(request.job_name) <= 63
     assert request == labeling_request(
-        ObjectRef(bucket=BUCKET, key=f"runs/{run_id}/input.manifest", version_id="v2"), "sagechain-prod"
+        ObjectRef(bucket=BUCKET, key=f"runs/{run_id}/input.manifest", version_id="v2"),
+        "sagechain-prod",
+        STACK_NAME,
     )

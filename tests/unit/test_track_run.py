@@ -10,12 +10,13 @@ from sagechain.ports import EndpointFacts, TrainingJobFacts
 from sagechain.run_history import RunStatus, Stage
 from tests.aws import sample_event
 from tests.fakes import FakeSageMaker, MemoryStore, RecordingRunStore
+from tests.runs import STACK_NAME
 from tests.unit.test_notify import CONFIG, ENDPOINT, LABELING, RUN, TRAINING, TUNING, arn, run_json
 
 
 @pytest.fixture
 def sagemaker() -> FakeSageMaker:
-    tag = {"sagechain:run-id": RUN}
+    tag = {"sagechain:run-id": RUN, "sagechain:stack": "sagechain"}
     return FakeSageMaker(tags={arn("labeling-job", LABELING): tag, arn("endpoint-config", CONFIG): tag})
 
 
@@ -29,7 +30,7 @@ def test_a_prepared_dataset_starts_the_run_with_its_counts_and_estimate(
 ) -> None:
     runs = RecordingRunStore()
 
-    track_run(sample_event("track_run", "dataset_prepared"), sagemaker, store, runs, "sagechain")
+    track_run(sample_event("track_run", "dataset_prepared"), sagemaker, store, runs, "sagechain", STACK_NAME)
 
     [change] = runs.changes
     assert (change.run_id, change.dataset, change.stage, change.status) == (
@@ -49,7 +50,9 @@ def test_a_labeling_state_change_is_filed_under_the_run_its_tags_name(
 ) -> None:
     runs = RecordingRunStore()
 
-    track_run(sample_event("track_run", "labeling_job_completed"), sagemaker, store, runs, "sagechain")
+    track_run(
+        sample_event("track_run", "labeling_job_completed"), sagemaker, store, runs, "sagechain", STACK_NAME
+    )
 
     [change] = runs.changes
     assert (change.run_id, change.dataset, change.stage) == (RUN, "flowers", Stage.LABELING)
@@ -65,7 +68,9 @@ def test_a_finished_training_job_keeps_its_training_and_billable_seconds(
     )
     runs = RecordingRunStore()
 
-    track_run(sample_event("track_run", "training_job_completed"), sagemaker, store, runs, "sagechain")
+    track_run(
+        sample_event("track_run", "training_job_completed"), sagemaker, store, runs, "sagechain", STACK_NAME
+    )
 
     [job] = runs.changes[0].jobs
     assert (job.state.training_seconds, job.state.billable_seconds) == (1800, 600)
@@ -76,10 +81,13 @@ def test_a_tuning_jobs_trial_updates_only_its_job(sagemaker: FakeSageMaker, stor
         name=TRAINING, status="Failed", tuning_job_arn=arn("hyper-parameter-tuning-job", TUNING)
     )
     # A tuning job's tags are copied onto the training jobs it launches.
-    sagemaker.tag_map[arn("training-job", TRAINING)] = {"sagechain:run-id": RUN}
+    sagemaker.tag_map[arn("training-job", TRAINING)] = {
+        "sagechain:run-id": RUN,
+        "sagechain:stack": "sagechain",
+    }
     runs = RecordingRunStore()
 
-    track_run(sample_event("notify", "training_job_failed"), sagemaker, store, runs, "sagechain")
+    track_run(sample_event("notify", "training_job_failed"), sagemaker, store, runs, "sagechain", STACK_NAME)
 
     [change] = runs.changes
     assert not change.moves_run
@@ -94,7 +102,7 @@ def test_a_failed_endpoint_without_a_reason_in_the_event_gets_describe_endpoints
     sagemaker.endpoints[ENDPOINT] = EndpointFacts(name=ENDPOINT, status="Failed", failure_reason="quota")
     runs = RecordingRunStore()
 
-    track_run(sample_event("notify", "endpoint_failed"), sagemaker, store, runs, "sagechain")
+    track_run(sample_event("notify", "endpoint_failed"), sagemaker, store, runs, "sagechain", STACK_NAME)
 
     [change] = runs.changes
     assert (change.stage, change.status, change.error) == (Stage.DEPLOYMENT, RunStatus.FAILED, "quota")
@@ -107,7 +115,7 @@ def test_events_about_someone_elses_resources_are_not_recorded(
     event["detail"]["TrainingJobName"] = "notebook-experiment-7"
     runs = RecordingRunStore()
 
-    assert track_run(event, sagemaker, store, runs, "sagechain") is None
+    assert track_run(event, sagemaker, store, runs, "sagechain", STACK_NAME) is None
     assert runs.changes == []
 
 
@@ -137,7 +145,7 @@ def test_the_run_history_keeps_who_uploaded_the_dataset(sagemaker: FakeSageMaker
     event = sample_event("track_run", "dataset_prepared")
     event["detail"] |= {"uploaded_by": "AWS:AIDAEXAMPLE", "uploaded_from": "198.51.100.7"}
 
-    track_run(event, sagemaker, store, runs, "sagechain")
+    track_run(event, sagemaker, store, runs, "sagechain", STACK_NAME)
 
     [change] = runs.changes
     assert (change.facts.uploaded_by, change.facts.uploaded_from) == ("AWS:AIDAEXAMPLE", "198.51.100.7")

@@ -35,7 +35,7 @@ RUN = f"s3://{BUCKET}/runs/{RUN_ID}"
 IC_IMAGE = "811284229777.dkr.ecr.us-east-1.amazonaws.com/image-classification:1"
 OD_IMAGE = "811284229777.dkr.ecr.us-east-1.amazonaws.com/object-detection:1"
 CUSTOM_IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/flowers-trainer:2.1"
-TAGS = [{"Key": "sagechain:run-id", "Value": RUN_ID}]
+TAGS = [{"Key": "sagechain:run-id", "Value": RUN_ID}, {"Key": "sagechain:stack", "Value": "sagechain"}]
 TRIGGER = TrainingTrigger(key=f"labeled-manifest/{RUN_ID}", run_id=RUN_ID)
 JOB = f"sagechain-{RUN_ID}-train"
 TUNE = names.sagemaker_name("sagechain", RUN_ID, "tune", max_length=32)
@@ -76,6 +76,7 @@ def builtin_job(
         "OutputDataConfig": {"S3OutputPath": f"{RUN}/training/"},
         "ResourceConfig": {"InstanceType": "ml.p3.2xlarge", "InstanceCount": 1, "VolumeSizeInGB": 50},
         "StoppingCondition": {"MaxRuntimeInSeconds": 86_400},
+        "EnableNetworkIsolation": True,
         "Tags": TAGS,
     }
 
@@ -257,6 +258,8 @@ def test_custom_container_gets_manifests_as_files_extra_channels_and_its_metrics
             "OutputDataConfig": {"S3OutputPath": f"{RUN}/training/"},
             "ResourceConfig": {"InstanceType": "ml.g5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 50},
             "StoppingCondition": {"MaxRuntimeInSeconds": 86_400},
+            # A custom image trains without network access unless the operator allows it.
+            "EnableNetworkIsolation": True,
             "Environment": {"WANDB_MODE": "offline"},
             "Tags": TAGS,
         },

@@ -41,3 +41,18 @@ def run_id(dataset: str, bucket: str, key: str, version: str | None) -> str:
 
 # Every SageMaker resource sagechain creates carries this tag, valued with its run id.
 RUN_ID_TAG = "sagechain:run-id"
+# ... and this one, valued with the name of the stack that created it: two stacks with the same
+# prefix (or prefixes such as `ml` and `ml-vision`) tell their resources apart by it.
+STACK_TAG = "sagechain:stack"
+
+
+def resource_tags(run_id: str, stack_name: str) -> dict[str, str]:
+    """The tags every SageMaker resource sagechain creates carries."""
+    return {RUN_ID_TAG: run_id, STACK_TAG: stack_name}
+
+
+def owned_run_id(tags: dict[str, str], stack_name: str) -> str | None:
+    """The run a resource belongs to, or None unless this stack created it (STACK_TAG matches)."""
+    if tags.get(STACK_TAG) != stack_name:
+        return None
+    return tags.get(RUN_ID_TAG) or None

@@ -119,7 +119,8 @@ class LabelingJobSummary(BaseModel):
 
     name: str
     status: str
-    run_id: str | None
+    # The job's tags: sagechain:run-id names its run, sagechain:stack the stack that made it.
+    tags: dict[str, str]
     label_attribute: str | None
     output_manifest_uri: str | None
     labeled: int

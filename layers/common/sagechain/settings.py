@@ -44,6 +44,7 @@ class FunctionSettings(EnvironmentSettings):
 
     data_bucket: str = Field(alias="DATA_BUCKET", min_length=3)
     name_prefix: NamePrefix
+    stack_name: str = Field(alias="STACK_NAME", min_length=1)
 
 
 class IdempotentSettings(FunctionSettings):

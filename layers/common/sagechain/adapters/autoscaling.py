@@ -31,8 +31,11 @@ def resource_id(endpoint: str, variant: str) -> str:
 class ApplicationAutoScaling:
     """Implements Autoscaler over one Application Auto Scaling client."""
 
-    def __init__(self, client: "ApplicationAutoScalingClient | None" = None) -> None:
+    def __init__(self, tags: dict[str, str], client: "ApplicationAutoScalingClient | None" = None) -> None:
         self._client = client or autoscaling_client()
+        # Put on targets as they are registered (the stack's tag): IAM lets only the stack that
+        # registered a target deregister it.
+        self._tags = dict(tags)
 
     def registered(self, endpoint: str, variant: str) -> ScalableTarget | None:
         """DescribeScalableTargets for the variant."""
@@ -66,6 +69,7 @@ class ApplicationAutoScaling:
             ScalableDimension=DIMENSION,
             MinCapacity=min_capacity,
             MaxCapacity=max_capacity,
+            Tags=self._tags,
         )
 
     def track_invocations(

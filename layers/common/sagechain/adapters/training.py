@@ -9,7 +9,6 @@ from sagechain.adapters.clients import sagemaker_client
 from sagechain.adapters.sagemaker import is_already_exists
 from sagechain.console import console_url
 from sagechain.errors import TrainingNotStartedError
-from sagechain.names import RUN_ID_TAG
 from sagechain.ports import LabelingJobSummary
 
 if TYPE_CHECKING:
@@ -43,7 +42,7 @@ class SageMakerTraining:
         return LabelingJobSummary(
             name=job["LabelingJobName"],
             status=job["LabelingJobStatus"],
-            run_id=tags.get(RUN_ID_TAG),
+            tags=tags,
             label_attribute=job.get("LabelAttributeName"),
             output_manifest_uri=job.get("LabelingJobOutput", {}).get("OutputDatasetS3Uri"),
             labeled=counters.get("TotalLabeled", 0),

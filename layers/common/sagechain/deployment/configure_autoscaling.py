@@ -27,7 +27,7 @@ from sagechain.deployment.bookkeeping import (
 from sagechain.event_sources.sagemaker import StateChange, normalized_status
 from sagechain.events import DeploymentFailed, ModelLive
 from sagechain.layout import deploying_key
-from sagechain.names import RUN_ID_TAG
+from sagechain.names import owned_run_id
 from sagechain.ports import (
     Autoscaler,
     DeploymentStore,
@@ -48,6 +48,7 @@ class AutoscalingConfig:
 
     name_prefix: str
     predict_url_template: str
+    stack_name: str
 
     @property
     def policy_name(self) -> str:
@@ -71,6 +72,8 @@ def configure_autoscaling(
     """Act on one endpoint state change: autoscaling and Model Live, Deployment Failed, or nothing."""
     status = normalized_status(change.status)
     stage = _Stage(jobs, host, autoscaler, store, publisher, config)
+    if status in FAILED | {IN_SERVICE} and not stage.owns(change):
+        return Outcome("ignored", f"endpoint {change.name} was not created by this stack")
     if status == IN_SERVICE:
         return stage.in_service(change)
     if status in FAILED:
@@ -87,9 +90,14 @@ class _Stage:
     publisher: EventPublisher
     config: AutoscalingConfig
 
+    def owns(self, change: StateChange) -> bool:
+        """Whether this stack created the endpoint: its tags (the event's, else ListTags) name it."""
+        return owned_run_id(change.tags or self.jobs.tags(change.arn), self.config.stack_name) is not None
+
     def _run_model(self, endpoint_config: EndpointConfig) -> ModelInfo | None:
-        """The model.json of the run that made the configuration (its sagechain:run-id tag)."""
-        run_id = self.jobs.tags(endpoint_config.arn).get(RUN_ID_TAG)
+        """The model.json of the run that made the configuration (its sagechain:run-id tag), if this
+        stack made it (its sagechain:stack tag)."""
+        run_id = owned_run_id(self.jobs.tags(endpoint_config.arn), self.config.stack_name)
         return None if run_id is None else read_model_info(self.store, run_model_key(run_id))
 
     def in_service(self, change: StateChange) -> Outcome:

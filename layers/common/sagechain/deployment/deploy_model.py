@@ -37,7 +37,7 @@ from sagechain.event_sources.sagemaker import JobKind, StateChange, normalized_s
 from sagechain.events import DeploymentFailed, DeploymentRejected, DeploymentStarted
 from sagechain.guardrails import endpoint_owner, endpoint_violations, foreign_endpoint
 from sagechain.layout import deploying_key
-from sagechain.names import RUN_ID_TAG
+from sagechain.names import RUN_ID_TAG, STACK_TAG, owned_run_id, resource_tags
 from sagechain.ports import (
     Autoscaler,
     DeploymentStore,
@@ -63,9 +63,12 @@ class DeployConfig:
 
     name_prefix: str
     role_arn: str
+    stack_name: str
     allow_worse_model: bool = False
     allowed_endpoint_instance_types: tuple[str, ...] | None = None
     max_endpoint_instances: int | None = None
+    # Custom images may reach the network (stack parameter AllowCustomNetworkAccess).
+    allow_custom_network_access: bool = False
 
 
 class SiblingRecord(BaseModel):
@@ -160,9 +163,9 @@ def _is_on(endpoint: EndpointState, config_name: str) -> bool:
     return config_name in (endpoint.config_name, endpoint.pending_config_name)
 
 
-def _job_tags_run_id(change: StateChange, jobs: SageMakerJobs, arn: str) -> str | None:
+def _job_tags_run_id(change: StateChange, jobs: SageMakerJobs, arn: str, stack_name: str) -> str | None:
     # Documented events carry Tags as {} (empty): ask SageMaker when the event has none.
-    return change.run_id or jobs.tags(arn).get(RUN_ID_TAG)
+    return owned_run_id(change.tags or jobs.tags(arn), stack_name)
 
 
 def _load_run(store: DeploymentStore, run_id: str) -> _Run | None:
@@ -204,9 +207,9 @@ class _Deployer:
         job = self.jobs.training_job(change.name)
         if job.tuning_job_arn:
             return Outcome("ignored", f"{job.name} belongs to tuning job {job.tuning_job_arn}, which decides")
-        run_id = _job_tags_run_id(change, self.jobs, job.arn)
+        run_id = _job_tags_run_id(change, self.jobs, job.arn, self.config.stack_name)
         if run_id is None:
-            return Outcome("ignored", f"{job.name} has no {RUN_ID_TAG} tag")
+            return Outcome("ignored", f"{job.name} has no {RUN_ID_TAG} tag or another stack's {STACK_TAG}")
         run = _load_run(self.store, run_id)
         if run is None:
             return Outcome("ignored", f"run {run_id} has no training.json or spec.json")
@@ -222,9 +225,9 @@ class _Deployer:
         tuning = self.jobs.tuning_job(change.name)
         if tuning.status != "Completed":
             return Outcome("ignored", f"tuning job {tuning.name} is {tuning.status}")
-        run_id = _job_tags_run_id(change, self.jobs, tuning.arn)
+        run_id = _job_tags_run_id(change, self.jobs, tuning.arn, self.config.stack_name)
         if run_id is None:
-            return Outcome("ignored", f"{tuning.name} has no {RUN_ID_TAG} tag")
+            return Outcome("ignored", f"{tuning.name} has no {RUN_ID_TAG} tag or another stack's {STACK_TAG}")
         run = _load_run(self.store, run_id)
         if run is None:
             return Outcome("ignored", f"run {run_id} has no training.json or spec.json")
@@ -337,15 +340,15 @@ class _Deployer:
                 f"endpoint {endpoint_name} is {endpoint.status}; deploying {model_name} is retried"
             )
         else:
-            tags = {RUN_ID_TAG: run.run_id}
+            tags = resource_tags(run.run_id, self.config.stack_name)
             variant = Variant(VARIANT, model_name, instance_type)
             self.host.create_model(
                 model_name,
                 image=plan.training_image,
                 model_data_url=job.model_data_url,
                 role_arn=self.config.role_arn,
-                # AWS's built-in algorithms serve without network access; a custom image may need it.
-                network_isolation=plan.algorithm == "builtin",
+                # Built-in algorithms always serve isolated; custom images unless the operator allows.
+                network_isolation=plan.algorithm == "builtin" or not self.config.allow_custom_network_access,
                 tags=tags,
             )
             self.host.create_endpoint_config(config_name, variant, spec.deployment.min_instances, tags)

@@ -7,13 +7,16 @@ from sagechain.settings import SageMakerRoleArn, StageSettings
 
 
 class DeployModelSettings(StageSettings):
-    """deploy_model: the role models run as, and the stack's bounds on endpoints."""
+    """deploy_model: the role models run as, the stack's bounds on endpoints, and whether custom
+    images may reach the network."""
 
     sagemaker_role_arn: SageMakerRoleArn
     # The operator's setting (stack parameter AllowWorseModel), never the spec's.
     allow_worse_model: bool = Field(alias="ALLOW_WORSE_MODEL")
     allowed_endpoint_instance_types: CommaList = Field(alias="ALLOWED_ENDPOINT_INSTANCE_TYPES", min_length=1)
     max_endpoint_instances: int = Field(alias="MAX_ENDPOINT_INSTANCES", ge=1)
+    # Stack parameter AllowCustomNetworkAccess; IAM requires isolation too while it is false.
+    allow_custom_network_access: bool = Field(alias="ALLOW_CUSTOM_NETWORK_ACCESS")
 
 
 class ConfigureAutoscalingSettings(StageSettings):

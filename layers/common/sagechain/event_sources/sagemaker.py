@@ -30,8 +30,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from sagechain.names import RUN_ID_TAG
-
 SAGEMAKER_SOURCE = "aws.sagemaker"
 LABELING_DETAIL_TYPE = "SageMaker Ground Truth Labeling Job State Change"
 TRAINING_DETAIL_TYPE = "SageMaker Training Job State Change"
@@ -164,11 +162,6 @@ class StateChange(BaseModel):
     pending_config_name: str | None = None
     # Training jobs a tuning job launched (its trials).
     tuning_job_arn: str | None = None
-
-    @property
-    def run_id(self) -> str | None:
-        """The run the resource belongs to, when the event carries the tag."""
-        return self.tags.get(RUN_ID_TAG)
 
     @property
     def endpoint_config_name(self) -> str | None:

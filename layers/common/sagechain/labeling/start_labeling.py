@@ -34,7 +34,7 @@ from sagechain.labeling.ground_truth import (
 )
 from sagechain.labeling.worker_template import label_categories_document, worker_task_template
 from sagechain.layout import INPUT_MANIFEST, RUN_INFO_FILE, SPEC_RECORD_FILE, dataset_prefix, run_key
-from sagechain.names import RUN_ID_TAG, sagemaker_name
+from sagechain.names import resource_tags, sagemaker_name
 from sagechain.observability import logger
 from sagechain.ports import EventPublisher, LabelingJobPlan, LabelingJobs, ObjectStore
 from sagechain.pricing import estimate_labeling_cost
@@ -59,6 +59,7 @@ class LabelingRequest(BaseModel):
     job_name: str
     bucket: str
     manifest_key: str
+    stack_name: str
 
 
 def labeling_job_name(name_prefix: str, run_id: str) -> str:
@@ -66,7 +67,7 @@ def labeling_job_name(name_prefix: str, run_id: str) -> str:
     return sagemaker_name(name_prefix, run_id, "labeling")
 
 
-def labeling_request(ref: ObjectRef, name_prefix: str) -> LabelingRequest | None:
+def labeling_request(ref: ObjectRef, name_prefix: str, stack_name: str) -> LabelingRequest | None:
     """The run a created object asks to label, or None unless the key is exactly
     runs/<run_id>/input.manifest (the rule's wildcard also matches deeper keys)."""
     parts = ref.key.split("/")
@@ -78,6 +79,7 @@ def labeling_request(ref: ObjectRef, name_prefix: str) -> LabelingRequest | None
     return LabelingRequest(
         run_id=run_id,
         job_name=labeling_job_name(name_prefix, run_id),
+        stack_name=stack_name,
         bucket=ref.bucket,
         manifest_key=ref.key,
     )
@@ -205,7 +207,7 @@ def _start(
         max_concurrent_tasks=labeling.max_concurrent_tasks,
         public_task_price_usd=labeling.price_per_task_usd if workforce == "public" else None,
         auto_labeling_algorithm_arn=algorithm_arn,
-        tags={RUN_ID_TAG: request.run_id},
+        tags=resource_tags(request.run_id, request.stack_name),
     )
     try:
         created = jobs.create(plan)

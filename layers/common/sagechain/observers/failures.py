@@ -157,7 +157,8 @@ def _run_hint(event: Any) -> _RunHint:
         change = state_change(event)
         if change is not None:
             return _RunHint(
-                run_id=change.run_id, about=f"{change.kind.label} {change.name} ({change.status})"
+                run_id=change.tags.get(names.RUN_ID_TAG),
+                about=f"{change.kind.label} {change.name} ({change.status})",
             )
     except (ValidationError, ValueError):
         pass  # an event of a shape we do not know names no run; the email says so

@@ -469,7 +469,11 @@ def _state_change_email(change: StateChange, run: RunRef, lookup: SageMakerLooku
 
 
 def compose_email(
-    event: Mapping[str, Any], lookup: SageMakerLookup, store: ObjectStore, name_prefix: str
+    event: Mapping[str, Any],
+    lookup: SageMakerLookup,
+    store: ObjectStore,
+    name_prefix: str,
+    stack_name: str,
 ) -> Email | None:
     """The email an event deserves, or None (not ours, not a failure, or a kind we do not follow)."""
     incoming = parse_bus_event(event)
@@ -480,7 +484,7 @@ def compose_email(
     # Endpoints report failure as FAILED (api_status: Failed); only failures and stops are emailed.
     if incoming.status not in ALARMING_STATUSES:
         return None
-    run = resolve_run(incoming, lookup, store, name_prefix)
+    run = resolve_run(incoming, lookup, store, name_prefix, stack_name)
     if run is None:
         return None
     return _state_change_email(incoming, run, lookup)

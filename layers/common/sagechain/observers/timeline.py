@@ -7,9 +7,10 @@ moment, since it says more), then what the event is about. That order is written
 the state of the furthest event, whatever order the events came in.
 
 Run ids of SageMaker's events come from the `sagechain:run-id` tag every stage puts on
-what it creates:
+what it creates, and count only beside a `sagechain:stack` tag naming this stack (another
+sagechain stack may share the name prefix):
 - labeling jobs: the event carries only a status, so ListTags on its ARN (resources[0]);
-- training and tuning jobs: the event's Tags map, else ListTags on the job's ARN (a
+- training and tuning jobs: the event's Tags map when it has any, else ListTags on the job's ARN (a
   tuning job's tags are copied onto the training jobs it launches);
 - endpoints: the tags of the endpoint configuration being deployed (pending, else
   current), because UpdateEndpoint puts a later run's model on an endpoint that still
@@ -34,7 +35,7 @@ from sagechain.events import (
     TrainingStarted,
 )
 from sagechain.layout import RUN_INFO_FILE, run_key
-from sagechain.names import RUN_ID_TAG
+from sagechain.names import RUN_ID_TAG, owned_run_id
 from sagechain.ports import ObjectStore, SageMakerLookup, TrainingJobFacts
 from sagechain.records import ModelMetric, RunInfo, read_record
 from sagechain.run_history import (
@@ -115,17 +116,24 @@ def is_ours(change: StateChange, name_prefix: str) -> bool:
     return change.name.startswith(f"{name_prefix}-")
 
 
-def resolve_run(
-    change: StateChange, lookup: SageMakerLookup, store: ObjectStore, name_prefix: str
-) -> RunRef | None:
-    """The run a state change belongs to, or None when the resource is not sagechain's."""
-    if not is_ours(change, name_prefix):
-        return None
-    run_id = None
+def run_tags(change: StateChange, lookup: SageMakerLookup) -> dict[str, str]:
+    """The tags that name the resource's run: the deployed configuration's for an endpoint (when
+    it still exists), else the event's when it carries any, else ListTags on the resource."""
     config_arn = change.endpoint_config_arn
     if config_arn:
-        run_id = lookup.tags(config_arn).get(RUN_ID_TAG)
-    run_id = run_id or change.tags.get(RUN_ID_TAG) or lookup.tags(change.arn).get(RUN_ID_TAG)
+        config_tags = lookup.tags(config_arn)
+        if RUN_ID_TAG in config_tags:
+            return config_tags
+    return change.tags or lookup.tags(change.arn)
+
+
+def resolve_run(
+    change: StateChange, lookup: SageMakerLookup, store: ObjectStore, name_prefix: str, stack_name: str
+) -> RunRef | None:
+    """The run a state change belongs to, or None when this stack did not create the resource."""
+    if not is_ours(change, name_prefix):
+        return None
+    run_id = owned_run_id(run_tags(change, lookup), stack_name)
     if not run_id:
         return None
     info = run_info(run_id, store)

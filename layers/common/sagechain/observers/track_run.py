@@ -23,6 +23,7 @@ def track_run(
     store: ObjectStore,
     runs: RunStore,
     name_prefix: str,
+    stack_name: str,
     email: EmailDelivery | None = None,
 ) -> RunChange | None:
     """Record one event in its run; None when the event is not about one of our runs.
@@ -34,7 +35,7 @@ def track_run(
     if isinstance(incoming, SagechainDelivery):
         change = timeline.sagechain_change(incoming)
     else:
-        run = timeline.resolve_run(incoming, lookup, store, name_prefix)
+        run = timeline.resolve_run(incoming, lookup, store, name_prefix, stack_name)
         if run is None:
             return None
         training = None

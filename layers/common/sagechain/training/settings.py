@@ -12,7 +12,10 @@ class TrainingEnvironment(EnvironmentSettings):
     region: str = Field(validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION"), min_length=1)
     role_arn: SageMakerRoleArn
     name_prefix: NamePrefix
+    stack_name: str = Field(alias="STACK_NAME", min_length=1)
     default_instance_type: str = Field(alias="DEFAULT_TRAINING_INSTANCE_TYPE", min_length=1)
+    # Stack parameter AllowCustomNetworkAccess; IAM requires isolation too while it is false.
+    allow_custom_network_access: bool = Field(alias="ALLOW_CUSTOM_NETWORK_ACCESS")
 
 
 class StartTrainingSettings(StageSettings):

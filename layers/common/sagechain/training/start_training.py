@@ -3,7 +3,8 @@
 Two triggers start it:
 - one of our Ground Truth labeling jobs completed. The event ("SageMaker Ground Truth
   Labeling Job State Change") carries only {"LabelingJobStatus": "Completed"} and the
-  job's ARN in `resources`; DescribeLabelingJob gives the run (tag sagechain:run-id), the
+  job's ARN in `resources`; DescribeLabelingJob gives the run (tag sagechain:run-id, counted
+  only beside this stack's sagechain:stack tag), the
   output manifest, the label attribute and the label counters. The output manifest is read
   where Ground Truth wrote it and never copied to labeled.manifest, whose arrival is the
   other trigger.
@@ -38,6 +39,7 @@ from sagechain.layout import (
     TRAINING_RECORD_FILE,
     run_key,
 )
+from sagechain.names import owned_run_id
 from sagechain.ports import EventPublisher, LabelingJobSummary, ObjectStore, TrainingJobs
 from sagechain.records import ClassSplit, RunInfo, TrainingRecord, read_record
 from sagechain.spec import DatasetSpec
@@ -109,18 +111,22 @@ def _read_run(store: ObjectStore, run_id: str, labeling_job: LabelingJobSummary 
     return _Run(run_id, info, spec, labeling_job)
 
 
-def _find_run(trigger: TrainingTrigger, store: ObjectStore, jobs: TrainingJobs) -> _Run | None:
+def _find_run(
+    trigger: TrainingTrigger, store: ObjectStore, jobs: TrainingJobs, stack_name: str
+) -> _Run | None:
     """The sagechain run the trigger is about, or None when it is not one of ours."""
     if trigger.run_id is not None:
         return _read_run(store, trigger.run_id, None)
     assert trigger.labeling_job_name is not None  # noqa: S101 - a trigger names a run or a job
     job = jobs.labeling_job(trigger.labeling_job_name)
-    if job is None or job.run_id is None:
+    # Only this stack's jobs: another stack may share the name prefix.
+    run_id = None if job is None else owned_run_id(job.tags, stack_name)
+    if job is None or run_id is None:
         return None
     if job.status != COMPLETED:
         # The event said Completed: a read that lags it is retried, not taken as the answer.
         raise RetryableError(f"labeling job {job.name} reads {job.status}, not yet Completed; retrying")
-    return _read_run(store, job.run_id, job)
+    return _read_run(store, run_id, job)
 
 
 def _labeled_manifest(run: _Run, store: ObjectStore) -> tuple[str, str]:
@@ -264,6 +270,8 @@ def _train(
         region=environment.region,
         role_arn=environment.role_arn,
         name_prefix=environment.name_prefix,
+        stack_name=environment.stack_name,
+        allow_custom_network_access=environment.allow_custom_network_access,
         output_uri=store.uri(run_key(run.run_id, "training/")),
         checkpoint_uri=store.uri(run_key(run.run_id, "training/checkpoints/")),
     )
@@ -309,7 +317,7 @@ def start_training(
     None (and no event) when the trigger is not about a sagechain run: a labeling job
     without our run tag, or a labeled.manifest with no spec.json and run.json beside it.
     """
-    run = _find_run(trigger, store, jobs)
+    run = _find_run(trigger, store, jobs, environment.stack_name)
     if run is None:
         return None
     event: SagechainEvent
