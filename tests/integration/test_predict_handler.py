@@ -383,3 +383,27 @@ def test_an_unexpected_error_is_500_with_nothing_to_learn_from(api: Api) -> None
 def _assert_nothing_leaks(response: dict[str, Any]) -> None:
     for secret in ("arn:", ACCOUNT, "Traceback", ENDPOINT):
         assert secret not in response["body"]
+
+
+# ---------------------------------------------------------------- events of another shape
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        sample_event("predict", "http_api_v2"),
+        {},
+        {"httpMethod": "POST"},
+        {"httpMethod": 7, "path": ["/"]},
+        {"httpMethod": "POST", "path": "/models/flowers/predict", "requestContext": "forged"},
+    ],
+    ids=["http-api-payload-2.0", "empty", "no-path", "wrong-types", "bad-request-context"],
+)
+def test_an_event_that_is_not_a_rest_request_gets_a_json_400_not_a_traceback(
+    api: Api, event: dict[str, Any]
+) -> None:
+    response = api.call(event)
+
+    assert error_of(response) == (400, "unsupported_event")
+    assert response["headers"]["Content-Type"] == "application/json"
+    assert api.calls["InvokeEndpoint"] == 0

@@ -252,3 +252,14 @@ def test_while_nobody_has_confirmed_the_email_every_run_answered_says_so() -> No
 
     assert "no email is delivered" in page["runs"][0]["email_warning"]
     assert "Confirm subscription" in run["email_warning"]
+
+
+def test_a_status_request_of_another_shape_gets_a_json_400(api: ModuleType) -> None:
+    event = sample_event("predict", "http_api_v2")
+    event["routeKey"] = "GET /runs"
+    event["rawPath"] = "/v1/runs"
+
+    status, body = call(api, event)
+
+    assert (status, body["error"]["code"]) == (400, "unsupported_event")
+    assert "payload format 1.0" in body["error"]["message"]

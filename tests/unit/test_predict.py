@@ -249,6 +249,39 @@ def test_object_detection_answers_boxes_over_the_threshold_in_image_fractions() 
     ]
 
 
+def test_object_detection_reads_the_annotation_form_in_pixels_as_image_fractions() -> None:
+    # AWS's documented answer to accept "application/json;annotation=1" (object-detection-in-formats.html).
+    endpoint = ScriptedEndpoint(
+        EndpointAnswer(
+            json.dumps(
+                {
+                    "image_size": [{"width": 500, "height": 400, "depth": 3}],
+                    "annotations": [
+                        {"class_id": 0, "score": 0.943, "left": 111, "top": 134, "width": 61, "height": 128},
+                        {"class_id": 0, "score": 0.0013, "left": 161, "top": 250, "width": 79, "height": 143},
+                        {"class_id": 1, "score": 0.6, "left": 100, "top": 0, "width": 400, "height": 200},
+                    ],
+                }
+            ).encode(),
+            "application/json",
+        )
+    )
+
+    prediction = run(endpoint, info=model_info("object-detection"))
+
+    assert [p.model_dump() for p in prediction.predictions] == [  # type: ignore[attr-defined]
+        {
+            "label": "daisy",
+            "score": 0.943,
+            "xmin": 0.222,
+            "ymin": 0.335,
+            "xmax": 0.344,
+            "ymax": pytest.approx(0.655),
+        },
+        {"label": "rose", "score": 0.6, "xmin": 0.2, "ymin": 0.0, "xmax": 1.0, "ymax": 0.5},
+    ]
+
+
 @pytest.mark.parametrize(
     ("task", "body"),
     [
@@ -258,6 +291,13 @@ def test_object_detection_answers_boxes_over_the_threshold_in_image_fractions() 
         ("image-classification", json.dumps({"prediction": ["a"] * len(LABELS)}).encode()),
         ("object-detection", json.dumps({"prediction": [[0, 0.9, 0, 0]]}).encode()),
         ("object-detection", json.dumps({"prediction": [[len(LABELS), 0.9, 0, 0, 1, 1]]}).encode()),
+        ("object-detection", json.dumps({"annotations": [], "image_size": []}).encode()),
+        (
+            "object-detection",
+            json.dumps(
+                {"annotations": [{"class_id": 0}], "image_size": [{"width": 5, "height": 5}]}
+            ).encode(),
+        ),
     ],
 )
 def test_an_unreadable_builtin_answer_is_a_model_error(task: str, body: bytes) -> None:

@@ -5,6 +5,7 @@ through the Api's gateway responses in template.yaml; their codes are API Gatewa
 capitals (e.g. THROTTLED, ACCESS_DENIED).
 """
 
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -12,6 +13,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict
 
 from sagechain.api_errors import ApiError
@@ -73,6 +75,24 @@ def _describe_validation_error(err: RequestValidationError) -> str:
     return "; ".join(problems) or "the request is not valid"
 
 
+def _not_a_rest_request(event: object) -> str | None:
+    """Why an event is not an API Gateway REST proxy request (payload 1.0), or None when it is one.
+
+    The template wires a REST API; an HTTP API (payload 2.0: version "2.0", rawPath,
+    requestContext.http) or anything else must get a JSON answer, not a traceback
+    (API Gateway developer guide, "Lambda proxy integrations": the 1.0 and 2.0 formats).
+    """
+    if not isinstance(event, Mapping):
+        return "the event is not a JSON object"
+    if event.get("version") == "2.0" or "rawPath" in event:
+        return "this API answers API Gateway REST API requests (payload format 1.0), not HTTP API (2.0)"
+    if not isinstance(event.get("httpMethod"), str) or not isinstance(event.get("path"), str):
+        return "the event is not an API Gateway REST API proxy request (no httpMethod and path)"
+    if not isinstance(event.get("requestContext", {}), dict):
+        return "the event's requestContext is not an object"
+    return None
+
+
 class SagechainResolver(APIGatewayRestResolver):
     """APIGatewayRestResolver with request validation and sagechain's error contract.
 
@@ -86,6 +106,22 @@ class SagechainResolver(APIGatewayRestResolver):
         self.exception_handler(RequestValidationError)(self._invalid_request)
         self.exception_handler(Exception)(self._unexpected)
         self.not_found(self._no_route)
+
+    def resolve(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
+        """The route's answer; a 400 in the API's error shape for an event of another kind."""
+        problem = _not_a_rest_request(event)
+        if problem is None:
+            return super().resolve(event, context)
+        logger.warning("not a REST API request; answered 400", extra={"reason": problem})
+        body = ErrorResponse(error=ErrorDetail(code="unsupported_event", message=problem)).model_dump_json()
+        # Proxy integration's response form, which both payload formats accept.
+        return {
+            "statusCode": HTTPStatus.BAD_REQUEST,
+            "headers": {"Content-Type": JSON},
+            "multiValueHeaders": {"Content-Type": [JSON]},
+            "body": body,
+            "isBase64Encoded": False,
+        }
 
     @staticmethod
     def _api_error(err: ApiError) -> Response[str]:
