@@ -16,10 +16,10 @@ pytestmark = pytest.mark.e2e
 def test_a_stage_that_fails_every_attempt_is_saved_emailed_and_leaves_no_queue_behind(
     stack: LocalStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Throttling is retryable: every attempt fails, so the event ends in the failure queue (a
+    # refusal for good, such as AccessDeniedException, is a "Labeling Failed" fact instead).
     def refuse(_params: object) -> None:
-        raise ApiError(
-            "AccessDeniedException", "User is not authorized to perform: sagemaker:CreateLabelingJob"
-        )
+        raise ApiError("ThrottlingException", "Rate exceeded")
 
     monkeypatch.setattr(stack.sagemaker, "_op_CreateLabelingJob", refuse)
     upload_flowers(stack)
@@ -32,7 +32,7 @@ def test_a_stage_that_fails_every_attempt_is_saved_emailed_and_leaves_no_queue_b
     run_id = stack.observed[0]["detail"]["run_id"]
     assert subject == f"[sagechain] Labeling start failed (run {run_id})"
     assert "Labeling start did not finish. start_labeling failed on all 3 attempts." in body
-    assert "AccessDeniedException" in body
+    assert "ThrottlingException" in body
     s3 = boto3.client("s3")
     [saved] = s3.list_objects_v2(Bucket=stack.bucket, Prefix="failures/")["Contents"]
     assert saved["Key"].split("/")[4] == "StartLabelingFunction"

@@ -240,6 +240,45 @@ EXPECTED: dict[str, tuple[str, list[str]]] = {
 }
 
 
+EXPECTED["training_failed"] = (
+    "Training failed",
+    [
+        f"Training did not start for run {RUN}: SageMaker refused to create training job "
+        f"sagechain-{RUN}-train because the AWS account's sagemaker quota 'ml.p3.2xlarge for training job "
+        "usage' does not allow it (ResourceLimitExceeded).",
+        "ResourceLimitExceeded: The account-level service limit 'ml.p3.2xlarge for training job usage'",
+        "Quota:",
+        "Request a quota increase (Service Quotas): "
+        "https://us-east-1.console.aws.amazon.com/servicequotas/home/services/sagemaker/quotas",
+        "Instances asked for: 1 x ml.p3.2xlarge",
+    ],
+)
+EXPECTED["labeling_failed"] = (
+    "Labeling failed",
+    [
+        f"Labeling did not start for run {RUN}: SageMaker refused to create labeling job "
+        f"sagechain-{RUN}-labeling because the stack's IAM role may not call sagemaker:CreateLabelingJob",
+        "AccessDeniedException: User: arn:aws:sts::",
+        "template.yaml",
+    ],
+)
+
+
+def test_a_partial_start_says_which_sets_were_refused_and_why(
+    sagemaker: FakeSageMaker, store: MemoryStore
+) -> None:
+    event = sample_event("notify", "training_started")
+    failed = sample_event("notify", "training_failed")["detail"]
+    refused = {**failed["refused"][0], "job_name": f"sagechain-{RUN}-train-2", "hyperparameter_set": 2}
+    event["detail"] = {**event["detail"], "refused": [refused]}
+
+    email = email_for("training_started", sagemaker, store, event)
+
+    assert "SageMaker refused 1 hyperparameter set because the AWS account's sagemaker quota" in email.body
+    assert f"Set 2 sagechain-{RUN}-train-2: ResourceLimitExceeded: The account-level" in email.body
+    assert "Only the jobs that started are compared." in email.body
+
+
 @pytest.mark.parametrize("case", sorted(EXPECTED))
 def test_each_event_is_emailed_with_a_subject_naming_dataset_stage_and_run(
     case: str, sagemaker: FakeSageMaker, store: MemoryStore

@@ -18,7 +18,7 @@ from botocore.stub import Stubber
 
 from sagechain.adapters.labeling_jobs import SageMakerLabelingJobs
 from sagechain.event_sources.s3 import ObjectRef
-from sagechain.events import DatasetRejected, LabelingStarted
+from sagechain.events import DatasetRejected, LabelingFailed, LabelingStarted
 from sagechain.guardrails import Guardrails
 from sagechain.ingest.prepare_dataset import prepare_dataset
 from sagechain.ingest.settings import ZipLimits
@@ -513,7 +513,7 @@ def test_a_job_that_already_exists_counts_as_started() -> None:
     assert len(publisher.events) == 1
 
 
-def test_a_request_sagemaker_refuses_is_rejected_with_its_message() -> None:
+def test_a_request_sagemaker_refuses_is_a_labeling_failure_with_its_code_message_and_fix() -> None:
     store = make_run()
     with sagemaker() as (jobs, stubber, _):
         stubber.add_client_error(
@@ -525,9 +525,54 @@ def test_a_request_sagemaker_refuses_is_rejected_with_its_message() -> None:
 
         event, _ = start(store, jobs)
 
-    assert isinstance(event, DatasetRejected)
-    assert f"SageMaker refused labeling job {JOB}: Workteam" in event.reason
+    assert isinstance(event, LabelingFailed)
+    assert event.reason.startswith(
+        f"SageMaker refused to create labeling job {JOB}: sagemaker did not accept the request "
+        "(ValidationException)."
+    )
+    assert event.error.code == "ValidationException"
+    assert event.error.message.startswith("Workteam arn:aws:sagemaker:")
+    assert "the labeling section of dataset.json" in event.error.fix
+    assert event.error.retryable is False
     assert event.cost_estimate is not None
+
+
+def test_a_labeling_quota_is_a_failure_naming_the_quota_and_where_to_raise_it() -> None:
+    store = make_run()
+    message = (
+        "The account-level service limit 'Maximum number of active labeling jobs' is 10 Jobs, with current "
+        "utilization of 10 Jobs and a request delta of 1 Jobs."
+    )
+    with sagemaker() as (jobs, stubber, _):
+        stubber.add_client_error(
+            "create_labeling_job", service_error_code="ResourceLimitExceeded", service_message=message
+        )
+
+        event, publisher = start(store, jobs)
+
+    assert isinstance(event, LabelingFailed)
+    assert publisher.events == [event]
+    assert event.error.quota_name == "Maximum number of active labeling jobs"
+    assert event.error.quota_console_url == (
+        "https://us-east-1.console.aws.amazon.com/servicequotas/home/services/sagemaker/quotas"
+    )
+    assert "Request an increase of 'Maximum number of active labeling jobs'" in event.error.fix
+
+
+def test_access_denied_is_a_labeling_failure_for_the_stacks_operator() -> None:
+    store = make_run()
+    with sagemaker() as (jobs, stubber, _):
+        stubber.add_client_error(
+            "create_labeling_job",
+            service_error_code="AccessDeniedException",
+            service_message="User is not authorized to perform: sagemaker:CreateLabelingJob",
+        )
+
+        event, _ = start(store, jobs)
+
+    assert isinstance(event, LabelingFailed)
+    assert "may not call sagemaker:CreateLabelingJob" in event.reason
+    assert "template.yaml" in event.error.fix
 
 
 def test_a_throttled_request_is_raised_for_a_retry_and_nothing_is_emitted() -> None:

@@ -9,7 +9,8 @@ from botocore.stub import ANY, Stubber
 
 from sagechain.adapters.training import SageMakerTraining
 from sagechain.errors import RetryableError
-from sagechain.events import TrainingSkipped, TrainingStarted
+from sagechain.events import TrainingFailed, TrainingSkipped, TrainingStarted
+from sagechain.records import TrainingRecord
 from sagechain.spec import TaskType
 from sagechain.training.settings import TrainingEnvironment
 from sagechain.training.start_training import TrainingTrigger, start_training, training_trigger
@@ -217,7 +218,9 @@ def test_training_settings_no_job_could_honour_are_skipped_before_reading_data(
     assert complaint in event.reason
 
 
-def test_a_request_sagemaker_refuses_is_skipped_with_its_message(sagemaker: tuple[Any, Stubber]) -> None:
+def test_a_request_sagemaker_refuses_is_a_training_failure_with_its_message(
+    sagemaker: tuple[Any, Stubber],
+) -> None:
     client, stubber = sagemaker
     stubber.add_client_error(
         "create_training_job",
@@ -227,10 +230,71 @@ def test_a_request_sagemaker_refuses_is_skipped_with_its_message(sagemaker: tupl
 
     event, _ = run(PROVIDED, provided_run(), client)
 
-    assert isinstance(event, TrainingSkipped)
-    assert event.reason == (
-        f"SageMaker refused sagechain-{RUN_ID}-train: Instance type ml.p3.2xlarge is not supported by "
-        "algorithm image-classification."
+    assert isinstance(event, TrainingFailed)
+    assert event.reason.startswith(
+        f"SageMaker refused to create training job sagechain-{RUN_ID}-train: sagemaker did not accept "
+        "the request (ValidationException)."
+    )
+    assert event.error.message == (
+        "Instance type ml.p3.2xlarge is not supported by algorithm image-classification."
+    )
+    assert [r.job_name for r in event.refused] == [f"sagechain-{RUN_ID}-train"]
+
+
+QUOTA = (
+    "The account-level service limit 'ml.p3.2xlarge for training job usage' is 0 Instances, with current "
+    "utilization of 0 Instances and a request delta of 1 Instances. Please use AWS Service Quotas to "
+    "request an increase for this quota."
+)
+
+
+def test_a_quota_refusal_fails_training_naming_the_quota_and_the_console(
+    sagemaker: tuple[Any, Stubber],
+) -> None:
+    client, stubber = sagemaker
+    stubber.add_client_error(
+        "create_training_job", service_error_code="ResourceLimitExceeded", service_message=QUOTA
+    )
+    store = provided_run()
+
+    event, publisher = run(PROVIDED, store, client)
+
+    assert isinstance(event, TrainingFailed)
+    assert publisher.events == [event]
+    assert event.reason.startswith(
+        f"SageMaker refused to create training job sagechain-{RUN_ID}-train: the AWS account's sagemaker "
+        "quota 'ml.p3.2xlarge for training job usage' does not allow it (ResourceLimitExceeded)."
+    )
+    assert event.error.quota_name == "ml.p3.2xlarge for training job usage"
+    assert event.error.quota_console_url is not None
+    assert event.error.quota_console_url.endswith("/servicequotas/home/services/sagemaker/quotas")
+    assert event.error.retryable is False
+    record = TrainingRecord.model_validate_json(store.objects[f"runs/{RUN_ID}/training.json"])
+    assert record.job_names == []
+    assert [r.job_name for r in record.refused] == [f"sagechain-{RUN_ID}-train"]
+
+
+def test_a_refused_tuning_job_fails_training(sagemaker: tuple[Any, Stubber]) -> None:
+    client, stubber = sagemaker
+    stubber.add_client_error(
+        "create_hyper_parameter_tuning_job", service_error_code="ResourceLimitExceeded", service_message=QUOTA
+    )
+    tuning = {
+        "tuning": {
+            "objective_metric": "validation:accuracy",
+            "max_jobs": 2,
+            "max_parallel_jobs": 1,
+            "ranges": [{"name": "learning_rate", "type": "continuous", "min": 0.01, "max": 0.1}],
+        }
+    }
+
+    event, _ = run(PROVIDED, provided_run(training=tuning), client)
+
+    assert isinstance(event, TrainingFailed)
+    [refused] = event.refused
+    assert refused.tuning is True
+    assert event.reason.startswith(
+        f"SageMaker refused to create hyperparameter tuning job {refused.job_name}:"
     )
 
 
@@ -261,21 +325,63 @@ def test_a_job_an_earlier_delivery_created_counts_as_started(sagemaker: tuple[An
     assert event.job_names == [f"sagechain-{RUN_ID}-train"]
 
 
-def test_a_refusal_after_some_sets_started_names_the_jobs_already_running(
+def test_sets_the_quota_refuses_are_reported_and_only_created_jobs_are_in_training_json(
     sagemaker: tuple[Any, Stubber],
 ) -> None:
     client, stubber = sagemaker
     stubber.add_response("create_training_job", {"TrainingJobArn": JOB_ARN})
+    for _ in range(2):
+        stubber.add_client_error(
+            "create_training_job", service_error_code="ResourceLimitExceeded", service_message=QUOTA
+        )
+    store = provided_run(training={"hyperparameters": [{"epochs": 1}, {"epochs": 2}, {"epochs": 3}]})
+
+    event, _ = run(PROVIDED, store, client)
+
+    assert isinstance(event, TrainingStarted)
+    assert event.job_names == [f"sagechain-{RUN_ID}-train-0"]
+    assert [(r.hyperparameter_set, r.job_name) for r in event.refused] == [
+        (1, f"sagechain-{RUN_ID}-train-1"),
+        (2, f"sagechain-{RUN_ID}-train-2"),
+    ]
+    assert {r.error.code for r in event.refused} == {"ResourceLimitExceeded"}
+    assert len(event.console_urls) == 1
+    record = TrainingRecord.model_validate_json(store.objects[f"runs/{RUN_ID}/training.json"])
+    assert record.job_names == [f"sagechain-{RUN_ID}-train-0"]
+    assert [h["epochs"] for h in record.hyperparameters] == ["1"]
+    assert [r.job_name for r in record.refused] == [r.job_name for r in event.refused]
+
+
+def test_a_refused_first_set_does_not_hold_back_the_next(sagemaker: tuple[Any, Stubber]) -> None:
+    client, stubber = sagemaker
     stubber.add_client_error(
-        "create_training_job", service_error_code="ResourceLimitExceeded", service_message="quota"
+        "create_training_job", service_error_code="ValidationException", service_message="bad epochs"
     )
+    stubber.add_response("create_training_job", {"TrainingJobArn": JOB_ARN})
 
     event, _ = run(
         PROVIDED, provided_run(training={"hyperparameters": [{"epochs": 1}, {"epochs": 2}]}), client
     )
 
-    assert isinstance(event, TrainingSkipped)
-    assert f"Already started for this run: sagechain-{RUN_ID}-train-0" in event.reason
+    assert isinstance(event, TrainingStarted)
+    assert event.job_names == [f"sagechain-{RUN_ID}-train-1"]
+    assert [r.hyperparameter_set for r in event.refused] == [0]
+
+
+def test_every_set_refused_fails_training_with_each_refusal(sagemaker: tuple[Any, Stubber]) -> None:
+    client, stubber = sagemaker
+    for _ in range(2):
+        stubber.add_client_error(
+            "create_training_job", service_error_code="ResourceLimitExceeded", service_message=QUOTA
+        )
+
+    event, _ = run(
+        PROVIDED, provided_run(training={"hyperparameters": [{"epochs": 1}, {"epochs": 2}]}), client
+    )
+
+    assert isinstance(event, TrainingFailed)
+    assert event.reason.startswith("SageMaker refused to create all 2 training jobs of the run: the AWS")
+    assert len(event.refused) == 2
 
 
 def test_a_labeled_manifest_without_a_run_beside_it_is_ignored(sagemaker: tuple[Any, Stubber]) -> None:

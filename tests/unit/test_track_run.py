@@ -149,3 +149,39 @@ def test_the_run_history_keeps_who_uploaded_the_dataset(sagemaker: FakeSageMaker
 
     [change] = runs.changes
     assert (change.facts.uploaded_by, change.facts.uploaded_from) == ("AWS:AIDAEXAMPLE", "198.51.100.7")
+
+
+@pytest.mark.parametrize(
+    ("case", "stage"), [("training_failed", Stage.TRAINING), ("labeling_failed", Stage.LABELING)]
+)
+def test_an_aws_refusal_ends_the_run_failed_at_its_stage_with_the_cause(
+    case: str, stage: Stage, sagemaker: FakeSageMaker, store: MemoryStore
+) -> None:
+    runs = RecordingRunStore()
+    event = sample_event("track_run", case)
+
+    track_run(event, sagemaker, store, runs, "sagechain", STACK_NAME)
+
+    [change] = runs.changes
+    assert (change.stage, change.status) == (stage, RunStatus.FAILED)
+    assert change.error == event["detail"]["reason"]
+    assert change.summary.endswith(f"({event['detail']['error']['code']})")
+
+
+def test_a_partial_start_stays_in_progress_and_its_history_names_the_refused_sets(
+    sagemaker: FakeSageMaker, store: MemoryStore
+) -> None:
+    runs = RecordingRunStore()
+    event = sample_event("track_run", "training_started")
+    failed = sample_event("track_run", "training_failed")["detail"]
+    refused = {**failed["refused"][0], "job_name": "sagechain-x-train-1", "hyperparameter_set": 1}
+    event["detail"] = {**event["detail"], "refused": [refused]}
+
+    track_run(event, sagemaker, store, runs, "sagechain", STACK_NAME)
+
+    [change] = runs.changes
+    assert (change.stage, change.status, change.error) == (Stage.TRAINING, RunStatus.IN_PROGRESS, None)
+    assert change.history is not None
+    assert change.history.error is not None
+    assert change.history.error.startswith("refused: set 1 sagechain-x-train-1 (ResourceLimitExceeded: ")
+    assert "refused: set 1" in change.summary

@@ -2,6 +2,8 @@
 
 from typing import TYPE_CHECKING
 
+from sagechain.aws_errors import AwsErrorExplanation, explain_aws_error
+
 if TYPE_CHECKING:
     from sagechain.events import LabelingCostEstimate, WorstCaseCost
 
@@ -48,13 +50,36 @@ class ObjectTooLargeError(SagechainError):
 
 
 class RequestRefusedError(SagechainError):
-    """An AWS service refused a request as invalid (not a transient failure); message says why."""
+    """An AWS service refused a request for good (not a transient failure): a quota, a value it
+    does not accept, a permission, something missing. aws_errors explains it for a person."""
 
-    def __init__(self, operation: str, code: str, message: str) -> None:
+    def __init__(
+        self,
+        operation: str,
+        code: str,
+        message: str,
+        *,
+        service: str = "sagemaker",
+        http_status: int | None = None,
+    ) -> None:
         super().__init__(f"{operation}: {code}: {message}")
         self.operation = operation
         self.code = code
         self.message = message
+        self.service = service
+        self.http_status = http_status
+
+    def explain(self, *, region: str | None = None, instance_type: str | None = None) -> AwsErrorExplanation:
+        """What the refusal means and what to do (aws_errors.explain_aws_error)."""
+        return explain_aws_error(
+            self.service,
+            self.operation,
+            self.code,
+            self.message,
+            region=region,
+            instance_type=instance_type,
+            http_status=self.http_status,
+        )
 
 
 class TrainingNotStartedError(SagechainError):

@@ -9,6 +9,8 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sagechain.aws_errors import AwsErrorExplanation
+
 EVENT_SOURCE = "sagechain"
 
 
@@ -115,6 +117,30 @@ class LabelingStarted(SagechainEvent):
     auto_labeling_refused_reason: str | None = None
 
 
+class LabelingFailed(SagechainEvent):
+    """AWS refused to create the run's labeling job for good (a quota, a value, a permission)."""
+
+    DETAIL_TYPE: ClassVar[str] = "Labeling Failed"
+
+    job_name: str
+    reason: str = Field(description="What failed and why, the cause in its first sentence.")
+    error: AwsErrorExplanation
+    cost_estimate: LabelingCostEstimate | None = None
+
+
+class RefusedTrainingJob(BaseModel):
+    """A training job (one hyperparameter set, or the tuning job) AWS refused to create."""
+
+    model_config = ConfigDict(frozen=True)
+
+    job_name: str
+    tuning: bool = Field(default=False, description="Whether it is the run's hyperparameter tuning job.")
+    hyperparameter_set: int | None = Field(
+        default=None, description="Its index in training.hyperparameters, for a list of sets."
+    )
+    error: AwsErrorExplanation
+
+
 class TrainingStarted(SagechainEvent):
     """Training (one job, several sibling jobs, or one tuning job) was started for the run."""
 
@@ -130,6 +156,23 @@ class TrainingStarted(SagechainEvent):
     validation_objects: int
     dropped: dict[str, int] = Field(default_factory=dict)
     console_urls: list[str] = Field(default_factory=list)
+    refused: list[RefusedTrainingJob] = Field(
+        default_factory=list,
+        description="Hyperparameter sets AWS refused; job_names lists only the jobs created.",
+    )
+
+
+class TrainingFailed(SagechainEvent):
+    """AWS refused every training (or tuning) job of the run for good: nothing trains."""
+
+    DETAIL_TYPE: ClassVar[str] = "Training Failed"
+
+    reason: str = Field(description="What failed and why, the cause in its first sentence.")
+    error: AwsErrorExplanation = Field(description="The first refusal (every one is in refused).")
+    refused: list[RefusedTrainingJob]
+    instance_type: str
+    instance_count: int
+    labeling_job_name: str | None = None
 
 
 class TrainingSkipped(SagechainEvent):
@@ -198,7 +241,9 @@ SAGECHAIN_EVENTS: tuple[type[SagechainEvent], ...] = (
     DatasetPrepared,
     DatasetRejected,
     LabelingStarted,
+    LabelingFailed,
     TrainingStarted,
+    TrainingFailed,
     TrainingSkipped,
     DeploymentStarted,
     DeploymentRejected,

@@ -137,7 +137,7 @@ class LabelingJobs(Protocol):
 
     def create(self, plan: LabelingJobPlan) -> bool:
         """Create the job: True when created now, False when it already existed;
-        RequestRefusedError when SageMaker refuses the request as invalid."""
+        RequestRefusedError when SageMaker refuses it for good (throttling and 5xx propagate)."""
 
     def console_url(self, job_name: str) -> str:
         """The job's page in the SageMaker console."""
@@ -153,10 +153,10 @@ class TrainingJobs(Protocol):
         """The labeling job called name, or None when there is none."""
 
     def create_training_job(self, request: dict[str, Any]) -> bool:
-        """Create a training job (False: the name was taken); TrainingNotStartedError when refused."""
+        """Create a training job (False: the name was taken); RequestRefusedError when refused."""
 
     def create_tuning_job(self, request: dict[str, Any]) -> bool:
-        """Create a tuning job (False: the name was taken); TrainingNotStartedError when refused."""
+        """Create a tuning job (False: the name was taken); RequestRefusedError when refused."""
 
     def console_url(self, kind: Literal["jobs", "hyper-tuning-jobs"], name: str) -> str:
         """The SageMaker console page of a training job (jobs) or tuning job."""

@@ -7,7 +7,8 @@
   place when SageMaker's first "Training Job State Change" or "HyperParameter Tuning Job
   State Change" arrives. The deploy stage reads `job_names` (one job, or the sibling jobs of
   a list of hyperparameter sets, in set order) or `tuning_job_name`, and compares jobs on
-  `objective`.
+  `objective`. When SageMaker refuses some jobs, start_training rewrites it at once: job_names
+  then lists only the jobs created, and `refused` the others with AWS's error.
 - runs/<run_id>/model.json and models/<model>/model.json (ModelInfo): what the predict proxy
   needs to call an endpoint and read its answers. deploy_model writes the run's copy; when
   the endpoint is in service, configure_autoscaling copies it to models/<model>/model.json,
@@ -17,9 +18,10 @@
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sagechain.errors import ObjectNotFoundError
+from sagechain.events import RefusedTrainingJob
 
 if TYPE_CHECKING:  # ports imports the run history, which imports ModelMetric from here
     from sagechain.ports import ObjectStore
@@ -98,6 +100,8 @@ class TrainingRecord(BaseModel):
     dropped: dict[str, int]
     class_split: dict[str, ClassSplit]
     created_at: datetime
+    # Jobs SageMaker refused to create (a quota, a value): not in job_names, never deployed.
+    refused: list[RefusedTrainingJob] = Field(default_factory=list)
 
     @property
     def objective_metric(self) -> str | None:

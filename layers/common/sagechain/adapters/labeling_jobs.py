@@ -6,9 +6,8 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import ClientError
 
 from sagechain.adapters.clients import sagemaker_client
-from sagechain.adapters.sagemaker import is_already_exists
+from sagechain.adapters.sagemaker import is_already_exists, refusal
 from sagechain.console import console_url
-from sagechain.errors import RequestRefusedError
 from sagechain.ports import LabelingJobPlan
 
 if TYPE_CHECKING:
@@ -18,9 +17,6 @@ if TYPE_CHECKING:
         HumanTaskConfigTypeDef,
         USDTypeDef,
     )
-
-# Errors a retry cannot fix: the request itself, or the account's quota, must change.
-_REFUSALS = {"ValidationException", "ResourceLimitExceeded"}
 
 
 def usd_amount(price: Decimal) -> "USDTypeDef":
@@ -84,17 +80,16 @@ class SageMakerLabelingJobs:
     def create(self, plan: LabelingJobPlan) -> bool:
         """Create the job: True when created now, False when a job of that name already exists.
 
-        A request SageMaker refuses as invalid raises RequestRefusedError; anything else
-        (throttling, a server error) propagates for the caller's retry.
+        A refusal a retry cannot fix (a quota, a value, a permission, something missing) raises
+        RequestRefusedError; a transient error (throttling, 5xx) propagates for the caller's retry.
         """
         try:
             self._client.create_labeling_job(**create_labeling_job_request(plan))
         except ClientError as err:
             if is_already_exists(err):
                 return False
-            error = err.response.get("Error", {})
-            code = error.get("Code", "")
-            if code in _REFUSALS:
-                raise RequestRefusedError("CreateLabelingJob", code, error.get("Message", "")) from err
-            raise
+            refused = refusal(err, "CreateLabelingJob")
+            if refused is None:
+                raise
+            raise refused from err
         return True

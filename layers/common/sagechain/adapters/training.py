@@ -6,17 +6,12 @@ from typing import TYPE_CHECKING, Any, Literal
 from botocore.exceptions import ClientError
 
 from sagechain.adapters.clients import sagemaker_client
-from sagechain.adapters.sagemaker import is_already_exists
+from sagechain.adapters.sagemaker import is_already_exists, refusal
 from sagechain.console import console_url
-from sagechain.errors import TrainingNotStartedError
 from sagechain.ports import LabelingJobSummary
 
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient
-
-# Refusals a retry cannot fix: the request itself (instance type, image, ranges) or an
-# account quota. The person who owns the run hears about them; throttling is retried.
-_REFUSALS = {"ValidationException", "ResourceLimitExceeded"}
 
 
 def _error_code(err: ClientError) -> str:
@@ -52,26 +47,28 @@ class SageMakerTraining:
 
     def create_training_job(self, request: dict[str, Any]) -> bool:
         """Create a training job; False when one of that name already exists."""
-        return self._create(self._client.create_training_job, request, str(request["TrainingJobName"]))
+        return self._create(self._client.create_training_job, request, "CreateTrainingJob")
 
     def create_tuning_job(self, request: dict[str, Any]) -> bool:
         """Create a hyperparameter tuning job; False when one of that name already exists."""
-        name = str(request["HyperParameterTuningJobName"])
-        return self._create(self._client.create_hyper_parameter_tuning_job, request, name)
+        return self._create(
+            self._client.create_hyper_parameter_tuning_job, request, "CreateHyperParameterTuningJob"
+        )
 
     def console_url(self, kind: Literal["jobs", "hyper-tuning-jobs"], name: str) -> str:
         """The SageMaker console page of a training job (jobs) or tuning job, in the client's region."""
         return console_url(self._client.meta.region_name, kind, name)
 
     @staticmethod
-    def _create(call: Callable[..., Any], request: dict[str, Any], name: str) -> bool:
+    def _create(call: Callable[..., Any], request: dict[str, Any], operation: str) -> bool:
+        # A refusal a retry cannot fix raises RequestRefusedError; throttling and 5xx propagate.
         try:
             call(**request)
         except ClientError as err:
             if is_already_exists(err):
                 return False
-            if _error_code(err) in _REFUSALS:
-                message = err.response.get("Error", {}).get("Message", "")
-                raise TrainingNotStartedError(f"SageMaker refused {name}: {message}") from err
-            raise
+            refused = refusal(err, operation)
+            if refused is None:
+                raise
+            raise refused from err
         return True

@@ -4,9 +4,12 @@ prepare_dataset writes runs/<run_id>/spec.json and run.json, then input.manifest
 manifest's arrival starts this stage. It writes the label categories file and the worker
 task template under runs/<run_id>/labeling/, creates the labeling job (output under the
 same prefix), and emits "Labeling Started". A run Ground Truth cannot label as asked (an
-unsupported region, a missing or foreign work team, too many labels, a request SageMaker
-refuses) is emitted as "Dataset Rejected" with a reason a person can act on; it is not
-retried. The job name comes from the run id, so a second delivery creates no second job.
+unsupported region, a missing or foreign work team, too many labels) is emitted as "Dataset
+Rejected" with a reason a person can act on. A job SageMaker refuses to create for good (a
+quota, a value it does not accept, a permission, something missing) is "Labeling Failed",
+with AWS's code and message, what they mean and what to do (aws_errors). Neither is retried;
+throttling and server errors propagate so Lambda and EventBridge retry them. The job name
+comes from the run id, so a second delivery creates no second job.
 """
 
 import re
@@ -20,7 +23,7 @@ from sagechain.errors import (
     RequestRefusedError,
 )
 from sagechain.event_sources.s3 import ObjectRef
-from sagechain.events import DatasetRejected, LabelingStarted, SagechainEvent
+from sagechain.events import DatasetRejected, LabelingFailed, LabelingStarted, SagechainEvent
 from sagechain.labeling.ground_truth import (
     AUTO_LABELING_MIN_OBJECTS,
     AUTO_LABELING_SUGGESTED_OBJECTS,
@@ -158,7 +161,7 @@ def _start(
     store: ObjectStore,
     jobs: LabelingJobs,
     role_arn: str,
-) -> LabelingStarted:
+) -> LabelingStarted | LabelingFailed:
     region = jobs.region
     lambdas = task_lambdas(region, spec.task)
     profile = TASK_PROFILES[spec.task]
@@ -212,9 +215,16 @@ def _start(
     try:
         created = jobs.create(plan)
     except RequestRefusedError as err:
-        raise DatasetRejectedError(
-            f"SageMaker refused labeling job {request.job_name}: {err.message}", estimate
-        ) from None
+        error = err.explain(region=region)
+        return LabelingFailed(
+            run_id=request.run_id,
+            dataset=info.dataset,
+            job_name=request.job_name,
+            reason=f"SageMaker refused to create labeling job {request.job_name}: {error.cause}. "
+            f"{error.meaning}",
+            error=error,
+            cost_estimate=estimate,
+        )
     if not created:
         logger.info("labeling job already exists; counted as started", extra={"job_name": request.job_name})
     return LabelingStarted(

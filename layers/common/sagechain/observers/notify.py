@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from sagechain.aws_errors import AwsErrorExplanation
 from sagechain.event_sources.eventbridge import SagechainDelivery, parse_bus_event
 from sagechain.event_sources.sagemaker import ALARMING_STATUSES, FAILED, JobKind, StateChange
 from sagechain.events import (
@@ -21,9 +22,11 @@ from sagechain.events import (
     DeploymentRejected,
     DeploymentStarted,
     LabelingCostEstimate,
+    LabelingFailed,
     LabelingStarted,
     ModelLive,
     SagechainEvent,
+    TrainingFailed,
     TrainingSkipped,
     TrainingStarted,
     WorstCaseCost,
@@ -216,13 +219,83 @@ def _labeling_started(event: LabelingStarted, lookup: SageMakerLookup) -> tuple[
     return "Labeling started", body
 
 
+def _aws_error_figures(error: AwsErrorExplanation) -> list[tuple[str, str | int | None]]:
+    return [
+        ("AWS error", f"{error.code} ({error.service} {error.operation})"),
+        ("Quota", error.quota_name),
+        ("Retried", "yes" if error.retryable else "no: trying again cannot succeed until this is fixed"),
+    ]
+
+
+def _aws_error_links(error: AwsErrorExplanation) -> list[tuple[str, str | None]]:
+    return [("Request a quota increase (Service Quotas)", error.quota_console_url)]
+
+
+def _labeling_failed(event: LabelingFailed, lookup: SageMakerLookup) -> tuple[str, EmailBody]:
+    error = event.error
+    body = EmailBody(
+        f"Labeling did not start for run {event.run_id}: SageMaker refused to create labeling job "
+        f"{event.job_name} because {error.cause}."
+    ).happened(error.meaning)
+    body.reason(f"{error.code}: {error.message}").figures(
+        [*_aws_error_figures(error), ("Labeling cost estimate", _estimate(event.cost_estimate))]
+    ).links(_aws_error_links(error))
+    body.next(error.fix, "Nothing was charged: the labeling job does not exist.")
+    return "Labeling failed", body
+
+
+def _refused_lines(event: TrainingStarted | TrainingFailed) -> list[str]:
+    lines = []
+    for job in event.refused:
+        which = f"Set {job.hyperparameter_set} " if job.hyperparameter_set is not None else ""
+        lines.append(f"{which}{job.job_name}: {job.error.code}: {job.error.message}")
+    return lines
+
+
+def _training_failed(event: TrainingFailed, lookup: SageMakerLookup) -> tuple[str, EmailBody]:
+    error = event.error
+    first, count = event.refused[0], len(event.refused)
+    kind = "hyperparameter tuning" if first.tuning else "training"
+    what = f"{kind} job {first.job_name}" if count == 1 else f"all {count} training jobs"
+    body = EmailBody(
+        f"Training did not start for run {event.run_id}: SageMaker refused to create {what} because "
+        f"{error.cause}."
+    ).happened(error.meaning)
+    body.reason("\n".join(_refused_lines(event))).figures(
+        [
+            *_aws_error_figures(error),
+            ("Instances asked for", f"{event.instance_count} x {event.instance_type}"),
+        ]
+    ).links(
+        [
+            *_aws_error_links(error),
+            *(
+                [("Labeling job", lookup.console_url(JobKind.LABELING, event.labeling_job_name))]
+                if event.labeling_job_name
+                else []
+            ),
+        ]
+    )
+    body.next(error.fix, "Nothing trains and nothing is charged for this run: no training job exists.")
+    return "Training failed", body
+
+
 def _training_started(event: TrainingStarted, lookup: SageMakerLookup) -> tuple[str, EmailBody]:
     if event.tuning_job_name:
         headline = f"Hyperparameter tuning job {event.tuning_job_name} has started."
     else:
         count = len(event.job_names)
         headline = f"{count} training job{'s' if count != 1 else ''} started: {', '.join(event.job_names)}."
-    body = EmailBody(headline).figures(
+    if event.refused:
+        refused = len(event.refused)
+        headline += (
+            f" SageMaker refused {refused} hyperparameter set{'s' if refused != 1 else ''} because "
+            f"{event.refused[0].error.cause}; the others train."
+        )
+    body = EmailBody(headline)
+    if event.refused:
+        body.section("Refused", _refused_lines(event))
+    body.figures(
         [
             ("Algorithm", event.algorithm),
             (
@@ -241,10 +314,13 @@ def _training_started(event: TrainingStarted, lookup: SageMakerLookup) -> tuple[
         )
     for name in event.job_names:
         links.extend(_training_links(lookup, name))
-    body.links(links).next(
+    refused_fix = [f"For the refused sets: {event.refused[0].error.fix}"] if event.refused else []
+    body.links([*links, *(_aws_error_links(event.refused[0].error) if event.refused else [])]).next(
         "Nothing. When training completes, the quality gate decides whether the model is deployed: "
-        'you get "Deployment started" or "Deployment rejected".',
+        'you get "Deployment started" or "Deployment rejected".'
+        + (" Only the jobs that started are compared." if event.refused else ""),
         "A job that fails or is stopped is emailed too.",
+        *refused_fix,
     )
     return "Training started", body
 
@@ -333,7 +409,9 @@ _SAGECHAIN_EMAILS: dict[type[SagechainEvent], Callable[[Any, SageMakerLookup], t
     DatasetPrepared: _dataset_prepared,
     DatasetRejected: _dataset_rejected,
     LabelingStarted: _labeling_started,
+    LabelingFailed: _labeling_failed,
     TrainingStarted: _training_started,
+    TrainingFailed: _training_failed,
     TrainingSkipped: _training_skipped,
     DeploymentStarted: _deployment_started,
     DeploymentRejected: _deployment_rejected,

@@ -28,9 +28,12 @@ from sagechain.events import (
     DeploymentFailed,
     DeploymentRejected,
     DeploymentStarted,
+    LabelingFailed,
     LabelingStarted,
     ModelLive,
+    RefusedTrainingJob,
     SagechainEvent,
+    TrainingFailed,
     TrainingSkipped,
     TrainingStarted,
 )
@@ -160,7 +163,9 @@ def _counts(counts: dict[str, int] | None) -> str:
     return ", ".join(f"{count} {name}" for name, count in sorted((counts or {}).items())) or "none"
 
 
-def _sagechain_outcome(event: SagechainEvent) -> tuple[Stage, int, RunStatus, str, str | None]:  # noqa: PLR0911
+def _sagechain_outcome(  # noqa: PLR0911, PLR0912 - one case per event type
+    event: SagechainEvent,
+) -> tuple[Stage, int, RunStatus, str, str | None]:
     match event:
         case DatasetPrepared():
             if event.label_counts is not None:
@@ -176,6 +181,9 @@ def _sagechain_outcome(event: SagechainEvent) -> tuple[Stage, int, RunStatus, st
                 f"({event.workforce} workforce)"
             )
             return Stage.LABELING, STARTED, RunStatus.IN_PROGRESS, summary, None
+        case LabelingFailed():
+            summary = f"Labeling failed: SageMaker refused labeling job {event.job_name} ({event.error.code})"
+            return Stage.LABELING, ENDED, RunStatus.FAILED, summary, event.reason
         case TrainingStarted():
             what = f"tuning job {event.tuning_job_name}" if event.tuning_job_name else _jobs(event.job_names)
             summary = (
@@ -183,7 +191,13 @@ def _sagechain_outcome(event: SagechainEvent) -> tuple[Stage, int, RunStatus, st
                 f"{' (spot)' if event.spot else ''}; {event.train_objects} training, "
                 f"{event.validation_objects} validation images"
             )
+            if event.refused:
+                summary += f"; {refused_sets(event.refused)}"
             return Stage.TRAINING, STARTED, RunStatus.IN_PROGRESS, summary, None
+        case TrainingFailed():
+            refused = _refused_jobs(event.refused)
+            summary = f"Training failed: SageMaker refused {refused} ({event.error.code})"
+            return Stage.TRAINING, ENDED, RunStatus.FAILED, summary, event.reason
         case TrainingSkipped():
             return Stage.TRAINING, ENDED, RunStatus.SKIPPED, "Training skipped", event.reason
         case DeploymentStarted():
@@ -206,6 +220,21 @@ def _sagechain_outcome(event: SagechainEvent) -> tuple[Stage, int, RunStatus, st
             )
             return Stage.LIVE, DONE, RunStatus.LIVE, summary, None
     raise TypeError(f"no timeline entry for {type(event).__name__}")
+
+
+def refused_sets(refused: list[RefusedTrainingJob]) -> str:
+    """Which jobs SageMaker refused and why, in one line: "refused: set 1 (ResourceLimitExceeded: ...)"."""
+    parts = []
+    for job in refused:
+        which = f"set {job.hyperparameter_set}" if job.hyperparameter_set is not None else job.job_name
+        parts.append(f"{which} {job.job_name} ({job.error.code}: {job.error.message})")
+    return "refused: " + "; ".join(parts)
+
+
+def _refused_jobs(refused: list[RefusedTrainingJob]) -> str:
+    if len(refused) == 1:
+        return f"{'tuning' if refused[0].tuning else 'training'} job {refused[0].job_name}"
+    return f"all {len(refused)} training jobs"
 
 
 def _jobs(names: list[str]) -> str:
@@ -244,6 +273,10 @@ def _sagechain_facts(event: SagechainEvent) -> RunFacts:  # noqa: PLR0911
             )
         case LabelingStarted():
             return RunFacts(labeling_job=event.job_name)
+        case TrainingFailed():
+            return RunFacts(
+                training_instance_type=event.instance_type, training_instance_count=event.instance_count
+            )
         case TrainingStarted():
             return RunFacts(
                 training_jobs=event.job_names,
@@ -322,6 +355,9 @@ def sagechain_change(delivery: SagechainDelivery) -> RunChange:
     """What a sagechain event does to its run."""
     event = delivery.event
     stage, step, status, summary, error = _sagechain_outcome(event)
+    # A partial start is in progress, not failed: the history says what was refused, the
+    # run's last error stays the error of its furthest failure.
+    noted = refused_sets(event.refused) if isinstance(event, TrainingStarted) and event.refused else error
     return RunChange(
         run_id=event.run_id,
         dataset=event.dataset,
@@ -341,7 +377,7 @@ def sagechain_change(delivery: SagechainDelivery) -> RunChange:
             status=status,
             summary=summary,
             subject=_subject(event),
-            error=error,
+            error=noted,
         ),
         jobs=_sagechain_jobs(delivery),
     )

@@ -13,10 +13,16 @@ Two triggers start it:
 Either way the manifest is split (manifest_split.py) into runs/<run_id>/train.manifest and
 validation.manifest, runs/<run_id>/training.json records the plan, the jobs are created
 under deterministic names and "Training Started" is emitted. A name already taken means an
-earlier delivery started that job: it counts as started. Whatever keeps training from
-starting (nothing labeled, too few images, an unsupported region, SageMaker refusing the
-request) becomes "Training Skipped" with the reason; transient failures propagate so
-EventBridge or Lambda retries.
+earlier delivery started that job: it counts as started.
+
+What the data or the spec keeps from training (nothing labeled, too few images, an
+unsupported region, settings no job could honour) is "Training Skipped" with the reason.
+What AWS refuses for good (a quota, a value, a permission, something missing) is
+"Training Failed" with AWS's code and message, what they mean and what to do (aws_errors),
+when it leaves no job running; when only some hyperparameter sets are refused, the others
+train, training.json is rewritten to list only the jobs created (so the deploy stage waits
+for and compares those alone), and "Training Started" reports the refused sets. Throttling
+and server errors propagate so EventBridge or Lambda retries.
 """
 
 import re
@@ -27,10 +33,16 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from sagechain.errors import ObjectNotFoundError, RetryableError, TrainingNotStartedError
+from sagechain.errors import ObjectNotFoundError, RequestRefusedError, RetryableError, TrainingNotStartedError
 from sagechain.event_sources.s3 import objects_created
 from sagechain.event_sources.sagemaker import COMPLETED, SAGEMAKER_SOURCE, JobKind, state_change
-from sagechain.events import SagechainEvent, TrainingSkipped, TrainingStarted
+from sagechain.events import (
+    RefusedTrainingJob,
+    SagechainEvent,
+    TrainingFailed,
+    TrainingSkipped,
+    TrainingStarted,
+)
 from sagechain.layout import (
     LABELED_MANIFEST,
     MANIFEST_CONTENT_TYPE,
@@ -230,27 +242,81 @@ def _record(
     )
 
 
-def _create_jobs(plan: TrainingPlan, jobs: TrainingJobs) -> None:
-    """Create every job of the plan; a name already taken was started by an earlier delivery."""
-    started: list[str] = []
-    for request in plan.training_jobs:
+def _create_jobs(
+    plan: TrainingPlan, jobs: TrainingJobs, region: str, instance_type: str
+) -> tuple[list[str], bool, list[RefusedTrainingJob]]:
+    """Create every job of the plan: the training jobs created (a name already taken was started
+    by an earlier delivery), whether the tuning job was, and what SageMaker refused."""
+    created: list[str] = []
+    refused: list[RefusedTrainingJob] = []
+    for index, request in enumerate(plan.training_jobs):
+        name = str(request["TrainingJobName"])
         try:
             jobs.create_training_job(request)
-        except TrainingNotStartedError as err:
-            if not started:
-                raise
-            raise TrainingNotStartedError(
-                f"{err.reason} Already started for this run: {', '.join(started)}; stop them in the "
-                "SageMaker console if they are not wanted."
-            ) from err
-        started.append(str(request["TrainingJobName"]))
-    if plan.tuning_job is not None:
-        jobs.create_tuning_job(plan.tuning_job)
+        except RequestRefusedError as err:
+            # One set's refusal does not hold back the others: each job stands on its own.
+            error = err.explain(region=region, instance_type=instance_type)
+            refused.append(
+                RefusedTrainingJob(
+                    job_name=name, hyperparameter_set=index if plan.mode == "sets" else None, error=error
+                )
+            )
+            continue
+        created.append(name)
+    tuning_created = False
+    if plan.tuning_job is not None and plan.tuning_job_name is not None:
+        try:
+            jobs.create_tuning_job(plan.tuning_job)
+            tuning_created = True
+        except RequestRefusedError as err:
+            error = err.explain(region=region, instance_type=instance_type)
+            refused.append(RefusedTrainingJob(job_name=plan.tuning_job_name, tuning=True, error=error))
+    return created, tuning_created, refused
+
+
+def _write_record(store: ObjectStore, record: TrainingRecord) -> None:
+    store.put_bytes(
+        run_key(record.run_id, TRAINING_RECORD_FILE),
+        record.model_dump_json(indent=2).encode(),
+        "application/json",
+    )
+
+
+def _only_created(
+    record: TrainingRecord, created: list[str], tuning_created: bool, refused: list[RefusedTrainingJob]
+) -> TrainingRecord:
+    """training.json as it must read once SageMaker answered: only the jobs that exist."""
+    kept = [i for i, name in enumerate(record.job_names) if name in created]
+    hyperparameters = record.hyperparameters
+    if record.mode != "tuning":
+        hyperparameters = [record.hyperparameters[i] for i in kept]
+    return record.model_copy(
+        update={
+            "job_names": [record.job_names[i] for i in kept],
+            "hyperparameters": hyperparameters,
+            "tuning_job_name": record.tuning_job_name if tuning_created else None,
+            "refused": refused,
+        }
+    )
+
+
+def failed_reason(refused: list[RefusedTrainingJob]) -> str:
+    """Why no job trains, the cause in the first sentence."""
+    first = refused[0]
+    causes = list(dict.fromkeys(r.error.cause for r in refused))
+    if len(refused) == 1:
+        what = "hyperparameter tuning job" if first.tuning else "training job"
+        head = f"SageMaker refused to create {what} {first.job_name}: {causes[0]}."
+    else:
+        head = (
+            f"SageMaker refused to create all {len(refused)} training jobs of the run: {'; '.join(causes)}."
+        )
+    return f"{head} {first.error.meaning}"
 
 
 def _train(
     run: _Run, store: ObjectStore, jobs: TrainingJobs, environment: TrainingEnvironment, now: datetime
-) -> TrainingStarted:
+) -> TrainingStarted | TrainingFailed:
     spec = run.spec
     if spec.training.instance_type is None:
         training = spec.training.model_copy(update={"instance_type": environment.default_instance_type})
@@ -278,29 +344,41 @@ def _train(
     plan = plan_training(spec, data, target)
     record = _record(run, plan, data, result, target, now)
     # Before the jobs: the deploy stage reads it when their first state change arrives.
-    store.put_bytes(
-        run_key(run.run_id, TRAINING_RECORD_FILE),
-        record.model_dump_json(indent=2).encode(),
-        "application/json",
-    )
-    _create_jobs(plan, jobs)
+    _write_record(store, record)
+    instance_type = str(spec.training.instance_type)
+    created, tuning_created, refused = _create_jobs(plan, jobs, environment.region, instance_type)
+    if refused:
+        # Rewritten at once: the deploy stage must wait for, and compare, only jobs that exist.
+        _write_record(store, _only_created(record, created, tuning_created, refused))
+    if not created and not tuning_created:
+        return TrainingFailed(
+            run_id=run.run_id,
+            dataset=run.info.dataset,
+            reason=failed_reason(refused),
+            error=refused[0].error,
+            refused=refused,
+            instance_type=instance_type,
+            instance_count=spec.training.instance_count,
+            labeling_job_name=run.labeling_job.name if run.labeling_job else None,
+        )
     if plan.tuning_job_name is not None:
         urls = [jobs.console_url("hyper-tuning-jobs", plan.tuning_job_name)]
     else:
-        urls = [jobs.console_url("jobs", name) for name in plan.job_names]
+        urls = [jobs.console_url("jobs", name) for name in created]
     return TrainingStarted(
         run_id=run.run_id,
         dataset=run.info.dataset,
-        job_names=plan.job_names,
+        job_names=created,
         tuning_job_name=plan.tuning_job_name,
         algorithm=plan.algorithm_label,
-        instance_type=str(spec.training.instance_type),
+        instance_type=instance_type,
         instance_count=spec.training.instance_count,
         spot=spec.training.spot,
         train_objects=result.train,
         validation_objects=result.validation,
         dropped=dict(result.dropped),
         console_urls=urls,
+        refused=refused,
     )
 
 
@@ -312,7 +390,7 @@ def start_training(
     environment: TrainingEnvironment,
     now: Callable[[], datetime] = _now,
 ) -> SagechainEvent | None:
-    """Start the run's training, or skip it with a reason; publish and return the event.
+    """Start the run's training, or skip or fail it with a reason; publish and return the event.
 
     None (and no event) when the trigger is not about a sagechain run: a labeling job
     without our run tag, or a labeled.manifest with no spec.json and run.json beside it.
