@@ -50,11 +50,30 @@ class ObjectTooLargeError(SagechainError):
 class RequestRefusedError(SagechainError):
     """An AWS service refused a request as invalid (not a transient failure); message says why."""
 
-    def __init__(self, operation: str, code: str, message: str) -> None:
+    def __init__(self, operation: str, code: str, message: str, service: str = "sagemaker") -> None:
         super().__init__(f"{operation}: {code}: {message}")
         self.operation = operation
         self.code = code
         self.message = message
+        self.service = service
+
+
+class EndpointBusyError(SagechainError):
+    """SageMaker refused to change an endpoint because another change is in progress."""
+
+    def __init__(self, endpoint: str, message: str) -> None:
+        super().__init__(f"endpoint {endpoint} is busy: {message}")
+        self.endpoint = endpoint
+        self.message = message
+
+
+class ResourceMissingError(SagechainError):
+    """A SageMaker resource an event names does not exist (any more)."""
+
+    def __init__(self, kind: str, name: str) -> None:
+        super().__init__(f"{kind} {name} does not exist")
+        self.kind = kind
+        self.name = name
 
 
 class TrainingNotStartedError(SagechainError):

@@ -170,6 +170,35 @@ class DeploymentRejected(SagechainEvent):
     live_value: float | None = None
 
 
+class DeploymentWaiting(SagechainEvent):
+    """The run's endpoint is busy with another change: the model is deployed at its next state change."""
+
+    DETAIL_TYPE: ClassVar[str] = "Deployment Waiting"
+
+    endpoint_name: str
+    endpoint_status: str = Field(description="DescribeEndpoint's status when the deployment arrived.")
+    model_name: str
+    endpoint_config_name: str
+    training_job_name: str
+    waiting_behind: int = Field(description="Deployments to this endpoint that arrived before this one.")
+    console_url: str
+
+
+class AwsError(BaseModel):
+    """An AWS request that was refused, in plain language."""
+
+    model_config = ConfigDict(frozen=True)
+
+    service: str
+    operation: str
+    code: str
+    message: str
+    meaning: str
+    fix: str
+    quota_name: str | None = None
+    quota_url: str | None = Field(default=None, description="The Service Quotas console, for a quota.")
+
+
 class DeploymentFailed(SagechainEvent):
     """The endpoint could not be created or updated."""
 
@@ -178,6 +207,7 @@ class DeploymentFailed(SagechainEvent):
     endpoint_name: str
     reason: str
     console_url: str
+    aws_error: AwsError | None = Field(default=None, description="The refused request, when AWS refused one.")
 
 
 class ModelLive(SagechainEvent):
@@ -200,6 +230,7 @@ SAGECHAIN_EVENTS: tuple[type[SagechainEvent], ...] = (
     LabelingStarted,
     TrainingStarted,
     TrainingSkipped,
+    DeploymentWaiting,
     DeploymentStarted,
     DeploymentRejected,
     DeploymentFailed,
