@@ -79,6 +79,9 @@ class EmulatedSageMaker:
     emit: Callable[[str, dict[str, Any], list[str]], None]
     workforce: dict[str, Answer] = field(default_factory=dict)
     fail_training: Callable[[dict[str, Any]], str | None] = lambda _request: None
+    # A CreateEndpoint refusal to inject (e.g. ResourceLimitExceeded: new accounts have a quota
+    # of 0 for many endpoint instance types), or None to create the endpoint.
+    refuse_endpoint: Callable[[dict[str, Any]], "ApiError | None"] = lambda _request: None
     calls: Counter[str] = field(default_factory=Counter)
     labeling: dict[str, dict[str, Any]] = field(default_factory=dict)
     training: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -456,6 +459,9 @@ class EmulatedSageMaker:
         if name in self.endpoints:
             raise ApiError("ValidationException", f'Cannot create already existing endpoint "{arn}".')
         self._get(self.endpoint_configs, params["EndpointConfigName"], "Endpoint configuration")
+        refusal = self.refuse_endpoint(params)
+        if refusal is not None:
+            raise refusal
         now = _now()
         self.endpoints[name] = {
             "EndpointName": name,
@@ -471,6 +477,7 @@ class EmulatedSageMaker:
 
     def _op_UpdateEndpoint(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
         endpoint = self._get(self.endpoints, params["EndpointName"], "Endpoint")
+        # AWS updates only an InService endpoint; anything else is refused with this message.
         if endpoint["EndpointStatus"] != "InService":
             raise ApiError(
                 "ValidationException",

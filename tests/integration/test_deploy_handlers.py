@@ -12,7 +12,6 @@ import pytest
 from local.lambda_context import FakeLambdaContext
 from moto import mock_aws
 
-from sagechain.errors import RetryableError
 from tests.aws import BUCKET, EventCapture, create_stack_resources, load_handler, sample_event
 from tests.deploy_fakes import ARN, ENDPOINT, JOB, RUN, completed_job, plan, run_model, spec
 from tests.stubs import count_calls, stubbed
@@ -114,43 +113,21 @@ def test_documented_completion_event_creates_the_endpoint_once_even_when_deliver
     assert read(f"runs/{RUN}/model.json")["labels"] == ["rose", "tulip"]
 
 
-def test_busy_endpoint_raises_for_a_retry_which_then_deploys(aws: Any) -> None:
+def test_busy_endpoint_queues_the_deployment_and_the_handler_returns(aws: Any) -> None:
     _sagemaker, sm, _autoscaling, _aas, capture = aws
     handler = load_handler("deploy_model")
     event = sample_event("deploy_model", "training_job_completed_tags_as_list")
     sm.add_response("describe_training_job", described_job())
     sm.add_response("describe_endpoint", endpoint("Updating", "sagechain-older-run-train-config"))
-
-    with pytest.raises(RetryableError, match="Updating"):
-        handler.handler(event, FakeLambdaContext())
-    assert capture.received() == []
-
-    # The retry (same event) finds the endpoint in service and updates it
-    sm.add_response("describe_training_job", described_job())
-    sm.add_response("describe_endpoint", endpoint("InService", "sagechain-older-run-train-config"))
     sm.add_response("create_model", {"ModelArn": f"{ARN}:model/{JOB}"})
     sm.add_response("create_endpoint_config", {"EndpointConfigArn": f"{ARN}:endpoint-config/{CONFIG_NAME}"})
-    sm.add_response(
-        "describe_endpoint_config",
-        {
-            "EndpointConfigName": "sagechain-older-run-train-config",
-            "EndpointConfigArn": f"{ARN}:endpoint-config/sagechain-older-run-train-config",
-            "ProductionVariants": [
-                {
-                    "VariantName": "AllTraffic",
-                    "ModelName": "m",
-                    "InstanceType": "ml.m5.large",
-                    "InitialInstanceCount": 1,
-                }
-            ],
-            "CreationTime": NOW,
-        },
-    )
-    sm.add_response("update_endpoint", {"EndpointArn": f"{ARN}:endpoint/{ENDPOINT}"})
+
     result = handler.handler(event, FakeLambdaContext())
 
-    assert result["detail"]["action"] == "update"
-    assert [e["detail-type"] for e in capture.received()] == ["Deployment Started"]
+    assert result["outcome"] == "Deployment Waiting"
+    assert [e["detail-type"] for e in capture.received()] == ["Deployment Waiting"]
+    listed = boto3.client("s3").list_objects_v2(Bucket=BUCKET, Prefix=f"models/{ENDPOINT}/pending/")
+    assert [o["Key"].rsplit("-", 1)[-1] for o in listed["Contents"]] == [f"{RUN.rsplit('-', 1)[-1]}.json"]
 
 
 def test_in_service_event_scales_the_endpoint_and_puts_the_model_live_once(aws: Any) -> None:

@@ -84,3 +84,19 @@ def test_a_quota_is_not_retryable_even_though_it_says_limit() -> None:
 def test_the_quota_is_read_from_awss_message() -> None:
     assert quota_named_in(QUOTA) == "ml.p3.2xlarge for training job usage"
     assert quota_named_in("no quota here") is None
+
+
+def test_an_endpoint_quota_in_another_region_names_the_quota_and_that_regions_console() -> None:
+    message = (
+        "The account-level service limit 'ml.g5.xlarge for endpoint usage' is 0 Instances, with current "
+        "utilization of 0 Instances and a request delta of 1 Instances."
+    )
+
+    explained = explain_aws_error(
+        "sagemaker", "CreateEndpoint", "ResourceLimitExceeded", message, region="eu-west-1"
+    )
+
+    assert explained.quota_name == "ml.g5.xlarge for endpoint usage"
+    assert explained.quota_console_url is not None
+    assert explained.quota_console_url.startswith("https://eu-west-1.console.aws.amazon.com/servicequotas/")
+    assert not explained.retryable

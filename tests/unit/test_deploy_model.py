@@ -9,7 +9,7 @@ import pytest
 from sagechain.deployment.deploy_model import DeployConfig, deploy_model
 from sagechain.errors import RetryableError
 from sagechain.event_sources.sagemaker import StateChange
-from sagechain.events import DeploymentFailed, DeploymentRejected, DeploymentStarted
+from sagechain.events import DeploymentFailed, DeploymentRejected, DeploymentStarted, DeploymentWaiting
 from sagechain.names import RUN_ID_TAG, STACK_TAG, resource_tags
 from sagechain.ports import EndpointConfig, TuningOutcome, Variant
 from sagechain.records import ModelInfo
@@ -254,17 +254,32 @@ def test_an_autoscaled_variant_the_new_configuration_drops_is_deregistered() -> 
     assert stage.sagemaker.updates[0][2] is False
 
 
-@pytest.mark.parametrize("status", ["Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"])
-def test_busy_endpoint_is_retried_and_nothing_is_created(status: str) -> None:
+@pytest.mark.parametrize("status", ["Creating", "Updating", "SystemUpdating", "RollingBack"])
+def test_busy_endpoint_queues_the_deployment_and_returns(status: str) -> None:
     stage = Stage()
     stage.sagemaker.put_endpoint(status, OLD_CONFIG)
     stage.sagemaker.add_job(completed_job())
 
-    with pytest.raises(RetryableError, match=status):
-        stage.run(training_change())
+    outcome = stage.run(training_change())
 
-    assert stage.sagemaker.calls["CreateModel"] == 0
-    assert stage.publisher.events == []
+    assert outcome.outcome == "Deployment Waiting"
+    [event] = stage.publisher.events
+    assert isinstance(event, DeploymentWaiting)
+    assert (event.endpoint_status, event.waiting_behind) == (status, 0)
+    # The model and its configuration exist already; the endpoint is not touched.
+    assert stage.sagemaker.calls["CreateModel"] == 1
+    assert stage.sagemaker.calls["UpdateEndpoint"] == 0
+    [pending] = [k for k in stage.store.objects if k.startswith(f"models/{ENDPOINT}/pending/")]
+    assert pending.endswith(f"-{RUN}.json")
+
+
+def test_a_deleting_endpoint_is_retried() -> None:
+    stage = Stage()
+    stage.sagemaker.put_endpoint("Deleting", OLD_CONFIG)
+    stage.sagemaker.add_job(completed_job())
+
+    with pytest.raises(RetryableError, match="Deleting"):
+        stage.run(training_change())
 
 
 @pytest.mark.parametrize("status", ["Failed", "UpdateRollbackFailed", "OutOfService"])

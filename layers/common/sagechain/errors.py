@@ -82,6 +82,24 @@ class RequestRefusedError(SagechainError):
         )
 
 
+class EndpointBusyError(SagechainError):
+    """SageMaker refused to change an endpoint because another change is in progress."""
+
+    def __init__(self, endpoint: str, message: str) -> None:
+        super().__init__(f"endpoint {endpoint} is busy: {message}")
+        self.endpoint = endpoint
+        self.message = message
+
+
+class ResourceMissingError(SagechainError):
+    """A SageMaker resource an event names does not exist (any more)."""
+
+    def __init__(self, kind: str, name: str) -> None:
+        super().__init__(f"{kind} {name} does not exist")
+        self.kind = kind
+        self.name = name
+
+
 class TrainingNotStartedError(SagechainError):
     """Training cannot start for this run; the reason is written for the person who runs it."""
 

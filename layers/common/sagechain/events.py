@@ -213,6 +213,20 @@ class DeploymentRejected(SagechainEvent):
     live_value: float | None = None
 
 
+class DeploymentWaiting(SagechainEvent):
+    """The run's endpoint is busy with another change: the model is deployed at its next state change."""
+
+    DETAIL_TYPE: ClassVar[str] = "Deployment Waiting"
+
+    endpoint_name: str
+    endpoint_status: str = Field(description="DescribeEndpoint's status when the deployment arrived.")
+    model_name: str
+    endpoint_config_name: str
+    training_job_name: str
+    waiting_behind: int = Field(description="Deployments to this endpoint that arrived before this one.")
+    console_url: str
+
+
 class DeploymentFailed(SagechainEvent):
     """The endpoint could not be created or updated."""
 
@@ -221,6 +235,9 @@ class DeploymentFailed(SagechainEvent):
     endpoint_name: str
     reason: str
     console_url: str
+    aws_error: AwsErrorExplanation | None = Field(
+        default=None, description="The refused request, when AWS refused one."
+    )
 
 
 class ModelLive(SagechainEvent):
@@ -245,6 +262,7 @@ SAGECHAIN_EVENTS: tuple[type[SagechainEvent], ...] = (
     TrainingStarted,
     TrainingFailed,
     TrainingSkipped,
+    DeploymentWaiting,
     DeploymentStarted,
     DeploymentRejected,
     DeploymentFailed,

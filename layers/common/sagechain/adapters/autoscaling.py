@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Final
 from botocore.exceptions import ClientError
 
 from sagechain.adapters.clients import autoscaling_client
+from sagechain.aws_errors import is_retryable
+from sagechain.errors import RequestRefusedError
 from sagechain.ports import ScalableTarget
 
 if TYPE_CHECKING:
@@ -21,6 +23,18 @@ if TYPE_CHECKING:
 NAMESPACE: Final = "sagemaker"
 DIMENSION: Final = "sagemaker:variant:DesiredInstanceCount"
 METRIC: Final = "SageMakerVariantInvocationsPerInstance"
+
+
+def _refused(operation: str, err: ClientError) -> RequestRefusedError | None:
+    """A refusal a retry cannot change (ValidationException, AccessDeniedException,
+    LimitExceededException, ObjectNotFoundException: the Errors sections of RegisterScalableTarget,
+    PutScalingPolicy and DeregisterScalableTarget in the Application Auto Scaling API reference)
+    becomes RequestRefusedError; throttling and 5xx stay ClientError, for Lambda to retry."""
+    error = err.response.get("Error", {})
+    code = error.get("Code", "")
+    if is_retryable(code, err.response.get("ResponseMetadata", {}).get("HTTPStatusCode")):
+        return None
+    return RequestRefusedError(operation, code, error.get("Message", ""), service="application-autoscaling")
 
 
 def resource_id(endpoint: str, variant: str) -> str:
@@ -59,18 +73,27 @@ class ApplicationAutoScaling:
             )
         except ClientError as err:
             if err.response.get("Error", {}).get("Code") != "ObjectNotFoundException":
-                raise
+                refused = _refused("DeregisterScalableTarget", err)
+                if refused is None:
+                    raise
+                raise refused from err
 
     def register(self, endpoint: str, variant: str, min_capacity: int, max_capacity: int) -> None:
         """RegisterScalableTarget: creates the target, or updates its range."""
-        self._client.register_scalable_target(
-            ServiceNamespace=NAMESPACE,
-            ResourceId=resource_id(endpoint, variant),
-            ScalableDimension=DIMENSION,
-            MinCapacity=min_capacity,
-            MaxCapacity=max_capacity,
-            Tags=self._tags,
-        )
+        try:
+            self._client.register_scalable_target(
+                ServiceNamespace=NAMESPACE,
+                ResourceId=resource_id(endpoint, variant),
+                ScalableDimension=DIMENSION,
+                MinCapacity=min_capacity,
+                MaxCapacity=max_capacity,
+                Tags=self._tags,
+            )
+        except ClientError as err:
+            refused = _refused("RegisterScalableTarget", err)
+            if refused is None:
+                raise
+            raise refused from err
 
     def track_invocations(
         self,
@@ -88,11 +111,17 @@ class ApplicationAutoScaling:
             "ScaleInCooldown": scale_in_cooldown,
             "ScaleOutCooldown": scale_out_cooldown,
         }
-        self._client.put_scaling_policy(
-            PolicyName=policy_name,
-            ServiceNamespace=NAMESPACE,
-            ResourceId=resource_id(endpoint, variant),
-            ScalableDimension=DIMENSION,
-            PolicyType="TargetTrackingScaling",
-            TargetTrackingScalingPolicyConfiguration=configuration,
-        )
+        try:
+            self._client.put_scaling_policy(
+                PolicyName=policy_name,
+                ServiceNamespace=NAMESPACE,
+                ResourceId=resource_id(endpoint, variant),
+                ScalableDimension=DIMENSION,
+                PolicyType="TargetTrackingScaling",
+                TargetTrackingScalingPolicyConfiguration=configuration,
+            )
+        except ClientError as err:
+            refused = _refused("PutScalingPolicy", err)
+            if refused is None:
+                raise
+            raise refused from err

@@ -6,6 +6,8 @@ from botocore.exceptions import ClientError
 
 from sagechain.adapters.clients import sagemaker_client
 from sagechain.adapters.sagemaker import is_already_exists
+from sagechain.aws_errors import is_retryable
+from sagechain.errors import EndpointBusyError, RequestRefusedError, ResourceMissingError
 from sagechain.ports import EndpointConfig, EndpointState, TrainedJob, TuningOutcome, Variant
 
 if TYPE_CHECKING:
@@ -25,6 +27,33 @@ def _is_missing_endpoint(err: ClientError) -> bool:
     if code == "ResourceNotFound":
         return True
     return code == "ValidationException" and "could not find" in message.lower()
+
+
+def _is_missing(err: ClientError) -> bool:
+    # DescribeEndpointConfig answers a deleted configuration with a ValidationException
+    # "Could not find endpoint configuration ..."; ResourceNotFound is accepted as well.
+    return _is_missing_endpoint(err)
+
+
+def _is_busy(err: ClientError) -> bool:
+    # UpdateEndpoint on an endpoint that is Creating, Updating, SystemUpdating or RollingBack:
+    # ValidationException "Cannot update in-progress endpoint <arn>." (only InService endpoints
+    # can be updated: https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_UpdateEndpoint.html).
+    error = err.response.get("Error", {})
+    return error.get("Code") == "ValidationException" and "in-progress" in error.get("Message", "").lower()
+
+
+def _refused(operation: str, err: ClientError) -> RequestRefusedError | None:
+    """A refusal a retry cannot change becomes RequestRefusedError; throttling and 5xx stay
+    ClientError, for Lambda to retry. (Error codes: the API reference's Errors section of
+    CreateModel, CreateEndpointConfig, CreateEndpoint and UpdateEndpoint, and the Common Errors page
+    https://docs.aws.amazon.com/sagemaker/latest/APIReference/CommonErrors.html.)"""
+    error = err.response.get("Error", {})
+    code = error.get("Code", "")
+    status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    if is_retryable(code, status):
+        return None
+    return RequestRefusedError(operation, code, error.get("Message", ""))
 
 
 class SageMakerHosting:
@@ -94,7 +123,10 @@ class SageMakerHosting:
         except ClientError as err:
             if is_already_exists(err):
                 return False
-            raise
+            refused = _refused("CreateModel", err)
+            if refused is None:
+                raise
+            raise refused from err
         return True
 
     def create_endpoint_config(
@@ -116,7 +148,10 @@ class SageMakerHosting:
         except ClientError as err:
             if is_already_exists(err):
                 return False
-            raise
+            refused = _refused("CreateEndpointConfig", err)
+            if refused is None:
+                raise
+            raise refused from err
         return True
 
     def endpoint(self, name: str) -> EndpointState | None:
@@ -137,8 +172,13 @@ class SageMakerHosting:
         )
 
     def endpoint_config(self, name: str) -> EndpointConfig:
-        """DescribeEndpointConfig: its ARN and variants."""
-        described = self._client.describe_endpoint_config(EndpointConfigName=name)
+        """DescribeEndpointConfig: its ARN and variants; ResourceMissingError when it was deleted."""
+        try:
+            described = self._client.describe_endpoint_config(EndpointConfigName=name)
+        except ClientError as err:
+            if _is_missing(err):
+                raise ResourceMissingError("endpoint configuration", name) from err
+            raise
         return EndpointConfig(
             name=described["EndpointConfigName"],
             arn=described["EndpointConfigArn"],
@@ -157,13 +197,25 @@ class SageMakerHosting:
         except ClientError as err:
             if is_already_exists(err):
                 return False
-            raise
+            refused = _refused("CreateEndpoint", err)
+            if refused is None:
+                raise
+            raise refused from err
         return True
 
     def update_endpoint(self, name: str, config_name: str, retain_variant_properties: bool) -> None:
-        """UpdateEndpoint; retaining variant properties keeps the live instance count."""
-        self._client.update_endpoint(
-            EndpointName=name,
-            EndpointConfigName=config_name,
-            RetainAllVariantProperties=retain_variant_properties,
-        )
+        """UpdateEndpoint; retaining variant properties keeps the live instance count. An endpoint
+        that is not InService raises EndpointBusyError."""
+        try:
+            self._client.update_endpoint(
+                EndpointName=name,
+                EndpointConfigName=config_name,
+                RetainAllVariantProperties=retain_variant_properties,
+            )
+        except ClientError as err:
+            if _is_busy(err):
+                raise EndpointBusyError(name, err.response.get("Error", {}).get("Message", "")) from err
+            refused = _refused("UpdateEndpoint", err)
+            if refused is None:
+                raise
+            raise refused from err

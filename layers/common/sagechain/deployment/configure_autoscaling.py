@@ -11,7 +11,12 @@ once per deployment (models/<model>/deploying.json marks the deployment in fligh
 endpoint that returns to service without it, e.g. after SageMaker's own maintenance,
 only has its autoscaling confirmed). An endpoint back in service with another model than
 the one in flight means the update did not take: "Deployment Failed" for that run.
-Failed or UpdateRollbackFailed: "Deployment Failed" with DescribeEndpoint's reason.
+Failed or UpdateRollbackFailed: "Deployment Failed" with DescribeEndpoint's reason; an event
+about a configuration that was deleted meanwhile is dropped (emailed to its run, if one is known).
+
+Every state change then ends the wait of deployments that found the endpoint busy (pending.py):
+in service, the oldest waiting one is carried out (UpdateEndpoint); broken, each waiting one fails.
+A request AWS refuses for good is a "Deployment Failed" with the code, meaning and fix.
 """
 
 from dataclasses import dataclass
@@ -24,8 +29,11 @@ from sagechain.deployment.bookkeeping import (
     read_run,
     run_model_key,
 )
+from sagechain.deployment.failures import refused_deployment
+from sagechain.deployment.pending import PendingDeployment, update_endpoint, waiting_deployments
+from sagechain.errors import EndpointBusyError, RequestRefusedError, ResourceMissingError
 from sagechain.event_sources.sagemaker import StateChange, normalized_status
-from sagechain.events import DeploymentFailed, ModelLive
+from sagechain.events import DeploymentFailed, DeploymentStarted, ModelLive
 from sagechain.layout import deploying_key
 from sagechain.names import owned_run_id
 from sagechain.ports import (
@@ -35,11 +43,14 @@ from sagechain.ports import (
     EventPublisher,
     ModelHost,
     SageMakerJobs,
+    Variant,
 )
 from sagechain.records import ModelInfo, write_record
 
 IN_SERVICE = "inservice"
 FAILED = {"failed", "updaterollbackfailed"}
+# An endpoint in these statuses takes no update (DescribeEndpoint's EndpointStatus).
+BROKEN = FAILED | {"outofservice"}
 
 
 @dataclass(frozen=True)
@@ -75,10 +86,13 @@ def configure_autoscaling(
     if status in FAILED | {IN_SERVICE} and not stage.owns(change):
         return Outcome("ignored", f"endpoint {change.name} was not created by this stack")
     if status == IN_SERVICE:
-        return stage.in_service(change)
-    if status in FAILED:
-        return stage.failed(change)
-    return Outcome("ignored", f"endpoint {change.name} is {change.status}")
+        outcome = stage.in_service(change)
+    elif status in FAILED:
+        outcome = stage.failed(change)
+    else:
+        return Outcome("ignored", f"endpoint {change.name} is {change.status}")
+    started = stage.end_waits(change.name)
+    return started if started is not None and outcome.event is None else outcome
 
 
 @dataclass
@@ -100,7 +114,7 @@ class _Stage:
         run_id = owned_run_id(self.jobs.tags(endpoint_config.arn), self.config.stack_name)
         return None if run_id is None else read_model_info(self.store, run_model_key(run_id))
 
-    def in_service(self, change: StateChange) -> Outcome:
+    def in_service(self, change: StateChange) -> Outcome:  # noqa: PLR0911 - one per case ignored
         name = change.name
         endpoint = self.host.endpoint(name)
         if (
@@ -110,7 +124,10 @@ class _Stage:
         ):
             now = "gone" if endpoint is None else f"{endpoint.status} with {endpoint.config_name}"
             return Outcome("ignored", f"stale event: {name} is now {now}")
-        endpoint_config = self.host.endpoint_config(endpoint.config_name)
+        try:
+            endpoint_config = self.host.endpoint_config(endpoint.config_name)
+        except ResourceMissingError:
+            return Outcome("dropped", f"{endpoint.config_name} no longer exists")
         info = self._run_model(endpoint_config)
         if info is None or info.endpoint_name != name:
             return Outcome("ignored", f"{endpoint.config_name} was not deployed by sagechain")
@@ -118,16 +135,22 @@ class _Stage:
         if loaded is None:
             return Outcome("ignored", f"run {info.run_id} has no training.json or spec.json")
         deployment = loaded[1].deployment
-        for variant in endpoint_config.variants:
-            self.autoscaler.register(name, variant.name, deployment.min_instances, deployment.max_instances)
-            self.autoscaler.track_invocations(
-                name,
-                variant.name,
-                self.config.policy_name,
-                target_per_instance=deployment.target_invocations_per_instance,
-                scale_in_cooldown=deployment.scale_in_cooldown_seconds,
-                scale_out_cooldown=deployment.scale_out_cooldown_seconds,
-            )
+        try:
+            for variant in endpoint_config.variants:
+                self.autoscaler.register(
+                    name, variant.name, deployment.min_instances, deployment.max_instances
+                )
+                self.autoscaler.track_invocations(
+                    name,
+                    variant.name,
+                    self.config.policy_name,
+                    target_per_instance=deployment.target_invocations_per_instance,
+                    scale_in_cooldown=deployment.scale_in_cooldown_seconds,
+                    scale_out_cooldown=deployment.scale_out_cooldown_seconds,
+                )
+        except RequestRefusedError as err:
+            failed = self._refused(info, name, err)
+            return Outcome(failed.DETAIL_TYPE, failed.reason, failed)
 
         in_flight = read_model_info(self.store, deploying_key(name))
         if in_flight is not None and in_flight.model_name != info.model_name:
@@ -166,7 +189,10 @@ class _Stage:
         endpoint = self.host.endpoint(name)
         target = read_model_info(self.store, deploying_key(name))
         if target is None and change.config_name is not None:
-            target = self._run_model(self.host.endpoint_config(change.config_name))
+            try:
+                target = self._run_model(self.host.endpoint_config(change.config_name))
+            except ResourceMissingError:
+                return self._failed_without_config(change)
         if target is None:
             return Outcome("ignored", f"{change.config_name} was not deployed by sagechain")
         why = endpoint.failure_reason if endpoint is not None and endpoint.failure_reason else None
@@ -178,7 +204,104 @@ class _Stage:
         event = self._fail(target, name, reason)
         return Outcome(event.DETAIL_TYPE, reason, event)
 
-    def _fail(self, target: ModelInfo, endpoint_name: str, reason: str) -> DeploymentFailed:
+    def _failed_without_config(self, change: StateChange) -> Outcome:
+        """A failure about a configuration that was deleted: retrying cannot describe it, so it is
+        dropped; the run that waited on it, else the run that owns the endpoint, is told once."""
+        name, config_name = change.name, change.config_name
+        waiting = [
+            p for _key, p in waiting_deployments(self.store, name) if p.endpoint_config_name == config_name
+        ]
+        target = waiting[0].info if waiting else None
+        if target is None:
+            owner = owned_run_id(change.tags or self.jobs.tags(change.arn), self.config.stack_name)
+            target = None if owner is None else read_model_info(self.store, run_model_key(owner))
+        if target is None:
+            return Outcome(
+                "dropped", f"{config_name} no longer exists and no run of this stack is waiting on it"
+            )
+        reason = (
+            f"endpoint {name} reported {change.status} for endpoint configuration {config_name}, which no "
+            "longer exists (it was deleted), so the failure cannot be looked into further. "
+            "Upload dataset.json again to deploy a new model."
+        )
+        event = DeploymentFailed(
+            run_id=target.run_id,
+            dataset=target.dataset,
+            endpoint_name=name,
+            reason=reason,
+            console_url=console_url(self.host.region, "endpoints", name),
+        )
+        self.publisher.publish(event)
+        return Outcome("dropped", reason, event)
+
+    def end_waits(self, name: str) -> Outcome | None:
+        """After a state change: carry out the oldest deployment waiting for the endpoint, or fail
+        the waiting ones when the endpoint can take no update; None when nothing started."""
+        waiting = waiting_deployments(self.store, name)
+        if not waiting:
+            return None
+        endpoint = self.host.endpoint(name)
+        if endpoint is None or normalized_status(endpoint.status) in BROKEN:
+            now = "gone" if endpoint is None else endpoint.status
+            for key, pending in waiting:
+                self._fail(
+                    pending.info,
+                    name,
+                    f"endpoint {name} is {now}, so the model {pending.info.model_name} that waited for it "
+                    f"cannot be deployed. Delete the endpoint (aws sagemaker delete-endpoint --endpoint-name "
+                    f"{name}) and upload dataset.json again.",
+                    keep_in_flight=True,
+                )
+                self.store.delete(key)
+            return None
+        if normalized_status(endpoint.status) != IN_SERVICE:
+            return None  # busy again: the next state change comes
+        for key, pending in waiting:
+            if pending.endpoint_config_name in (endpoint.config_name, endpoint.pending_config_name):
+                self.store.delete(key)  # already carried out (a repeated event)
+                continue
+            write_record(self.store, deploying_key(name), pending.info)
+            variant = Variant(pending.info.variant_name, pending.info.model_name, pending.instance_type)
+            try:
+                update_endpoint(self.host, self.autoscaler, endpoint, pending.endpoint_config_name, variant)
+            except EndpointBusyError:
+                self.store.delete(deploying_key(name))
+                return None  # it moved meanwhile; its next state change comes
+            except RequestRefusedError as err:
+                self._refused(pending.info, name, err)
+                self.store.delete(key)
+                continue
+            self.store.delete(key)
+            return self._started(pending)
+        return None
+
+    def _started(self, pending: PendingDeployment) -> Outcome:
+        info = pending.info
+        event = DeploymentStarted(
+            run_id=info.run_id,
+            dataset=info.dataset,
+            endpoint_name=info.endpoint_name,
+            model_name=info.model_name,
+            endpoint_config_name=pending.endpoint_config_name,
+            training_job_name=info.training_job_name,
+            action="update",
+            instance_type=pending.instance_type,
+            metric_name=pending.metric_name,
+            metric_value=pending.metric_value,
+            console_url=console_url(self.host.region, "endpoints", info.endpoint_name),
+        )
+        self.publisher.publish(event)
+        return Outcome(event.DETAIL_TYPE, f"the waiting deployment of run {info.run_id} started", event)
+
+    def _refused(self, target: ModelInfo, endpoint_name: str, err: RequestRefusedError) -> DeploymentFailed:
+        event = refused_deployment(target.run_id, target.dataset, endpoint_name, self.host.region, err)
+        self.publisher.publish(event)
+        self.store.delete(deploying_key(endpoint_name))
+        return event
+
+    def _fail(
+        self, target: ModelInfo, endpoint_name: str, reason: str, keep_in_flight: bool = False
+    ) -> DeploymentFailed:
         event = DeploymentFailed(
             run_id=target.run_id,
             dataset=target.dataset,
@@ -187,5 +310,6 @@ class _Stage:
             console_url=console_url(self.host.region, "endpoints", endpoint_name),
         )
         self.publisher.publish(event)
-        self.store.delete(deploying_key(endpoint_name))
+        if not keep_in_flight:
+            self.store.delete(deploying_key(endpoint_name))
         return event

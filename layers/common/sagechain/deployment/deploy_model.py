@@ -7,7 +7,10 @@ and a conditional write makes sure only one decides). A quality gate compares it
 metric with the spec's minimum and with the model live on the endpoint. Then CreateModel,
 CreateEndpointConfig, and CreateEndpoint or an autoscaling-aware UpdateEndpoint.
 
-Nothing here waits: an endpoint that is busy raises RetryableError and the event is retried.
+Nothing here waits: an endpoint that is busy with another change gets the model and its
+configuration at once, and the deployment is queued (models/<endpoint>/pending/, see
+pending.py) for configure_autoscaling to carry out at the endpoint's next state change; a
+request SageMaker refuses for good is a Deployment Failed with the code, meaning and fix.
 Every step is safe to repeat: names are deterministic, "already exists" is success, and an
 endpoint already on (or moving to) this configuration is not touched again.
 """
@@ -32,9 +35,11 @@ from sagechain.deployment.bookkeeping import (
     read_run,
     run_model_key,
 )
-from sagechain.errors import RetryableError
+from sagechain.deployment.failures import refused_deployment
+from sagechain.deployment.pending import PendingDeployment, record_pending, update_endpoint
+from sagechain.errors import EndpointBusyError, RequestRefusedError, RetryableError
 from sagechain.event_sources.sagemaker import JobKind, StateChange, normalized_status
-from sagechain.events import DeploymentFailed, DeploymentRejected, DeploymentStarted
+from sagechain.events import DeploymentFailed, DeploymentRejected, DeploymentStarted, DeploymentWaiting
 from sagechain.guardrails import endpoint_owner, endpoint_violations, foreign_endpoint
 from sagechain.layout import deploying_key
 from sagechain.names import RUN_ID_TAG, STACK_TAG, owned_run_id, resource_tags
@@ -335,28 +340,14 @@ class _Deployer:
         if endpoint is not None and _is_on(endpoint, config_name):
             # A repeated event: the endpoint already runs (or is moving to) this configuration.
             action = "create" if normalized_status(endpoint.status) == "creating" else "update"
-        elif endpoint is not None and normalized_status(endpoint.status) in BUSY:
-            raise RetryableError(
-                f"endpoint {endpoint_name} is {endpoint.status}; deploying {model_name} is retried"
-            )
+        elif endpoint is not None and normalized_status(endpoint.status) == "deleting":
+            # No state change follows a deletion, so nothing would end a wait: retried instead.
+            raise RetryableError(f"endpoint {endpoint_name} is Deleting; deploying {model_name} is retried")
         else:
-            tags = resource_tags(run.run_id, self.config.stack_name)
-            variant = Variant(VARIANT, model_name, instance_type)
-            self.host.create_model(
-                model_name,
-                image=plan.training_image,
-                model_data_url=job.model_data_url,
-                role_arn=self.config.role_arn,
-                # Built-in algorithms always serve isolated; custom images unless the operator allows.
-                network_isolation=plan.algorithm == "builtin" or not self.config.allow_custom_network_access,
-                tags=tags,
-            )
-            self.host.create_endpoint_config(config_name, variant, spec.deployment.min_instances, tags)
-            info = self._model_info(run, job, endpoint_name, model_name, value)
-            # Written before the endpoint moves: configure_autoscaling reads them once it is in service.
-            write_record(self.store, run_model_key(run.run_id), info)
-            write_record(self.store, deploying_key(endpoint_name), info)
-            action = self._point_endpoint(endpoint, endpoint_name, config_name, variant, tags)
+            started = self._start(run, job, value, endpoint, endpoint_name, model_name, config_name)
+            if isinstance(started, Outcome):
+                return started
+            action = started
         event = DeploymentStarted(
             run_id=run.run_id,
             dataset=plan.dataset,
@@ -372,6 +363,65 @@ class _Deployer:
         )
         self.publisher.publish(event)
         return Outcome(event.DETAIL_TYPE, None, event)
+
+    def _start(
+        self,
+        run: _Run,
+        job: TrainedJob,
+        value: float | None,
+        endpoint: EndpointState | None,
+        endpoint_name: str,
+        model_name: str,
+        config_name: str,
+    ) -> "Literal['create', 'update'] | Outcome":
+        """CreateModel, CreateEndpointConfig, then CreateEndpoint or UpdateEndpoint; or the wait
+        for a busy endpoint, or the failure of a refused request."""
+        plan, spec = run.plan, run.spec
+        instance_type, model_data_url = spec.deployment.instance_type or "", job.model_data_url or ""
+        tags = resource_tags(run.run_id, self.config.stack_name)
+        variant = Variant(VARIANT, model_name, instance_type)
+        try:
+            self.host.create_model(
+                model_name,
+                image=plan.training_image,
+                model_data_url=model_data_url,
+                role_arn=self.config.role_arn,
+                # Built-in algorithms always serve isolated; custom images unless the operator allows.
+                network_isolation=plan.algorithm == "builtin" or not self.config.allow_custom_network_access,
+                tags=tags,
+            )
+            self.host.create_endpoint_config(config_name, variant, spec.deployment.min_instances, tags)
+        except RequestRefusedError as err:
+            return self._refused(run, endpoint_name, err)
+        info = self._model_info(run, job, endpoint_name, model_name, value)
+        # Written before the endpoint moves: configure_autoscaling reads them once it is in service.
+        write_record(self.store, run_model_key(run.run_id), info)
+        waiting = PendingDeployment(
+            info=info,
+            endpoint_config_name=config_name,
+            instance_type=instance_type,
+            metric_name=plan.objective_metric,
+            metric_value=value,
+            arrived_at=self.now(),
+            endpoint_status=endpoint.status if endpoint is not None else "Creating",
+        )
+        if endpoint is not None and normalized_status(endpoint.status) in BUSY:
+            return self._wait(run, job, waiting)
+        earlier = read_model_info(self.store, deploying_key(endpoint_name))
+        write_record(self.store, deploying_key(endpoint_name), info)
+        try:
+            return self._point_endpoint(endpoint, endpoint_name, config_name, variant, tags)
+        except (EndpointBusyError, RequestRefusedError) as err:
+            # The endpoint is not moving to this model: deploying.json names what it was.
+            if earlier is None:
+                self.store.delete(deploying_key(endpoint_name))
+            else:
+                write_record(self.store, deploying_key(endpoint_name), earlier)
+            if isinstance(err, RequestRefusedError):
+                return self._refused(run, endpoint_name, err)
+            busy = self.host.endpoint(endpoint_name)
+            status = busy.status if busy is not None else "Creating"
+            return self._wait(run, job, waiting.model_copy(update={"endpoint_status": status}))
 
     def _beyond_bounds(self, spec: DatasetSpec, dataset: str, endpoint_name: str) -> str | None:
         """Defensively, what prepare_dataset should have refused: another dataset's endpoint, or
@@ -423,22 +473,9 @@ class _Deployer:
             raced = self.host.endpoint(endpoint_name)
             if raced is not None and _is_on(raced, config_name):
                 return "create"
-            raise RetryableError(f"endpoint {endpoint_name} was created by someone else meanwhile; retried")
-        current = self.host.endpoint_config(endpoint.config_name)
-        # Application Auto Scaling refuses an update that changes a registered variant's instance
-        # type or removes the variant; changing only the model is allowed. (SageMaker guide:
-        # https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-scaling-update.html)
-        forbidden = [
-            v.name
-            for v in current.variants
-            if (v.name != variant.name or v.instance_type != variant.instance_type)
-            and self.autoscaler.registered(endpoint_name, v.name) is not None
-        ]
-        for name in forbidden:
-            self.autoscaler.deregister(endpoint_name, name)
-        # Retaining variant properties keeps the instance count autoscaling reached; after a
-        # deregistration the new configuration's count applies and autoscaling registers again.
-        self.host.update_endpoint(endpoint_name, config_name, retain_variant_properties=not forbidden)
+            # Another run created the endpoint meanwhile: this one waits for it.
+            raise EndpointBusyError(endpoint_name, "created by another deployment meanwhile")
+        update_endpoint(self.host, self.autoscaler, endpoint, config_name, variant)
         return "update"
 
     # ------------------------------------------------------------ outcomes without a deployment
@@ -462,6 +499,29 @@ class _Deployer:
         )
         self.publisher.publish(event)
         return Outcome(event.DETAIL_TYPE, reason, event)
+
+    def _wait(self, run: _Run, job: TrainedJob, pending: PendingDeployment) -> Outcome:
+        """Queue the deployment for the endpoint's next state change (configure_autoscaling)."""
+        behind = record_pending(self.store, pending)
+        name = pending.info.endpoint_name
+        event = DeploymentWaiting(
+            run_id=run.run_id,
+            dataset=run.plan.dataset,
+            endpoint_name=name,
+            endpoint_status=pending.endpoint_status,
+            model_name=pending.info.model_name,
+            endpoint_config_name=pending.endpoint_config_name,
+            training_job_name=job.name,
+            waiting_behind=behind,
+            console_url=console_url(self.host.region, "endpoints", name),
+        )
+        self.publisher.publish(event)
+        return Outcome(event.DETAIL_TYPE, f"waiting for endpoint {name} ({pending.endpoint_status})", event)
+
+    def _refused(self, run: _Run, endpoint_name: str, err: RequestRefusedError) -> Outcome:
+        event = refused_deployment(run.run_id, run.plan.dataset, endpoint_name, self.host.region, err)
+        self.publisher.publish(event)
+        return Outcome(event.DETAIL_TYPE, event.reason, event)
 
     def _failed(self, run: _Run, endpoint: EndpointState) -> Outcome:
         reason = (

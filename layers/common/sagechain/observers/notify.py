@@ -21,6 +21,7 @@ from sagechain.events import (
     DeploymentFailed,
     DeploymentRejected,
     DeploymentStarted,
+    DeploymentWaiting,
     LabelingCostEstimate,
     LabelingFailed,
     LabelingStarted,
@@ -378,8 +379,37 @@ def _deployment_rejected(event: DeploymentRejected, lookup: SageMakerLookup) -> 
     return "Deployment rejected", body
 
 
+def _deployment_waiting(event: DeploymentWaiting, lookup: SageMakerLookup) -> tuple[str, EmailBody]:
+    ahead = f" {event.waiting_behind} earlier deployment(s) go first." if event.waiting_behind else ""
+    body = EmailBody(
+        f"Endpoint {event.endpoint_name} is {event.endpoint_status}, busy with another change: the model "
+        f"trained by {event.training_job_name} is deployed as soon as the endpoint is back in service.{ahead}"
+    )
+    body.figures(
+        [
+            ("Model", event.model_name),
+            ("Endpoint configuration", event.endpoint_config_name),
+            ("Endpoint status", event.endpoint_status),
+        ]
+    ).links([("Endpoint", event.console_url), *_training_links(lookup, event.training_job_name)])
+    body.next('Nothing. You get "Deployment started" when the endpoint takes this model.')
+    return "Deployment waiting", body
+
+
 def _deployment_failed(event: DeploymentFailed, lookup: SageMakerLookup) -> tuple[str, EmailBody]:
-    body = EmailBody(f"Endpoint {event.endpoint_name} could not be deployed.").reason(event.reason)
+    error = event.aws_error
+    if error is not None:
+        # The cause first: what AWS refused and why, in plain words; the verbatim message below.
+        body = EmailBody(
+            f"Endpoint {event.endpoint_name} could not be deployed: SageMaker refused {error.operation} "
+            f"because {error.cause}."
+        ).happened(error.meaning)
+        body.reason(f"{error.code}: {error.message}").figures(_aws_error_figures(error))
+        body.links([("Endpoint", event.console_url), *_aws_error_links(error)]).next(error.fix)
+        return "Deployment failed", body
+    body = EmailBody(f"Endpoint {event.endpoint_name} could not be deployed: {event.reason}").reason(
+        event.reason
+    )
     body.links([("Endpoint", event.console_url)]).next(
         f"Read the endpoint's logs (CloudWatch log group /aws/sagemaker/Endpoints/{event.endpoint_name}).",
         "An endpoint in Failed status can only be deleted (aws sagemaker delete-endpoint --endpoint-name "
@@ -413,6 +443,7 @@ _SAGECHAIN_EMAILS: dict[type[SagechainEvent], Callable[[Any, SageMakerLookup], t
     TrainingStarted: _training_started,
     TrainingFailed: _training_failed,
     TrainingSkipped: _training_skipped,
+    DeploymentWaiting: _deployment_waiting,
     DeploymentStarted: _deployment_started,
     DeploymentRejected: _deployment_rejected,
     DeploymentFailed: _deployment_failed,

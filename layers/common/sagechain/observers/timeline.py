@@ -28,6 +28,7 @@ from sagechain.events import (
     DeploymentFailed,
     DeploymentRejected,
     DeploymentStarted,
+    DeploymentWaiting,
     LabelingFailed,
     LabelingStarted,
     ModelLive,
@@ -52,7 +53,8 @@ from sagechain.run_history import (
     Stage,
 )
 
-STARTED, RUNNING, STOPPING, DONE, ENDED = 10, 11, 15, 20, 30
+# WAITING: a deployment queued behind its busy endpoint, before it starts.
+WAITING, STARTED, RUNNING, STOPPING, DONE, ENDED = 5, 10, 11, 15, 20, 30
 FROM_SAGEMAKER, FROM_SAGECHAIN = 0, 1
 
 _KIND_STAGES = {
@@ -200,6 +202,12 @@ def _sagechain_outcome(  # noqa: PLR0911, PLR0912 - one case per event type
             return Stage.TRAINING, ENDED, RunStatus.FAILED, summary, event.reason
         case TrainingSkipped():
             return Stage.TRAINING, ENDED, RunStatus.SKIPPED, "Training skipped", event.reason
+        case DeploymentWaiting():
+            summary = (
+                f"Deployment waiting for endpoint {event.endpoint_name} ({event.endpoint_status}): "
+                f"model {event.model_name} is deployed when it is back in service"
+            )
+            return Stage.DEPLOYMENT, WAITING, RunStatus.IN_PROGRESS, summary, None
         case DeploymentStarted():
             metric = _metric_text(event.metric_name, event.metric_value)
             summary = (
@@ -302,6 +310,12 @@ def _sagechain_facts(event: SagechainEvent) -> RunFacts:  # noqa: PLR0911
             )
         case DeploymentFailed():
             return RunFacts(endpoint_name=event.endpoint_name)
+        case DeploymentWaiting():
+            return RunFacts(
+                training_job=event.training_job_name,
+                endpoint_name=event.endpoint_name,
+                model_name=event.model_name,
+            )
         case ModelLive():
             return RunFacts(
                 endpoint_name=event.endpoint_name,
