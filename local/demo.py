@@ -2,9 +2,11 @@
 
 Every stage runs, as template.yaml wires it: prepare_dataset, start_labeling (against an
 emulated Ground Truth), start_training, deploy_model, configure_autoscaling, and notify and
-track_run on every event. The demo uploads three datasets and shows what each one becomes:
+track_run on every event. The demo uploads four datasets and shows what each one becomes:
 a folder for Ground Truth labeling, a zip with its labels provided (COCO), both ending in a
-live endpoint; and one with a broken spec, which is rejected with the reason and kept. It
+live endpoint; one with a broken spec, which is rejected with the reason and kept; and one
+whose training instance type has no quota in the (emulated, new) account, whose run fails at
+training with an email that names the quota and how to raise it. It
 ends by listing the runs through GET /runs and calling each model through the predict
 handler (the emulated endpoint scores sample images by colour).
 """
@@ -100,6 +102,11 @@ def _training_skipped(d: dict[str, Any]) -> list[str]:
     return [f"run {d['run_id']}: {d['reason']}"]
 
 
+def _training_failed(d: dict[str, Any]) -> list[str]:
+    error = d["error"]
+    return [f"run {d['run_id']}: {error['cause']}", f"fix: {error['fix']}"]
+
+
 def _deployment_started(d: dict[str, Any]) -> list[str]:
     metric = f", {d['metric_name']} {d['metric_value']}" if d.get("metric_name") else ""
     return [
@@ -130,6 +137,7 @@ FORMATS = {
     "Labeling Started": _labeling_started,
     "Training Started": _training_started,
     "Training Skipped": _training_skipped,
+    "Training Failed": _training_failed,
     "Deployment Started": _deployment_started,
     "Deployment Rejected": _deployment_rejected,
     "Deployment Failed": _deployment_failed,
@@ -137,8 +145,13 @@ FORMATS = {
 }
 
 
+# The demo account, like a new one, has no quota for this GPU type (SageMaker's default for
+# many GPU instance types is 0): the "pets" dataset asks for it and its training is refused.
+NO_QUOTA_TRAINING_TYPE = "ml.g5.xlarge"
+
+
 def upload_datasets(stack: LocalStack, printer: Printer) -> None:
-    """Three datasets: Ground Truth folder, provided-labels zip, broken spec."""
+    """Four datasets: Ground Truth folder, provided-labels zip, broken spec, one beyond a quota."""
     bucket = stack.bucket
     s3 = boto3.client("s3", region_name=REGION)
     labels = list(FLOWER_COLOURS)
@@ -188,6 +201,20 @@ def upload_datasets(stack: LocalStack, printer: Printer) -> None:
     s3.put_object(Bucket=bucket, Key="datasets/typo/images/a.png", Body=images["rose/0.png"])
     s3.put_object(Bucket=bucket, Key="datasets/typo/dataset.json", Body=b'{"task": "image-clasification"}')
     printer.line("uploaded  datasets/typo/ (a spec with a typo)")
+
+    stack.sagemaker.instance_quotas[("training job", NO_QUOTA_TRAINING_TYPE)] = 0
+    for name, data in images.items():
+        s3.put_object(Bucket=bucket, Key=f"datasets/pets/images/{name}", Body=data)
+    spec = {
+        "task": "image-classification",
+        "labels": labels,
+        "labeling": {"mode": "provided"},
+        "training": {"instance_type": NO_QUOTA_TRAINING_TYPE},
+    }
+    s3.put_object(Bucket=bucket, Key="datasets/pets/dataset.json", Body=json.dumps(spec).encode())
+    printer.line(
+        f"uploaded  datasets/pets/ (labels as class folders, training on {NO_QUOTA_TRAINING_TYPE}: no quota)"
+    )
 
 
 STAGE_OF = {

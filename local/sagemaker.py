@@ -82,6 +82,10 @@ class EmulatedSageMaker:
     # A CreateEndpoint refusal to inject (e.g. ResourceLimitExceeded: new accounts have a quota
     # of 0 for many endpoint instance types), or None to create the endpoint.
     refuse_endpoint: Callable[[dict[str, Any]], "ApiError | None"] = lambda _request: None
+    # Account quotas per (usage, instance type), usage "training job" or "endpoint": a request for
+    # more instances than the quota is refused as SageMaker refuses it. Absent = unlimited; new
+    # accounts' real default for most GPU types is 0 (SageMaker developer guide, "Quotas").
+    instance_quotas: dict[tuple[str, str], int] = field(default_factory=dict)
     calls: Counter[str] = field(default_factory=Counter)
     labeling: dict[str, dict[str, Any]] = field(default_factory=dict)
     training: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -232,7 +236,20 @@ class EmulatedSageMaker:
         self.emit("SageMaker Ground Truth Labeling Job State Change", detail, [job["LabelingJobArn"]])
 
     # ------------------------------------------------------------ training
+    def _within_quota(self, usage: str, instance_type: str, count: int) -> None:
+        """ResourceLimitExceeded, worded as SageMaker words it, when count is over the quota."""
+        quota = self.instance_quotas.get((usage, instance_type))
+        if quota is not None and count > quota:
+            raise ApiError(
+                "ResourceLimitExceeded",
+                f"The account-level service limit '{instance_type} for {usage} usage' is {quota} Instances, "
+                f"with current utilization of 0 Instances and a request delta of {count} Instances. "
+                "Please use AWS Service Quotas to request an increase for this quota.",
+            )
+
     def _op_CreateTrainingJob(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        resources = params["ResourceConfig"]
+        self._within_quota("training job", resources["InstanceType"], resources["InstanceCount"])
         name = params["TrainingJobName"]
         arn = f"{ARN}:training-job/{name}"
         now = _now()
@@ -331,6 +348,13 @@ class EmulatedSageMaker:
         self.emit("SageMaker Training Job State Change", _jsonable(detail), [job["TrainingJobArn"]])
 
     def _op_CreateHyperParameterTuningJob(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        resources = params.get("TrainingJobDefinition", {}).get("ResourceConfig")
+        if resources:
+            # Its trials run side by side: the quota must hold all of them at once.
+            parallel = params["HyperParameterTuningJobConfig"]["ResourceLimits"]["MaxParallelTrainingJobs"]
+            self._within_quota(
+                "training job", resources["InstanceType"], resources["InstanceCount"] * parallel
+            )
         name = params["HyperParameterTuningJobName"]
         arn = f"{ARN}:hyper-parameter-tuning-job/{name}"
         now = _now()
@@ -458,7 +482,9 @@ class EmulatedSageMaker:
         arn = f"{ARN}:endpoint/{name.lower()}"
         if name in self.endpoints:
             raise ApiError("ValidationException", f'Cannot create already existing endpoint "{arn}".')
-        self._get(self.endpoint_configs, params["EndpointConfigName"], "Endpoint configuration")
+        config = self._get(self.endpoint_configs, params["EndpointConfigName"], "Endpoint configuration")
+        for variant in config.get("ProductionVariants", []):
+            self._within_quota("endpoint", variant["InstanceType"], variant["InitialInstanceCount"])
         refusal = self.refuse_endpoint(params)
         if refusal is not None:
             raise refusal
