@@ -40,7 +40,8 @@ def train(trigger: TrainingTrigger) -> dict[str, Any]:
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Labeling Job State Change (Completed) or Object Created runs/<run_id>/labeled.manifest."""
     idempotency.register_lambda_context(context)
-    trigger = training_trigger(event, settings.data_bucket)
+    # Lambda hands over whatever JSON was invoked with; training_trigger reads a JSON object.
+    trigger = training_trigger(event, settings.data_bucket) if isinstance(event, dict) else None
     if trigger is None:
         logger.info("nothing to train; ignored", extra={"detail_type": detail_type(event)})
         return {"outcome": "ignored"}

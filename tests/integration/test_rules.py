@@ -123,3 +123,14 @@ def test_no_rule_hears_a_parked_event_saved_under_failures() -> None:
         for function in template.functions()
         for pattern in function.patterns
     )
+
+
+@pytest.mark.parametrize("function", ["NotifyFunction", "TrackRunFunction"])
+def test_another_stacks_sagechain_event_matches_no_rule_of_this_stack(function: str) -> None:
+    other = {
+        **event("dataset_rejected"),
+        "resources": ["arn:aws:cloudformation:us-east-1:123456789012:stack/other/1111"],
+    }
+
+    assert matching(function, event("dataset_rejected")) != []
+    assert matching(function, other) == []

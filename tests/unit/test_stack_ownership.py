@@ -238,3 +238,29 @@ def test_every_hosting_resource_deploy_model_creates_carries_the_stack_tag() -> 
     assert sagemaker.models[JOB]["tags"] == expected
     assert sagemaker.resource_tags[f"{ARN}:endpoint-config/{JOB}-config"] == expected
     assert sagemaker.resource_tags[f"{ARN}:endpoint/{ENDPOINT}"] == expected
+
+
+# ---------------------------------------------------------------- sagechain events
+OTHER_STACK_ID = (
+    "arn:aws:cloudformation:us-east-1:123456789012:stack/other/11111111-2222-3333-4444-555555555555"
+)
+
+
+@pytest.mark.parametrize("resources", [[OTHER_STACK_ID], [], [STACK_ID.replace("sagechain/", "sagechain2/")]])
+def test_another_stacks_sagechain_event_is_neither_emailed_nor_recorded(resources: list[str]) -> None:
+    event = {**sample_event("notify", "dataset_rejected"), "resources": resources}
+    runs = RecordingRunStore()
+
+    assert compose_email(event, FakeLookup(), observer_store(), "sagechain", STACK_NAME, STACK_ID) is None
+    assert track_run(event, FakeLookup(), observer_store(), runs, "sagechain", STACK_NAME, STACK_ID) is None
+    assert runs.changes == []
+
+
+def test_this_stacks_own_sagechain_event_is_emailed_and_recorded() -> None:
+    event = sample_event("notify", "dataset_rejected")
+    runs = RecordingRunStore()
+
+    assert compose_email(event, FakeLookup(), observer_store(), "sagechain", STACK_NAME, STACK_ID) is not None
+    assert (
+        track_run(event, FakeLookup(), observer_store(), runs, "sagechain", STACK_NAME, STACK_ID) is not None
+    )
