@@ -11,6 +11,10 @@ ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 STACK_NAME = "sagechain-demo"
+# AWS::StackId: the stack's ARN, as CloudFormation makes it (a fixed id for the local stack).
+STACK_ID = (
+    f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{STACK_NAME}/00000000-0000-4000-8000-000000000000"
+)
 _SUB = re.compile(r"\$\{([^}]+)\}")
 
 
@@ -96,6 +100,7 @@ class Template:
             "AWS::AccountId": ACCOUNT,
             "AWS::Partition": "aws",
             "AWS::StackName": STACK_NAME,
+            "AWS::StackId": STACK_ID,
             "AWS::URLSuffix": "amazonaws.com",
         }
         return pseudo.get(name) or self._physical[name]

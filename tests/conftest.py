@@ -16,6 +16,10 @@ TEST_ENV = {
     "EVENT_BUS_NAME": "default",
     "NAME_PREFIX": "sagechain",
     "STACK_NAME": "sagechain",
+    # AWS::StackId: every sagechain event the stack emits names it in resources (tests/runs.py).
+    "STACK_ID": (
+        "arn:aws:cloudformation:us-east-1:123456789012:stack/sagechain/9e3a1d20-7a4f-11ef-8b2c-0a1b2c3d4e5f"
+    ),
     "ALLOW_CUSTOM_NETWORK_ACCESS": "false",
     "DEFAULT_WORKTEAM_ARN": "arn:aws:sagemaker:us-east-1:123456789012:workteam/private-crowd/team",
     "DEFAULT_MAX_LABELING_COST_USD": "100",

@@ -15,6 +15,10 @@ from tests.fakes import MemoryStore
 RUN_ID = "garden-d54a8e7725f7"
 # The stack the tests' functions belong to (STACK_NAME in tests/conftest.py; samconfig.toml's stack_name).
 STACK_NAME = "sagechain"
+# Its ARN (STACK_ID in tests/conftest.py): every sagechain event of the stack names it in resources.
+STACK_ID = (
+    "arn:aws:cloudformation:us-east-1:123456789012:stack/sagechain/9e3a1d20-7a4f-11ef-8b2c-0a1b2c3d4e5f"
+)
 REGION = "us-east-1"
 ROLE_ARN = "arn:aws:iam::123456789012:role/sagechain-SageMakerExecutionRole-1A2B3C"
 ENVIRONMENT = TrainingEnvironment.from_env(

@@ -11,6 +11,7 @@ from sagechain.adapters.s3 import S3ObjectStore
 from sagechain.adapters.sagemaker_hosting import SageMakerHosting
 from sagechain.deployment.configure_autoscaling import AutoscalingConfig, configure_autoscaling
 from sagechain.deployment.settings import ConfigureAutoscalingSettings
+from sagechain.event_sources.drops import detail_type
 from sagechain.event_sources.sagemaker import JobKind, StateChange, state_change
 from sagechain.names import STACK_TAG
 from sagechain.observability import count, logger, metrics, tracer
@@ -31,7 +32,7 @@ def configure(change: StateChange) -> dict[str, Any]:
         host=hosting,
         autoscaler=ApplicationAutoScaling(tags={STACK_TAG: settings.stack_name}),
         store=S3ObjectStore(settings.data_bucket),
-        publisher=EventBridgePublisher(settings.event_bus_name),
+        publisher=EventBridgePublisher(settings.event_bus_name, settings.stack_id),
         config=config,
     )
     logger.info(outcome.outcome, extra={"reason": outcome.reason})
@@ -47,7 +48,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     idempotency.register_lambda_context(context)
     change = state_change(event, JobKind.ENDPOINT)
     if change is None:
-        logger.info("not an endpoint state change; ignored", extra={"detail_type": event.get("detail-type")})
+        logger.info("not an endpoint state change; ignored", extra={"detail_type": detail_type(event)})
         return {"outcome": "ignored"}
     logger.append_keys(endpoint_name=change.name, endpoint_status=change.status)
     return configure(change=change)

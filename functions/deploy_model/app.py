@@ -11,6 +11,7 @@ from sagechain.adapters.s3 import S3ObjectStore
 from sagechain.adapters.sagemaker_hosting import SageMakerHosting
 from sagechain.deployment.deploy_model import DeployConfig, deploy_model
 from sagechain.deployment.settings import DeployModelSettings
+from sagechain.event_sources.drops import detail_type
 from sagechain.event_sources.sagemaker import JobKind, StateChange, state_change
 from sagechain.names import STACK_TAG
 from sagechain.observability import count, logger, metrics, tracer
@@ -40,7 +41,7 @@ def deploy(change: StateChange) -> dict[str, Any]:
         host=hosting,
         autoscaler=ApplicationAutoScaling(tags={STACK_TAG: settings.stack_name}),
         store=S3ObjectStore(settings.data_bucket),
-        publisher=EventBridgePublisher(settings.event_bus_name),
+        publisher=EventBridgePublisher(settings.event_bus_name, settings.stack_id),
         config=config,
     )
     logger.info(outcome.outcome, extra={"reason": outcome.reason})
@@ -58,7 +59,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if change is None:
         logger.info(
             "not a training or tuning job state change; ignored",
-            extra={"detail_type": event.get("detail-type")},
+            extra={"detail_type": detail_type(event)},
         )
         return {"outcome": "ignored"}
     logger.append_keys(job_name=change.name, job_status=change.status)

@@ -8,6 +8,7 @@ from sagechain.adapters.idempotency import once_per
 from sagechain.adapters.s3 import S3ObjectStore
 from sagechain.adapters.sagemaker_status import SageMakerStatus
 from sagechain.adapters.sns_email import SnsEmailSender
+from sagechain.event_sources.drops import detail_type
 from sagechain.observability import count, logger, metrics, tracer
 from sagechain.observers.email import Email
 from sagechain.observers.notify import compose_email
@@ -34,9 +35,11 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """A sagechain event or a SageMaker state change -> at most one email."""
     idempotency.register_lambda_context(context)
     store = S3ObjectStore(settings.data_bucket)
-    email = compose_email(event, SageMakerStatus(), store, settings.name_prefix, settings.stack_name)
+    email = compose_email(
+        event, SageMakerStatus(), store, settings.name_prefix, settings.stack_name, settings.stack_id
+    )
     if email is None:
-        logger.info("nothing to email", extra={"detail_type": event.get("detail-type")})
+        logger.info("nothing to email", extra={"detail_type": detail_type(event)})
         return {"sent": None}
     logger.append_keys(email_key=email.key)
     return send(email=email)

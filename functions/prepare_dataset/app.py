@@ -22,7 +22,10 @@ idempotency, once = once_per("run_id", settings.idempotency_table, "upload")
 @once
 def prepare(upload: DatasetUpload) -> dict[str, Any]:
     """Prepare one run, once."""
-    store, publisher = S3ObjectStore(settings.data_bucket), EventBridgePublisher(settings.event_bus_name)
+    store, publisher = (
+        S3ObjectStore(settings.data_bucket),
+        EventBridgePublisher(settings.event_bus_name, settings.stack_id),
+    )
     event = prepare_dataset(
         upload, store, publisher, settings.spec_defaults, settings.zip_limits, settings.guardrails
     )

@@ -16,7 +16,7 @@ from sagechain.observability import count, logger, metrics, tracer
 settings = StartLabelingSettings.from_env()
 store = S3ObjectStore(settings.data_bucket)
 jobs = SageMakerLabelingJobs()
-publisher = EventBridgePublisher(settings.event_bus_name)
+publisher = EventBridgePublisher(settings.event_bus_name, settings.stack_id)
 # Keyed on the job name (one per run), not the event id: a manifest event delivered twice
 # creates one job and emits one event.
 idempotency, once = once_per("job_name", settings.idempotency_table, "request")

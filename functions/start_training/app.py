@@ -8,6 +8,7 @@ from sagechain.adapters.events import EventBridgePublisher
 from sagechain.adapters.idempotency import once_per
 from sagechain.adapters.s3 import S3ObjectStore
 from sagechain.adapters.training import SageMakerTraining
+from sagechain.event_sources.drops import detail_type
 from sagechain.observability import count, logger, metrics, tracer
 from sagechain.training.settings import StartTrainingSettings
 from sagechain.training.start_training import TrainingTrigger, start_training, training_trigger
@@ -21,7 +22,10 @@ idempotency, once = once_per("key", settings.idempotency_table, "trigger")
 @once
 def train(trigger: TrainingTrigger) -> dict[str, Any]:
     """Start (or skip) one run's training, once."""
-    store, publisher = S3ObjectStore(settings.data_bucket), EventBridgePublisher(settings.event_bus_name)
+    store, publisher = (
+        S3ObjectStore(settings.data_bucket),
+        EventBridgePublisher(settings.event_bus_name, settings.stack_id),
+    )
     event = start_training(trigger, store, SageMakerTraining(), publisher, settings.training)
     if event is None:
         logger.info("not a sagechain run; ignored", extra={"trigger": trigger.key})
@@ -36,9 +40,10 @@ def train(trigger: TrainingTrigger) -> dict[str, Any]:
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Labeling Job State Change (Completed) or Object Created runs/<run_id>/labeled.manifest."""
     idempotency.register_lambda_context(context)
-    trigger = training_trigger(event, settings.data_bucket)
+    # Lambda hands over whatever JSON was invoked with; training_trigger reads a JSON object.
+    trigger = training_trigger(event, settings.data_bucket) if isinstance(event, dict) else None
     if trigger is None:
-        logger.info("nothing to train; ignored", extra={"detail_type": event.get("detail-type")})
+        logger.info("nothing to train; ignored", extra={"detail_type": detail_type(event)})
         return {"outcome": "ignored"}
     logger.append_keys(trigger=trigger.key)
     return train(trigger=trigger)

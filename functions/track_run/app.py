@@ -8,6 +8,7 @@ from sagechain.adapters.runs_table import DynamoRunStore
 from sagechain.adapters.s3 import S3ObjectStore
 from sagechain.adapters.sagemaker_status import SageMakerStatus
 from sagechain.adapters.sns_email import SnsEmailSender
+from sagechain.event_sources.drops import detail_type
 from sagechain.observability import count, logger, metrics, tracer
 from sagechain.observers.email_delivery import EmailDelivery
 from sagechain.observers.settings import TrackRunSettings
@@ -30,10 +31,11 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         DynamoRunStore(settings.runs_table),
         settings.name_prefix,
         settings.stack_name,
+        settings.stack_id,
         email,
     )
     if change is None:
-        logger.info("not about one of our runs", extra={"detail_type": event.get("detail-type")})
+        logger.info("not about one of our runs", extra={"detail_type": detail_type(event)})
         return {"run_id": None}
     count("RunEventsRecorded")
     logger.info("recorded", extra={"run_id": change.run_id, "event": change.history_key})

@@ -7,10 +7,12 @@ from typing import Any
 
 import pytest
 from local.stack import PHYSICAL
+from local.template import STACK_ID as LOCAL_STACK_ID
 from local.template import Template
 from moto.events.models import EventPattern
 
 from tests.aws import ROOT, sample_event
+from tests.runs import STACK_ID
 
 pytestmark = pytest.mark.integration
 CASES = sorted(
@@ -30,8 +32,11 @@ def rules(function: str) -> dict[str, EventPattern]:
 
 
 def event(case: str) -> dict[str, Any]:
+    """A sample as the stack the rules are read for (the local one, AWS::StackId resolved) sent it."""
     folder = "notify" if (ROOT / "events" / "notify" / f"{case}.json").exists() else "track_run"
-    return sample_event(folder, case)
+    sample = sample_event(folder, case)
+    sample["resources"] = [LOCAL_STACK_ID if arn == STACK_ID else arn for arn in sample["resources"]]
+    return sample
 
 
 def matching(function: str, sample: dict[str, Any]) -> list[str]:
@@ -118,3 +123,14 @@ def test_no_rule_hears_a_parked_event_saved_under_failures() -> None:
         for function in template.functions()
         for pattern in function.patterns
     )
+
+
+@pytest.mark.parametrize("function", ["NotifyFunction", "TrackRunFunction"])
+def test_another_stacks_sagechain_event_matches_no_rule_of_this_stack(function: str) -> None:
+    other = {
+        **event("dataset_rejected"),
+        "resources": ["arn:aws:cloudformation:us-east-1:123456789012:stack/other/1111"],
+    }
+
+    assert matching(function, event("dataset_rejected")) != []
+    assert matching(function, other) == []

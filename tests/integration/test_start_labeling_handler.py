@@ -170,7 +170,7 @@ def test_a_retry_after_the_job_was_created_counts_it_started_and_emits_one_event
 ) -> None:
     handler, capture = stack
     stubber, calls = sagemaker
-    handler.publisher = _PublisherFailingOnce("default")
+    handler.publisher = _PublisherFailingOnce("default", handler.settings.stack_id)
     put_run()
     stubber.add_response("create_labeling_job", CREATED, EXPECTED_REQUEST)
     stubber.add_client_error(

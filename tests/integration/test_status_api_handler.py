@@ -16,7 +16,7 @@ from sagechain.observers.track_run import track_run
 from tests.aws import BUCKET, RUNS_TABLE, create_runs_table, create_topic, load_handler, sample_event
 from tests.fakes import FakeSageMaker, MemoryStore
 from tests.integration.test_track_run import CHAIN, sagemaker
-from tests.runs import STACK_NAME
+from tests.runs import STACK_ID, STACK_NAME
 from tests.unit.test_notify import ENDPOINT, RUN, run_json
 
 pytestmark = pytest.mark.integration
@@ -31,7 +31,9 @@ OTHER_RUNS = [
 def record(events: list[dict[str, Any]], lookup: FakeSageMaker | None = None) -> None:
     store = MemoryStore(BUCKET, {f"runs/{RUN}/run.json": run_json()})
     for event in events:
-        track_run(event, lookup or sagemaker(), store, DynamoRunStore(RUNS_TABLE), "sagechain", STACK_NAME)
+        track_run(
+            event, lookup or sagemaker(), store, DynamoRunStore(RUNS_TABLE), "sagechain", STACK_NAME, STACK_ID
+        )
 
 
 def other_run(run_id: str, dataset: str, time: str) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from sagechain.ports import TrainingJobFacts
 from sagechain.run_history import RunRecord
 from tests.aws import BUCKET, RUNS_TABLE, create_runs_table, load_handler, sample_event
 from tests.fakes import FakeSageMaker, MemoryStore
-from tests.runs import STACK_NAME
+from tests.runs import STACK_ID, STACK_NAME
 from tests.stubs import count_calls, stubbed
 from tests.unit.test_notify import CONFIG, LABELING, RUN, TRAINING, arn, run_json
 
@@ -62,7 +62,7 @@ def replay(events: list[dict[str, Any]], table: str) -> RunRecord:
     store = MemoryStore(BUCKET, {f"runs/{RUN}/run.json": run_json()})
     lookup = sagemaker()
     for event in events:
-        track_run(event, lookup, store, runs, "sagechain", STACK_NAME)
+        track_run(event, lookup, store, runs, "sagechain", STACK_NAME, STACK_ID)
     record = runs.get_run(RUN)
     assert record is not None
     return record

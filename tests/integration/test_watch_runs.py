@@ -22,7 +22,7 @@ from tests.aws import (
     sample_event,
 )
 from tests.fakes import FakeSageMaker, MemoryStore
-from tests.runs import STACK_NAME
+from tests.runs import STACK_ID, STACK_NAME
 from tests.unit.test_notify import LABELING, RUN, arn, run_json
 
 pytestmark = pytest.mark.integration
@@ -47,7 +47,7 @@ def record(runs: DynamoRunStore, cases: list[str], at: datetime | None = None) -
         event = sample_event("track_run", case)
         if at is not None:
             event["time"] = at.isoformat().replace("+00:00", "Z")
-        track_run(event, sagemaker, store, runs, "sagechain", STACK_NAME)
+        track_run(event, sagemaker, store, runs, "sagechain", STACK_NAME, STACK_ID)
 
 
 def test_a_run_waiting_on_its_labeling_job_past_the_limit_is_reported_with_where_it_stands(

@@ -4,7 +4,7 @@ from sagechain.observers.email_delivery import UNCONFIRMED, EmailDelivery
 from sagechain.observers.track_run import track_run
 from tests.aws import sample_event
 from tests.fakes import FakeSageMaker, MemoryStore, RecordingRunStore
-from tests.runs import STACK_NAME
+from tests.runs import STACK_ID, STACK_NAME
 
 
 class Subscriptions:
@@ -62,6 +62,7 @@ def test_a_run_that_starts_while_nobody_gets_emails_records_it_and_later_events_
         runs,
         "sagechain",
         STACK_NAME,
+        STACK_ID,
         email=delivery,
     )
     track_run(
@@ -71,6 +72,7 @@ def test_a_run_that_starts_while_nobody_gets_emails_records_it_and_later_events_
         runs,
         "sagechain",
         STACK_NAME,
+        STACK_ID,
         email=delivery,
     )
 

@@ -26,12 +26,13 @@ def test_classic_records_other_than_object_created_are_ignored() -> None:
     assert objects_created(event) == []
 
 
-def test_an_event_of_another_kind_is_refused() -> None:
+def test_an_event_of_another_kind_is_dropped_not_raised_on(caplog: pytest.LogCaptureFixture) -> None:
     event = sample_event("prepare_dataset", "folder_dataset")
     event["detail-type"] = "Object Deleted"
 
-    with pytest.raises(ValueError, match="Object Created"):
-        objects_created(event)
+    assert objects_created(event) == []
+    [dropped] = [record for record in caplog.records if record.getMessage() == "event dropped"]
+    assert dropped.reason == "not an S3 Object Created event"
 
 
 def test_the_uploader_is_taken_from_the_eventbridge_requester_and_source_ip() -> None:

@@ -10,7 +10,7 @@ from sagechain.observers.notify import compose_email, duration
 from sagechain.ports import EndpointFacts, LabelingJobFacts, TrainingJobFacts, TuningJobFacts
 from tests.aws import sample_event
 from tests.fakes import FakeSageMaker, MemoryStore
-from tests.runs import STACK_NAME
+from tests.runs import STACK_ID, STACK_NAME
 
 RUN = "flowers-8b39944c64ac"
 LABELING = "sagechain-flowers-8b39944c64ac-labeling"
@@ -101,7 +101,9 @@ def store() -> MemoryStore:
 def email_for(
     case: str, sagemaker: FakeSageMaker, store: MemoryStore, event: dict[str, Any] | None = None
 ) -> Email:
-    email = compose_email(event or sample_event("notify", case), sagemaker, store, "sagechain", STACK_NAME)
+    email = compose_email(
+        event or sample_event("notify", case), sagemaker, store, "sagechain", STACK_NAME, STACK_ID
+    )
     assert email is not None
     return email
 
@@ -301,7 +303,10 @@ def test_each_event_is_emailed_with_a_subject_naming_dataset_stage_and_run(
 def test_completed_jobs_and_endpoints_in_service_are_not_emailed(
     case: str, sagemaker: FakeSageMaker, store: MemoryStore
 ) -> None:
-    assert compose_email(sample_event("notify", case), sagemaker, store, "sagechain", STACK_NAME) is None
+    assert (
+        compose_email(sample_event("notify", case), sagemaker, store, "sagechain", STACK_NAME, STACK_ID)
+        is None
+    )
 
 
 def test_a_stopped_training_job_says_why_it_stopped_and_what_to_raise(
@@ -323,7 +328,7 @@ def test_a_training_job_that_a_tuning_job_launched_is_left_to_the_tuning_job(
 
     assert (
         compose_email(
-            sample_event("notify", "training_job_failed"), sagemaker, store, "sagechain", STACK_NAME
+            sample_event("notify", "training_job_failed"), sagemaker, store, "sagechain", STACK_NAME, STACK_ID
         )
         is None
     )
@@ -364,7 +369,7 @@ def test_other_peoples_jobs_are_not_emailed(
     event = sample_event("notify", "training_job_failed")
     event["detail"].update(change)
 
-    assert compose_email(event, sagemaker, store, "sagechain", STACK_NAME) is None, why
+    assert compose_email(event, sagemaker, store, "sagechain", STACK_NAME, STACK_ID) is None, why
 
 
 def test_duplicate_reports_of_one_failure_are_one_email(sagemaker: FakeSageMaker, store: MemoryStore) -> None:

@@ -213,7 +213,13 @@ def test_predicts_environment_in_the_template_is_valid_settings() -> None:
     literal = {name: value for name, value in own.items() if isinstance(value, str)}
 
     settings = PredictSettings.from_env(
-        {"DATA_BUCKET": "bucket", "NAME_PREFIX": "sagechain", "STACK_NAME": "sagechain", **literal}
+        {
+            "DATA_BUCKET": "bucket",
+            "NAME_PREFIX": "sagechain",
+            "STACK_NAME": "sagechain",
+            "STACK_ID": "arn:aws:cloudformation:us-east-1:123456789012:stack/sagechain/1",
+            **literal,
+        }
     )
 
     assert (settings.model_cache_ttl_seconds, settings.deadline_seconds, settings.max_attempts) == (60, 25, 5)

@@ -9,10 +9,11 @@ from sagechain.event_sources.eventbridge import SagechainDelivery, parse_bus_eve
 from sagechain.event_sources.sagemaker import JobKind, StateChange, api_status
 from sagechain.events import DatasetPrepared
 from tests.aws import ROOT, sample_event
+from tests.runs import STACK_ID
 
 
 def state_change(case: str) -> StateChange:
-    parsed = parse_bus_event(sample_event("notify", case))
+    parsed = parse_bus_event(sample_event("notify", case), STACK_ID)
     assert isinstance(parsed, StateChange)
     return parsed
 
@@ -43,7 +44,7 @@ def test_training_job_tags_arrive_as_a_map_or_as_the_api_list() -> None:
     }
     event["detail"]["Tags"] = [{"Key": "sagechain:run-id", "Value": "x-1"}]
 
-    parsed = parse_bus_event(event)
+    parsed = parse_bus_event(event, STACK_ID)
 
     assert isinstance(parsed, StateChange)
     assert parsed.tags == {"sagechain:run-id": "x-1"}
@@ -56,14 +57,14 @@ def test_an_endpoint_names_the_configuration_being_deployed_whose_tags_name_the_
     )
     event["detail"]["PendingDeploymentSummary"] = {"EndpointConfigName": "sagechain-flowers-next-config"}
 
-    parsed = parse_bus_event(event)
+    parsed = parse_bus_event(event, STACK_ID)
 
     assert isinstance(parsed, StateChange)
     assert parsed.endpoint_config_name == "sagechain-flowers-next-config"
 
 
 def test_sagechain_events_are_parsed_with_the_contract_models() -> None:
-    parsed = parse_bus_event(sample_event("notify", "dataset_prepared"))
+    parsed = parse_bus_event(sample_event("notify", "dataset_prepared"), STACK_ID)
 
     assert isinstance(parsed, SagechainDelivery)
     assert isinstance(parsed.event, DatasetPrepared)
@@ -74,7 +75,7 @@ def test_the_same_state_change_reported_twice_is_about_the_same_thing() -> None:
     first = sample_event("notify", "training_job_failed")
     second = {**first, "id": "another-delivery", "time": "2026-03-02T11:20:03Z"}
 
-    assert state_change("training_job_failed").about == parse_bus_event(second).about  # type: ignore[union-attr]
+    assert state_change("training_job_failed").about == parse_bus_event(second, STACK_ID).about  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize(
@@ -88,13 +89,13 @@ def test_the_same_state_change_reported_twice_is_about_the_same_thing() -> None:
 def test_kinds_of_events_nobody_follows_are_left_alone(source: str, detail_type: str) -> None:
     event = {**sample_event("notify", "dataset_prepared"), "source": source, "detail-type": detail_type}
 
-    assert parse_bus_event(event) is None
+    assert parse_bus_event(event, STACK_ID) is None
 
 
 def test_epoch_millisecond_times_as_in_aws_endpoint_sample_are_read() -> None:
     event = {**sample_event("notify", "endpoint_failed"), "time": "1583831889050"}
 
-    parsed = parse_bus_event(event)
+    parsed = parse_bus_event(event, STACK_ID)
 
     assert parsed is not None
     assert parsed.at.isoformat() == "2020-03-10T09:18:09.050000+00:00"

@@ -35,7 +35,15 @@ from tests.deploy_fakes import (
 )
 from tests.fakes import FakeSageMaker as FakeLookup
 from tests.fakes import MemoryStore, RecordingPublisher, RecordingRunStore
-from tests.runs import ENVIRONMENT, LABELING_JOB, STACK_NAME, describe_labeling_job, put_run, spec_of
+from tests.runs import (
+    ENVIRONMENT,
+    LABELING_JOB,
+    STACK_ID,
+    STACK_NAME,
+    describe_labeling_job,
+    put_run,
+    spec_of,
+)
 from tests.stubs import stubbed
 from tests.unit.test_configure_autoscaling import CONFIG as AUTOSCALING_CONFIG
 from tests.unit.test_deploy_model import CONFIG as DEPLOY_CONFIG
@@ -93,7 +101,7 @@ def test_another_stacks_failure_is_not_emailed(case: str) -> None:
         other_stacks(sample_event("notify", case)) if "job_failed" in case else sample_event("notify", case)
     )
 
-    email = compose_email(event, lookup(), observer_store(), "sagechain", STACK_NAME)
+    email = compose_email(event, lookup(), observer_store(), "sagechain", STACK_NAME, STACK_ID)
 
     assert email is None
 
@@ -103,7 +111,7 @@ def test_the_same_failure_of_this_stack_is_emailed(case: str) -> None:
     event = sample_event("notify", case)
     event["detail"].pop("Tags", None)
 
-    email = compose_email(event, lookup(STACK_NAME), observer_store(), "sagechain", STACK_NAME)
+    email = compose_email(event, lookup(STACK_NAME), observer_store(), "sagechain", STACK_NAME, STACK_ID)
 
     assert email is not None
 
@@ -124,7 +132,7 @@ def test_another_stacks_state_change_leaves_no_run_history(source: str, case: st
         other_stacks(event)
     runs = RecordingRunStore()
 
-    change = track_run(event, lookup(), observer_store(), runs, "sagechain", STACK_NAME)
+    change = track_run(event, lookup(), observer_store(), runs, "sagechain", STACK_NAME, STACK_ID)
 
     assert change is None
     assert runs.changes == []
@@ -136,7 +144,7 @@ def test_a_longer_prefix_of_another_stack_is_not_ours_either() -> None:
     event["detail"]["TrainingJobName"] = "ml-vision-flowers-8b39944c64ac-train"
     event["detail"]["Tags"] = resource_tags("flowers-8b39944c64ac", "ml-vision")
 
-    assert compose_email(event, FakeLookup(), observer_store(), "ml", "ml") is None
+    assert compose_email(event, FakeLookup(), observer_store(), "ml", "ml", STACK_ID) is None
 
 
 # ---------------------------------------------------------------- start_training
@@ -230,3 +238,29 @@ def test_every_hosting_resource_deploy_model_creates_carries_the_stack_tag() -> 
     assert sagemaker.models[JOB]["tags"] == expected
     assert sagemaker.resource_tags[f"{ARN}:endpoint-config/{JOB}-config"] == expected
     assert sagemaker.resource_tags[f"{ARN}:endpoint/{ENDPOINT}"] == expected
+
+
+# ---------------------------------------------------------------- sagechain events
+OTHER_STACK_ID = (
+    "arn:aws:cloudformation:us-east-1:123456789012:stack/other/11111111-2222-3333-4444-555555555555"
+)
+
+
+@pytest.mark.parametrize("resources", [[OTHER_STACK_ID], [], [STACK_ID.replace("sagechain/", "sagechain2/")]])
+def test_another_stacks_sagechain_event_is_neither_emailed_nor_recorded(resources: list[str]) -> None:
+    event = {**sample_event("notify", "dataset_rejected"), "resources": resources}
+    runs = RecordingRunStore()
+
+    assert compose_email(event, FakeLookup(), observer_store(), "sagechain", STACK_NAME, STACK_ID) is None
+    assert track_run(event, FakeLookup(), observer_store(), runs, "sagechain", STACK_NAME, STACK_ID) is None
+    assert runs.changes == []
+
+
+def test_this_stacks_own_sagechain_event_is_emailed_and_recorded() -> None:
+    event = sample_event("notify", "dataset_rejected")
+    runs = RecordingRunStore()
+
+    assert compose_email(event, FakeLookup(), observer_store(), "sagechain", STACK_NAME, STACK_ID) is not None
+    assert (
+        track_run(event, FakeLookup(), observer_store(), runs, "sagechain", STACK_NAME, STACK_ID) is not None
+    )

@@ -10,7 +10,7 @@ from sagechain.ports import EndpointFacts, TrainingJobFacts
 from sagechain.run_history import RunStatus, Stage
 from tests.aws import sample_event
 from tests.fakes import FakeSageMaker, MemoryStore, RecordingRunStore
-from tests.runs import STACK_NAME
+from tests.runs import STACK_ID, STACK_NAME
 from tests.unit.test_notify import CONFIG, ENDPOINT, LABELING, RUN, TRAINING, TUNING, arn, run_json
 
 
@@ -30,7 +30,15 @@ def test_a_prepared_dataset_starts_the_run_with_its_counts_and_estimate(
 ) -> None:
     runs = RecordingRunStore()
 
-    track_run(sample_event("track_run", "dataset_prepared"), sagemaker, store, runs, "sagechain", STACK_NAME)
+    track_run(
+        sample_event("track_run", "dataset_prepared"),
+        sagemaker,
+        store,
+        runs,
+        "sagechain",
+        STACK_NAME,
+        STACK_ID,
+    )
 
     [change] = runs.changes
     assert (change.run_id, change.dataset, change.stage, change.status) == (
@@ -51,7 +59,13 @@ def test_a_labeling_state_change_is_filed_under_the_run_its_tags_name(
     runs = RecordingRunStore()
 
     track_run(
-        sample_event("track_run", "labeling_job_completed"), sagemaker, store, runs, "sagechain", STACK_NAME
+        sample_event("track_run", "labeling_job_completed"),
+        sagemaker,
+        store,
+        runs,
+        "sagechain",
+        STACK_NAME,
+        STACK_ID,
     )
 
     [change] = runs.changes
@@ -69,7 +83,13 @@ def test_a_finished_training_job_keeps_its_training_and_billable_seconds(
     runs = RecordingRunStore()
 
     track_run(
-        sample_event("track_run", "training_job_completed"), sagemaker, store, runs, "sagechain", STACK_NAME
+        sample_event("track_run", "training_job_completed"),
+        sagemaker,
+        store,
+        runs,
+        "sagechain",
+        STACK_NAME,
+        STACK_ID,
     )
 
     [job] = runs.changes[0].jobs
@@ -87,7 +107,15 @@ def test_a_tuning_jobs_trial_updates_only_its_job(sagemaker: FakeSageMaker, stor
     }
     runs = RecordingRunStore()
 
-    track_run(sample_event("notify", "training_job_failed"), sagemaker, store, runs, "sagechain", STACK_NAME)
+    track_run(
+        sample_event("notify", "training_job_failed"),
+        sagemaker,
+        store,
+        runs,
+        "sagechain",
+        STACK_NAME,
+        STACK_ID,
+    )
 
     [change] = runs.changes
     assert not change.moves_run
@@ -102,7 +130,9 @@ def test_a_failed_endpoint_without_a_reason_in_the_event_gets_describe_endpoints
     sagemaker.endpoints[ENDPOINT] = EndpointFacts(name=ENDPOINT, status="Failed", failure_reason="quota")
     runs = RecordingRunStore()
 
-    track_run(sample_event("notify", "endpoint_failed"), sagemaker, store, runs, "sagechain", STACK_NAME)
+    track_run(
+        sample_event("notify", "endpoint_failed"), sagemaker, store, runs, "sagechain", STACK_NAME, STACK_ID
+    )
 
     [change] = runs.changes
     assert (change.stage, change.status, change.error) == (Stage.DEPLOYMENT, RunStatus.FAILED, "quota")
@@ -115,7 +145,7 @@ def test_events_about_someone_elses_resources_are_not_recorded(
     event["detail"]["TrainingJobName"] = "notebook-experiment-7"
     runs = RecordingRunStore()
 
-    assert track_run(event, sagemaker, store, runs, "sagechain", STACK_NAME) is None
+    assert track_run(event, sagemaker, store, runs, "sagechain", STACK_NAME, STACK_ID) is None
     assert runs.changes == []
 
 
@@ -145,7 +175,7 @@ def test_the_run_history_keeps_who_uploaded_the_dataset(sagemaker: FakeSageMaker
     event = sample_event("track_run", "dataset_prepared")
     event["detail"] |= {"uploaded_by": "AWS:AIDAEXAMPLE", "uploaded_from": "198.51.100.7"}
 
-    track_run(event, sagemaker, store, runs, "sagechain", STACK_NAME)
+    track_run(event, sagemaker, store, runs, "sagechain", STACK_NAME, STACK_ID)
 
     [change] = runs.changes
     assert (change.facts.uploaded_by, change.facts.uploaded_from) == ("AWS:AIDAEXAMPLE", "198.51.100.7")

@@ -40,11 +40,14 @@ class EnvironmentSettings(BaseModel):
 
 
 class FunctionSettings(EnvironmentSettings):
-    """What every function of the stack reads: its data bucket and the name prefix."""
+    """What every function of the stack reads: its data bucket, the name prefix and the stack."""
 
     data_bucket: str = Field(alias="DATA_BUCKET", min_length=3)
     name_prefix: NamePrefix
     stack_name: str = Field(alias="STACK_NAME", min_length=1)
+    # The stack's ARN (AWS::StackId): every sagechain event names it in `resources`, and the
+    # observers' rules and parse_bus_event keep only events that do.
+    stack_id: str = Field(alias="STACK_ID", pattern=r"^arn:aws[a-z-]*:cloudformation:")
 
 
 class IdempotentSettings(FunctionSettings):

@@ -11,11 +11,21 @@ if TYPE_CHECKING:
 
 
 class EventBridgePublisher:
-    """Publishes sagechain events to one bus; a rejected entry is retried by the caller's retry."""
+    """Publishes sagechain events to one bus; a rejected entry is retried by the caller's retry.
 
-    def __init__(self, bus_name: str, client: "EventBridgeClient | None" = None) -> None:
+    Every event names the stack that emitted it, its ARN (AWS::StackId), in `Resources`:
+    the default bus is shared by every stack of the account, and the observers' rules match
+    `resources: [<this stack's id>]` ("Arrays in Amazon EventBridge event patterns": a pattern
+    on an array matches when the two arrays intersect,
+    https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-event-patterns-arrays.html;
+    PutEvents' Resources are ARNs the event concerns,
+    https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEventsRequestEntry.html).
+    """
+
+    def __init__(self, bus_name: str, stack_id: str, client: "EventBridgeClient | None" = None) -> None:
         self._client = client or events_client()
         self._bus_name = bus_name
+        self._stack_id = stack_id
 
     def publish(self, event: SagechainEvent) -> None:
         """Put one event; raise RetryableError when EventBridge did not accept it."""
@@ -26,7 +36,7 @@ class EventBridgePublisher:
                     "DetailType": event.DETAIL_TYPE,
                     "Detail": event.model_dump_json(),
                     "EventBusName": self._bus_name,
-                    "Resources": [],
+                    "Resources": [self._stack_id],
                 }
             ]
         )

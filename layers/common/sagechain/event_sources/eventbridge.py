@@ -1,16 +1,27 @@
 """A delivery on the default bus, as what it is about: a `sagechain` event or a SageMaker state change.
 
-notify and track_run receive both sources through one rule each; this is the one place that
-tells them apart. `sagechain` events are the contract in sagechain.events; SageMaker's
+notify and track_run receive both sources through their rules; this is the one place that
+tells them apart, and decides which `sagechain` events are this stack's. `sagechain` events
+are the contract in sagechain.events; SageMaker's
 shapes are known only to event_sources.sagemaker.
 """
 
+import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from sagechain.event_sources.drops import (
+    DATASET_MAX_BYTES,
+    DETAIL_MAX_BYTES,
+    IDENTIFIER_MAX_BYTES,
+    drop,
+    fits,
+    invalid,
+    truncated,
+)
 from sagechain.event_sources.sagemaker import SAGEMAKER_SOURCE, StateChange, state_change
 from sagechain.events import EVENT_SOURCE, SAGECHAIN_EVENTS, SagechainEvent
 
@@ -35,20 +46,86 @@ class _Envelope(BaseModel):
     source: str
     detail_type: str = Field(alias="detail-type")
     time: datetime
+    resources: list[str] = Field(default_factory=list)
     detail: dict[str, Any]
 
 
 _SAGECHAIN_BY_TYPE = {cls.DETAIL_TYPE: cls for cls in SAGECHAIN_EVENTS}
 
 
-def parse_bus_event(event: Mapping[str, Any]) -> SagechainDelivery | StateChange | None:
-    """A delivered EventBridge event as what it is about, or None for a kind sagechain does not follow."""
-    envelope = _Envelope.model_validate(event)
-    if envelope.source == EVENT_SOURCE:
-        event_class = _SAGECHAIN_BY_TYPE.get(envelope.detail_type)
-        if event_class is None:
-            return None
-        return SagechainDelivery(event=event_class.model_validate(envelope.detail), at=envelope.time)
-    if envelope.source == SAGEMAKER_SOURCE:
+def _is_identifier(field: str) -> bool:
+    return field == "run_id" or field.endswith(("_name", "_names"))
+
+
+def _bounded_detail(detail: Mapping[str, Any]) -> dict[str, Any] | str:
+    """The detail with its free text cut to size, or why it cannot be recorded at all.
+
+    Identifiers (run_id, every *_name and *_names) become DynamoDB keys and SageMaker names:
+    one too long is dropped, never cut, since a cut name would name something else.
+    """
+    try:
+        size = len(json.dumps(detail, ensure_ascii=False).encode("utf-8"))
+    except (UnicodeEncodeError, ValueError):
+        return "the detail is not valid Unicode JSON"
+    if size > DETAIL_MAX_BYTES:
+        return f"the detail is {size} bytes, over the {DETAIL_MAX_BYTES} a run's record holds"
+    bounded: dict[str, Any] = {}
+    for field, value in detail.items():
+        if _is_identifier(field):
+            values = value if isinstance(value, list) else [value]
+            if any(isinstance(item, str) and not fits(item, IDENTIFIER_MAX_BYTES) for item in values):
+                return f"{field[:100]} is over {IDENTIFIER_MAX_BYTES} bytes"
+        elif field == "dataset" and isinstance(value, str) and not fits(value, DATASET_MAX_BYTES):
+            return f"dataset is over {DATASET_MAX_BYTES} bytes"
+        bounded[field] = _cut_text(value)
+    return bounded
+
+
+def _cut_text(value: Any) -> Any:
+    if isinstance(value, str):
+        return truncated(value)
+    if isinstance(value, list):
+        return [_cut_text(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _cut_text(item) for key, item in value.items()}
+    return value
+
+
+def _sagechain_delivery(event: Mapping[str, Any], stack_id: str) -> SagechainDelivery | str:
+    """A sagechain event of this stack, or why it is dropped."""
+    try:
+        envelope = _Envelope.model_validate(event)
+    except ValidationError as err:
+        return f"not an EventBridge event: {invalid(err)}"
+    if stack_id not in envelope.resources:
+        return "another stack's event (its resources do not name this stack)"
+    event_class = _SAGECHAIN_BY_TYPE.get(envelope.detail_type)
+    if event_class is None:
+        return "not a detail-type sagechain emits"
+    detail = _bounded_detail(envelope.detail)
+    if isinstance(detail, str):
+        return detail
+    try:
+        parsed = event_class.model_validate(detail)
+    except ValidationError as err:
+        return f"the detail does not match its detail-type: {invalid(err)}"
+    return SagechainDelivery(event=parsed, at=envelope.time)
+
+
+def parse_bus_event(event: object, stack_id: str) -> SagechainDelivery | StateChange | None:
+    """A delivered EventBridge event as what it is about, or None for a kind sagechain does not
+    follow. A `sagechain` event that is malformed, too long, or not this stack's (its
+    `resources` must hold `stack_id`, the ARN EventBridgePublisher puts there) is dropped:
+    logged and counted, never raised on, so nobody can fill the failure queue with forgeries."""
+    if not isinstance(event, Mapping):
+        drop(event, "the event is not a JSON object")
+        return None
+    if event.get("source") == SAGEMAKER_SOURCE:
         return state_change(event)
-    return None
+    if event.get("source") != EVENT_SOURCE:
+        return None
+    delivery = _sagechain_delivery(event, stack_id)
+    if isinstance(delivery, str):
+        drop(event, delivery)
+        return None
+    return delivery

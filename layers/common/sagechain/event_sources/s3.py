@@ -18,7 +18,17 @@ from collections.abc import Mapping
 from typing import Any, Literal
 from urllib.parse import unquote_plus
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
+
+from sagechain.event_sources.drops import drop, fits, invalid, truncated
+
+# S3's own limits: keys at most 1,024 bytes in UTF-8, bucket names at most 63 characters
+# (https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-keys.html,
+# https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html).
+KEY_MAX_BYTES = 1024
+BUCKET_MAX_CHARS = 63
+# A requester or source IP address is kept for the run's facts; longer is not S3's.
+_WHO_MAX_CHARS = 256
 
 
 class ObjectRef(BaseModel):
@@ -94,39 +104,96 @@ class _ClassicS3Record(BaseModel):
     request_parameters: _ClassicRequestParameters | None = Field(default=None, alias="requestParameters")
 
 
-def objects_created(event: Mapping[str, Any]) -> list[ObjectRef]:
-    """The objects an Object Created event is about, from either delivery form."""
-    if "detail-type" in event:
+def _out_of_bounds(ref: ObjectRef) -> str | None:
+    if not ref.bucket or not fits(ref.bucket, BUCKET_MAX_CHARS):
+        return f"the bucket name is not an S3 bucket name (over {BUCKET_MAX_CHARS} characters)"
+    if not ref.key or not fits(ref.key, KEY_MAX_BYTES):
+        return f"the object key is empty, not valid Unicode or over {KEY_MAX_BYTES} bytes"
+    for value in (ref.version_id, ref.etag):
+        if value is not None and not fits(value, KEY_MAX_BYTES):
+            return "the version id or ETag is not one S3 sends"
+    return None
+
+
+def _bounded(event: object, ref: ObjectRef) -> ObjectRef | None:
+    problem = _out_of_bounds(ref)
+    if problem:
+        drop(event, problem)
+        return None
+    return ref.model_copy(
+        update={
+            "uploaded_by": truncated(ref.uploaded_by, _WHO_MAX_CHARS) if ref.uploaded_by else None,
+            "uploaded_from": truncated(ref.uploaded_from, _WHO_MAX_CHARS) if ref.uploaded_from else None,
+        }
+    )
+
+
+def _eventbridge_object(event: Mapping[str, Any]) -> list[ObjectRef]:
+    if event.get("source") != "aws.s3" or event.get("detail-type") != "Object Created":
+        drop(event, "not an S3 Object Created event")
+        return []
+    try:
         parsed = _EventBridgeS3Event.model_validate(event)
-        obj = parsed.detail.object
-        return [
-            ObjectRef(
-                bucket=str(parsed.detail.bucket["name"]),
-                key=obj.key,
-                version_id=obj.version_id,
-                etag=obj.etag,
-                size=obj.size,
-                uploaded_by=parsed.detail.requester,
-                uploaded_from=parsed.detail.source_ip_address,
-            )
-        ]
-    refs = []
-    for raw in event.get("Records", []):
+    except ValidationError as err:
+        drop(event, f"not an S3 Object Created event: {invalid(err)}")
+        return []
+    obj, bucket = parsed.detail.object, parsed.detail.bucket.get("name")
+    if not isinstance(bucket, str):
+        drop(event, "the detail names no bucket")
+        return []
+    ref = _bounded(
+        event,
+        ObjectRef(
+            bucket=bucket,
+            key=obj.key,
+            version_id=obj.version_id,
+            etag=obj.etag,
+            size=obj.size,
+            uploaded_by=parsed.detail.requester,
+            uploaded_from=parsed.detail.source_ip_address,
+        ),
+    )
+    return [ref] if ref else []
+
+
+def _classic_object(event: Mapping[str, Any], raw: object) -> ObjectRef | None:
+    try:
         record = _ClassicS3Record.model_validate(raw)
-        if not record.event_name.startswith("ObjectCreated:"):
-            continue
-        classic = record.s3.object
-        refs.append(
-            ObjectRef(
-                bucket=str(record.s3.bucket["name"]),
-                key=unquote_plus(classic.key),
-                version_id=classic.version_id,
-                etag=classic.e_tag,
-                size=classic.size,
-                uploaded_by=record.user_identity.principal_id if record.user_identity else None,
-                uploaded_from=(
-                    record.request_parameters.source_ip_address if record.request_parameters else None
-                ),
-            )
-        )
-    return refs
+    except ValidationError as err:
+        drop(event, f"a record is not an S3 notification record: {invalid(err)}")
+        return None
+    if not record.event_name.startswith("ObjectCreated:"):
+        return None
+    classic, bucket = record.s3.object, record.s3.bucket.get("name")
+    if not isinstance(bucket, str):
+        drop(event, "a record names no bucket")
+        return None
+    return _bounded(
+        event,
+        ObjectRef(
+            bucket=bucket,
+            key=unquote_plus(classic.key),
+            version_id=classic.version_id,
+            etag=classic.e_tag,
+            size=classic.size,
+            uploaded_by=record.user_identity.principal_id if record.user_identity else None,
+            uploaded_from=(
+                record.request_parameters.source_ip_address if record.request_parameters else None
+            ),
+        ),
+    )
+
+
+def objects_created(event: object) -> list[ObjectRef]:
+    """The objects an Object Created event is about, from either delivery form; [] for an event
+    of another kind or a malformed one, which is dropped (logged and counted), never raised on."""
+    if not isinstance(event, Mapping):
+        drop(event, "the event is not a JSON object")
+        return []
+    if "detail-type" in event:
+        return _eventbridge_object(event)
+    records = event.get("Records")
+    if not isinstance(records, list):
+        drop(event, "neither an EventBridge event nor an S3 notification (no Records)")
+        return []
+    return [ref for raw in records if (ref := _classic_object(event, raw)) is not None]

@@ -28,7 +28,16 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from sagechain.event_sources.drops import (
+    SAGEMAKER_ARN_MAX,
+    SAGEMAKER_NAME_MAX,
+    drop,
+    fits,
+    invalid,
+    truncated,
+)
 
 SAGEMAKER_SOURCE = "aws.sagemaker"
 LABELING_DETAIL_TYPE = "SageMaker Ground Truth Labeling Job State Change"
@@ -264,14 +273,50 @@ _PARSERS = {
 }
 
 
-def state_change(event: Mapping[str, Any], *kinds: JobKind) -> StateChange | None:
-    """A delivered `aws.sagemaker` event as a state change, or None when it is not one sagechain
-    follows (or not of the given kinds); a followed event missing a field it needs raises."""
-    envelope = _Envelope.model_validate(event)
+def _out_of_bounds(change: StateChange) -> str | None:
+    if not fits(change.name, SAGEMAKER_NAME_MAX):
+        return f"the name is not a SageMaker name (over {SAGEMAKER_NAME_MAX} characters)"
+    if not fits(change.arn, SAGEMAKER_ARN_MAX):
+        return f"the ARN is over {SAGEMAKER_ARN_MAX} characters"
+    if not fits(change.status, SAGEMAKER_NAME_MAX):
+        return "the status is not one SageMaker sends"
+    for value in (change.config_name, change.pending_config_name):
+        if value is not None and not fits(value, SAGEMAKER_NAME_MAX):
+            return "the endpoint configuration name is not a SageMaker name"
+    if change.tuning_job_arn is not None and not fits(change.tuning_job_arn, SAGEMAKER_ARN_MAX):
+        return f"the tuning job ARN is over {SAGEMAKER_ARN_MAX} characters"
+    return None
+
+
+def _followed_change(event: object, kinds: tuple[JobKind, ...]) -> StateChange | str | None:
+    """The change, None when sagechain does not follow it, or why it is dropped."""
+    if not isinstance(event, Mapping):
+        return "the event is not a JSON object"
+    try:
+        envelope = _Envelope.model_validate(event)
+    except ValidationError as err:
+        return f"not an EventBridge event: {invalid(err)}"
     if envelope.source != SAGEMAKER_SOURCE:
         return None
     parse = _PARSERS.get(envelope.detail_type)
-    change = parse(envelope) if parse else None
+    try:
+        change = parse(envelope) if parse else None
+    except ValidationError as err:
+        return f"the detail does not match its detail-type: {invalid(err)}"
     if change is None or (kinds and change.kind not in kinds):
         return None
+    return _out_of_bounds(change) or change
+
+
+def state_change(event: object, *kinds: JobKind) -> StateChange | None:
+    """A delivered `aws.sagemaker` event as a state change, or None when it is not one sagechain
+    follows (or not of the given kinds). A followed event that lacks a field it needs, or names
+    something no SageMaker name can be, is dropped (logged and counted), never raised on."""
+    change = _followed_change(event, kinds)
+    if isinstance(change, str):
+        drop(event, change)
+        return None
+    if change is not None and change.failure_reason is not None:
+        # SageMaker's FailureReason is at most 1,024 characters; anything longer is cut, not dropped.
+        change = change.model_copy(update={"failure_reason": truncated(change.failure_reason)})
     return change

@@ -583,9 +583,11 @@ def compose_email(
     store: ObjectStore,
     name_prefix: str,
     stack_name: str,
+    stack_id: str,
 ) -> Email | None:
-    """The email an event deserves, or None (not ours, not a failure, or a kind we do not follow)."""
-    incoming = parse_bus_event(event)
+    """The email an event deserves, or None (not ours, not a failure, or a kind we do not follow;
+    a sagechain event must name this stack, `stack_id`, in its resources)."""
+    incoming = parse_bus_event(event, stack_id)
     if incoming is None:
         return None
     if isinstance(incoming, SagechainDelivery):

@@ -24,12 +24,14 @@ def track_run(
     runs: RunStore,
     name_prefix: str,
     stack_name: str,
+    stack_id: str,
     email: EmailDelivery | None = None,
 ) -> RunChange | None:
-    """Record one event in its run; None when the event is not about one of our runs.
+    """Record one event in its run; None when the event is not about one of our runs (a
+    sagechain event must name this stack, `stack_id`, in its resources).
 
     A run that starts while nobody receives the emails records that among its facts."""
-    incoming = parse_bus_event(event)
+    incoming = parse_bus_event(event, stack_id)
     if incoming is None:
         return None
     if isinstance(incoming, SagechainDelivery):
