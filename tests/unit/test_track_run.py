@@ -190,7 +190,7 @@ def test_an_aws_refusal_ends_the_run_failed_at_its_stage_with_the_cause(
     runs = RecordingRunStore()
     event = sample_event("track_run", case)
 
-    track_run(event, sagemaker, store, runs, "sagechain", STACK_NAME)
+    track_run(event, sagemaker, store, runs, "sagechain", STACK_NAME, STACK_ID)
 
     [change] = runs.changes
     assert (change.stage, change.status) == (stage, RunStatus.FAILED)
@@ -207,7 +207,7 @@ def test_a_partial_start_stays_in_progress_and_its_history_names_the_refused_set
     refused = {**failed["refused"][0], "job_name": "sagechain-x-train-1", "hyperparameter_set": 1}
     event["detail"] = {**event["detail"], "refused": [refused]}
 
-    track_run(event, sagemaker, store, runs, "sagechain", STACK_NAME)
+    track_run(event, sagemaker, store, runs, "sagechain", STACK_NAME, STACK_ID)
 
     [change] = runs.changes
     assert (change.stage, change.status, change.error) == (Stage.TRAINING, RunStatus.IN_PROGRESS, None)

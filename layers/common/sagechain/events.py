@@ -169,7 +169,8 @@ class TrainingFailed(SagechainEvent):
 
     reason: str = Field(description="What failed and why, the cause in its first sentence.")
     error: AwsErrorExplanation = Field(description="The first refusal (every one is in refused).")
-    refused: list[RefusedTrainingJob]
+    # At least one: with nothing refused there is no failure to tell (and notify reads the first).
+    refused: list[RefusedTrainingJob] = Field(min_length=1)
     instance_type: str
     instance_count: int
     labeling_job_name: str | None = None
