@@ -77,21 +77,32 @@ def _samples() -> list[dict[str, Any]]:
     return found
 
 
+# Each field gets this many of the wrong values, in rotation, so that across the samples every
+# wrong value lands on every kind of field while the table stays small enough for a lean suite.
+_VALUES_PER_FIELD = 4
+
+
+def _wrong_values(position: int) -> list[Any]:
+    return [
+        WRONG_VALUES[(position * _VALUES_PER_FIELD + j) % len(WRONG_VALUES)] for j in range(_VALUES_PER_FIELD)
+    ]
+
+
 def _mutations(sample: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """One field at a time, at the top and in the detail, removed or given a wrong value."""
-    for key in list(sample):
+    for position, key in enumerate(sample):
         removed = copy.deepcopy(sample)
         del removed[key]
         yield removed
-        for value in WRONG_VALUES:
+        for value in _wrong_values(position):
             yield {**copy.deepcopy(sample), key: value}
     detail = sample.get("detail")
     if isinstance(detail, dict):
-        for key in list(detail):
+        for position, key in enumerate(detail):
             removed = copy.deepcopy(sample)
             del removed["detail"][key]
             yield removed
-            for value in WRONG_VALUES:
+            for value in _wrong_values(position + len(sample)):
                 changed = copy.deepcopy(sample)
                 changed["detail"][key] = value
                 yield changed
