@@ -9,6 +9,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from sagechain.errors import ResourceMissingError
 from sagechain.event_sources.sagemaker import JobKind, StateChange
 from sagechain.names import resource_tags
 from sagechain.ports import EndpointConfig, EndpointState, ScalableTarget, TrainedJob, TuningOutcome, Variant
@@ -205,6 +206,8 @@ class FakeSageMaker:
 
     def endpoint_config(self, name: str) -> EndpointConfig:
         self.calls["DescribeEndpointConfig"] += 1
+        if name not in self.configs:  # as the adapter answers SageMaker's ValidationException
+            raise ResourceMissingError("endpoint configuration", name)
         return self.configs[name]
 
     def create_endpoint(self, name: str, config_name: str, tags: dict[str, str]) -> bool:

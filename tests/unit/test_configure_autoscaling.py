@@ -158,6 +158,24 @@ def test_failed_endpoint_without_a_deployment_in_flight_names_the_configurations
     assert "SageMaker gave no reason" in event.reason
 
 
+def test_a_failure_of_a_deleted_configuration_is_dropped_and_its_run_told_once_without_raising() -> None:
+    # Given the endpoint's failed configuration was deleted (DescribeEndpointConfig cannot answer)
+    stage = Stage(in_flight=False)
+    stage.sagemaker.put_endpoint("Failed", NEW, reason=None)
+    del stage.sagemaker.configs[NEW.name]
+    change = endpoint_change("FAILED").model_copy(update={"tags": resource_tags(RUN, STACK_NAME)})
+
+    # When its failure event arrives
+    outcome = stage.run(change)
+
+    # Then the run that owns the endpoint is told, and nothing raises for a retry
+    [event] = stage.publisher.events
+    assert isinstance(event, DeploymentFailed)
+    assert event.run_id == RUN
+    assert "no longer exists" in event.reason
+    assert outcome.outcome == "dropped"
+
+
 def test_late_in_service_event_for_a_configuration_no_longer_running_is_ignored() -> None:
     # Given the endpoint already moved on to another configuration
     stage = Stage()
