@@ -17,15 +17,7 @@ from sagechain.names import STACK_TAG
 from sagechain.observability import count, logger, metrics, tracer
 
 settings = DeployModelSettings.from_env()
-config = DeployConfig(
-    name_prefix=settings.name_prefix,
-    role_arn=settings.sagemaker_role_arn,
-    allow_worse_model=settings.allow_worse_model,
-    allowed_endpoint_instance_types=settings.allowed_endpoint_instance_types,
-    max_endpoint_instances=settings.max_endpoint_instances,
-    stack_name=settings.stack_name,
-    allow_custom_network_access=settings.allow_custom_network_access,
-)
+config = DeployConfig.from_settings(settings)
 # Keyed on what the event is about (the job and its status), not the event id: SageMaker
 # may send one state change twice.
 idempotency, once = once_per("[kind, name, status]", settings.idempotency_table, "change")

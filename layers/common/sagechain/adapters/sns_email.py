@@ -15,8 +15,14 @@ class SnsEmailSender:
     """Publishes plain-text messages; email subscribers see the subject line."""
 
     def __init__(self, topic_arn: str, client: "SNSClient | None" = None) -> None:
-        self._client = client or sns_client()
+        # The client is made on first use: track_run builds a sender at import, and most of its
+        # invocations never ask SNS anything (only a run's first event does).
+        self._given = client
         self._topic_arn = topic_arn
+
+    @property
+    def _client(self) -> "SNSClient":
+        return self._given or sns_client()
 
     def send(self, subject: str, body: str) -> None:
         """Publish one message; SDK errors propagate so the event is retried."""

@@ -37,6 +37,7 @@ from sagechain.deployment.bookkeeping import (
 )
 from sagechain.deployment.failures import refused_deployment
 from sagechain.deployment.pending import PendingDeployment, record_pending, update_endpoint
+from sagechain.deployment.settings import DeployModelSettings
 from sagechain.errors import EndpointBusyError, RequestRefusedError, RetryableError
 from sagechain.event_sources.sagemaker import JobKind, StateChange, normalized_status
 from sagechain.events import DeploymentFailed, DeploymentRejected, DeploymentStarted, DeploymentWaiting
@@ -74,6 +75,19 @@ class DeployConfig:
     max_endpoint_instances: int | None = None
     # Custom images may reach the network (stack parameter AllowCustomNetworkAccess).
     allow_custom_network_access: bool = False
+
+    @classmethod
+    def from_settings(cls, settings: DeployModelSettings) -> "DeployConfig":
+        """The function's settings, as the stage reads them."""
+        return cls(
+            name_prefix=settings.name_prefix,
+            role_arn=settings.sagemaker_role_arn,
+            stack_name=settings.stack_name,
+            allow_worse_model=settings.allow_worse_model,
+            allowed_endpoint_instance_types=settings.allowed_endpoint_instance_types,
+            max_endpoint_instances=settings.max_endpoint_instances,
+            allow_custom_network_access=settings.allow_custom_network_access,
+        )
 
 
 class SiblingRecord(BaseModel):

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from sagechain.event_sources.drops import (
     DATASET_MAX_BYTES,
@@ -22,7 +22,7 @@ from sagechain.event_sources.drops import (
     invalid,
     truncated,
 )
-from sagechain.event_sources.sagemaker import SAGEMAKER_SOURCE, StateChange, state_change
+from sagechain.event_sources.sagemaker import SAGEMAKER_SOURCE, BusEnvelope, StateChange, state_change
 from sagechain.events import EVENT_SOURCE, SAGECHAIN_EVENTS, SagechainEvent
 
 
@@ -38,16 +38,6 @@ class SagechainDelivery(BaseModel):
     def about(self) -> str:
         """What the event is about: its type and run (each stage emits one per run)."""
         return f"{self.event.DETAIL_TYPE}#{self.event.run_id}"
-
-
-class _Envelope(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    source: str
-    detail_type: str = Field(alias="detail-type")
-    time: datetime
-    resources: list[str] = Field(default_factory=list)
-    detail: dict[str, Any]
 
 
 _SAGECHAIN_BY_TYPE = {cls.DETAIL_TYPE: cls for cls in SAGECHAIN_EVENTS}
@@ -94,7 +84,7 @@ def _cut_text(value: Any) -> Any:
 def _sagechain_delivery(event: Mapping[str, Any], stack_id: str) -> SagechainDelivery | str:
     """A sagechain event of this stack, or why it is dropped."""
     try:
-        envelope = _Envelope.model_validate(event)
+        envelope = BusEnvelope.model_validate(event)
     except ValidationError as err:
         return f"not an EventBridge event: {invalid(err)}"
     if stack_id not in envelope.resources:

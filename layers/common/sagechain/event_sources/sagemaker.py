@@ -197,9 +197,12 @@ class StateChange(BaseModel):
         return f"{head}:endpoint-config/{self.endpoint_config_name.lower()}"
 
 
-class _Envelope(BaseModel):
-    # Not Powertools' EventBridgeModel: it also requires version, id, account and region,
-    # which no stage reads, so a replayed or hand-written event without them would be refused.
+class BusEnvelope(BaseModel):
+    """The EventBridge envelope, as far as sagechain reads it (SageMaker's and its own events).
+
+    Not Powertools' EventBridgeModel: it also requires version, id, account and region,
+    which no stage reads, so a replayed or hand-written event without them would be refused."""
+
     model_config = ConfigDict(extra="ignore")
 
     source: str
@@ -210,7 +213,13 @@ class _Envelope(BaseModel):
 
 
 def _change(
-    kind: JobKind, envelope: _Envelope, detail: _Detail, name: str, arn: str, status: str, **extra: str | None
+    kind: JobKind,
+    envelope: BusEnvelope,
+    detail: _Detail,
+    name: str,
+    arn: str,
+    status: str,
+    **extra: str | None,
 ) -> StateChange:
     return StateChange(
         kind=kind,
@@ -224,7 +233,7 @@ def _change(
     )
 
 
-def _labeling(envelope: _Envelope) -> StateChange | None:
+def _labeling(envelope: BusEnvelope) -> StateChange | None:
     detail = _LabelingDetail.model_validate(envelope.detail)
     # The job is named only by its ARN in resources: without one, there is nothing to act on.
     arns = [arn for arn in envelope.resources if f":{JobKind.LABELING.value}/" in arn]
@@ -233,7 +242,7 @@ def _labeling(envelope: _Envelope) -> StateChange | None:
     return _change(JobKind.LABELING, envelope, detail, arns[0].rsplit("/", 1)[-1], arns[0], detail.status)
 
 
-def _training(envelope: _Envelope) -> StateChange:
+def _training(envelope: BusEnvelope) -> StateChange:
     detail = _TrainingDetail.model_validate(envelope.detail)
     return _change(
         JobKind.TRAINING,
@@ -246,12 +255,12 @@ def _training(envelope: _Envelope) -> StateChange:
     )
 
 
-def _tuning(envelope: _Envelope) -> StateChange:
+def _tuning(envelope: BusEnvelope) -> StateChange:
     detail = _TuningDetail.model_validate(envelope.detail)
     return _change(JobKind.TUNING, envelope, detail, detail.name, detail.arn, detail.status)
 
 
-def _endpoint(envelope: _Envelope) -> StateChange:
+def _endpoint(envelope: BusEnvelope) -> StateChange:
     detail = _EndpointDetail.model_validate(envelope.detail)
     return _change(
         JobKind.ENDPOINT,
@@ -293,7 +302,7 @@ def _followed_change(event: object, kinds: tuple[JobKind, ...]) -> StateChange |
     if not isinstance(event, Mapping):
         return "the event is not a JSON object"
     try:
-        envelope = _Envelope.model_validate(event)
+        envelope = BusEnvelope.model_validate(event)
     except ValidationError as err:
         return f"not an EventBridge event: {invalid(err)}"
     if envelope.source != SAGEMAKER_SOURCE:
