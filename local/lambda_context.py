@@ -14,6 +14,8 @@ class FakeLambdaContext:
     aws_request_id: str = "00000000-0000-0000-0000-000000000000"
     log_group_name: str = "/aws/lambda/sagechain-test"
     log_stream_name: str = "2026/11/25/[$LATEST]0"
+    # At the start of an invocation the function has its whole Timeout left.
+    timeout_ms: int = 900_000
 
     def get_remaining_time_in_millis(self) -> int:
-        return 900_000
+        return self.timeout_ms

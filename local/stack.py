@@ -5,9 +5,17 @@ EventBridge notifications on, as in the template); each function's rule sends wh
 matches to an SQS queue; `run_until_quiet` delivers queued events to the real handlers,
 with the function's environment, until no queue holds anything. An event a function fails
 on every attempt goes, as Lambda's on-failure destination record, to the function's
-OnFailure queue (AsyncFailureQueue); a function with SQS sources (report_failures) gets
-those queues' messages as Lambda's SQS event, and only the messages it does not name in
-batchItemFailures are deleted (the queues' RedrivePolicy, as moto keeps it, moves the rest).
+OnFailure queue (AsyncFailureQueue); a function with SQS sources (the two long stages,
+report_failures) gets those queues' messages as Lambda's SQS event, and only the messages it
+does not name in batchItemFailures are deleted (the queues' RedrivePolicy, as moto keeps it,
+moves the rest).
+
+Time passes as on AWS: Lambda's async retries come one, then two minutes after a failure, and
+a queued message a function failed on comes back when its queue's visibility timeout ends. The
+stack's clock (time-machine) jumps those gaps instead of sleeping, so an idempotency record a
+crashed invocation left INPROGRESS has expired exactly when it would have. `RuntimeCrash`,
+raised from inside a handler, is Lambda killing the runtime (a timeout, out of memory): no
+`except Exception` in the handler, Powertools' included, sees it.
 """
 
 import importlib.util
@@ -23,11 +31,20 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import boto3
+import time_machine
 
 from local.api import LocalApi, Route
 from local.lambda_context import FakeLambdaContext
 from local.sagemaker import EmulatedSageMaker
-from local.template import ACCOUNT, REGION, FunctionDefinition, QueueSource, Template
+from local.template import (
+    ACCOUNT,
+    REGION,
+    FunctionDefinition,
+    QueueDefinition,
+    QueueSource,
+    Template,
+    function_name,
+)
 from sagechain.adapters import clients
 
 if TYPE_CHECKING:
@@ -47,6 +64,10 @@ QUEUES = {
     "RulesDeadLetterQueue": "sagechain-demo-rules-dead-letters",
     "AsyncFailureQueue": "sagechain-demo-async-failures",
     "ReportFailuresDeadLetterQueue": "sagechain-demo-report-failures-dead-letters",
+    "PrepareDatasetQueue": "sagechain-demo-prepare-dataset",
+    "PrepareDatasetDeadLetterQueue": "sagechain-demo-prepare-dataset-dead-letters",
+    "StartTrainingQueue": "sagechain-demo-start-training",
+    "StartTrainingDeadLetterQueue": "sagechain-demo-start-training-dead-letters",
 }
 for _logical, _name in QUEUES.items():
     PHYSICAL[f"{_logical}.Arn"] = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{_name}"
@@ -66,8 +87,15 @@ OFFLINE_ENVIRONMENT = {
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_METRICS_DISABLED": "true",
 }
-# EventBridge retries a failed delivery; Lambda retries an async invoke twice. Locally: 3 tries.
+# Lambda retries a failed async invoke twice, one minute and then two minutes later
+# (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html).
 ATTEMPTS = 3
+RETRY_WAITS_SECONDS = (60, 120)
+
+
+class RuntimeCrash(BaseException):  # named for what it models, not an error class
+    """Lambda killed the runtime mid-invocation (timeout, out of memory): raise it from a test's
+    hook. A BaseException, so no `except Exception` in a handler can clean up after it."""
 
 
 @dataclass
@@ -115,6 +143,17 @@ class LocalStack:
         self.template = Template(PHYSICAL, {**DEMO_PARAMETERS, **self.parameters})
         self.bucket = PHYSICAL["DataBucket"]
         self.sagemaker = EmulatedSageMaker(emit=self._emit_sagemaker_event)
+        self._traveller: Any = None
+        self._clock: Any = None
+        self.waited_seconds = 0
+
+    def wait(self, seconds: float) -> None:
+        """Let `seconds` pass on the stack's clock (every Python clock moves: moto, Powertools)."""
+        if self._clock is None:
+            self._traveller = time_machine.travel(time.time(), tick=True)
+            self._clock = self._traveller.start()
+        self._clock.shift(seconds)
+        self.waited_seconds += int(seconds)
 
     def __enter__(self) -> "LocalStack":
         self.sagemaker.install()
@@ -125,6 +164,8 @@ class LocalStack:
     def __exit__(self, *_: object) -> None:
         self.sagemaker.uninstall()
         clients.clear_client_cache()
+        if self._traveller is not None:
+            self._traveller.stop()
 
     def _emit_sagemaker_event(self, detail_type: str, detail: dict[str, Any], resources: list[str]) -> None:
         """SageMaker's state-change events reach the default bus as AWS sends them."""
@@ -163,10 +204,12 @@ class LocalStack:
             TopicArn=topic, Protocol="email", Endpoint=self.template.parameters["NotificationEmail"]
         )
         # Dead-letter targets first: a RedrivePolicy names an existing queue.
-        queues = sorted(self.template.queues(), key=lambda queue: queue.dead_letter_arn is not None)
-        for queue in queues:
-            # Visible again at once: a message the consumer returns is retried in the next round.
-            attributes: dict[QueueAttributeNameType, str] = {"VisibilityTimeout": "0"}
+        for queue in _targets_first(self.template.queues()):
+            # A message the consumer returns is back when its visibility timeout ends, on the
+            # stack's clock (see _let_time_pass).
+            attributes: dict[QueueAttributeNameType, str] = {
+                "VisibilityTimeout": str(queue.visibility_timeout)
+            }
             if queue.dead_letter_arn:
                 attributes["RedrivePolicy"] = json.dumps(
                     {"deadLetterTargetArn": queue.dead_letter_arn, "maxReceiveCount": queue.max_receive_count}
@@ -175,6 +218,13 @@ class LocalStack:
         for definition in self.template.functions():
             url = self._queue_for(definition.logical_id, definition.patterns)
             self.functions[definition.logical_id] = LocalFunction(definition, url)
+        # Rules declared as AWS::Events::Rule send to the template's queues.
+        for rule in self.template.rules():
+            self._events.put_rule(Name=rule.logical_id, EventPattern=json.dumps(rule.pattern))
+            self._events.put_targets(
+                Rule=rule.logical_id,
+                Targets=[{"Id": f"target-{i}", "Arn": arn} for i, arn in enumerate(rule.target_arns)],
+            )
         self._observer = self._queue_for("Observer", [{"source": ["sagechain"]}])
         return self
 
@@ -211,7 +261,7 @@ class LocalStack:
         function = self.functions[logical_id]
         handler = self._handler(function)
         with _environment(function.definition.environment):
-            return handler(event, FakeLambdaContext(function_name=logical_id))
+            return handler(event, self._context(function))
 
     def api(self) -> LocalApi:
         """The REST API: every function's `Type: Api` routes, answered by invoke()."""
@@ -253,7 +303,10 @@ class LocalStack:
                     if self.deliver_twice:
                         deliveries.append(self._invoke(function, event))
                 for source in function.definition.queue_sources:
-                    delivered = self._poll(function, source) or delivered
+                    polled = self._poll(function, source)
+                    if polled is not None:
+                        delivered = True
+                        deliveries.append(polled)
             for event in self._drain(self._observer):
                 self.observed.append(event)
                 if on_event:
@@ -261,23 +314,48 @@ class LocalStack:
                 delivered = True
             if on_round:
                 on_round()
-            # When every queue is empty, SageMaker's jobs and endpoints move one step.
-            if not delivered and not self.sagemaker.advance():
+            # When every queue is empty, SageMaker's jobs and endpoints move one step; when
+            # nothing moves, time passes until a returned message is visible again.
+            if not delivered and not self.sagemaker.advance() and not self._let_time_pass():
                 return deliveries
         raise RuntimeError(f"the chain did not settle in {max_rounds} rounds")
+
+    def _context(self, function: LocalFunction) -> FakeLambdaContext:
+        logical_id = function.definition.logical_id
+        return FakeLambdaContext(
+            function_name=function_name(logical_id),
+            invoked_function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function_name(logical_id)}",
+            timeout_ms=function.definition.timeout_seconds * 1000,
+        )
+
+    def _let_time_pass(self) -> bool:
+        """Wait out the visibility timeout of the template queues holding returned (in-flight)
+        messages, so they are delivered again; whether any was waiting."""
+        waits = []
+        for queue in self.template.queues():
+            attributes = self._sqs.get_queue_attributes(
+                QueueUrl=self.queue_url(queue.arn), AttributeNames=["ApproximateNumberOfMessagesNotVisible"]
+            )["Attributes"]
+            if int(attributes.get("ApproximateNumberOfMessagesNotVisible", "0")):
+                waits.append(queue.visibility_timeout)
+        if not waits:
+            return False
+        self.wait(max(waits) + 1)
+        return True
 
     def _invoke(self, function: LocalFunction, event: dict[str, Any]) -> Delivery:
         delivery = Delivery(function.definition.logical_id, event)
         handler = self._handler(function)
         error: Exception | None = None
         for attempt in range(1, ATTEMPTS + 1):
+            if attempt > 1:
+                self.wait(RETRY_WAITS_SECONDS[attempt - 2])
             try:
                 with _environment(function.definition.environment):
-                    handler(event, FakeLambdaContext(function_name=function.definition.logical_id))
-            except Exception as err:
-                error = err
+                    handler(event, self._context(function))
+            except (Exception, RuntimeCrash) as err:
+                error = err if isinstance(err, Exception) else RuntimeError(f"Runtime exited: {err}")
                 delivery.error = f"{type(err).__name__}: {err}"
-                time.sleep(0.01 * attempt)
             else:
                 delivery.error = None
                 return delivery
@@ -285,12 +363,15 @@ class LocalStack:
         if function.definition.on_failure_queue_arn and error is not None:
             self._sqs.send_message(
                 QueueUrl=self.queue_url(function.definition.on_failure_queue_arn),
-                MessageBody=json.dumps(_destination_record(function.definition.logical_id, event, error)),
+                MessageBody=json.dumps(
+                    _destination_record(function_name(function.definition.logical_id), event, error)
+                ),
             )
         return delivery
 
-    def _poll(self, function: LocalFunction, source: QueueSource) -> bool:
-        """One batch of a queue to the function, as Lambda's SQS poller hands it; whether any came."""
+    def _poll(self, function: LocalFunction, source: QueueSource) -> Delivery | None:
+        """One batch of a queue to the function, as Lambda's SQS poller hands it (twice with
+        deliver_twice: SQS delivers at least once); None when the queue had none to give."""
         url = self.queue_url(source.queue_arn)
         batch = self._sqs.receive_message(
             QueueUrl=url,
@@ -299,27 +380,45 @@ class LocalStack:
             MessageAttributeNames=["All"],
         ).get("Messages", [])
         if not batch:
-            return False
+            return None
         event = {"Records": [_sqs_record(message, source.queue_arn) for message in batch]}
         delivery = Delivery(function.definition.logical_id, event)
         handler = self._handler(function)
         try:
             with _environment(function.definition.environment):
-                response = handler(event, FakeLambdaContext(function_name=function.definition.logical_id))
-        except Exception as err:
+                response = handler(event, self._context(function))
+                if self.deliver_twice:
+                    response = handler(event, self._context(function))
+        except (Exception, RuntimeCrash) as err:
             # The whole batch returns to the queue; its RedrivePolicy counts the receive.
             delivery.error = f"{type(err).__name__}: {err}"
             self.failures.append(delivery)
-            return True
+            return delivery
         retry = {
             item["itemIdentifier"]
             for item in (response or {}).get("batchItemFailures", [])
             if source.report_batch_item_failures
         }
+        if retry:
+            delivery.error = f"returned to the queue: {sorted(retry)}"
+            self.failures.append(delivery)
         for message in batch:
             if message["MessageId"] not in retry:
                 self._sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-        return True
+        return delivery
+
+
+def _targets_first(queues: list[QueueDefinition]) -> list[QueueDefinition]:
+    """The queues in an order where each one's dead-letter target comes before it."""
+    ordered: list[QueueDefinition] = []
+    pending = list(queues)
+    while pending:
+        ready = [q for q in pending if q.dead_letter_arn in (None, *(o.arn for o in ordered))]
+        if not ready:
+            raise ValueError(f"RedrivePolicy targets outside the template: {[q.logical_id for q in pending]}")
+        ordered += ready
+        pending = [q for q in pending if q not in ready]
+    return ordered
 
 
 def _destination_record(function: str, event: dict[str, Any], error: Exception) -> dict[str, Any]:

@@ -18,6 +18,11 @@ STACK_ID = (
 _SUB = re.compile(r"\$\{([^}]+)\}")
 
 
+def function_name(logical_id: str) -> str:
+    """A function's physical name, as CloudFormation makes it: <stack>-<LogicalId>-<suffix>."""
+    return f"{STACK_NAME}-{logical_id}-LOCAL"
+
+
 @dataclass
 class QueueSource:
     """An SQS queue a function consumes (a `Type: SQS` event or an AWS::Lambda::EventSourceMapping)."""
@@ -35,6 +40,16 @@ class QueueDefinition:
     arn: str
     dead_letter_arn: str | None = None
     max_receive_count: int | None = None
+    visibility_timeout: int = 30  # SQS's default
+
+
+@dataclass
+class RuleDefinition:
+    """One AWS::Events::Rule: its pattern and the queues it targets."""
+
+    logical_id: str
+    pattern: dict[str, Any]
+    target_arns: list[str]
 
 
 @dataclass
@@ -50,6 +65,7 @@ class FunctionDefinition:
     api_routes: list[tuple[str, str]] = field(default_factory=list)  # (method, path)
     queue_sources: list[QueueSource] = field(default_factory=list)
     on_failure_queue_arn: str | None = None
+    timeout_seconds: int = 3  # Lambda's default
 
 
 class Template:
@@ -103,7 +119,12 @@ class Template:
             "AWS::StackId": STACK_ID,
             "AWS::URLSuffix": "amazonaws.com",
         }
-        return pseudo.get(name) or self._physical[name]
+        if name in pseudo:
+            return pseudo[name]
+        resource = self.document["Resources"].get(name, {})
+        if resource.get("Type") == "AWS::Serverless::Function" and name not in self._physical:
+            return function_name(name)
+        return self._physical[name]
 
     def _get_att(self, logical: str, attribute: str) -> str:
         if attribute == "Arn":
@@ -115,9 +136,8 @@ class Template:
 
     def functions(self) -> list[FunctionDefinition]:
         """Every function, with Globals merged in as SAM merges them."""
-        globals_env = (
-            self.document.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
-        )
+        global_function = self.document.get("Globals", {}).get("Function", {})
+        globals_env = global_function.get("Environment", {}).get("Variables", {})
         found = []
         for logical_id, resource in self.document["Resources"].items():
             if resource["Type"] != "AWS::Serverless::Function":
@@ -142,6 +162,7 @@ class Template:
             on_failure = props.get("EventInvokeConfig", {}).get("DestinationConfig", {}).get("OnFailure", {})
             if on_failure.get("Type") == "SQS":
                 definition.on_failure_queue_arn = str(self.resolve(on_failure["Destination"]))
+            definition.timeout_seconds = int(props.get("Timeout", global_function.get("Timeout", 3)))
             found.append(definition)
         return found
 
@@ -170,16 +191,31 @@ class Template:
         for logical_id, resource in self.document["Resources"].items():
             if resource["Type"] != "AWS::SQS::Queue":
                 continue
-            redrive = resource.get("Properties", {}).get("RedrivePolicy")
+            props = resource.get("Properties", {})
+            redrive = props.get("RedrivePolicy")
             found.append(
                 QueueDefinition(
                     logical_id,
                     self._get_att(logical_id, "Arn"),
                     str(self.resolve(redrive["deadLetterTargetArn"])) if redrive else None,
                     int(redrive["maxReceiveCount"]) if redrive else None,
+                    int(props.get("VisibilityTimeout", 30)),
                 )
             )
         return found
+
+    def rules(self) -> list[RuleDefinition]:
+        """Every AWS::Events::Rule (the rules SAM makes from a function's EventBridgeRule events
+        are in `functions()`), with its pattern and targets resolved."""
+        return [
+            RuleDefinition(
+                logical_id,
+                self.resolve(resource["Properties"]["EventPattern"]),
+                [str(self.resolve(target["Arn"])) for target in resource["Properties"].get("Targets", [])],
+            )
+            for logical_id, resource in self.document["Resources"].items()
+            if resource["Type"] == "AWS::Events::Rule"
+        ]
 
     def table(self, logical_id: str, name: str) -> dict[str, Any]:
         """CreateTable arguments for an AWS::DynamoDB::Table: keys and indexes as the template has them."""

@@ -8,6 +8,7 @@ from sagechain.adapters.events import EventBridgePublisher
 from sagechain.adapters.idempotency import once_per
 from sagechain.adapters.s3 import S3ObjectStore
 from sagechain.event_sources.s3 import objects_created
+from sagechain.event_sources.sqs import answer_batch, is_sqs_event
 from sagechain.ingest.prepare_dataset import prepare_dataset
 from sagechain.ingest.settings import PrepareDatasetSettings
 from sagechain.ingest.upload import DatasetUpload, dataset_upload
@@ -33,12 +34,8 @@ def prepare(upload: DatasetUpload) -> dict[str, Any]:
     return {"outcome": event.DETAIL_TYPE, **event.model_dump(mode="json")}
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Object Created (EventBridge or classic S3 notification) -> prepared or rejected runs."""
-    idempotency.register_lambda_context(context)
+def prepare_all(event: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every dataset upload an Object Created event names, prepared once each."""
     runs = []
     for ref in objects_created(event):
         upload = dataset_upload(ref)
@@ -47,4 +44,17 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             continue
         logger.append_keys(run_id=upload.run_id, dataset=upload.dataset)
         runs.append(prepare(upload=upload))
-    return {"runs": runs}
+    return runs
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """PrepareDatasetQueue's SQS batch (its rule's Object Created events) -> the messages to
+    retry; an Object Created event itself (EventBridge or classic S3 notification, as a redrive
+    invokes it) -> the prepared or rejected runs."""
+    idempotency.register_lambda_context(context)
+    if is_sqs_event(event):
+        return answer_batch(event, prepare_all)
+    return {"runs": prepare_all(event)}

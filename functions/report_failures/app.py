@@ -27,6 +27,7 @@ def report(failure: ParkedFailure) -> dict[str, Any]:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """An SQS batch from RulesDeadLetterQueue or AsyncFailureQueue -> the messages to retry."""
+    """An SQS batch from a failure queue (RulesDeadLetterQueue, AsyncFailureQueue, a stage's
+    dead letter queue) -> the messages to retry."""
     idempotency.register_lambda_context(context)
-    return report_batch(event, lambda failure: report(failure=failure))
+    return report_batch(event, lambda failure: report(failure=failure), settings.stage_dead_letter_queues)

@@ -9,6 +9,7 @@ from sagechain.adapters.idempotency import once_per
 from sagechain.adapters.s3 import S3ObjectStore
 from sagechain.adapters.training import SageMakerTraining
 from sagechain.event_sources.drops import detail_type
+from sagechain.event_sources.sqs import answer_batch, is_sqs_event
 from sagechain.observability import count, logger, metrics, tracer
 from sagechain.training.settings import StartTrainingSettings
 from sagechain.training.start_training import TrainingTrigger, start_training, training_trigger
@@ -34,12 +35,8 @@ def train(trigger: TrainingTrigger) -> dict[str, Any]:
     return {"outcome": event.DETAIL_TYPE, **event.model_dump(mode="json")}
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def train_on(event: dict[str, Any]) -> dict[str, Any]:
     """Labeling Job State Change (Completed) or Object Created runs/<run_id>/labeled.manifest."""
-    idempotency.register_lambda_context(context)
     # Lambda hands over whatever JSON was invoked with; training_trigger reads a JSON object.
     trigger = training_trigger(event, settings.data_bucket) if isinstance(event, dict) else None
     if trigger is None:
@@ -47,3 +44,15 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         return {"outcome": "ignored"}
     logger.append_keys(trigger=trigger.key)
     return train(trigger=trigger)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """StartTrainingQueue's SQS batch (its rules' events) -> the messages to retry; one of
+    those events itself (as a redrive invokes it) -> what the stage did."""
+    idempotency.register_lambda_context(context)
+    if is_sqs_event(event):
+        return answer_batch(event, train_on)
+    return train_on(event)

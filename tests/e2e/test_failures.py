@@ -7,6 +7,7 @@ import pytest
 from local.outbox import published
 from local.sagemaker import ApiError
 from local.stack import PHYSICAL, LocalStack
+from local.template import function_name
 
 from tests.e2e.test_full_chain import upload_flowers
 
@@ -35,7 +36,7 @@ def test_a_stage_that_fails_every_attempt_is_saved_emailed_and_leaves_no_queue_b
     assert "ThrottlingException" in body
     s3 = boto3.client("s3")
     [saved] = s3.list_objects_v2(Bucket=stack.bucket, Prefix="failures/")["Contents"]
-    assert saved["Key"].split("/")[4] == "StartLabelingFunction"
+    assert saved["Key"].split("/")[4] == function_name("StartLabelingFunction")
     assert json.loads(s3.get_object(Bucket=stack.bucket, Key=saved["Key"])["Body"].read()) == failed.event
     assert f"aws s3 cp s3://{stack.bucket}/{saved['Key']} event.json" in body
     sqs = boto3.client("sqs")

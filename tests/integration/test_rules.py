@@ -91,6 +91,15 @@ def test_every_rule_may_put_undeliverable_events_in_the_dead_letter_queue() -> N
     for function in ("NotifyFunction", "TrackRunFunction"):
         for name in rules(function):
             assert f"{function}{name}.Arn" in arns
+    # And every rule declared on its own (the stage queues' rules), which must also be allowed
+    # to send to their queue.
+    stage_rules = [rule.logical_id for rule in Template(PHYSICAL, {}).rules()]
+    stage_policy = resources["StageQueuesPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
+    senders = {".".join(ref["Fn::GetAtt"]) for ref in stage_policy["Condition"]["ArnEquals"]["aws:SourceArn"]}
+    assert stage_rules
+    for rule in stage_rules:
+        assert f"{rule}.Arn" in arns
+        assert f"{rule}.Arn" in senders
 
 
 def test_no_rule_hears_a_parked_event_saved_under_failures() -> None:
@@ -108,21 +117,15 @@ def test_no_rule_hears_a_parked_event_saved_under_failures() -> None:
         if statement["Action"] == "s3:PutObject"
     ]
 
-    heard = [
-        (function.logical_id, pattern)
-        for function in template.functions()
-        for pattern in function.patterns
-        if EventPattern.load(json.dumps(pattern)).matches_event(saved)
-    ]
+    patterns = [pattern for function in template.functions() for pattern in function.patterns]
+    patterns += [rule.pattern for rule in template.rules()]
+
+    heard = [pattern for pattern in patterns if EventPattern.load(json.dumps(pattern)).matches_event(saved)]
 
     assert heard == []
     assert str(template.resolve(statement["Resource"])).endswith("/failures/*")
     # The same check hears an upload: the sample is one the rules can match.
-    assert any(
-        EventPattern.load(json.dumps(pattern)).matches_event(upload)
-        for function in template.functions()
-        for pattern in function.patterns
-    )
+    assert any(EventPattern.load(json.dumps(pattern)).matches_event(upload) for pattern in patterns)
 
 
 @pytest.mark.parametrize("function", ["NotifyFunction", "TrackRunFunction"])

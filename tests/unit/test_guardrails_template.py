@@ -210,14 +210,19 @@ def bucket_patterns(statement: dict[str, Any]) -> list[str]:
 
 def trigger_patterns() -> list[str]:
     """Every key pattern an S3 rule of the template starts a stage on (wildcard or prefix)."""
-    patterns = []
+    event_patterns = []
     for resource in TEMPLATE["Resources"].values():
+        if resource["Type"] == "AWS::Events::Rule":
+            event_patterns.append(resource["Properties"]["EventPattern"])
         for event in resource.get("Properties", {}).get("Events", {}).values():
-            pattern = event.get("Properties", {}).get("Pattern", {})
-            if event["Type"] != "EventBridgeRule" or pattern.get("source") != ["aws.s3"]:
-                continue
-            for matcher in pattern["detail"]["object"]["key"]:
-                patterns.append(matcher["wildcard"] if "wildcard" in matcher else matcher["prefix"] + "*")
+            if event["Type"] == "EventBridgeRule":
+                event_patterns.append(event["Properties"]["Pattern"])
+    patterns = []
+    for pattern in event_patterns:
+        if pattern.get("source") != ["aws.s3"]:
+            continue
+        for matcher in pattern["detail"]["object"]["key"]:
+            patterns.append(matcher["wildcard"] if "wildcard" in matcher else matcher["prefix"] + "*")
     return patterns
 
 

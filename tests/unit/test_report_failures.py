@@ -136,3 +136,50 @@ def test_a_message_that_could_not_be_reported_is_retried_alone() -> None:
     response = report_batch(batch, report)
 
     assert response == {"batchItemFailures": [{"itemIdentifier": "2e1424d4-f796-459a-8184-9c92662be6da"}]}
+
+
+STAGE_DLQ = "arn:aws:sqs:us-east-1:123456789012:sagechain-PrepareDatasetDeadLetterQueue-Xy12"
+STAGE_QUEUES = {STAGE_DLQ: "sagechain-PrepareDatasetFunction-kU3eTQ0bM1Xa"}
+
+
+def stage_dead_letter(body: str) -> SqsRecord:
+    """A message PrepareDatasetQueue moved to its dead letter queue: the rule's event, as it was."""
+    return SqsRecord.model_validate(
+        {
+            "messageId": "5b1f0c1e-0d7a-4c51-9d0e-6a3b1f2d9e10",
+            "body": body,
+            "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1764547200000"},
+            "eventSource": "aws:sqs",
+            "eventSourceARN": STAGE_DLQ,
+        }
+    )
+
+
+def test_a_stage_dead_letter_names_the_stage_its_run_and_says_where_the_error_is() -> None:
+    upload = sample_event("prepare_dataset", "folder_dataset")
+    version = upload["detail"]["object"]["version-id"]
+
+    failure = parked_failure(stage_dead_letter(json.dumps(upload)), STAGE_QUEUES)
+    store, sender = MemoryStore(BUCKET), RecordingSender()
+    email = report_failure(failure, store, sender)
+
+    assert (failure.kind, failure.stage, failure.function_name) == (
+        "redelivered",
+        "prepare_dataset",
+        "sagechain-PrepareDatasetFunction-kU3eTQ0bM1Xa",
+    )
+    assert failure.run_id == names.run_id("flowers", BUCKET, "datasets/flowers/dataset.json", version)
+    assert failure.event == upload
+    assert email.subject.startswith("[sagechain] flowers: Dataset preparation failed")
+    assert "prepare_dataset failed on every delivery from its queue" in email.body
+    assert "read the log of sagechain-PrepareDatasetFunction-kU3eTQ0bM1Xa" in email.body
+    assert json.loads(store.read_bytes(failure.saved_key, 1_000_000)) == upload
+
+
+def test_the_same_message_from_a_queue_not_named_a_stage_queue_is_not_taken_for_one() -> None:
+    upload = sample_event("prepare_dataset", "folder_dataset")
+
+    with pytest.raises(MalformedMessageError):
+        parked_failure(stage_dead_letter(json.dumps(upload)), {})
+    with pytest.raises(MalformedMessageError):
+        parked_failure(stage_dead_letter("not json"), STAGE_QUEUES)

@@ -106,3 +106,15 @@ class TrainingNotStartedError(SagechainError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class RunNotReadyError(SagechainError):
+    """A job of this stack's run ended before the run recorded its training (training.json): the
+    run's start_training crashed after creating it and has not been retried yet. Raised, not
+    answered, so no idempotency record keeps the answer: the run's Training Started, published
+    when the retry finishes, handles the same change (ended_before_started)."""
+
+    def __init__(self, run_id: str, job: str) -> None:
+        super().__init__(f"{job} ended before run {run_id} recorded its training (no training.json yet)")
+        self.run_id = run_id
+        self.job = job

@@ -1,6 +1,7 @@
 """Stage 4: a finished training becomes the model behind the run's endpoint, or is turned away.
 
-Triggered by SageMaker's training and tuning job state changes. The model is the training
+Triggered by SageMaker's training and tuning job state changes, and by the run's own "Training
+Started" for jobs that ended before it (see ended_before_started). The model is the training
 job itself, a tuning job's best training job, or, for several hyperparameter sets, the best
 sibling once the last of them has ended (each ending records itself; the last one decides,
 and a conditional write makes sure only one decides). A quality gate compares its objective
@@ -38,9 +39,15 @@ from sagechain.deployment.bookkeeping import (
 from sagechain.deployment.failures import refused_deployment
 from sagechain.deployment.pending import PendingDeployment, record_pending, update_endpoint
 from sagechain.deployment.settings import DeployModelSettings
-from sagechain.errors import EndpointBusyError, RequestRefusedError, RetryableError
+from sagechain.errors import EndpointBusyError, RequestRefusedError, RetryableError, RunNotReadyError
 from sagechain.event_sources.sagemaker import JobKind, StateChange, normalized_status
-from sagechain.events import DeploymentFailed, DeploymentRejected, DeploymentStarted, DeploymentWaiting
+from sagechain.events import (
+    DeploymentFailed,
+    DeploymentRejected,
+    DeploymentStarted,
+    DeploymentWaiting,
+    TrainingStarted,
+)
 from sagechain.guardrails import endpoint_owner, endpoint_violations, foreign_endpoint
 from sagechain.layout import deploying_key
 from sagechain.names import RUN_ID_TAG, STACK_TAG, owned_run_id, resource_tags
@@ -194,6 +201,40 @@ def _load_run(store: DeploymentStore, run_id: str) -> _Run | None:
     return _Run(run_id, *loaded)
 
 
+def ended_before_started(started: TrainingStarted, jobs: SageMakerJobs, at: datetime) -> list[StateChange]:
+    """The jobs of a "Training Started" that had already ended when it was published, as the
+    state changes SageMaker sent for them.
+
+    Normally a run's jobs end long after their Training Started. But a start_training that
+    crashed after creating its jobs is retried only when its queue's visibility timeout ends
+    (16 minutes): a short job may finish first, and its SageMaker event, arriving while the run
+    had no training.json, was ignored. Handling the change again here is safe: it has the same
+    idempotency key as SageMaker's own event, so a change already handled is not handled twice.
+    """
+    if started.tuning_job_name:
+        tuning = jobs.tuning_job(started.tuning_job_name)
+        if tuning.status != "Completed":
+            return []
+        return [
+            StateChange(kind=JobKind.TUNING, name=tuning.name, arn=tuning.arn, status=tuning.status, at=at)
+        ]
+    changes = []
+    for name in started.job_names:
+        job = jobs.training_job(name)
+        if job.status in ENDED:
+            changes.append(
+                StateChange(
+                    kind=JobKind.TRAINING,
+                    name=job.name,
+                    arn=job.arn,
+                    status=job.status,
+                    at=at,
+                    failure_reason=job.failure_reason,
+                )
+            )
+    return changes
+
+
 def deploy_model(
     change: StateChange,
     jobs: SageMakerJobs,
@@ -222,7 +263,7 @@ class _Deployer:
     now: Callable[[], datetime]
 
     # ------------------------------------------------------------ choosing the model
-    def training_ended(self, change: StateChange) -> Outcome:  # noqa: PLR0911 - one per case ignored
+    def training_ended(self, change: StateChange) -> Outcome:
         job = self.jobs.training_job(change.name)
         if job.tuning_job_arn:
             return Outcome("ignored", f"{job.name} belongs to tuning job {job.tuning_job_arn}, which decides")
@@ -231,7 +272,7 @@ class _Deployer:
             return Outcome("ignored", f"{job.name} has no {RUN_ID_TAG} tag or another stack's {STACK_TAG}")
         run = _load_run(self.store, run_id)
         if run is None:
-            return Outcome("ignored", f"run {run_id} has no training.json or spec.json")
+            raise RunNotReadyError(run_id, job.name)
         if job.name not in run.plan.job_names:
             return Outcome("ignored", f"{job.name} is not one of run {run_id}'s training jobs")
         if len(run.plan.job_names) > 1:
@@ -249,7 +290,7 @@ class _Deployer:
             return Outcome("ignored", f"{tuning.name} has no {RUN_ID_TAG} tag or another stack's {STACK_TAG}")
         run = _load_run(self.store, run_id)
         if run is None:
-            return Outcome("ignored", f"run {run_id} has no training.json or spec.json")
+            raise RunNotReadyError(run_id, tuning.name)
         if run.plan.tuning_job_name != tuning.name:
             return Outcome("ignored", f"{tuning.name} is not run {run_id}'s tuning job")
         if tuning.best_training_job is None:

@@ -9,6 +9,9 @@ The one place that knows these shapes:
   <messageId>}]} and only those messages return to the queue ("Using Lambda with Amazon SQS",
   https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html, and "Handling errors for an SQS
   event source", https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html).
+- An event a rule sent to a stage queue (PrepareDatasetQueue, StartTrainingQueue): the body is
+  the event itself, as EventBridge sends it to an SQS target; a message that outlived its
+  queue's receives moves, unchanged, to the stage's dead letter queue.
 - An event an EventBridge rule could not deliver (RulesDeadLetterQueue): the body is the event
   itself, and message attributes say why: RULE_ARN, TARGET_ARN, ERROR_CODE, ERROR_MESSAGE,
   EXHAUSTED_RETRY_CONDITION, RETRY_ATTEMPTS ("Event retry policy and using dead-letter queues",
@@ -27,11 +30,14 @@ required, everything else is optional.
 """
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from sagechain.event_sources.drops import drop, invalid
+from sagechain.observability import logger
 
 
 class MalformedMessageError(ValueError):
@@ -86,6 +92,74 @@ class _SqsEvent(BaseModel):
 def sqs_records(event: Mapping[str, Any]) -> list[SqsRecord]:
     """The messages of a Lambda SQS event (raises ValidationError for any other event)."""
     return _SqsEvent.model_validate(event).records
+
+
+class QueuedEvent(BaseModel):
+    """One event a stage queue delivered: the message that carried it, and the event (None when
+    the body is not a JSON object, which no retry can change)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    message_id: str
+    receive_count: int | None
+    event: dict[str, Any] | None
+
+
+def is_sqs_event(event: object) -> bool:
+    """Whether a Lambda event is an SQS batch (its records say `"eventSource": "aws:sqs"`); an S3
+    notification has Records too, from `aws:s3`."""
+    records = event.get("Records") if isinstance(event, Mapping) else None
+    return (
+        isinstance(records, list)
+        and bool(records)
+        and all(isinstance(r, Mapping) and r.get("eventSource") == "aws:sqs" for r in records)
+    )
+
+
+def queued_events(event: Mapping[str, Any]) -> list[QueuedEvent]:
+    """The events an SQS batch from a stage queue carries, one per message."""
+    queued = []
+    for record in sqs_records(event):
+        try:
+            body = json.loads(record.body)
+        except ValueError:
+            body = None
+        count = record.attributes.get("ApproximateReceiveCount", "")
+        queued.append(
+            QueuedEvent(
+                message_id=record.message_id,
+                receive_count=int(count) if count.isdigit() else None,
+                event=body if isinstance(body, dict) else None,
+            )
+        )
+    return queued
+
+
+def answer_batch(
+    event: Mapping[str, Any], handle: Callable[[dict[str, Any]], object]
+) -> dict[str, list[dict[str, str]]]:
+    """Hand each queued event to `handle`; the partial batch response names the messages to
+    retry. A handler error returns its message to the queue, where the visibility timeout times
+    the retry and the RedrivePolicy bounds it; a body that is not an event is dropped."""
+    try:
+        queued = queued_events(event)
+    except ValidationError as err:
+        drop(event, f"not a Lambda SQS event: {invalid(err)}")
+        return {"batchItemFailures": []}
+    retry = []
+    for item in queued:
+        if item.event is None:
+            drop(event, "the queued message's body is not a JSON object", message_id=item.message_id)
+            continue
+        try:
+            handle(item.event)
+        except Exception:
+            logger.exception(
+                "the stage failed on a queued event; it returns to the queue",
+                extra={"message_id": item.message_id, "receive_count": item.receive_count},
+            )
+            retry.append({"itemIdentifier": item.message_id})
+    return {"batchItemFailures": retry}
 
 
 class RuleDeadLetter(BaseModel):

@@ -1,12 +1,14 @@
 """report_failures: every event a failure queue parks is saved for redrive and emailed, once.
 
-Two queues park what the chain could not do. RulesDeadLetterQueue holds events an EventBridge
+Four queues park what the chain could not do. RulesDeadLetterQueue holds events an EventBridge
 rule could not deliver to its function (the function is missing, not allowed, throttled);
 AsyncFailureQueue holds Lambda's on-failure destination records, events a function failed
-on every attempt. Each parked message becomes one email that names the stage, the run, the
-error in plain words and how to redrive the event, which is first written to the data
-bucket under failures/ (no rule listens there). The message shapes are
-event_sources.sqs's.
+on every attempt; each long stage's dead letter queue (PrepareDatasetDeadLetterQueue,
+StartTrainingDeadLetterQueue) holds the events its queue delivered to it five times in vain,
+as they were, with no error attached (the stage's log has it). Each parked message becomes
+one email that names the stage, the run, the error in plain words and how to redrive the
+event, which is first written to the data bucket under failures/ (no rule listens there).
+The message shapes are event_sources.sqs's.
 """
 
 import json
@@ -73,7 +75,7 @@ class ParkedFailure(BaseModel):
 
     message_id: str
     queue: str
-    kind: Literal["undelivered", "failed"]
+    kind: Literal["undelivered", "failed", "redelivered"]
     function_name: str | None
     region: str | None
     stage: str
@@ -165,8 +167,40 @@ def _run_hint(event: Any) -> _RunHint:
     return _RunHint()
 
 
-def parked_failure(record: SqsRecord) -> ParkedFailure:
-    """A failure queue's message as a failure; MalformedMessageError when it is neither kind."""
+def _stage_dead_letter(record: SqsRecord, function_name: str) -> ParkedFailure:
+    """A stage queue's event that moved to its dead letter queue: the body is the event."""
+    try:
+        event = json.loads(record.body)
+    except ValueError as err:
+        raise MalformedMessageError(f"the body is not JSON: {err}") from err
+    stage, label = _stage(function_name, None)
+    hint = _run_hint(event)
+    return ParkedFailure(
+        message_id=record.message_id,
+        queue=record.queue_name,
+        kind="redelivered",
+        function_name=function_name,
+        region=_region(record.event_source_arn),
+        stage=stage,
+        stage_label=label,
+        error_code=None,
+        error_message=None,
+        condition="its queue's maxReceiveCount was reached",
+        attempts=None,
+        failed_at=record.sent_at or datetime.now(UTC),
+        run_id=hint.run_id,
+        dataset=hint.dataset,
+        about=hint.about,
+        event=event,
+    )
+
+
+def parked_failure(record: SqsRecord, stage_queues: Mapping[str, str] | None = None) -> ParkedFailure:
+    """A failure queue's message as a failure; MalformedMessageError when it is neither kind.
+    `stage_queues` maps each stage dead letter queue's ARN to the function it backs."""
+    stage_function = (stage_queues or {}).get(record.event_source_arn)
+    if stage_function is not None:
+        return _stage_dead_letter(record, stage_function)
     message = parked_message(record)
     if isinstance(message, AsyncFailureRecord):
         function_arn: str | None = message.function_arn
@@ -212,6 +246,11 @@ def _cause(failure: ParkedFailure) -> str:
         words = _DELIVERY_ERRORS.get(failure.error_code or "", f"delivery failed ({failure.error_code})")
         tries = f" after {failure.attempts} retries" if failure.attempts else ""
         return f"EventBridge could not deliver the event to {failure.stage}{tries}: {words}."
+    if failure.kind == "redelivered":
+        return (
+            f"{failure.stage} failed on every delivery from its queue (5, about 16 minutes apart); "
+            "its log says why."
+        )
     if failure.condition == _EVENT_TOO_OLD:
         return f"{failure.stage} failed and the event grew too old for Lambda to retry it."
     tries = f"all {failure.attempts} attempts" if failure.attempts else "every attempt"
@@ -235,12 +274,14 @@ def failure_email(failure: ParkedFailure, bucket: str) -> Email:
     body.happened(
         "The event was parked in the failure queue "
         f"{failure.queue} and saved, exactly as {failure.stage} received it, to {saved}."
-        if failure.kind == "failed"
+        if failure.kind != "undelivered"
         else f"The event was parked in the failure queue {failure.queue} and saved to {saved}.",
         f"It was about {failure.about}." if failure.about else "It names no run sagechain knows.",
         "Nothing retries it from here: the run stays where it stopped until you redrive the event.",
     )
     text = f"{failure.error_code}: {failure.error_message}" if failure.error_code else failure.error_message
+    if failure.kind == "redelivered" and not text:
+        text = f"The queue does not keep the error: read the log of {failure.function_name} (link below)."
     body.section("Reason", (text or "(no error message was recorded)").splitlines())
     body.figures(
         [
@@ -282,13 +323,17 @@ def report_failure(failure: ParkedFailure, store: ObjectStore, sender: EmailSend
     return email
 
 
-def report_batch(event: Mapping[str, Any], report: Callable[[ParkedFailure], object]) -> dict[str, Any]:
+def report_batch(
+    event: Mapping[str, Any],
+    report: Callable[[ParkedFailure], object],
+    stage_queues: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
     """Report each message of an SQS batch; the partial batch response names the messages to
     retry. A malformed message is logged and dropped: retrying it would fail the same way."""
     retry = []
     for record in sqs_records(event):
         try:
-            failure = parked_failure(record)
+            failure = parked_failure(record, stage_queues)
         except MalformedMessageError as err:
             count("MalformedFailureMessages")
             logger.error(

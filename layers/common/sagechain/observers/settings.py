@@ -1,6 +1,6 @@
 """notify's, track_run's and status_api's settings."""
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from sagechain.settings import FunctionSettings, IdempotentSettings
 
@@ -34,4 +34,17 @@ class WatchRunsSettings(IdempotentSettings):
 
 
 class ReportFailuresSettings(NotifySettings):
-    """report_failures: the same topic, the data bucket it saves parked events to, the idempotency table."""
+    """report_failures: the same topic, the data bucket it saves parked events to, the idempotency
+    table, and which function each stage dead letter queue backs (`<queue arn>=<function>,...`)."""
+
+    stage_dead_letter_queues: dict[str, str] = Field(default_factory=dict, alias="STAGE_DEAD_LETTER_QUEUES")
+
+    @field_validator("stage_dead_letter_queues", mode="before")
+    @classmethod
+    def _pairs(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        pairs = [item.split("=", 1) for item in value.split(",") if item.strip()]
+        if any(len(pair) != 2 or not all(pair) for pair in pairs):
+            raise ValueError("expected <queue arn>=<function name>, comma-separated")
+        return {arn.strip(): function.strip() for arn, function in pairs}
