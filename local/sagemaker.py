@@ -614,6 +614,68 @@ class EmulatedSageMaker:
             member = archive.extractfile(EMULATED_MODEL_FILE)
             return list(json.loads(member.read())["labels"]) if member else []
 
+    # ------------------------------------------------------------ run control: Stop* (added for issue 15)
+    # A stop drops the job's pending completion and, one step later, reports it Stopped, as
+    # SageMaker does (InProgress -> Stopping -> Stopped). A job that is not InProgress is
+    # refused with ValidationException, as SageMaker refuses it.
+    def _drop_pending(self, name: str) -> None:
+        """Forget the steps scheduled for the named resource (a step closes over its name)."""
+        self.pending = [
+            step
+            for step in self.pending
+            if name not in [cell.cell_contents for cell in (getattr(step, "__closure__", None) or ())]
+        ]
+
+    def _stop(self, job: dict[str, Any], status_field: str, kind: str, name: str) -> None:
+        if job[status_field] != "InProgress":
+            status = job[status_field]
+            raise ApiError("ValidationException", f"The {kind} {name} is not in progress: {status}.")
+        self._drop_pending(name)
+        job.update({status_field: "Stopping", "LastModifiedTime": _now()})
+
+    def _op_StopTrainingJob(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        name = params["TrainingJobName"]
+        job = self._get(self.training, name, "Training job")
+        self._stop(job, "TrainingJobStatus", "training job", name)
+        job["SecondaryStatus"] = "Stopping"
+
+        def stopped() -> None:
+            job.update(TrainingJobStatus="Stopped", SecondaryStatus="Stopped", TrainingEndTime=_now())
+            self._emit_training(job)
+
+        self.pending.append(stopped)
+        return {}
+
+    def _op_StopLabelingJob(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        name = params["LabelingJobName"]
+        job = self._get(self.labeling, name, "Labeling job")
+        self._stop(job, "LabelingJobStatus", "labeling job", name)
+
+        def stopped() -> None:
+            job.update(LabelingJobStatus="Stopped", LastModifiedTime=_now())
+            self._emit_labeling(job)
+
+        self.pending.append(stopped)
+        return {}
+
+    def _op_StopHyperParameterTuningJob(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        name = params["HyperParameterTuningJobName"]
+        tuning = self._get(self.tuning, name, "Hyperparameter tuning job")
+        self._stop(tuning, "HyperParameterTuningJobStatus", "hyperparameter tuning job", name)
+
+        def stopped() -> None:
+            tuning.update(HyperParameterTuningJobStatus="Stopped", LastModifiedTime=_now())
+            detail = {k: v for k, v in tuning.items() if k not in {"Tags", "BestTrainingJob"}}
+            detail["Tags"] = {tag["Key"]: tag["Value"] for tag in tuning.get("Tags", [])}
+            self.emit(
+                "SageMaker HyperParameter Tuning Job State Change",
+                _jsonable(detail),
+                [tuning["HyperParameterTuningJobArn"]],
+            )
+
+        self.pending.append(stopped)
+        return {}
+
 
 def _jsonable(value: Any) -> Any:
     """Event details are JSON: timestamps as AWS writes them."""

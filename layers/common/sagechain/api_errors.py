@@ -45,6 +45,14 @@ class RunNotFoundError(ApiError):
     code = "run_not_found"
 
 
+class StateConflictError(ApiError):
+    """409: the request does not apply to the run's or model's current state (the message says
+    which state, and what would apply)."""
+
+    status = 409
+    code = "conflict"
+
+
 class PayloadTooLargeError(ApiError):
     """413: the decoded body is larger than SageMaker accepts."""
 

@@ -255,6 +255,37 @@ class ModelLive(SagechainEvent):
     console_url: str
 
 
+# ---------------------------------------------------------------- run control (API routes)
+
+
+StoppableJob = Literal["labeling", "training", "tuning"]
+StoppableStage = Literal["dataset", "labeling", "training", "deployment"]
+
+
+class StoppedJob(BaseModel):
+    """A labeling, training or tuning job a stop request stopped."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: StoppableJob
+    name: str
+
+
+class RunStopped(SagechainEvent):
+    """Someone stopped the run (POST /runs/{run_id}/stop): its jobs are stopping and it ends "stopped"."""
+
+    DETAIL_TYPE: ClassVar[str] = "Run Stopped"
+
+    stage: StoppableStage = Field(description="Where the run was when it was stopped.")
+    stopped_jobs: list[StoppedJob] = Field(
+        default_factory=list, description="The jobs SageMaker was asked to stop (those still running)."
+    )
+    cancelled_deployment: str | None = Field(
+        default=None, description="The endpoint whose waiting deployment of this run was cancelled."
+    )
+    requested_by: str | None = Field(default=None, description="The caller API Gateway identified.")
+
+
 SAGECHAIN_EVENTS: tuple[type[SagechainEvent], ...] = (
     DatasetPrepared,
     DatasetRejected,
@@ -268,6 +299,7 @@ SAGECHAIN_EVENTS: tuple[type[SagechainEvent], ...] = (
     DeploymentRejected,
     DeploymentFailed,
     ModelLive,
+    RunStopped,
 )
 
 

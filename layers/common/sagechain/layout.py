@@ -4,6 +4,7 @@
     runs/<run_id>/spec.json, run.json, input.manifest or labeled.manifest, training.json,
                   model.json, and each stage's own files
     models/<model>/model.json       the live model of an endpoint
+    models/<model>/pending/...      deployments waiting for the endpoint (deployment/pending.py)
     failures/<yyyy>/<mm>/<dd>/<function>/<message-id>.json   an event a failure queue parked
 
 No output prefix matches a trigger's input pattern (no recursion).
@@ -83,3 +84,8 @@ def model_key(model: str) -> str:
 def deploying_key(model: str) -> str:
     """models/<model>/deploying.json: the deploy in flight on endpoint <model>."""
     return f"models/{model}/deploying.json"
+
+
+def pending_prefix(endpoint: str) -> str:
+    """models/<endpoint>/pending/: the deployments waiting for the endpoint, oldest first."""
+    return f"models/{endpoint}/pending/"

@@ -458,3 +458,11 @@ class RunStore(Protocol):
 
     def runs_in_progress(self, created_after: datetime) -> Iterator[RunItem]:
         """Every run created after the time whose status is still in progress, page by page."""
+
+
+class JobStopper(Protocol):
+    """Stops a run's SageMaker jobs (run control)."""
+
+    def stop(self, kind: JobKind, name: str) -> bool:
+        """Ask SageMaker to stop the job; False when it is no longer running (ended or already stopping)."""
+        ...

@@ -15,6 +15,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict
 
 from sagechain.deployment.bookkeeping import JSON
+from sagechain.layout import pending_prefix
 from sagechain.ports import Autoscaler, DeploymentStore, EndpointState, ModelHost, Variant
 from sagechain.records import ModelInfo, read_record
 
@@ -31,11 +32,6 @@ class PendingDeployment(BaseModel):
     metric_value: float | None = None
     arrived_at: datetime
     endpoint_status: str
-
-
-def pending_prefix(endpoint: str) -> str:
-    """models/<endpoint>/pending/: the deployments waiting for the endpoint, oldest first."""
-    return f"models/{endpoint}/pending/"
 
 
 def _pending_key(pending: PendingDeployment) -> str:

@@ -26,6 +26,7 @@ from sagechain.events import (
     LabelingFailed,
     LabelingStarted,
     ModelLive,
+    RunStopped,
     SagechainEvent,
     TrainingFailed,
     TrainingSkipped,
@@ -33,7 +34,14 @@ from sagechain.events import (
     WorstCaseCost,
 )
 from sagechain.observers.email import Email, EmailBody, subject_line
-from sagechain.observers.timeline import TERMINAL_STATUSES, RunRef, resolve_run, run_info, uploader
+from sagechain.observers.timeline import (
+    STOPPED_KINDS,
+    TERMINAL_STATUSES,
+    RunRef,
+    resolve_run,
+    run_info,
+    uploader,
+)
 from sagechain.ports import ObjectStore, SageMakerLookup, TrainingJobFacts
 from sagechain.run_history import RunRecord
 
@@ -435,6 +443,25 @@ def _model_live(event: ModelLive, lookup: SageMakerLookup) -> tuple[str, EmailBo
     return "Model live", body
 
 
+def _run_stopped(event: RunStopped, lookup: SageMakerLookup) -> tuple[str, EmailBody]:
+    who = f" by {event.requested_by}" if event.requested_by else ""
+    body = EmailBody(f"Run {event.run_id} was stopped{who} at its {event.stage} stage.")
+    body.figures(
+        [
+            *[(f"Stopping {job.kind} job", job.name) for job in event.stopped_jobs],
+            ("Cancelled deployment to endpoint", event.cancelled_deployment),
+        ]
+    )
+    jobs = event.stopped_jobs
+    body.links([(job.name, lookup.console_url(STOPPED_KINDS[job.kind], job.name)) for job in jobs])
+    body.next(
+        "Nothing: SageMaker stops the jobs within minutes and bills only the time they ran. Whatever "
+        "model is live keeps serving.",
+        "To train again, upload dataset.json again: that starts a new run.",
+    )
+    return "Run stopped", body
+
+
 _SAGECHAIN_EMAILS: dict[type[SagechainEvent], Callable[[Any, SageMakerLookup], tuple[str, EmailBody]]] = {
     DatasetPrepared: _dataset_prepared,
     DatasetRejected: _dataset_rejected,
@@ -448,6 +475,7 @@ _SAGECHAIN_EMAILS: dict[type[SagechainEvent], Callable[[Any, SageMakerLookup], t
     DeploymentRejected: _deployment_rejected,
     DeploymentFailed: _deployment_failed,
     ModelLive: _model_live,
+    RunStopped: _run_stopped,
 }
 
 

@@ -33,6 +33,7 @@ from sagechain.events import (
     LabelingStarted,
     ModelLive,
     RefusedTrainingJob,
+    RunStopped,
     SagechainEvent,
     TrainingFailed,
     TrainingSkipped,
@@ -88,6 +89,7 @@ _JOB_STEPS = {
     "OutOfService": 5,
     "Deleting": 6,
 }
+STOPPED_KINDS = {"labeling": JobKind.LABELING, "training": JobKind.TRAINING, "tuning": JobKind.TUNING}
 TERMINAL_STATUSES = frozenset({"Completed", FAILED, STOPPED})
 
 
@@ -227,7 +229,16 @@ def _sagechain_outcome(  # noqa: PLR0911, PLR0912 - one case per event type
                 f"{event.min_instances}-{event.max_instances} x {event.instance_type}"
             )
             return Stage.LIVE, DONE, RunStatus.LIVE, summary, None
+        case RunStopped():
+            return Stage(event.stage), ENDED, RunStatus.STOPPED, f"Run stopped: {_stopped(event)}", None
     raise TypeError(f"no timeline entry for {type(event).__name__}")
+
+
+def _stopped(event: RunStopped) -> str:
+    parts = [f"{job.kind} job {job.name}" for job in event.stopped_jobs]
+    if event.cancelled_deployment:
+        parts.append(f"the waiting deployment to endpoint {event.cancelled_deployment}")
+    return "stopping " + ", ".join(parts) if parts else "nothing was running"
 
 
 def refused_sets(refused: list[RefusedTrainingJob]) -> str:
@@ -329,7 +340,7 @@ def _sagechain_facts(event: SagechainEvent) -> RunFacts:  # noqa: PLR0911
     return RunFacts()
 
 
-def _sagechain_jobs(delivery: SagechainDelivery) -> list[JobChange]:
+def _sagechain_jobs(delivery: SagechainDelivery) -> list[JobChange]:  # noqa: PLR0911 - one case per event
     event, at = delivery.event, delivery.at
 
     def job(kind: JobKind, name: str, status: str, url: str | None, reason: str | None = None) -> JobChange:
@@ -354,6 +365,8 @@ def _sagechain_jobs(delivery: SagechainDelivery) -> list[JobChange]:
             return [job(JobKind.ENDPOINT, event.endpoint_name, FAILED, event.console_url, event.reason)]
         case ModelLive():
             return [job(JobKind.ENDPOINT, event.endpoint_name, "InService", event.console_url)]
+        case RunStopped():
+            return [job(STOPPED_KINDS[j.kind], j.name, "Stopping", None) for j in event.stopped_jobs]
     return []
 
 

@@ -1,0 +1,63 @@
+"""run_control: POST /runs/{run_id}/stop on the stack's REST API.
+
+Its own function, so that the status API stays read-only: only this role may stop jobs.
+`app` is the Powertools resolver; its routes' types make the OpenAPI schema.
+"""
+
+from functools import cache
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from sagechain.adapters.events import EventBridgePublisher
+from sagechain.adapters.runs_table import DynamoRunStore
+from sagechain.adapters.s3 import S3ObjectStore
+from sagechain.adapters.sagemaker_control import SageMakerJobStopper
+from sagechain.event_sources.api_gateway import JSON, SagechainResolver, error_responses
+from sagechain.observability import logger, tracer
+from sagechain.run_control.settings import RunControlSettings
+from sagechain.run_control.stop_run import RunStopAccepted, StopRunService
+
+app = SagechainResolver()
+
+
+@cache
+def service() -> StopRunService:
+    """The service of this container, built on first use."""
+    settings = RunControlSettings.from_env()
+    return StopRunService(
+        DynamoRunStore(settings.runs_table),
+        SageMakerJobStopper(),
+        S3ObjectStore(settings.data_bucket),
+        EventBridgePublisher(settings.event_bus_name, settings.stack_id),
+    )
+
+
+def _caller() -> str | None:
+    identity = app.current_event.request_context.identity
+    return identity.user_arn or identity.api_key_id
+
+
+@app.post(
+    "/runs/<run_id>/stop",
+    summary="Stop a run: its labeling, training or tuning jobs and a waiting deployment",
+    responses={
+        202: {
+            "description": "The jobs are stopping; the run ends stopped and the team is emailed.",
+            "content": {JSON: {"model": RunStopAccepted}},
+        },
+        **error_responses(400, 404, 409, 500),
+    },
+)
+def stop_run(run_id: Annotated[str, Path(max_length=128)]) -> Response[str]:
+    accepted = service().stop_run(run_id, _caller())
+    return Response(status_code=202, content_type=JSON, body=accepted.model_dump_json())
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """An API Gateway (REST, proxy) request -> its JSON response."""
+    return app.resolve(event, context)

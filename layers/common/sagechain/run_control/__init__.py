@@ -1,0 +1,1 @@
+"""Run control: the API routes that stop runs (and, later, delete and roll back models)."""

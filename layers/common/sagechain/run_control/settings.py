@@ -1,0 +1,12 @@
+"""run_control's settings."""
+
+from pydantic import Field
+
+from sagechain.settings import FunctionSettings
+
+
+class RunControlSettings(FunctionSettings):
+    """run_control: and the runs table it reads, and the bus its events go to."""
+
+    runs_table: str = Field(alias="RUNS_TABLE", min_length=3)
+    event_bus_name: str = Field(default="default", alias="EVENT_BUS_NAME", min_length=1)
