@@ -676,6 +676,20 @@ class EmulatedSageMaker:
         self.pending.append(stopped)
         return {}
 
+    # ------------------------------------------------------------ run control: Delete* (added for issue 15)
+    # Deleted at once (SageMaker passes through Deleting, which no handler waits for).
+    def _op_DeleteEndpoint(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        name = params["EndpointName"]
+        self._get(self.endpoints, name, "Endpoint")
+        self._drop_pending(name)
+        del self.endpoints[name]
+        return {}
+
+    def _op_DeleteModel(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        self._get(self.models, params["ModelName"], "Model")
+        del self.models[params["ModelName"]]
+        return {}
+
 
 def _jsonable(value: Any) -> Any:
     """Event details are JSON: timestamps as AWS writes them."""

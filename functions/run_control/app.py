@@ -1,9 +1,11 @@
-"""run_control: POST /runs/{run_id}/stop on the stack's REST API.
+"""run_control: POST /runs/{run_id}/stop and DELETE /models/{model} on the stack's REST API.
 
-Its own function, so that the status API stays read-only: only this role may stop jobs.
+Its own function, so that the status API stays read-only: only this role may stop jobs and
+delete endpoints.
 `app` is the Powertools resolver; its routes' types make the OpenAPI schema.
 """
 
+from datetime import UTC, datetime
 from functools import cache
 from typing import Annotated, Any
 
@@ -11,12 +13,14 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from sagechain.adapters.autoscaling import ApplicationAutoScaling
 from sagechain.adapters.events import EventBridgePublisher
 from sagechain.adapters.runs_table import DynamoRunStore
 from sagechain.adapters.s3 import S3ObjectStore
-from sagechain.adapters.sagemaker_control import SageMakerJobStopper
+from sagechain.adapters.sagemaker_control import SageMakerHostingRemover, SageMakerJobStopper
 from sagechain.event_sources.api_gateway import JSON, SagechainResolver, error_responses
 from sagechain.observability import logger, tracer
+from sagechain.run_control.delete_model import DeleteModelService, ModelDeletion
 from sagechain.run_control.settings import RunControlSettings
 from sagechain.run_control.stop_run import RunStopAccepted, StopRunService
 
@@ -32,6 +36,19 @@ def service() -> StopRunService:
         SageMakerJobStopper(),
         S3ObjectStore(settings.data_bucket),
         EventBridgePublisher(settings.event_bus_name, settings.stack_id),
+    )
+
+
+@cache
+def deletion() -> DeleteModelService:
+    """The model deletion service of this container, built on first use."""
+    settings = RunControlSettings.from_env()
+    return DeleteModelService(
+        S3ObjectStore(settings.data_bucket),
+        SageMakerHostingRemover(),
+        ApplicationAutoScaling({}),
+        EventBridgePublisher(settings.event_bus_name, settings.stack_id),
+        lambda: datetime.now(UTC),
     )
 
 
@@ -54,6 +71,15 @@ def _caller() -> str | None:
 def stop_run(run_id: Annotated[str, Path(max_length=128)]) -> Response[str]:
     accepted = service().stop_run(run_id, _caller())
     return Response(status_code=202, content_type=JSON, body=accepted.model_dump_json())
+
+
+@app.delete(
+    "/models/<model>",
+    summary="Delete a model: its endpoint, autoscaling, endpoint configurations and models",
+    responses=error_responses(400, 404, 409, 500),
+)
+def delete_model(model: Annotated[str, Path(max_length=128)]) -> ModelDeletion:
+    return deletion().delete_model(model, _caller())
 
 
 @logger.inject_lambda_context

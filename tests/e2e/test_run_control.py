@@ -1,4 +1,4 @@
-"""Run control offline: POST /runs/{run_id}/stop through the API, the emulated jobs and the observers."""
+"""Run control offline: stop a run, delete a model; through the API, emulated SageMaker, observers."""
 
 import json
 from typing import Any
@@ -6,6 +6,7 @@ from typing import Any
 import boto3
 import pytest
 from local.api import ApiResponse
+from local.sample_data import FLOWER_COLOURS, png
 from local.stack import LocalStack
 
 from tests.e2e.test_full_chain import kinds, subjects, upload_flowers
@@ -86,3 +87,54 @@ def test_stopping_an_unknown_run_is_not_found(stack: LocalStack) -> None:
     assert (answer.status, body(answer)["error"]["code"]) == (404, "run_not_found")
     assert answer.headers["Content-Type"] == "application/json"
     assert boto3.client("sagemaker").list_training_jobs()["TrainingJobSummaries"] == []
+
+
+def predict(stack: LocalStack, model: str) -> ApiResponse:
+    return stack.api().handle(
+        "POST", f"/models/{model}/predict", {"Content-Type": "image/png"}, png(16, 16, FLOWER_COLOURS["rose"])
+    )
+
+
+def test_deleting_a_live_model_deletes_its_endpoint_and_predict_then_answers_404(stack: LocalStack) -> None:
+    upload_flowers(stack)
+    stack.run_until_quiet()
+    live = stack.observed[-1]["detail"]
+    model = live["endpoint_name"]
+    assert predict(stack, model).status == 200
+
+    answer = stack.api().handle("DELETE", f"/models/{model}", {}, b"")
+    stack.run_until_quiet()
+
+    deleted = body(answer)
+    assert (answer.status, deleted["status"], deleted["model_name"]) == (200, "deleted", live["model_name"])
+    assert model not in stack.sagemaker.endpoints
+    assert stack.sagemaker.endpoint_configs == {}
+    assert live["model_name"] not in stack.sagemaker.models
+    targets = boto3.client("application-autoscaling").describe_scalable_targets(ServiceNamespace="sagemaker")
+    assert targets["ScalableTargets"] == []
+    after = predict(stack, model)
+    assert (after.status, body(after)["error"]["code"]) == (404, "model_deleted")
+    assert "was deleted at" in body(after)["error"]["message"]
+    status = body(stack.api().handle("GET", f"/models/{model}", {}, b""))
+    assert status["deleted_at"] is not None
+    assert status.get("endpoint") is None
+    run = body(stack.api().handle("GET", f"/runs/{live['run_id']}", {}, b""))
+    assert (run["stage"], run["status"]) == ("live", "deleted")
+    assert any("Model deleted" in subject for subject in subjects())
+    assert stack.failures == []
+
+
+def test_deleting_a_deleted_model_is_a_conflict_and_an_unknown_model_is_not_found(stack: LocalStack) -> None:
+    upload_flowers(stack)
+    stack.run_until_quiet()
+    model = stack.observed[-1]["detail"]["endpoint_name"]
+    stack.api().handle("DELETE", f"/models/{model}", {}, b"")
+
+    again = stack.api().handle("DELETE", f"/models/{model}", {}, b"")
+    unknown = stack.api().handle("DELETE", "/models/sagechain-nosuch", {}, b"")
+    stack.run_until_quiet()
+
+    assert (again.status, body(again)["error"]["code"]) == (409, "conflict")
+    assert "was deleted at" in body(again)["error"]["message"]
+    assert (unknown.status, body(unknown)["error"]["code"]) == (404, "model_not_found")
+    assert kinds(stack).count("Model Deleted") == 1

@@ -286,6 +286,22 @@ class RunStopped(SagechainEvent):
     requested_by: str | None = Field(default=None, description="The caller API Gateway identified.")
 
 
+class ModelDeleted(SagechainEvent):
+    """Someone deleted a model (DELETE /models/{model}): its endpoint, autoscaling, configurations
+    and models are gone, and predict answers 404. run_id and dataset are the live model's."""
+
+    DETAIL_TYPE: ClassVar[str] = "Model Deleted"
+
+    endpoint_name: str
+    model_name: str = Field(description="The model that was live.")
+    deleted_endpoint_configs: list[str]
+    deleted_models: list[str]
+    deregistered_variants: list[str] = Field(
+        description="Variants whose autoscaling target was deregistered."
+    )
+    requested_by: str | None = Field(default=None, description="The caller API Gateway identified.")
+
+
 SAGECHAIN_EVENTS: tuple[type[SagechainEvent], ...] = (
     DatasetPrepared,
     DatasetRejected,
@@ -300,6 +316,7 @@ SAGECHAIN_EVENTS: tuple[type[SagechainEvent], ...] = (
     DeploymentFailed,
     ModelLive,
     RunStopped,
+    ModelDeleted,
 )
 
 

@@ -466,3 +466,27 @@ class JobStopper(Protocol):
     def stop(self, kind: JobKind, name: str) -> bool:
         """Ask SageMaker to stop the job; False when it is no longer running (ended or already stopping)."""
         ...
+
+
+class HostingRemover(Protocol):
+    """Reads and deletes an endpoint, its configurations and its models (run control)."""
+
+    def endpoint(self, name: str) -> EndpointState | None:
+        """DescribeEndpoint, or None when the endpoint does not exist."""
+        ...
+
+    def endpoint_config(self, name: str) -> EndpointConfig | None:
+        """DescribeEndpointConfig, or None when it does not exist."""
+        ...
+
+    def delete_endpoint(self, name: str) -> None:
+        """DeleteEndpoint; an endpoint already gone is fine."""
+        ...
+
+    def delete_endpoint_config(self, name: str) -> None:
+        """DeleteEndpointConfig; a configuration already gone is fine."""
+        ...
+
+    def delete_model(self, name: str) -> None:
+        """DeleteModel; a model already gone is fine."""
+        ...

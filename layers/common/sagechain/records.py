@@ -141,6 +141,10 @@ class ModelInfo(BaseModel):
     dataset: str
     metric: ModelMetric | None = None
     deployed_at: datetime
+    # Set by DELETE /models/{model} on models/<model>/model.json: the endpoint is gone, predict
+    # answers 404 and no stage reads this as the live model; the next Model Live replaces it.
+    deleted_at: datetime | None = None
+    deleted_by: str | None = None
 
 
 # ---------------------------------------------------------------- reading and writing them

@@ -41,6 +41,7 @@ class RunStatus(StrEnum):
     FAILED = "failed"
     STOPPED = "stopped"
     SKIPPED = "skipped"
+    DELETED = "deleted"
 
 
 class HistoryEntry(BaseModel):

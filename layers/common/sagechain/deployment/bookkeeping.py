@@ -73,7 +73,9 @@ def read_run(store: ObjectStore, run_id: str) -> tuple[TrainingRecord, DatasetSp
 
 def read_model_info(store: ObjectStore, key: str) -> ModelInfo | None:
     """A model.json (or deploying.json), or None."""
-    return read_record(store, key, ModelInfo)
+    info = read_record(store, key, ModelInfo)
+    # A deleted model (DELETE /models/{model}) is no live model to compare with or replace.
+    return None if info is None or info.deleted_at is not None else info
 
 
 def endpoint_name_for(spec: DatasetSpec, dataset: str, name_prefix: str) -> str:

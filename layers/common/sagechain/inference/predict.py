@@ -154,13 +154,29 @@ class ModelDirectory:
         cached = self._entries.get(model)
         if cached is None or cached[0] <= self._now():
             cached = self._load(model)
-        if cached[1] is None:
+        info = cached[1]
+        if info is None:
             raise _not_found(model)
-        return cached[1]
+        if info.deleted_at is not None:
+            raise ModelNotFoundError(
+                f"model {model!r} was deleted at {info.deleted_at.isoformat()} and answers no predictions; "
+                "a new run of its dataset deploys it again",
+                code="model_deleted",
+            )
+        return info
 
     def forget(self, model: str) -> None:
         """Read the model's info again on its next request."""
         self._entries.pop(model, None)
+
+    def recheck(self, model: str) -> None:
+        """After its endpoint went missing: ModelNotFoundError when the model was deleted meanwhile
+        (DELETE /models/{model}); else forget it, so the next request reads its endpoint afresh."""
+        self.forget(model)
+        try:
+            self.get(model)
+        finally:
+            self.forget(model)
 
     def _load(self, model: str) -> tuple[float, ModelInfo | None]:
         info: ModelInfo | None
@@ -209,7 +225,7 @@ def predict(
             invoker, info.endpoint_name, request.body, content_type, accept, deadline, timing, policy
         )
     except EndpointMissingError as err:
-        directory.forget(request.model)
+        directory.recheck(request.model)
         err.retry_after = ENDPOINT_MISSING_RETRY_AFTER
         raise
     if info.algorithm == "custom":

@@ -25,6 +25,7 @@ from sagechain.events import (
     LabelingCostEstimate,
     LabelingFailed,
     LabelingStarted,
+    ModelDeleted,
     ModelLive,
     RunStopped,
     SagechainEvent,
@@ -462,6 +463,26 @@ def _run_stopped(event: RunStopped, lookup: SageMakerLookup) -> tuple[str, Email
     return "Run stopped", body
 
 
+def _model_deleted(event: ModelDeleted, lookup: SageMakerLookup) -> tuple[str, EmailBody]:
+    who = f" by {event.requested_by}" if event.requested_by else ""
+    body = EmailBody(
+        f"Model {event.model_name} was deleted{who}: endpoint {event.endpoint_name} is gone and "
+        f"POST /models/{event.endpoint_name}/predict answers 404."
+    )
+    body.figures(
+        [
+            ("Endpoint configurations deleted", ", ".join(event.deleted_endpoint_configs) or None),
+            ("Models deleted", ", ".join(event.deleted_models) or None),
+            ("Autoscaling deregistered", ", ".join(event.deregistered_variants) or None),
+        ]
+    )
+    body.next(
+        "Nothing: the endpoint no longer costs anything. Training artifacts stay under runs/.",
+        "To serve this dataset again, upload its dataset.json again: the new run deploys a new endpoint.",
+    )
+    return "Model deleted", body
+
+
 _SAGECHAIN_EMAILS: dict[type[SagechainEvent], Callable[[Any, SageMakerLookup], tuple[str, EmailBody]]] = {
     DatasetPrepared: _dataset_prepared,
     DatasetRejected: _dataset_rejected,
@@ -476,6 +497,7 @@ _SAGECHAIN_EMAILS: dict[type[SagechainEvent], Callable[[Any, SageMakerLookup], t
     DeploymentFailed: _deployment_failed,
     ModelLive: _model_live,
     RunStopped: _run_stopped,
+    ModelDeleted: _model_deleted,
 }
 
 

@@ -163,6 +163,8 @@ class StatusService:
                 metric=info.metric,
                 deployed_at=info.deployed_at,
             )
+            if info.deleted_at is not None:
+                return ModelStatus(model=model, current_model=live, deleted_at=info.deleted_at)
             return ModelStatus(
                 model=model,
                 endpoint=self._endpoint(info.endpoint_name, info.variant_name),

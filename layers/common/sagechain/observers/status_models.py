@@ -84,3 +84,7 @@ class ModelStatus(BaseModel):
     model: str
     endpoint: EndpointState | None = Field(default=None, description="Absent when the endpoint is gone.")
     current_model: LiveModel | None = Field(default=None, description="Absent until a model has gone live.")
+    deleted_at: datetime | None = Field(
+        default=None,
+        description="Set when DELETE /models/{model} deleted it; current_model is what it served.",
+    )

@@ -31,6 +31,7 @@ from sagechain.events import (
     DeploymentWaiting,
     LabelingFailed,
     LabelingStarted,
+    ModelDeleted,
     ModelLive,
     RefusedTrainingJob,
     RunStopped,
@@ -231,6 +232,9 @@ def _sagechain_outcome(  # noqa: PLR0911, PLR0912 - one case per event type
             return Stage.LIVE, DONE, RunStatus.LIVE, summary, None
         case RunStopped():
             return Stage(event.stage), ENDED, RunStatus.STOPPED, f"Run stopped: {_stopped(event)}", None
+        case ModelDeleted():
+            summary = f"Model deleted: {event.model_name} and endpoint {event.endpoint_name}"
+            return Stage.LIVE, ENDED, RunStatus.DELETED, summary, None
     raise TypeError(f"no timeline entry for {type(event).__name__}")
 
 
@@ -367,6 +371,8 @@ def _sagechain_jobs(delivery: SagechainDelivery) -> list[JobChange]:  # noqa: PL
             return [job(JobKind.ENDPOINT, event.endpoint_name, "InService", event.console_url)]
         case RunStopped():
             return [job(STOPPED_KINDS[j.kind], j.name, "Stopping", None) for j in event.stopped_jobs]
+        case ModelDeleted():
+            return [job(JobKind.ENDPOINT, event.endpoint_name, "Deleting", None)]
     return []
 
 
