@@ -1,4 +1,4 @@
-"""run_control: POST /runs/{run_id}/stop and DELETE /models/{model} on the stack's REST API.
+"""run_control: POST /runs/{run_id}/stop, DELETE /models/{model}, POST /models/{model}/rollback.
 
 Its own function, so that the status API stays read-only: only this role may stop jobs and
 delete endpoints.
@@ -18,7 +18,10 @@ from sagechain.adapters.events import EventBridgePublisher
 from sagechain.adapters.runs_table import DynamoRunStore
 from sagechain.adapters.s3 import S3ObjectStore
 from sagechain.adapters.sagemaker_control import SageMakerHostingRemover, SageMakerJobStopper
+from sagechain.adapters.sagemaker_hosting import SageMakerHosting
+from sagechain.deployment.rollback import ModelRollback, RollbackService
 from sagechain.event_sources.api_gateway import JSON, SagechainResolver, error_responses
+from sagechain.names import STACK_TAG
 from sagechain.observability import logger, tracer
 from sagechain.run_control.delete_model import DeleteModelService, ModelDeletion
 from sagechain.run_control.settings import RunControlSettings
@@ -52,6 +55,21 @@ def deletion() -> DeleteModelService:
     )
 
 
+@cache
+def rollbacks() -> RollbackService:
+    """The rollback service of this container, built on first use."""
+    settings = RunControlSettings.from_env()
+    return RollbackService(
+        S3ObjectStore(settings.data_bucket),
+        SageMakerHosting(),
+        ApplicationAutoScaling(tags={STACK_TAG: settings.stack_name}),
+        DynamoRunStore(settings.runs_table),
+        EventBridgePublisher(settings.event_bus_name, settings.stack_id),
+        settings.name_prefix,
+        settings.stack_name,
+    )
+
+
 def _caller() -> str | None:
     identity = app.current_event.request_context.identity
     return identity.user_arn or identity.api_key_id
@@ -80,6 +98,22 @@ def stop_run(run_id: Annotated[str, Path(max_length=128)]) -> Response[str]:
 )
 def delete_model(model: Annotated[str, Path(max_length=128)]) -> ModelDeletion:
     return deletion().delete_model(model, _caller())
+
+
+@app.post(
+    "/models/<model>/rollback",
+    summary="Put the previous live model back on the endpoint, without retraining",
+    responses={
+        202: {
+            "description": "The endpoint is being updated; Model live follows when it is back in service.",
+            "content": {JSON: {"model": ModelRollback}},
+        },
+        **error_responses(400, 404, 409, 500),
+    },
+)
+def rollback_model(model: Annotated[str, Path(max_length=128)]) -> Response[str]:
+    started = rollbacks().rollback(model, _caller())
+    return Response(status_code=202, content_type=JSON, body=started.model_dump_json())
 
 
 @logger.inject_lambda_context

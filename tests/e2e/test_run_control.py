@@ -138,3 +138,60 @@ def test_deleting_a_deleted_model_is_a_conflict_and_an_unknown_model_is_not_foun
     assert "was deleted at" in body(again)["error"]["message"]
     assert (unknown.status, body(unknown)["error"]["code"]) == (404, "model_not_found")
     assert kinds(stack).count("Model Deleted") == 1
+
+
+def two_runs_on_one_endpoint(stack: LocalStack) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The flowers dataset uploaded twice: the second run's model replaces the first's."""
+    upload_flowers(stack)
+    stack.run_until_quiet()
+    upload_flowers(stack, {"task": "image-classification", "labels": ["rose", "tulip"], "training": {}})
+    stack.run_until_quiet()
+    first, second = [e["detail"] for e in stack.observed if e["detail-type"] == "Deployment Started"]
+    return first, second
+
+
+def test_rolling_back_puts_the_first_runs_model_back_on_the_endpoint_with_autoscaling(
+    stack: LocalStack,
+) -> None:
+    first, second = two_runs_on_one_endpoint(stack)
+    model = first["endpoint_name"]
+
+    answer = stack.api().handle("POST", f"/models/{model}/rollback", {}, b"")
+    stack.run_until_quiet()
+
+    started = body(answer)
+    assert (answer.status, started["model_name"], started["replaced_model_name"]) == (
+        202,
+        first["model_name"],
+        second["model_name"],
+    )
+    # A copy of the first model's own configuration, tagged with its run (a new configuration is
+    # a new deployment to configure_autoscaling).
+    config = stack.sagemaker.endpoint_configs[stack.sagemaker.endpoints[model]["EndpointConfigName"]]
+    original = stack.sagemaker.endpoint_configs[first["endpoint_config_name"]]
+    assert config["ProductionVariants"] == original["ProductionVariants"]
+    assert config["ProductionVariants"][0]["ModelName"] == first["model_name"]
+    assert stack.sagemaker.endpoints[model]["EndpointStatus"] == "InService"
+    status = body(stack.api().handle("GET", f"/models/{model}", {}, b""))
+    assert status["current_model"]["model_name"] == first["model_name"]
+    assert status["endpoint"]["autoscaling"] is not None
+    assert "Model Rolled Back" in kinds(stack)
+    assert any("Model rolled back" in subject for subject in subjects())
+    assert predict(stack, model).status == 200
+    assert stack.failures == []
+
+
+def test_rolling_back_with_no_previous_model_is_a_conflict_and_an_unknown_model_is_not_found(
+    stack: LocalStack,
+) -> None:
+    upload_flowers(stack)
+    stack.run_until_quiet()
+    model = stack.observed[-1]["detail"]["endpoint_name"]
+
+    only = stack.api().handle("POST", f"/models/{model}/rollback", {}, b"")
+    unknown = stack.api().handle("POST", "/models/sagechain-nosuch/rollback", {}, b"")
+
+    assert (only.status, body(only)["error"]["code"]) == (409, "conflict")
+    assert "no previous model to roll back to" in body(only)["error"]["message"]
+    assert (unknown.status, body(unknown)["error"]["code"]) == (404, "model_not_found")
+    assert stack.sagemaker.calls["UpdateEndpoint"] == 0

@@ -302,6 +302,20 @@ class ModelDeleted(SagechainEvent):
     requested_by: str | None = Field(default=None, description="The caller API Gateway identified.")
 
 
+class ModelRolledBack(SagechainEvent):
+    """Someone rolled a model back (POST /models/{model}/rollback): the endpoint is being updated to
+    the previous live model, which goes live again (Model Live). run_id and dataset are its run's."""
+
+    DETAIL_TYPE: ClassVar[str] = "Model Rolled Back"
+
+    endpoint_name: str
+    model_name: str = Field(description="The previous model, going back on the endpoint.")
+    endpoint_config_name: str
+    replaced_model_name: str = Field(description="The model that was live until now.")
+    replaced_run_id: str
+    requested_by: str | None = Field(default=None, description="The caller API Gateway identified.")
+
+
 SAGECHAIN_EVENTS: tuple[type[SagechainEvent], ...] = (
     DatasetPrepared,
     DatasetRejected,
@@ -317,6 +331,7 @@ SAGECHAIN_EVENTS: tuple[type[SagechainEvent], ...] = (
     ModelLive,
     RunStopped,
     ModelDeleted,
+    ModelRolledBack,
 )
 
 

@@ -27,6 +27,7 @@ from sagechain.events import (
     LabelingStarted,
     ModelDeleted,
     ModelLive,
+    ModelRolledBack,
     RunStopped,
     SagechainEvent,
     TrainingFailed,
@@ -483,6 +484,22 @@ def _model_deleted(event: ModelDeleted, lookup: SageMakerLookup) -> tuple[str, E
     return "Model deleted", body
 
 
+def _model_rolled_back(event: ModelRolledBack, lookup: SageMakerLookup) -> tuple[str, EmailBody]:
+    who = f" by {event.requested_by}" if event.requested_by else ""
+    body = EmailBody(
+        f"Endpoint {event.endpoint_name} is being rolled back{who}: model {event.model_name} (run "
+        f"{event.run_id}) replaces {event.replaced_model_name} (run {event.replaced_run_id})."
+    )
+    body.figures([("Endpoint configuration", event.endpoint_config_name)])
+    body.links([("Endpoint", lookup.console_url(JobKind.ENDPOINT, event.endpoint_name))])
+    body.next(
+        "Nothing. The model live until now keeps serving until the endpoint is updated; autoscaling is "
+        "set up again for the previous model when it is back in service.",
+        "Rolling back again puts the model you rolled away from back.",
+    )
+    return "Model rolled back", body
+
+
 _SAGECHAIN_EMAILS: dict[type[SagechainEvent], Callable[[Any, SageMakerLookup], tuple[str, EmailBody]]] = {
     DatasetPrepared: _dataset_prepared,
     DatasetRejected: _dataset_rejected,
@@ -498,6 +515,7 @@ _SAGECHAIN_EMAILS: dict[type[SagechainEvent], Callable[[Any, SageMakerLookup], t
     ModelLive: _model_live,
     RunStopped: _run_stopped,
     ModelDeleted: _model_deleted,
+    ModelRolledBack: _model_rolled_back,
 }
 
 

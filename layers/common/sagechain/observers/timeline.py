@@ -33,6 +33,7 @@ from sagechain.events import (
     LabelingStarted,
     ModelDeleted,
     ModelLive,
+    ModelRolledBack,
     RefusedTrainingJob,
     RunStopped,
     SagechainEvent,
@@ -235,6 +236,12 @@ def _sagechain_outcome(  # noqa: PLR0911, PLR0912 - one case per event type
         case ModelDeleted():
             summary = f"Model deleted: {event.model_name} and endpoint {event.endpoint_name}"
             return Stage.LIVE, ENDED, RunStatus.DELETED, summary, None
+        case ModelRolledBack():
+            summary = (
+                f"Model rolled back: endpoint {event.endpoint_name} goes back to {event.model_name} "
+                f"from {event.replaced_model_name} (run {event.replaced_run_id})"
+            )
+            return Stage.LIVE, DONE, RunStatus.LIVE, summary, None
     raise TypeError(f"no timeline entry for {type(event).__name__}")
 
 
@@ -373,6 +380,8 @@ def _sagechain_jobs(delivery: SagechainDelivery) -> list[JobChange]:  # noqa: PL
             return [job(STOPPED_KINDS[j.kind], j.name, "Stopping", None) for j in event.stopped_jobs]
         case ModelDeleted():
             return [job(JobKind.ENDPOINT, event.endpoint_name, "Deleting", None)]
+        case ModelRolledBack():
+            return [job(JobKind.ENDPOINT, event.endpoint_name, "Updating", None)]
     return []
 
 
