@@ -65,6 +65,9 @@ def test_image_classification_goes_from_upload_through_ground_truth_to_a_live_au
         .read()
     )
     assert model["labels"] == ["rose", "tulip"]
+    # And the live endpoint's hourly cost is in plain sight, from the guardrails' price table
+    assert live["hourly_cost"] == model["hourly_cost"]
+    assert model["hourly_cost"]["instance_type"] == live["instance_type"]
     assert len(subjects()) == 5
 
 

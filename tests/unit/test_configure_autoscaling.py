@@ -1,5 +1,7 @@
 """configure_autoscaling's service on in-memory SageMaker, autoscaling and bucket."""
 
+from decimal import Decimal
+
 import pytest
 
 from sagechain.deployment.bookkeeping import Outcome
@@ -87,8 +89,16 @@ def test_endpoint_in_service_gets_autoscaling_from_the_spec_and_its_model_goes_l
         600,
         30,
     )
-    # And the run's model is the live one, the deployment no longer in flight
-    assert stage.live == run_model()
+    # And the run's model is the live one, with what it bills per hour, the deployment no longer in flight
+    assert stage.live is not None
+    assert stage.live.model_copy(update={"hourly_cost": None}) == run_model()
+    cost = stage.live.hourly_cost
+    assert cost is not None
+    assert (cost.usd_per_instance_hour, cost.min_usd_per_hour, cost.max_usd_per_hour) == (
+        Decimal("0.115"),
+        Decimal("0.23"),
+        Decimal("0.58"),
+    )
     assert f"models/{ENDPOINT}/deploying.json" not in stage.store.objects
     # And Model Live tells where to send images
     [event] = stage.publisher.events
@@ -96,6 +106,9 @@ def test_endpoint_in_service_gets_autoscaling_from_the_spec_and_its_model_goes_l
     assert event.predict_url == f"https://api.example.com/v1/models/{ENDPOINT}/predict"
     assert (event.instance_type, event.min_instances, event.max_instances) == ("ml.m5.large", 2, 5)
     assert (event.run_id, event.model_name) == (RUN, JOB)
+    # And what the endpoint costs per hour, and which configuration to delete with it
+    assert event.hourly_cost == cost
+    assert event.endpoint_config_name == NEW.name
 
 
 def test_defaults_scale_between_one_and_two_instances_at_fifty_invocations() -> None:

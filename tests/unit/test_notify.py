@@ -195,7 +195,13 @@ EXPECTED: dict[str, tuple[str, list[str]]] = {
         [
             f"Model sagechain-flowers-8b39944c64ac-model is live on endpoint {ENDPOINT}.",
             "Autoscaling:            1 to 4 instances",
+            "Endpoint cost:          $0.12/hour at 1, $0.46/hour at 4 x ml.m5.large (on-demand, us-east-1, "
+            "price table of 2026-12-01)",
             f"Predict (POST): {PREDICT}",
+            f"aws sagemaker delete-endpoint --endpoint-name {ENDPOINT}; aws sagemaker delete-endpoint-config "
+            "--endpoint-config-name sagechain-flowers-8b39944c64ac-model-config; aws sagemaker delete-model "
+            "--model-name sagechain-flowers-8b39944c64ac-model",
+            "DELETE https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/v1/models/sagechain-flowers,",
             f"Send images to POST {PREDICT}, signed with your AWS credentials",
         ],
     ),

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sagechain.errors import ObjectNotFoundError
-from sagechain.events import RefusedTrainingJob
+from sagechain.events import EndpointHourlyCost, RefusedTrainingJob
 
 if TYPE_CHECKING:  # ports imports the run history, which imports ModelMetric from here
     from sagechain.ports import ObjectStore
@@ -141,6 +141,8 @@ class ModelInfo(BaseModel):
     dataset: str
     metric: ModelMetric | None = None
     deployed_at: datetime
+    # Written when the model goes live (models/<model>/model.json), for the status API.
+    hourly_cost: EndpointHourlyCost | None = None
 
 
 # ---------------------------------------------------------------- reading and writing them

@@ -19,7 +19,9 @@ in service, the oldest waiting one is carried out (UpdateEndpoint); broken, each
 A request AWS refuses for good is a "Deployment Failed" with the code, meaning and fix.
 """
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
 
 from sagechain.console import console_url
 from sagechain.deployment.bookkeeping import (
@@ -45,6 +47,7 @@ from sagechain.ports import (
     SageMakerJobs,
     Variant,
 )
+from sagechain.pricing import endpoint_hourly_cost
 from sagechain.records import ModelInfo, write_record
 
 IN_SERVICE = "inservice"
@@ -60,6 +63,8 @@ class AutoscalingConfig:
     name_prefix: str
     predict_url_template: str
     stack_name: str
+    # Stack parameter InstancePriceOverrides, for the Model Live email's hourly cost.
+    price_overrides: Mapping[str, Decimal] = field(default_factory=dict)
 
     @property
     def policy_name(self) -> str:
@@ -165,18 +170,28 @@ class _Stage:
         if in_flight is None and live is not None and live.model_name == info.model_name:
             return Outcome("autoscaling confirmed", f"{info.model_name} was already live on {name}")
 
-        write_record(self.store, live_key(name), info)
         variant = endpoint_config.variants[0]
+        instance_type = variant.instance_type or "serverless"
+        cost = endpoint_hourly_cost(
+            self.host.region,
+            instance_type,
+            deployment.min_instances,
+            deployment.max_instances,
+            self.config.price_overrides,
+        )
+        write_record(self.store, live_key(name), info.model_copy(update={"hourly_cost": cost}))
         event = ModelLive(
             run_id=info.run_id,
             dataset=info.dataset,
             endpoint_name=name,
             model_name=info.model_name,
-            instance_type=variant.instance_type or "serverless",
+            instance_type=instance_type,
             min_instances=deployment.min_instances,
             max_instances=deployment.max_instances,
             predict_url=self.config.predict_url(info.model),
             console_url=console_url(self.host.region, "endpoints", name),
+            endpoint_config_name=endpoint.config_name,
+            hourly_cost=cost,
         )
         self.publisher.publish(event)
         # Last: a retry after a failure above finds the deployment still in flight and announces it.
