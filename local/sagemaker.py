@@ -614,6 +614,14 @@ class EmulatedSageMaker:
             member = archive.extractfile(EMULATED_MODEL_FILE)
             return list(json.loads(member.read())["labels"]) if member else []
 
+    # ------------------------------------------------------------ deletions (run control and cost, issue 15)
+    def _op_DeleteModel(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        name = params["ModelName"]
+        if name not in self.models:
+            raise ApiError("ValidationException", f'Could not find model "{ARN}:model/{name.lower()}".')
+        del self.models[name]
+        return {}
+
 
 def _jsonable(value: Any) -> Any:
     """Event details are JSON: timestamps as AWS writes them."""

@@ -224,6 +224,14 @@ class FakeSageMaker:
         self.endpoints[name] = current._replace(status="Updating", pending_config_name=config_name)
         self.updates.append((name, config_name, retain_variant_properties))
 
+    def delete_endpoint_config(self, name: str) -> None:
+        self.calls["DeleteEndpointConfig"] += 1
+        self.configs.pop(name, None)
+
+    def delete_model(self, name: str) -> None:
+        self.calls["DeleteModel"] += 1
+        self.models.pop(name, None)
+
     def put_endpoint(
         self, status: str, config: EndpointConfig, reason: str | None = None, stack: str = STACK_NAME
     ) -> None:

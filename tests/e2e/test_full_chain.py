@@ -131,6 +131,33 @@ def test_a_second_run_updates_the_live_endpoint_keeping_autoscaling(stack: Local
     assert len(targets["ScalableTargets"]) == 1
 
 
+def test_three_runs_of_one_dataset_leave_the_live_and_the_previous_configuration_and_model(
+    stack: LocalStack,
+) -> None:
+    # Given the same dataset deployed three times, each run replacing the live model
+    for _ in range(3):
+        upload_flowers(stack, {"task": "image-classification", "labels": ["rose", "tulip"], "training": {}})
+        stack.run_until_quiet()
+
+    # Then only the live deployment and the one before it (kept for a rollback) remain
+    assert stack.failures == []
+    lives = [e["detail"] for e in stack.observed if e["detail-type"] == "Model Live"]
+    assert len(lives) == 3
+    live, previous = lives[2], lives[1]
+    assert sorted(stack.sagemaker.models) == sorted([live["model_name"], previous["model_name"]])
+    assert sorted(stack.sagemaker.endpoint_configs) == sorted(
+        [live["endpoint_config_name"], previous["endpoint_config_name"]]
+    )
+    # And the live model.json names the previous one, for a rollback
+    model = json.loads(
+        boto3.client("s3")
+        .get_object(Bucket=stack.bucket, Key=f"models/{live['endpoint_name']}/model.json")["Body"]
+        .read()
+    )
+    assert model["previous"]["model_name"] == previous["model_name"]
+    assert model["previous"]["previous"] is None
+
+
 @pytest.fixture
 def stack_delivering_twice() -> Iterator[LocalStack]:
     with mock_aws(), LocalStack(parameters={"LogLevel": "ERROR"}, deliver_twice=True) as local_stack:

@@ -271,6 +271,12 @@ class ModelHost(Protocol):
     def update_endpoint(self, name: str, config_name: str, retain_variant_properties: bool) -> None:
         """UpdateEndpoint to another configuration."""
 
+    def delete_endpoint_config(self, name: str) -> None:
+        """DeleteEndpointConfig; no-op when it is already gone."""
+
+    def delete_model(self, name: str) -> None:
+        """DeleteModel; no-op when it is already gone."""
+
 
 class Autoscaler(Protocol):
     """Application Auto Scaling for endpoint variants (DesiredInstanceCount)."""

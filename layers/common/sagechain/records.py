@@ -141,8 +141,11 @@ class ModelInfo(BaseModel):
     dataset: str
     metric: ModelMetric | None = None
     deployed_at: datetime
-    # Written when the model goes live (models/<model>/model.json), for the status API.
+    # Written when the model goes live (models/<model>/model.json): what it bills, the configuration it
+    # runs on, and the model live before it, kept for a rollback (older ones are deleted).
     hourly_cost: EndpointHourlyCost | None = None
+    endpoint_config_name: str | None = None
+    previous: "ModelInfo | None" = None
 
 
 # ---------------------------------------------------------------- reading and writing them

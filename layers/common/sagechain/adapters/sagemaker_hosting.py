@@ -1,5 +1,6 @@
 """SageMaker for the deploy stage: finished jobs, models, endpoint configurations, endpoints."""
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -216,6 +217,28 @@ class SageMakerHosting:
             if _is_busy(err):
                 raise EndpointBusyError(name, err.response.get("Error", {}).get("Message", "")) from err
             refused = _refused("UpdateEndpoint", err)
+            if refused is None:
+                raise
+            raise refused from err
+
+    def delete_endpoint_config(self, name: str) -> None:
+        """DeleteEndpointConfig; a configuration already gone is fine, a refusal is RequestRefusedError."""
+        self._delete(
+            "DeleteEndpointConfig", lambda: self._client.delete_endpoint_config(EndpointConfigName=name)
+        )
+
+    def delete_model(self, name: str) -> None:
+        """DeleteModel; a model already gone is fine, a refusal is RequestRefusedError."""
+        self._delete("DeleteModel", lambda: self._client.delete_model(ModelName=name))
+
+    @staticmethod
+    def _delete(operation: str, call: Callable[[], object]) -> None:
+        try:
+            call()
+        except ClientError as err:
+            if _is_missing(err):
+                return
+            refused = _refused(operation, err)
             if refused is None:
                 raise
             raise refused from err

@@ -26,6 +26,7 @@ from decimal import Decimal
 from sagechain.console import console_url
 from sagechain.deployment.bookkeeping import (
     Outcome,
+    endpoint_config_name_for,
     live_key,
     read_model_info,
     read_run,
@@ -38,10 +39,12 @@ from sagechain.event_sources.sagemaker import StateChange, normalized_status
 from sagechain.events import DeploymentFailed, DeploymentStarted, ModelLive
 from sagechain.layout import deploying_key
 from sagechain.names import owned_run_id
+from sagechain.observability import logger
 from sagechain.ports import (
     Autoscaler,
     DeploymentStore,
     EndpointConfig,
+    EndpointState,
     EventPublisher,
     ModelHost,
     SageMakerJobs,
@@ -179,7 +182,17 @@ class _Stage:
             deployment.max_instances,
             self.config.price_overrides,
         )
-        write_record(self.store, live_key(name), info.model_copy(update={"hourly_cost": cost}))
+        record = info.model_copy(
+            update={
+                "hourly_cost": cost,
+                "endpoint_config_name": endpoint.config_name,
+                "previous": _previous(live, info),
+            }
+        )
+        # Before the record: a retry after a failed deletion finds the same superseded model again.
+        if live is not None and live.model_name != info.model_name and live.previous is not None:
+            self._delete_superseded(live.previous, keep=endpoint, record=record)
+        write_record(self.store, live_key(name), record)
         event = ModelLive(
             run_id=info.run_id,
             dataset=info.dataset,
@@ -198,6 +211,40 @@ class _Stage:
         if in_flight is not None:
             self.store.delete(deploying_key(name))
         return Outcome(event.DETAIL_TYPE, None, event)
+
+    def _delete_superseded(self, superseded: ModelInfo, keep: EndpointState, record: ModelInfo) -> None:
+        """Delete the configuration and model of the live model two deployments back (the previous one is
+        kept for a rollback), when this stack's run made them. A refusal is logged: it never blocks going
+        live."""
+        kept = {keep.config_name, keep.pending_config_name, record.model_name, record.endpoint_config_name}
+        if record.previous is not None:
+            kept |= {record.previous.model_name, record.previous.endpoint_config_name}
+        config_name = superseded.endpoint_config_name or endpoint_config_name_for(
+            superseded.training_job_name, self.config.name_prefix
+        )
+        try:
+            if config_name not in kept:
+                try:
+                    endpoint_config = self.host.endpoint_config(config_name)
+                except ResourceMissingError:
+                    pass  # deleted already (a retry)
+                else:
+                    if (
+                        owned_run_id(self.jobs.tags(endpoint_config.arn), self.config.stack_name)
+                        != superseded.run_id
+                    ):
+                        logger.warning(
+                            "superseded configuration not ours; kept", extra={"config": config_name}
+                        )
+                        return
+                    self.host.delete_endpoint_config(config_name)
+            if superseded.model_name not in kept:
+                self.host.delete_model(superseded.model_name)
+        except RequestRefusedError as err:
+            logger.warning(
+                "superseded model not deleted",
+                extra={"model": superseded.model_name, "config": config_name, "error": str(err)},
+            )
 
     def failed(self, change: StateChange) -> Outcome:
         name = change.name
@@ -328,3 +375,13 @@ class _Stage:
         if not keep_in_flight:
             self.store.delete(deploying_key(endpoint_name))
         return event
+
+
+def _previous(live: ModelInfo | None, new: ModelInfo) -> ModelInfo | None:
+    """The model to keep for a rollback once new goes live: the one live until now (its own previous
+    dropped, so model.json stays one level deep), or, when new was live already, its previous."""
+    if live is None:
+        return None
+    if live.model_name == new.model_name:
+        return live.previous
+    return live.model_copy(update={"previous": None})
