@@ -622,6 +622,35 @@ class EmulatedSageMaker:
         del self.models[name]
         return {}
 
+    def _op_DeleteEndpoint(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        # AWS deletes asynchronously (status Deleting); gone at once is enough offline.
+        name = params["EndpointName"]
+        if name not in self.endpoints:
+            raise ApiError("ValidationException", f'Could not find endpoint "{ARN}:endpoint/{name.lower()}".')
+        del self.endpoints[name]
+        return {}
+
+    def _op_ListEndpoints(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        keys = ("EndpointName", "EndpointArn", "CreationTime", "LastModifiedTime", "EndpointStatus")
+        listed = [{k: e[k] for k in keys} for e in self._named(self.endpoints, params)]
+        return {"Endpoints": listed}
+
+    def _op_ListEndpointConfigs(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        keys = ("EndpointConfigName", "EndpointConfigArn", "CreationTime")
+        return {
+            "EndpointConfigs": [{k: c[k] for k in keys} for c in self._named(self.endpoint_configs, params)]
+        }
+
+    def _op_ListModels(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        keys = ("ModelName", "ModelArn", "CreationTime")
+        return {"Models": [{k: m[k] for k in keys} for m in self._named(self.models, params)]}
+
+    @staticmethod
+    def _named(store: dict[str, dict[str, Any]], params: dict[str, Any]) -> list[dict[str, Any]]:
+        # One page: NameContains filters case-insensitively, as the List* calls do.
+        contains = params.get("NameContains", "").lower()
+        return [resource for name, resource in sorted(store.items()) if contains in name.lower()]
+
 
 def _jsonable(value: Any) -> Any:
     """Event details are JSON: timestamps as AWS writes them."""

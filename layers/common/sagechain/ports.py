@@ -464,3 +464,35 @@ class RunStore(Protocol):
 
     def runs_in_progress(self, created_after: datetime) -> Iterator[RunItem]:
         """Every run created after the time whose status is still in progress, page by page."""
+
+
+class NamedResource(NamedTuple):
+    """A SageMaker resource as a List* call names it."""
+
+    name: str
+    arn: str
+
+
+class StackSageMaker(Protocol):
+    """What deleting the stack needs of SageMaker: its hosting resources, their tags, deletion."""
+
+    def endpoints(self, name_contains: str) -> list[NamedResource]:
+        """ListEndpoints, every page."""
+
+    def endpoint_configs(self, name_contains: str) -> list[NamedResource]:
+        """ListEndpointConfigs, every page."""
+
+    def models(self, name_contains: str) -> list[NamedResource]:
+        """ListModels, every page."""
+
+    def tags(self, arn: str) -> dict[str, str]:
+        """ListTags."""
+
+    def delete_endpoint(self, name: str) -> None:
+        """DeleteEndpoint; no-op when it is already gone."""
+
+    def delete_endpoint_config(self, name: str) -> None:
+        """DeleteEndpointConfig; no-op when it is already gone."""
+
+    def delete_model(self, name: str) -> None:
+        """DeleteModel; no-op when it is already gone."""
