@@ -9,7 +9,12 @@ from local.sample_data import png
 from local.stack import LocalStack
 from moto import mock_aws
 
+from sagechain.adapters.sagemaker_hosting import SageMakerHosting
+from sagechain.errors import EndpointBusyError
 from sagechain.manifest import Box
+from sagechain.ports import EndpointConfig, Variant
+from tests.deploy_fakes import FakeSageMaker
+from tests.refusals import endpoint_busy
 
 pytestmark = pytest.mark.e2e
 ROLE = "arn:aws:iam::123456789012:role/sagechain-demo-sagemaker"
@@ -229,3 +234,27 @@ def test_boxes_taught_to_the_workforce_come_back_in_ground_truth_form(stack: Loc
     }
     assert line["boxes-metadata"]["class-map"] == {"0": "apple", "1": "pear"}
     assert line["boxes-metadata"]["type"] == "groundtruth/object-detection"
+
+
+def test_the_emulator_refuses_an_update_in_progress_as_the_unit_fakes_do(stack: LocalStack) -> None:
+    # Given an endpoint the emulator is still creating
+    sagemaker = boto3.client("sagemaker")
+    sagemaker.create_model(ModelName="m", ExecutionRoleArn=ROLE, PrimaryContainer={"Image": IMAGE})
+    variant = {
+        "VariantName": "AllTraffic",
+        "ModelName": "m",
+        "InitialInstanceCount": 1,
+        "InstanceType": "ml.m5.large",
+    }
+    sagemaker.create_endpoint_config(EndpointConfigName="c", ProductionVariants=[variant])
+    sagemaker.create_endpoint(EndpointName="sagechain-flowers", EndpointConfigName="c")
+    host = SageMakerHosting(sagemaker)
+    fake = FakeSageMaker()
+    fake.put_endpoint("Creating", EndpointConfig("c", "arn", [Variant("AllTraffic", "m", "ml.m5.large")]))
+
+    # When each is asked to update it, Then both refuse with the same error
+    with pytest.raises(EndpointBusyError) as emulated:
+        host.update_endpoint("sagechain-flowers", "c", True)
+    with pytest.raises(EndpointBusyError) as faked:
+        fake.update_endpoint("sagechain-flowers", "c", True)
+    assert str(emulated.value) == str(faked.value) == str(endpoint_busy("sagechain-flowers"))
