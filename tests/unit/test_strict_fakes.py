@@ -25,7 +25,7 @@ from tests.refusals import (
     missing_model,
     no_scalable_target,
 )
-from tests.stubs import stubbed
+from tests.stubs import refuse, stubbed
 
 LIVE = EndpointConfig(
     "live-config", f"{ARN}:endpoint-config/live-config", [Variant("AllTraffic", "m1", "ml.m5.large")]
@@ -35,20 +35,11 @@ LIVE = EndpointConfig(
 def adapter_raises(service: str, refusal: Refusal, call: Callable[[Any], object]) -> SagechainError:
     """What the real adapter over a client answering refusal raises from call(adapter)."""
     with stubbed(service) as (client, stubber):
-        stubber.add_client_error(
-            _method(refusal.operation),
-            service_error_code=refusal.code,
-            service_message=refusal.message,
-            http_status_code=400,
-        )
+        refuse(stubber, refusal)
         adapter = SageMakerHosting(client) if service == "sagemaker" else ApplicationAutoScaling({}, client)
         with pytest.raises(SagechainError) as raised:
             call(adapter)
     return raised.value
-
-
-def _method(operation: str) -> str:
-    return "".join(f"_{c.lower()}" if c.isupper() else c for c in operation).lstrip("_")
 
 
 def fake_raises(call: Callable[[], object]) -> SagechainError:
