@@ -11,7 +11,12 @@ from local.sample_data import png
 from local.stack import LocalStack
 from moto import mock_aws
 
+from sagechain.adapters.sagemaker_hosting import SageMakerHosting
+from sagechain.errors import EndpointBusyError
 from sagechain.manifest import Box
+from sagechain.ports import EndpointConfig, Variant
+from tests.deploy_fakes import FakeSageMaker
+from tests.refusals import endpoint_busy
 
 pytestmark = pytest.mark.e2e
 ROLE = "arn:aws:iam::123456789012:role/sagechain-demo-sagemaker"
@@ -172,10 +177,90 @@ def test_the_emulation_is_gone_once_the_stack_closes() -> None:
 
 
 def test_boxes_taught_to_the_workforce_come_back_in_ground_truth_form(stack: LocalStack) -> None:
+    # Given a workforce taught the boxes of one image, and a bounding-box job over it and another
     uri = put(stack, "datasets/fruit/images/a.png", b"x")
-    stack.sagemaker.workforce[uri] = (40, 30, [Box("apple", 1, 2, 3, 4)])
+    other = put(stack, "datasets/fruit/images/b.png", b"x")
+    stack.sagemaker.workforce[uri] = (40, 30, [Box("apple", 1, 2, 3, 4), Box("pear", 5, 6, 7, 8)])
+    manifest = put(
+        stack,
+        "runs/r3/input.manifest",
+        b"".join(json.dumps({"source-ref": u}).encode() + b"\n" for u in (uri, other)),
+    )
+    categories = put(
+        stack,
+        "runs/r3/labeling/categories.json",
+        json.dumps(
+            {"document-version": "2018-11-28", "labels": [{"label": "apple"}, {"label": "pear"}]}
+        ).encode(),
+    )
+    sagemaker = boto3.client("sagemaker")
+    sagemaker.create_labeling_job(
+        LabelingJobName="sagechain-r3-labeling",
+        LabelAttributeName="boxes",
+        InputConfig={"DataSource": {"S3DataSource": {"ManifestS3Uri": manifest}}},
+        OutputConfig={"S3OutputPath": f"s3://{stack.bucket}/runs/r3/labeling/"},
+        RoleArn=ROLE,
+        LabelCategoryConfigS3Uri=categories,
+        HumanTaskConfig={
+            "WorkteamArn": "arn:aws:sagemaker:us-east-1:123456789012:workteam/private-crowd/t",
+            "UiConfig": {
+                "HumanTaskUiArn": "arn:aws:sagemaker:us-east-1:394669845002:human-task-ui/BoundingBox"
+            },
+            "PreHumanTaskLambdaArn": f"{LAMBDAS}:PRE-BoundingBox",
+            "TaskTitle": "t",
+            "TaskDescription": "d",
+            "NumberOfHumanWorkersPerDataObject": 1,
+            "TaskTimeLimitInSeconds": 300,
+            "AnnotationConsolidationConfig": {
+                "AnnotationConsolidationLambdaArn": f"{LAMBDAS}:ACS-BoundingBox"
+            },
+        },
+    )
 
-    assert stack.sagemaker.workforce[uri][2][0].label == "apple"
+    # When the job runs
+    stack.run_until_quiet()
+
+    # Then the taught image comes back as Ground Truth writes boxes, the other unlabeled
+    job = sagemaker.describe_labeling_job(LabelingJobName="sagechain-r3-labeling")
+    assert (job["LabelCounters"]["TotalLabeled"], job["LabelCounters"]["Unlabeled"]) == (1, 1)
+    bucket, key = job["LabelingJobOutput"]["OutputDatasetS3Uri"].removeprefix("s3://").split("/", 1)
+    [line] = [
+        json.loads(x) for x in boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].iter_lines()
+    ]
+    assert line["source-ref"] == uri
+    assert line["boxes"] == {
+        "image_size": [{"width": 40, "height": 30, "depth": 3}],
+        "annotations": [
+            {"class_id": 0, "left": 1, "top": 2, "width": 3, "height": 4},
+            {"class_id": 1, "left": 5, "top": 6, "width": 7, "height": 8},
+        ],
+    }
+    assert line["boxes-metadata"]["class-map"] == {"0": "apple", "1": "pear"}
+    assert line["boxes-metadata"]["type"] == "groundtruth/object-detection"
+
+
+def test_the_emulator_refuses_an_update_in_progress_as_the_unit_fakes_do(stack: LocalStack) -> None:
+    # Given an endpoint the emulator is still creating
+    sagemaker = boto3.client("sagemaker")
+    sagemaker.create_model(ModelName="m", ExecutionRoleArn=ROLE, PrimaryContainer={"Image": IMAGE})
+    variant = {
+        "VariantName": "AllTraffic",
+        "ModelName": "m",
+        "InitialInstanceCount": 1,
+        "InstanceType": "ml.m5.large",
+    }
+    sagemaker.create_endpoint_config(EndpointConfigName="c", ProductionVariants=[variant])
+    sagemaker.create_endpoint(EndpointName="sagechain-flowers", EndpointConfigName="c")
+    host = SageMakerHosting(sagemaker)
+    fake = FakeSageMaker()
+    fake.put_endpoint("Creating", EndpointConfig("c", "arn", [Variant("AllTraffic", "m", "ml.m5.large")]))
+
+    # When each is asked to update it, Then both refuse with the same error
+    with pytest.raises(EndpointBusyError) as emulated:
+        host.update_endpoint("sagechain-flowers", "c", True)
+    with pytest.raises(EndpointBusyError) as faked:
+        fake.update_endpoint("sagechain-flowers", "c", True)
+    assert str(emulated.value) == str(faked.value) == str(endpoint_busy("sagechain-flowers"))
 
 
 # ------------------------------------------------------------ SageMaker's documented refusals
