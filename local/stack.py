@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 
 from local.api import LocalApi, Route
+from local.iam_guard import IamGuard
 from local.lambda_context import FakeLambdaContext
 from local.sagemaker import EmulatedSageMaker
 from local.template import ACCOUNT, REGION, FunctionDefinition, QueueSource, Template
@@ -42,6 +43,10 @@ PHYSICAL = {
     "SageMakerExecutionRole.Arn": f"arn:aws:iam::{ACCOUNT}:role/sagechain-demo-sagemaker",
     "Api": "local",
 }
+# The ARNs the functions' policies name (template.yaml's GetAtt ... .Arn).
+PHYSICAL["DataBucket.Arn"] = f"arn:aws:s3:::{PHYSICAL['DataBucket']}"
+for _table in ("RunsTable", "IdempotencyTable"):
+    PHYSICAL[f"{_table}.Arn"] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{PHYSICAL[_table]}"
 # The template's queues, named as moto will create them.
 QUEUES = {
     "RulesDeadLetterQueue": "sagechain-demo-rules-dead-letters",
@@ -115,8 +120,13 @@ class LocalStack:
         self.template = Template(PHYSICAL, {**DEMO_PARAMETERS, **self.parameters})
         self.bucket = PHYSICAL["DataBucket"]
         self.sagemaker = EmulatedSageMaker(emit=self._emit_sagemaker_event)
+        self.iam = IamGuard(
+            self.template, [definition.logical_id for definition in self.template.functions()]
+        )
 
     def __enter__(self) -> "LocalStack":
+        # Before the emulation's session: every session created from now on is checked.
+        self.iam.install()
         self.sagemaker.install()
         self._sqs = boto3.client("sqs", region_name=REGION)
         self._events = boto3.client("events", region_name=REGION)
@@ -124,6 +134,7 @@ class LocalStack:
 
     def __exit__(self, *_: object) -> None:
         self.sagemaker.uninstall()
+        self.iam.uninstall()
         clients.clear_client_cache()
 
     def _emit_sagemaker_event(self, detail_type: str, detail: dict[str, Any], resources: list[str]) -> None:
@@ -210,7 +221,7 @@ class LocalStack:
         """A synchronous invoke (as API Gateway makes): the handler's result, errors raised."""
         function = self.functions[logical_id]
         handler = self._handler(function)
-        with _environment(function.definition.environment):
+        with _environment(function.definition.environment), self.iam.acting_as(logical_id):
             return handler(event, FakeLambdaContext(function_name=logical_id))
 
     def api(self) -> LocalApi:
@@ -272,7 +283,7 @@ class LocalStack:
         error: Exception | None = None
         for attempt in range(1, ATTEMPTS + 1):
             try:
-                with _environment(function.definition.environment):
+                with _environment(function.definition.environment), self.iam.acting_as(delivery.function):
                     handler(event, FakeLambdaContext(function_name=function.definition.logical_id))
             except Exception as err:
                 error = err
@@ -292,19 +303,22 @@ class LocalStack:
     def _poll(self, function: LocalFunction, source: QueueSource) -> bool:
         """One batch of a queue to the function, as Lambda's SQS poller hands it; whether any came."""
         url = self.queue_url(source.queue_arn)
-        batch = self._sqs.receive_message(
-            QueueUrl=url,
-            MaxNumberOfMessages=min(source.batch_size, 10),
-            AttributeNames=["All"],
-            MessageAttributeNames=["All"],
-        ).get("Messages", [])
+        # Lambda's poller reads and deletes with the function's role.
+        with self.iam.acting_as(function.definition.logical_id):
+            self._sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])
+            batch = self._sqs.receive_message(
+                QueueUrl=url,
+                MaxNumberOfMessages=min(source.batch_size, 10),
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
         if not batch:
             return False
         event = {"Records": [_sqs_record(message, source.queue_arn) for message in batch]}
         delivery = Delivery(function.definition.logical_id, event)
         handler = self._handler(function)
         try:
-            with _environment(function.definition.environment):
+            with _environment(function.definition.environment), self.iam.acting_as(delivery.function):
                 response = handler(event, FakeLambdaContext(function_name=function.definition.logical_id))
         except Exception as err:
             # The whole batch returns to the queue; its RedrivePolicy counts the receive.
@@ -316,9 +330,10 @@ class LocalStack:
             for item in (response or {}).get("batchItemFailures", [])
             if source.report_batch_item_failures
         }
-        for message in batch:
-            if message["MessageId"] not in retry:
-                self._sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        with self.iam.acting_as(function.definition.logical_id):
+            for message in batch:
+                if message["MessageId"] not in retry:
+                    self._sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
         return True
 
 
