@@ -53,6 +53,8 @@ class IamGuard:
         self._local = threading.local()
         self._clients: dict[str, Any] = {}
         self._target_tags: dict[tuple[str, str, str], dict[str, str]] = {}
+        # This stack's denials and unmapped calls (PROBLEMS has every stack's).
+        self.problems: list[str] = []
         self._handlers = [
             ("before-parameter-build", self._authorize),
             ("after-call", self._answered),
@@ -97,7 +99,7 @@ class IamGuard:
             needed = authorization(call, self)
             self._enforce(function, call, needed)
         except NoIamMappingError as err:
-            PROBLEMS.append(f"{function}: {err}")
+            self._problem(f"{function}: {err}")
             self._local.depth = 0
             raise
         except BaseException:
@@ -144,8 +146,11 @@ class IamGuard:
         test = os.environ.get("PYTEST_CURRENT_TEST", "local.demo").rsplit(" ", 1)[0]
         EXERCISED[function][request.action.lower()].add(test)
 
-    @staticmethod
-    def _deny(function: str, call: Call, request: Request, explicit: bool) -> None:
+    def _problem(self, line: str) -> None:
+        self.problems.append(line)
+        PROBLEMS.append(line)
+
+    def _deny(self, function: str, call: Call, request: Request, explicit: bool) -> None:
         why = (
             "with an explicit deny in an identity-based policy"
             if explicit
@@ -155,7 +160,7 @@ class IamGuard:
             f"User: arn:aws:sts::{ACCOUNT}:assumed-role/{function}Role/{function} is not authorized "
             f"to perform: {request.action} on resource: {request.resource} {why}"
         )
-        PROBLEMS.append(f"{function}: {call.service}.{call.operation}: {message}")
+        self._problem(f"{function}: {call.service}.{call.operation}: {message}")
         code, status = _DENIED.get(call.service, _DENIED_DEFAULT)
         response: Any = {
             "Error": {"Code": code, "Message": message},

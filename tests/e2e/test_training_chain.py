@@ -34,3 +34,17 @@ def test_class_folders_upload_reaches_a_tagged_training_job(stack: LocalStack) -
     assert {"Key": "sagechain:run-id", "Value": started["run_id"]} in tags
     assert {"Key": "sagechain:stack", "Value": STACK_NAME} in tags
     assert job["EnableNetworkIsolation"] is True
+
+
+def test_a_labeled_manifest_no_run_of_ours_owns_is_ignored(stack: LocalStack) -> None:
+    # Given labels under runs/ that no prepared run wrote (no spec.json beside them)
+    s3 = boto3.client("s3")
+    s3.put_object(Bucket=stack.bucket, Key="runs/stranger-000000000000/labeled.manifest", Body=b"{}\n")
+
+    # When the chain runs
+    deliveries = stack.run_until_quiet()
+
+    # Then start_training read the missing spec as 404 (it may list the bucket) and started nothing
+    assert [d.function for d in deliveries] == ["StartTrainingFunction"]
+    assert stack.failures == []
+    assert stack.observed == []
