@@ -10,7 +10,6 @@ _POWERTOOLS_GET = (
 )
 _POWERTOOLS_DELETE = "Powertools idempotency deletes the in-progress record when the handler raises"
 _ABORT = "s3transfer aborts a multipart upload whose part failed; no test fails an upload part"
-_TUNING = "tuning runs: no e2e test trains with training.tuning yet"
 _FORBIDDEN_UPDATE = "the forbidden-update path (deregister, update, re-register) has no e2e test"
 _UNTAGGED = "asked only when an event carries no tags; the emulation always sends them"
 _FAILURE_FALLBACK = "asked only when a failure event carries no FailureReason; the emulation always sends one"
@@ -25,14 +24,13 @@ NOT_YET_EXERCISED: dict[str, dict[str, str]] = {
     "DeployModelFunction": {
         "dynamodb:DeleteItem": _POWERTOOLS_DELETE,
         "dynamodb:GetItem": _POWERTOOLS_GET,
-        "sagemaker:DescribeHyperParameterTuningJob": _TUNING,
         "sagemaker:ListTags": _UNTAGGED,
     },
     "NotifyFunction": {
         "dynamodb:DeleteItem": _POWERTOOLS_DELETE,
         "dynamodb:GetItem": _POWERTOOLS_GET,
         "sagemaker:DescribeEndpoint": _FAILURE_FALLBACK,
-        "sagemaker:DescribeHyperParameterTuningJob": _TUNING,
+        "sagemaker:DescribeHyperParameterTuningJob": _FAILURE_FALLBACK,
         "sagemaker:DescribeLabelingJob": _FAILURE_FALLBACK,
         "sagemaker:ListTags": _UNTAGGED,
     },
@@ -52,11 +50,10 @@ NOT_YET_EXERCISED: dict[str, dict[str, str]] = {
         "dynamodb:DeleteItem": _POWERTOOLS_DELETE,
         "dynamodb:GetItem": _POWERTOOLS_GET,
         "s3:AbortMultipartUpload": _ABORT,
-        "sagemaker:CreateHyperParameterTuningJob": _TUNING,
     },
     "TrackRunFunction": {
         "sagemaker:DescribeEndpoint": _FAILURE_FALLBACK,
-        "sagemaker:DescribeHyperParameterTuningJob": _TUNING,
+        "sagemaker:DescribeHyperParameterTuningJob": _FAILURE_FALLBACK,
         "sagemaker:DescribeLabelingJob": _FAILURE_FALLBACK,
     },
     "WatchRunsFunction": {

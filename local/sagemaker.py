@@ -378,7 +378,9 @@ class EmulatedSageMaker:
         return {"HyperParameterTuningJobArn": arn}
 
     def _op_DescribeHyperParameterTuningJob(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
-        return dict(self._get(self.tuning, params["HyperParameterTuningJobName"], "Tuning job"))
+        # Tags are ListTags' to answer, as for training jobs: the response has no Tags field.
+        tuning = self._get(self.tuning, params["HyperParameterTuningJobName"], "Tuning job")
+        return {k: v for k, v in tuning.items() if k != "Tags"}
 
     def _finish_tuning(self, name: str) -> None:
         tuning = self.tuning[name]
