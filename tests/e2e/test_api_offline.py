@@ -42,9 +42,11 @@ def test_api_errors_are_json_with_the_right_status(stack: LocalStack) -> None:
         "POST", "/models/nosuch/predict", {"Content-Type": "image/png"}, png(4, 4, (0, 0, 0))
     )
     unknown_run = api.handle("GET", "/runs/nosuch-000000000000", {}, b"")
+    unknown_model_status = api.handle("GET", "/models/nosuch", {}, b"")
 
     assert (unknown_model.status, json.loads(unknown_model.body)["error"]["code"]) == (404, "model_not_found")
     assert (unknown_run.status, json.loads(unknown_run.body)["error"]["code"]) == (404, "run_not_found")
+    assert unknown_model_status.status == 404
     assert unknown_model.headers["Content-Type"] == "application/json"
 
 
