@@ -17,7 +17,6 @@ from tests.deploy_fakes import (
     ENDPOINT,
     JOB,
     RUN,
-    FakeAutoscaler,
     FakeSageMaker,
     endpoint_change,
     live_model,
@@ -44,7 +43,7 @@ class Stage:
 
     def __init__(self, store: MemoryDeploymentStore | None = None, in_flight: bool = True) -> None:
         self.sagemaker = FakeSageMaker()
-        self.autoscaler = FakeAutoscaler()
+        self.autoscaler = self.sagemaker.scaling
         self.store = store or store_with_run()
         self.publisher = RecordingPublisher()
         info = run_model().model_dump_json().encode()

@@ -385,6 +385,17 @@ def test_duplicate_reports_of_one_failure_are_one_email(sagemaker: FakeSageMaker
     assert email_for("", sagemaker, store, first).key == email_for("", sagemaker, store, again).key
 
 
+def test_every_other_fact_is_its_own_email(sagemaker: FakeSageMaker, store: MemoryStore) -> None:
+    # Given every kind of email, and the same training job stopped rather than failed
+    stopped = sample_event("notify", "training_job_failed")
+    stopped["detail"]["TrainingJobStatus"] = "Stopped"
+    keys = [email_for(case, sagemaker, store).key for case in sorted(EXPECTED)]
+    keys.append(email_for("", sagemaker, store, stopped).key)
+
+    # Then no two share a key, so none is deduplicated away as another's repeat
+    assert len(set(keys)) == len(keys), keys
+
+
 def test_a_run_without_run_json_is_still_emailed_by_its_run_id(sagemaker: FakeSageMaker) -> None:
     email = email_for("labeling_job_failed", sagemaker, MemoryStore())
 
