@@ -234,6 +234,27 @@ def _describe(call: Call, _: Resources) -> Authorization:
     return _one(Request(f"sagemaker:{call.operation}", _sagemaker_arn(call, kind, call.params[param])))
 
 
+# List* have no resource-level permissions: their resource is "*" (list_amazonsagemaker.html).
+@_maps("sagemaker", "ListEndpoints", "ListEndpointConfigs", "ListModels")
+def _list_hosting(call: Call, _: Resources) -> Authorization:
+    return _one(Request(f"sagemaker:{call.operation}", "*"))
+
+
+_DELETED = {
+    "DeleteEndpoint": ("endpoint", "EndpointName"),
+    "DeleteEndpointConfig": ("endpoint-config", "EndpointConfigName"),
+    "DeleteModel": ("model", "ModelName"),
+}
+
+
+# Delete* authorize on the resource and its tags (aws:ResourceTag/*, list_amazonsagemaker.html).
+@_maps("sagemaker", *_DELETED)
+def _delete_hosting(call: Call, resources: Resources) -> Authorization:
+    kind, param = _DELETED[call.operation]
+    arn = _sagemaker_arn(call, kind, call.params[param])
+    return _one(Request(f"sagemaker:{call.operation}", arn, _resource_tags(resources.tags(arn))))
+
+
 @_maps("sagemaker", "ListTags")
 def _list_tags(call: Call, __: Resources) -> Authorization:
     prefix, _, name = str(call.params["ResourceArn"]).rpartition("/")

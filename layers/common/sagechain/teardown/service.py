@@ -81,5 +81,5 @@ def delete_stack_resources(sagemaker: StackSageMaker, name_prefix: str, stack_na
                 failed.append(f"{kind} {resource.name} ({err.code}: {err.message})")
                 continue
             deleted.append(f"{kind} {resource.name}")
-            logger.info("deleted", extra={"kind": kind, "name": resource.name})
+            logger.info("deleted", extra={"kind": kind, "resource": resource.name})
     return Teardown(deleted, failed)
