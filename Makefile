@@ -26,13 +26,14 @@ export AWS_DEFAULT_REGION ?= $(REGION)
 # SAM's python builder looks for `python3.13` on PATH: the venv provides it.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help demo test lint types unit template-check build bench schema openapi clean
+.PHONY: help demo test lint types unit template-check build bench schema openapi iam-doc clean
 
 help:
 	@echo "make demo   run the pipeline offline (moto), from upload to prediction"
 	@echo "make test   lint, types, tests, template checks and sam build"
 	@echo "make bench  run the benchmarks in bench/"
 	@echo "make openapi  write the API's OpenAPI document (docs/openapi.json)"
+	@echo "make iam-doc  write docs/iam.md (granted actions and the tests that use them)"
 
 $(BIN)/.installed: requirements-dev.txt layers/common/requirements.txt
 	@test -n "$(PYTHON313)" || { echo "error: Python 3.13 not found (set PYTHON313=/path/to/python3.13)"; exit 1; }
@@ -71,6 +72,10 @@ test: lint types unit template-check build
 
 demo: $(BIN)/.installed
 	$(BIN)/python -m local.demo $(ARGS)
+# docs/iam.md: each function's granted actions and the e2e tests that use them (a whole e2e
+# run records them; tests/e2e/test_iam_grants.py keeps the page current).
+iam-doc: $(BIN)/.installed
+	IAM_DOC_WRITE=1 $(BIN)/pytest -q tests/e2e
 
 # Every bench/<name>.py is a benchmark with a main(); figures go to bench/README.md.
 bench: $(BIN)/.installed

@@ -235,6 +235,8 @@ def report_failures(stack: LocalStack, printer: Printer) -> None:
         run = detail.get("run_id") or detail.get("object", {}).get("key", "?")
         printer.line(f"{'FAILED':<18} {STAGE_OF.get(failure.function, failure.function)} on {run}")
         printer.line(f"{'':<18} reason: {failure.error}")
+    for problem in stack.iam.problems:
+        printer.line(f"{'IAM':<18} {problem}")
     if stack.failures:
         printer.line(
             f"{'':<18} the runs' history: GET /runs (make demo ARGS=--serve), emails in {OUTBOX_SHOWN}"
@@ -312,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
         report_failures(stack, printer)
         api = stack.api()
         show_runs(api, printer)
-        failed = predict_sample(stack, api, printer) + len(stack.failures)
+        failed = predict_sample(stack, api, printer) + len(stack.failures) + len(stack.iam.problems)
         outcome = "FAILED" if failed else "done"
         printer.line(f"{outcome}: {len(stack.observed)} events, emails in {OUTBOX_SHOWN}")
         if args.serve:

@@ -14,6 +14,7 @@ and puts AWS's state-change event for it on the default bus, as SageMaker does.
 
 import io
 import json
+import re
 import struct
 import tarfile
 import zlib
@@ -28,7 +29,7 @@ from urllib.parse import urlparse
 import boto3
 from botocore.awsrequest import AWSResponse
 from botocore.compat import HTTPHeaders
-from botocore.model import OperationModel
+from botocore.model import OperationModel, Shape
 from botocore.response import StreamingBody
 from botocore.validate import validate_parameters
 
@@ -45,6 +46,14 @@ _TASK_BY_LAMBDA = {
 }
 _OBJECTIVE = {"image-classification": "validation:accuracy", "object-detection": "validation:mAP"}
 EMULATED_MODEL_FILE = "emulated-model.json"
+# Built-in algorithms that train only on GPU instances, by the name in their image URI:
+# image classification, "EC2 Instance Recommendation" (GPU only for training):
+# https://docs.aws.amazon.com/sagemaker/latest/dg/image-classification.html#IC-instances
+# object detection, "EC2 Instance Recommendation for the Object Detection Algorithm":
+# https://docs.aws.amazon.com/sagemaker/latest/dg/object-detection.html#object-detection-instances
+GPU_ONLY_ALGORITHMS = ("image-classification", "object-detection")
+# GPU instance families (P and G: accelerated computing), https://aws.amazon.com/sagemaker/pricing/
+_GPU_FAMILY = re.compile(r"^ml\.[pg]\d")
 
 # What a simulated worker answers for an image: class names, or (width, height, boxes).
 Answer = list[str] | tuple[int, int, list[Box]]
@@ -57,6 +66,113 @@ class ApiError(Exception):
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
+
+
+def _member_path(path: str, name: str) -> str:
+    # AWS names members lowerCamelCase, list items .member.N (1-based), in validation messages.
+    member = name[:1].lower() + name[1:]
+    return f"{path}.{member}" if path else member
+
+
+def _violation(shown: Any, at: str, rule: str) -> str:
+    return f"Value '{shown}' at '{at}' failed to satisfy constraint: {rule}"
+
+
+def _scalar_violations(value: Any, shape: Shape, path: str) -> list[str]:
+    meta = shape.metadata
+    rules = []
+    if isinstance(value, str):
+        enum = getattr(shape, "enum", None)
+        pattern = _compiled(meta.get("pattern"))
+        if "max" in meta and len(value) > meta["max"]:
+            rules.append(f"Member must have length less than or equal to {meta['max']}")
+        if enum and value not in enum:
+            rules.append(f"Member must satisfy enum value set: [{', '.join(enum)}]")
+        if pattern is not None and not pattern.fullmatch(value):
+            rules.append(f"Member must satisfy regular expression pattern: {meta['pattern']}")
+    elif isinstance(value, int) and "max" in meta and value > meta["max"]:
+        rules.append(f"Member must have value less than or equal to {meta['max']}")
+    return [_violation(value, path, rule) for rule in rules]
+
+
+def _shape_violations(value: Any, shape: Any, path: str) -> list[str]:
+    """What botocore's client leaves unchecked (maximum lengths and counts, enums, patterns)."""
+    kind = shape.type_name
+    if kind not in {"list", "map", "structure"}:
+        return _scalar_violations(value, shape, path)
+    if not isinstance(value, list | dict):
+        return []
+    found = []
+    if kind != "structure" and "max" in shape.metadata and len(value) > shape.metadata["max"]:
+        found.append(
+            _violation(value, path, f"Member must have length less than or equal to {shape.metadata['max']}")
+        )
+    if kind == "list":
+        for index, item in enumerate(value, start=1):
+            found += _shape_violations(item, shape.member, f"{path}.{index}.member")
+    elif kind == "map" and isinstance(value, dict):
+        for key, item in value.items():
+            for part, entry, inner in (("key", key, shape.key), ("value", item, shape.value)):
+                rules = [v.split("constraint: ", 1)[1] for v in _shape_violations(entry, inner, path)]
+                if rules:
+                    found.append(
+                        _violation(entry, path, f"Map {part} must satisfy constraint: [{', '.join(rules)}]")
+                    )
+    elif isinstance(value, dict):
+        for name, item in value.items():
+            if name in shape.members:
+                found += _shape_violations(item, shape.members[name], _member_path(path, name))
+    return found
+
+
+_PATTERNS: dict[str, re.Pattern[str] | None] = {}
+
+
+def _compiled(pattern: str | None) -> re.Pattern[str] | None:
+    """The model's pattern as Python reads it; None for Java-only ones (\\p{L}: tags, free text)."""
+    if pattern is None:
+        return None
+    if pattern not in _PATTERNS:
+        try:
+            _PATTERNS[pattern] = re.compile(pattern)
+        except re.error:
+            _PATTERNS[pattern] = None
+    return _PATTERNS[pattern]
+
+
+def check_constraints(params: dict[str, Any], shape: Shape) -> None:
+    """ValidationException, in AWS's words, for a request outside the service model's constraints.
+
+    botocore validates only required members and minimums client-side (botocore.validate); SageMaker
+    checks the rest. Among them: the instance types each API takes (the enums TrainingInstanceType,
+    ProductionVariantInstanceType, TransformInstanceType: ResourceConfig.InstanceType in
+    https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ResourceConfig.html,
+    https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ProductionVariant.html,
+    https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_TransformResources.html); name
+    lengths (training, labeling jobs, models, endpoint configs, endpoints 63; tuning jobs 32:
+    https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateHyperParameterTuningJob.html);
+    hyperparameters (at most 100, keys 256 and values 2500 characters: HyperParameters in
+    https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateTrainingJob.html).
+    """
+    violations = _shape_violations(params, shape, "")
+    if violations:
+        count = len(violations)
+        raise ApiError(
+            "ValidationException",
+            f"{count} validation error{'s' if count > 1 else ''} detected: {'; '.join(violations)}",
+        )
+
+
+def _gpu_only(algorithm: dict[str, Any], instance_type: str) -> None:
+    """What CreateTrainingJob answers when a GPU-only built-in algorithm is asked for a CPU instance."""
+    image = algorithm.get("TrainingImage", "")
+    for name in GPU_ONLY_ALGORITHMS:
+        if f"/{name}:" in image and not _GPU_FAMILY.match(instance_type):
+            raise ApiError(
+                "ValidationException",
+                f"Instance type {instance_type} is not supported by algorithm {name}; "
+                "only GPU instances are supported.",
+            )
 
 
 def _now() -> datetime:
@@ -117,12 +233,15 @@ class EmulatedSageMaker:
 
     def _answer(self, model: OperationModel, context: dict[str, Any], **_: Any) -> Any:
         handler = getattr(self, f"_op_{model.name}", None)
-        if handler is None:
-            return None  # moto answers the rest
         params = context["emulated_params"]
-        self.calls[model.name] += 1
         url = f"https://{model.metadata['endpointPrefix']}.{REGION}.amazonaws.com/"
         try:
+            # Every SageMaker call, moto's too: botocore checks only required members and minimums.
+            if model.input_shape is not None:
+                check_constraints(params, model.input_shape)
+            if handler is None:
+                return None  # moto answers the rest
+            self.calls[model.name] += 1
             result = handler(params)
         except ApiError as err:
             error = {
@@ -145,8 +264,21 @@ class EmulatedSageMaker:
     def _create(
         self, store: dict[str, dict[str, Any]], name: str, kind: str, description: dict[str, Any]
     ) -> None:
-        if name in store:
-            raise ApiError("ResourceInUse", f"{kind} {name} already exists.")
+        """ResourceInUse, as CreateTrainingJob words it, for a job name already used (jobs are never
+        deleted, so a name is used once per account and Region): the Errors section of
+        https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateTrainingJob.html, of
+        API_CreateHyperParameterTuningJob.html and of API_CreateLabelingJob.html; the message as
+        https://github.com/aws/amazon-sagemaker-examples/pull/3108 quotes it. Tuning job names are not
+        case sensitive (HyperParameterTuningJobName, API_CreateHyperParameterTuningJob.html)."""
+        fold = str.lower if kind == "hyperparameter tuning job" else str
+        taken = {fold(existing): job for existing, job in store.items()}
+        if fold(name) in taken:
+            arn = next(v for k, v in taken[fold(name)].items() if k.endswith("JobArn"))
+            raise ApiError(
+                "ResourceInUse",
+                f"{kind.capitalize()} names must be unique within an AWS account and region, and a {kind} "
+                f"with this name already exists ({arn})",
+            )
         store[name] = description
 
     def _get(self, store: dict[str, dict[str, Any]], name: str, kind: str) -> dict[str, Any]:
@@ -175,7 +307,7 @@ class EmulatedSageMaker:
             "LastModifiedTime": now,
             "JobReferenceCode": sha256(name.encode()).hexdigest()[:12],
         }
-        self._create(self.labeling, name, "Labeling job", description)
+        self._create(self.labeling, name, "labeling job", description)
         self.pending.append(lambda: self._finish_labeling(name))
         return {"LabelingJobArn": arn}
 
@@ -249,6 +381,7 @@ class EmulatedSageMaker:
 
     def _op_CreateTrainingJob(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
         resources = params["ResourceConfig"]
+        _gpu_only(params["AlgorithmSpecification"], resources.get("InstanceType", ""))
         self._within_quota("training job", resources["InstanceType"], resources["InstanceCount"])
         name = params["TrainingJobName"]
         arn = f"{ARN}:training-job/{name}"
@@ -262,7 +395,7 @@ class EmulatedSageMaker:
             "CreationTime": now,
             "LastModifiedTime": now,
         }
-        self._create(self.training, name, "Training job", description)
+        self._create(self.training, name, "training job", description)
         self.pending.append(lambda: self._finish_training(name))
         return {"TrainingJobArn": arn}
 
@@ -348,8 +481,10 @@ class EmulatedSageMaker:
         self.emit("SageMaker Training Job State Change", _jsonable(detail), [job["TrainingJobArn"]])
 
     def _op_CreateHyperParameterTuningJob(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
-        resources = params.get("TrainingJobDefinition", {}).get("ResourceConfig")
+        definition = params.get("TrainingJobDefinition", {})
+        resources = definition.get("ResourceConfig")
         if resources:
+            _gpu_only(definition.get("AlgorithmSpecification", {}), resources.get("InstanceType", ""))
             # Its trials run side by side: the quota must hold all of them at once.
             parallel = params["HyperParameterTuningJobConfig"]["ResourceLimits"]["MaxParallelTrainingJobs"]
             self._within_quota(
@@ -373,12 +508,14 @@ class EmulatedSageMaker:
             },
             "ObjectiveStatusCounters": {"Succeeded": 0, "Pending": 0, "Failed": 0},
         }
-        self._create(self.tuning, name, "Tuning job", description)
+        self._create(self.tuning, name, "hyperparameter tuning job", description)
         self.pending.append(lambda: self._finish_tuning(name))
         return {"HyperParameterTuningJobArn": arn}
 
     def _op_DescribeHyperParameterTuningJob(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
-        return dict(self._get(self.tuning, params["HyperParameterTuningJobName"], "Tuning job"))
+        # DescribeHyperParameterTuningJob has no Tags (ListTags has them).
+        job = self._get(self.tuning, params["HyperParameterTuningJobName"], "Tuning job")
+        return {k: v for k, v in job.items() if k != "Tags"}
 
     def _finish_tuning(self, name: str) -> None:
         tuning = self.tuning[name]
@@ -447,6 +584,10 @@ class EmulatedSageMaker:
     # ------------------------------------------------------------ models and endpoints
     def _op_CreateModel(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
         name = params["ModelName"]
+        # Models, endpoint configurations and endpoints can be deleted, so a taken name is not
+        # ResourceInUse: SageMaker answers ValidationException "Cannot create already existing ..."
+        # (as seen from CreateEndpointConfig in
+        # https://github.com/awslabs/spot-tagging-bot-for-digital-assets/issues/2).
         if name in self.models:
             raise ApiError(
                 "ValidationException", f'Cannot create already existing model "{ARN}:model/{name}".'
@@ -465,6 +606,12 @@ class EmulatedSageMaker:
             raise ApiError(
                 "ValidationException", f'Cannot create already existing endpoint configuration "{arn}".'
             )
+        # Each variant's model must exist (ProductionVariant.ModelName, API_CreateEndpointConfig.html).
+        for variant in params.get("ProductionVariants", []):
+            if variant.get("ModelName") and variant["ModelName"] not in self.models:
+                raise ApiError(
+                    "ValidationException", f'Could not find model "{ARN}:model/{variant["ModelName"]}".'
+                )
         self.endpoint_configs[name] = {**params, "EndpointConfigArn": arn, "CreationTime": _now()}
         return {"EndpointConfigArn": arn}
 
@@ -477,12 +624,23 @@ class EmulatedSageMaker:
         del self.endpoint_configs[params["EndpointConfigName"]]
         return {}
 
+    def _existing_config(self, name: str) -> dict[str, Any]:
+        """The endpoint configuration CreateEndpoint or UpdateEndpoint names. Neither API has a
+        ResourceNotFound error (Errors: ResourceLimitExceeded only, in
+        https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateEndpoint.html and
+        https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_UpdateEndpoint.html): a missing
+        configuration is a ValidationException that names its ARN."""
+        if name not in self.endpoint_configs:
+            arn = f"{ARN}:endpoint-config/{name}"
+            raise ApiError("ValidationException", f'Could not find endpoint configuration "{arn}".')
+        return self.endpoint_configs[name]
+
     def _op_CreateEndpoint(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
         name = params["EndpointName"]
         arn = f"{ARN}:endpoint/{name.lower()}"
         if name in self.endpoints:
             raise ApiError("ValidationException", f'Cannot create already existing endpoint "{arn}".')
-        config = self._get(self.endpoint_configs, params["EndpointConfigName"], "Endpoint configuration")
+        config = self._existing_config(params["EndpointConfigName"])
         for variant in config.get("ProductionVariants", []):
             self._within_quota("endpoint", variant["InstanceType"], variant["InitialInstanceCount"])
         refusal = self.refuse_endpoint(params)
@@ -509,7 +667,7 @@ class EmulatedSageMaker:
                 "ValidationException",
                 f'Cannot update in-progress endpoint "{endpoint["EndpointArn"]}".',
             )
-        self._get(self.endpoint_configs, params["EndpointConfigName"], "Endpoint configuration")
+        self._existing_config(params["EndpointConfigName"])
         endpoint.update(
             EndpointStatus="Updating", LastModifiedTime=_now(), PendingConfig=params["EndpointConfigName"]
         )
@@ -676,19 +834,43 @@ class EmulatedSageMaker:
         self.pending.append(stopped)
         return {}
 
-    # ------------------------------------------------------------ run control: Delete* (added for issue 15)
-    # Deleted at once (SageMaker passes through Deleting, which no handler waits for).
+    # ------------------------------------------------------------ deletions (run control and cost, issue 15)
+    def _op_DeleteModel(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        name = params["ModelName"]
+        if name not in self.models:
+            raise ApiError("ValidationException", f'Could not find model "{ARN}:model/{name.lower()}".')
+        del self.models[name]
+        return {}
+
     def _op_DeleteEndpoint(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        # AWS deletes asynchronously (status Deleting); gone at once is enough offline.
         name = params["EndpointName"]
-        self._get(self.endpoints, name, "Endpoint")
+        if name not in self.endpoints:
+            raise ApiError("ValidationException", f'Could not find endpoint "{ARN}:endpoint/{name.lower()}".')
         self._drop_pending(name)
         del self.endpoints[name]
         return {}
 
-    def _op_DeleteModel(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
-        self._get(self.models, params["ModelName"], "Model")
-        del self.models[params["ModelName"]]
-        return {}
+    def _op_ListEndpoints(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        keys = ("EndpointName", "EndpointArn", "CreationTime", "LastModifiedTime", "EndpointStatus")
+        listed = [{k: e[k] for k in keys} for e in self._named(self.endpoints, params)]
+        return {"Endpoints": listed}
+
+    def _op_ListEndpointConfigs(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        keys = ("EndpointConfigName", "EndpointConfigArn", "CreationTime")
+        return {
+            "EndpointConfigs": [{k: c[k] for k in keys} for c in self._named(self.endpoint_configs, params)]
+        }
+
+    def _op_ListModels(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        keys = ("ModelName", "ModelArn", "CreationTime")
+        return {"Models": [{k: m[k] for k in keys} for m in self._named(self.models, params)]}
+
+    @staticmethod
+    def _named(store: dict[str, dict[str, Any]], params: dict[str, Any]) -> list[dict[str, Any]]:
+        # One page: NameContains filters case-insensitively, as the List* calls do.
+        contains = params.get("NameContains", "").lower()
+        return [resource for name, resource in sorted(store.items()) if contains in name.lower()]
 
 
 def _jsonable(value: Any) -> Any:

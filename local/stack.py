@@ -34,6 +34,7 @@ import boto3
 import time_machine
 
 from local.api import LocalApi, Route
+from local.iam_guard import IamGuard
 from local.lambda_context import FakeLambdaContext
 from local.sagemaker import EmulatedSageMaker
 from local.template import (
@@ -59,6 +60,10 @@ PHYSICAL = {
     "SageMakerExecutionRole.Arn": f"arn:aws:iam::{ACCOUNT}:role/sagechain-demo-sagemaker",
     "Api": "local",
 }
+# The ARNs the functions' policies name (template.yaml's GetAtt ... .Arn).
+PHYSICAL["DataBucket.Arn"] = f"arn:aws:s3:::{PHYSICAL['DataBucket']}"
+for _table in ("RunsTable", "IdempotencyTable"):
+    PHYSICAL[f"{_table}.Arn"] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{PHYSICAL[_table]}"
 # The template's queues, named as moto will create them.
 QUEUES = {
     "RulesDeadLetterQueue": "sagechain-demo-rules-dead-letters",
@@ -146,6 +151,9 @@ class LocalStack:
         self._traveller: Any = None
         self._clock: Any = None
         self.waited_seconds = 0
+        self.iam = IamGuard(
+            self.template, [definition.logical_id for definition in self.template.functions()]
+        )
 
     def wait(self, seconds: float) -> None:
         """Let `seconds` pass on the stack's clock (every Python clock moves: moto, Powertools)."""
@@ -156,6 +164,8 @@ class LocalStack:
         self.waited_seconds += int(seconds)
 
     def __enter__(self) -> "LocalStack":
+        # Before the emulation's session: every session created from now on is checked.
+        self.iam.install()
         self.sagemaker.install()
         self._sqs = boto3.client("sqs", region_name=REGION)
         self._events = boto3.client("events", region_name=REGION)
@@ -163,6 +173,7 @@ class LocalStack:
 
     def __exit__(self, *_: object) -> None:
         self.sagemaker.uninstall()
+        self.iam.uninstall()
         clients.clear_client_cache()
         if self._traveller is not None:
             self._traveller.stop()
@@ -260,7 +271,7 @@ class LocalStack:
         """A synchronous invoke (as API Gateway makes): the handler's result, errors raised."""
         function = self.functions[logical_id]
         handler = self._handler(function)
-        with _environment(function.definition.environment):
+        with _environment(function.definition.environment), self.iam.acting_as(logical_id):
             return handler(event, self._context(function))
 
     def api(self) -> LocalApi:
@@ -351,7 +362,7 @@ class LocalStack:
             if attempt > 1:
                 self.wait(RETRY_WAITS_SECONDS[attempt - 2])
             try:
-                with _environment(function.definition.environment):
+                with _environment(function.definition.environment), self.iam.acting_as(delivery.function):
                     handler(event, self._context(function))
             except (Exception, RuntimeCrash) as err:
                 error = err if isinstance(err, Exception) else RuntimeError(f"Runtime exited: {err}")
@@ -373,19 +384,22 @@ class LocalStack:
         """One batch of a queue to the function, as Lambda's SQS poller hands it (twice with
         deliver_twice: SQS delivers at least once); None when the queue had none to give."""
         url = self.queue_url(source.queue_arn)
-        batch = self._sqs.receive_message(
-            QueueUrl=url,
-            MaxNumberOfMessages=min(source.batch_size, 10),
-            AttributeNames=["All"],
-            MessageAttributeNames=["All"],
-        ).get("Messages", [])
+        # Lambda's poller reads and deletes with the function's role.
+        with self.iam.acting_as(function.definition.logical_id):
+            self._sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])
+            batch = self._sqs.receive_message(
+                QueueUrl=url,
+                MaxNumberOfMessages=min(source.batch_size, 10),
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
         if not batch:
             return None
         event = {"Records": [_sqs_record(message, source.queue_arn) for message in batch]}
         delivery = Delivery(function.definition.logical_id, event)
         handler = self._handler(function)
         try:
-            with _environment(function.definition.environment):
+            with _environment(function.definition.environment), self.iam.acting_as(delivery.function):
                 response = handler(event, self._context(function))
                 if self.deliver_twice:
                     response = handler(event, self._context(function))
@@ -402,9 +416,10 @@ class LocalStack:
         if retry:
             delivery.error = f"returned to the queue: {sorted(retry)}"
             self.failures.append(delivery)
-        for message in batch:
-            if message["MessageId"] not in retry:
-                self._sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        with self.iam.acting_as(function.definition.logical_id):
+            for message in batch:
+                if message["MessageId"] not in retry:
+                    self._sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
         return delivery
 
 

@@ -16,6 +16,8 @@ STACK_ID = (
     f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{STACK_NAME}/00000000-0000-4000-8000-000000000000"
 )
 _SUB = re.compile(r"\$\{([^}]+)\}")
+# AWS::NoValue: the property it is given to is dropped.
+NO_VALUE = object()
 
 
 def function_name(logical_id: str) -> str:
@@ -68,6 +70,10 @@ class FunctionDefinition:
     timeout_seconds: int = 3  # Lambda's default
 
 
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
 class Template:
     """Parameters, physical names and functions of template.yaml, with intrinsics resolved."""
 
@@ -81,8 +87,9 @@ class Template:
         }
         self.parameters.update(parameters)
 
-    def resolve(self, value: Any) -> Any:
-        """A value with Ref, Fn::GetAtt, Fn::Join and Fn::Sub replaced by local names."""
+    def resolve(self, value: Any) -> Any:  # noqa: PLR0911  # one return per intrinsic
+        """A value with Ref, Fn::GetAtt, Fn::Join, Fn::Sub, Fn::Select, Fn::If and Fn::FindInMap
+        replaced by local names (AWS::NoValue drops its key)."""
         if isinstance(value, list):
             return [self.resolve(item) for item in value]
         if not isinstance(value, dict):
@@ -95,12 +102,43 @@ class Template:
             return self._get_att(logical, attribute)
         if set(value) in ({"Fn::Join"}, {"Fn::Sub"}):
             return self._text(value)
-        return {key: self.resolve(item) for key, item in value.items()}
+        if set(value) == {"Fn::Select"}:
+            index, items = self.resolve(value["Fn::Select"])
+            return items[int(index)]
+        if set(value) == {"Fn::If"}:
+            condition, if_true, if_false = value["Fn::If"]
+            return self.resolve(if_true if self.condition(condition) else if_false)
+        if set(value) == {"Fn::FindInMap"}:
+            return self._find_in_map(*value["Fn::FindInMap"])
+        resolved = {key: self.resolve(item) for key, item in value.items()}
+        return {key: item for key, item in resolved.items() if item is not NO_VALUE}
 
     def _text(self, value: dict[str, Any]) -> str:
         if "Fn::Sub" in value:
-            return _SUB.sub(lambda m: str(self._sub_name(m.group(1))), value["Fn::Sub"])
+            sub = value["Fn::Sub"]
+            text, variables = (sub, {}) if isinstance(sub, str) else (sub[0], self.resolve(sub[1]))
+
+            def name(match: re.Match[str]) -> str:
+                found = match.group(1)
+                return str(variables[found]) if found in variables else str(self._sub_name(found))
+
+            return _SUB.sub(name, text)
         return self._join(*value["Fn::Join"])
+
+    def condition(self, name: str) -> bool:
+        """A template condition (only Fn::Equals of resolvable values)."""
+        spec = self.document["Conditions"][name]
+        if set(spec) != {"Fn::Equals"}:
+            raise ValueError(f"condition {name}: only Fn::Equals is resolved locally")
+        left, right = self.resolve(spec["Fn::Equals"])
+        return str(left) == str(right)
+
+    def _find_in_map(self, mapping: Any, top: Any, second: Any, options: Any = None) -> Any:
+        entries = self.document["Mappings"][self.resolve(mapping)]
+        found = entries.get(self.resolve(top), {}).get(self.resolve(second))
+        if found is None and options is not None:
+            return self.resolve(options["DefaultValue"])
+        return found
 
     def _join(self, separator: str, items: Any) -> str:
         # A CommaDelimitedList parameter resolves to its comma-joined text, as it is given.
@@ -108,7 +146,9 @@ class Template:
         parts = resolved.split(",") if isinstance(resolved, str) else resolved
         return separator.join(str(part) for part in parts if part != "")
 
-    def _ref(self, name: str) -> str:
+    def _ref(self, name: str) -> Any:
+        if name == "AWS::NoValue":
+            return NO_VALUE
         if name in self.parameters:
             return self.parameters[name]
         pseudo = {
@@ -165,6 +205,35 @@ class Template:
             definition.timeout_seconds = int(props.get("Timeout", global_function.get("Timeout", 3)))
             found.append(definition)
         return found
+
+    def policies(self, logical_id: str) -> list[dict[str, Any]]:
+        """A function's inline policy documents (Properties.Policies), resolved; SAM policy
+        templates and managed policy ARNs are refused: the offline stack cannot read them."""
+        if "Policies" in self.document.get("Globals", {}).get("Function", {}):
+            raise ValueError("Globals.Function.Policies is not read by the offline stack")
+        props = self.document["Resources"][logical_id]["Properties"]
+        documents = []
+        for policy in _as_list(props.get("Policies", [])):
+            if not isinstance(policy, dict) or set(policy) - {"Version", "Statement"}:
+                raise ValueError(
+                    f"{logical_id}: only inline policy documents are evaluated offline, not {policy!r}"
+                )
+            documents.append(self.resolve(self._lists(policy)))
+        return documents
+
+    def _lists(self, value: Any) -> Any:
+        """Refs to CommaDelimitedList parameters as lists (as a policy receives them)."""
+        if isinstance(value, list):
+            return [self._lists(item) for item in value]
+        if not isinstance(value, dict):
+            return value
+        if set(value) == {"Ref"} and self._is_list_parameter(value["Ref"]):
+            return [part for part in self.parameters[value["Ref"]].split(",") if part]
+        return {key: self._lists(item) for key, item in value.items()}
+
+    def _is_list_parameter(self, name: Any) -> bool:
+        spec = self.document.get("Parameters", {}).get(name, {})
+        return isinstance(spec, dict) and spec.get("Type") == "CommaDelimitedList"
 
     def _queue_sources(self, logical_id: str, props: dict[str, Any]) -> list[QueueSource]:
         sources = [

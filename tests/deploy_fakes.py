@@ -16,6 +16,15 @@ from sagechain.ports import EndpointConfig, EndpointState, ScalableTarget, Train
 from sagechain.records import ModelInfo, TrainingRecord
 from sagechain.spec import DatasetSpec
 from tests.fakes import MemoryDeploymentStore
+from tests.refusals import (
+    IN_PROGRESS,
+    autoscaled_variant_changed,
+    endpoint_busy,
+    missing_endpoint,
+    missing_endpoint_config,
+    missing_model,
+    no_scalable_target,
+)
 from tests.runs import STACK_NAME, training_record
 
 REGION = "us-east-1"
@@ -138,6 +147,47 @@ def run_model() -> ModelInfo:
 
 
 @dataclass
+class FakeAutoscaler:
+    """Application Auto Scaling in memory: registered variants and their policies."""
+
+    targets: dict[tuple[str, str], ScalableTarget] = field(default_factory=dict)
+    policies: dict[tuple[str, str], tuple[str, float, int, int]] = field(default_factory=dict)
+    calls: Counter[str] = field(default_factory=Counter)
+
+    def registered(self, endpoint: str, variant: str) -> ScalableTarget | None:
+        self.calls["DescribeScalableTargets"] += 1
+        return self.targets.get((endpoint, variant))
+
+    def deregister(self, endpoint: str, variant: str) -> None:
+        self.calls["DeregisterScalableTarget"] += 1
+        self.targets.pop((endpoint, variant), None)
+        self.policies.pop((endpoint, variant), None)
+
+    def register(self, endpoint: str, variant: str, min_capacity: int, max_capacity: int) -> None:
+        self.calls["RegisterScalableTarget"] += 1
+        self.targets[(endpoint, variant)] = ScalableTarget(min_capacity, max_capacity)
+
+    def track_invocations(
+        self,
+        endpoint: str,
+        variant: str,
+        policy_name: str,
+        target_per_instance: float,
+        scale_in_cooldown: int,
+        scale_out_cooldown: int,
+    ) -> None:
+        self.calls["PutScalingPolicy"] += 1
+        if (endpoint, variant) not in self.targets:
+            raise no_scalable_target(endpoint, variant).refused()
+        self.policies[(endpoint, variant)] = (
+            policy_name,
+            target_per_instance,
+            scale_in_cooldown,
+            scale_out_cooldown,
+        )
+
+
+@dataclass
 class FakeSageMaker:
     """SageMakerJobs and ModelHost in memory."""
 
@@ -150,6 +200,8 @@ class FakeSageMaker:
     endpoints: dict[str, EndpointState] = field(default_factory=dict)
     calls: Counter[str] = field(default_factory=Counter)
     updates: list[tuple[str, str, bool]] = field(default_factory=list)
+    # Application Auto Scaling, which SageMaker consults before an UpdateEndpoint.
+    scaling: FakeAutoscaler = field(default_factory=FakeAutoscaler)
 
     def add_job(self, job: TrainedJob, run_id: str | None = RUN, stack: str = STACK_NAME) -> None:
         self.jobs[job.name] = job
@@ -195,6 +247,8 @@ class FakeSageMaker:
         self.calls["CreateEndpointConfig"] += 1
         if name in self.configs:
             return False
+        if variant.model_name not in self.models:
+            raise missing_model("CreateEndpointConfig", variant.model_name).refused()
         arn = f"{ARN}:endpoint-config/{name}"
         self.configs[name] = EndpointConfig(name, arn, [variant])
         self.resource_tags[arn] = dict(tags)
@@ -214,15 +268,37 @@ class FakeSageMaker:
         self.calls["CreateEndpoint"] += 1
         if name in self.endpoints:
             return False
+        if config_name not in self.configs:
+            raise missing_endpoint_config("CreateEndpoint", config_name).refused()
         self.endpoints[name] = EndpointState(name, "Creating", config_name, None, None)
         self.resource_tags[f"{ARN}:endpoint/{name.lower()}"] = dict(tags)
         return True
 
     def update_endpoint(self, name: str, config_name: str, retain_variant_properties: bool) -> None:
         self.calls["UpdateEndpoint"] += 1
+        if name not in self.endpoints:
+            raise missing_endpoint("UpdateEndpoint", name).refused()
         current = self.endpoints[name]
+        if current.status in IN_PROGRESS:
+            raise endpoint_busy(name)
+        if config_name not in self.configs:
+            raise missing_endpoint_config("UpdateEndpoint", config_name).refused()
+        kept = {v.name: v.instance_type for v in self.configs[config_name].variants}
+        serving = self.configs.get(current.config_name)
+        for variant in serving.variants if serving else []:
+            changed = kept.get(variant.name, "removed") != variant.instance_type
+            if changed and (name, variant.name) in self.scaling.targets:
+                raise autoscaled_variant_changed(name, variant.name).refused()
         self.endpoints[name] = current._replace(status="Updating", pending_config_name=config_name)
         self.updates.append((name, config_name, retain_variant_properties))
+
+    def delete_endpoint_config(self, name: str) -> None:
+        self.calls["DeleteEndpointConfig"] += 1
+        self.configs.pop(name, None)
+
+    def delete_model(self, name: str) -> None:
+        self.calls["DeleteModel"] += 1
+        self.models.pop(name, None)
 
     def put_endpoint(
         self, status: str, config: EndpointConfig, reason: str | None = None, stack: str = STACK_NAME
@@ -237,43 +313,4 @@ class FakeSageMaker:
         current = self.endpoints[name]
         self.endpoints[name] = EndpointState(
             name, "InService", current.pending_config_name or current.config_name, None, None
-        )
-
-
-@dataclass
-class FakeAutoscaler:
-    """Application Auto Scaling in memory: registered variants and their policies."""
-
-    targets: dict[tuple[str, str], ScalableTarget] = field(default_factory=dict)
-    policies: dict[tuple[str, str], tuple[str, float, int, int]] = field(default_factory=dict)
-    calls: Counter[str] = field(default_factory=Counter)
-
-    def registered(self, endpoint: str, variant: str) -> ScalableTarget | None:
-        self.calls["DescribeScalableTargets"] += 1
-        return self.targets.get((endpoint, variant))
-
-    def deregister(self, endpoint: str, variant: str) -> None:
-        self.calls["DeregisterScalableTarget"] += 1
-        self.targets.pop((endpoint, variant), None)
-        self.policies.pop((endpoint, variant), None)
-
-    def register(self, endpoint: str, variant: str, min_capacity: int, max_capacity: int) -> None:
-        self.calls["RegisterScalableTarget"] += 1
-        self.targets[(endpoint, variant)] = ScalableTarget(min_capacity, max_capacity)
-
-    def track_invocations(
-        self,
-        endpoint: str,
-        variant: str,
-        policy_name: str,
-        target_per_instance: float,
-        scale_in_cooldown: int,
-        scale_out_cooldown: int,
-    ) -> None:
-        self.calls["PutScalingPolicy"] += 1
-        self.policies[(endpoint, variant)] = (
-            policy_name,
-            target_per_instance,
-            scale_in_cooldown,
-            scale_out_cooldown,
         )

@@ -39,22 +39,49 @@ class MemoryWriter:
         self.aborted = True
 
 
+class VersionedObjects(dict[str, bytes]):
+    """key -> latest bytes, keeping every write as a version like a versioned S3 bucket: a key's
+    first write is version "v1", its next "v2", and a delete leaves the versions in place."""
+
+    def __init__(self, objects: dict[str, bytes] | None = None) -> None:
+        super().__init__()
+        self.versions: dict[tuple[str, str], bytes] = {}
+        self._written: dict[str, int] = {}
+        for key, data in (objects or {}).items():
+            self[key] = data
+
+    def __setitem__(self, key: str, data: bytes) -> None:
+        self._written[key] = self._written.get(key, 0) + 1
+        self.versions[key, f"v{self._written[key]}"] = data
+        super().__setitem__(key, data)
+
+
 class MemoryStore:
-    """A bucket as a dict of key -> bytes, listed in key order like S3."""
+    """A versioned bucket as a dict of key -> bytes, listed in key order like S3.
+
+    A read naming a version gets that version, and a version never written is refused as S3
+    refuses it (GetObject: 404 NoSuchVersion, which the adapter raises as ObjectNotFoundError).
+    """
 
     def __init__(self, bucket: str = "bucket", objects: dict[str, bytes] | None = None) -> None:
         self.bucket = bucket
-        self.objects: dict[str, bytes] = dict(objects or {})
+        self.objects = VersionedObjects(objects)
 
     def uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"
 
     def read_bytes(self, key: str, max_bytes: int, version_id: str | None = None) -> bytes:
-        if key not in self.objects:
+        if version_id is None:
+            if key not in self.objects:
+                raise ObjectNotFoundError(key)
+            data = self.objects[key]
+        elif (key, version_id) in self.objects.versions:
+            data = self.objects.versions[key, version_id]
+        else:
             raise ObjectNotFoundError(key)
-        if len(self.objects[key]) > max_bytes:
-            raise ObjectTooLargeError(key, len(self.objects[key]), max_bytes)
-        return self.objects[key]
+        if len(data) > max_bytes:
+            raise ObjectTooLargeError(key, len(data), max_bytes)
+        return data
 
     def exists(self, key: str) -> bool:
         return key in self.objects
@@ -74,36 +101,10 @@ class MemoryStore:
         self.objects[key] = data
 
     def open_random_access(self, key: str, version_id: str | None = None) -> BinaryIO:
-        return io.BytesIO(self.read_bytes(key, 1 << 40))
+        return io.BytesIO(self.read_bytes(key, 1 << 40, version_id))
 
     def upload_stream(self, key: str, stream: BinaryIO, content_type: str) -> None:
         self.objects[key] = stream.read()
-
-
-class VersionedMemoryStore(MemoryStore):
-    """MemoryStore that keeps earlier versions too: a read naming a version gets that version."""
-
-    def __init__(
-        self,
-        bucket: str = "bucket",
-        objects: dict[str, bytes] | None = None,
-        versions: dict[tuple[str, str], bytes] | None = None,
-    ) -> None:
-        super().__init__(bucket, objects)
-        self.versions = dict(versions or {})
-
-    def read_bytes(self, key: str, max_bytes: int, version_id: str | None = None) -> bytes:
-        if version_id is None:
-            return super().read_bytes(key, max_bytes)
-        if (key, version_id) not in self.versions:
-            raise ObjectNotFoundError(key)
-        data = self.versions[key, version_id]
-        if len(data) > max_bytes:
-            raise ObjectTooLargeError(key, len(data), max_bytes)
-        return data
-
-    def open_random_access(self, key: str, version_id: str | None = None) -> BinaryIO:
-        return io.BytesIO(self.read_bytes(key, 1 << 40, version_id))
 
 
 class RecordingPublisher:

@@ -11,7 +11,10 @@ from contextlib import contextmanager
 from typing import Any
 
 import boto3
+from botocore import xform_name
 from botocore.stub import Stubber
+
+from tests.refusals import Refusal
 
 
 @contextmanager
@@ -21,6 +24,17 @@ def stubbed(service: str) -> Iterator[tuple[Any, Stubber]]:
     with Stubber(client) as stubber:
         yield client, stubber
         stubber.assert_no_pending_responses()
+
+
+def refuse(stubber: Stubber, refusal: Refusal, expected_params: dict[str, Any] | None = None) -> None:
+    """Queue the service's answer to a request it refuses (tests/refusals.py), as AWS sends it."""
+    stubber.add_client_error(
+        xform_name(refusal.operation),
+        service_error_code=refusal.code,
+        service_message=refusal.message,
+        http_status_code=400,
+        expected_params=expected_params,
+    )
 
 
 def count_calls(client: Any) -> Counter[str]:

@@ -17,7 +17,12 @@ from sagechain.names import STACK_TAG
 from sagechain.observability import count, logger, metrics, tracer
 
 settings = ConfigureAutoscalingSettings.from_env()
-config = AutoscalingConfig(settings.name_prefix, settings.predict_url_template, settings.stack_name)
+config = AutoscalingConfig(
+    settings.name_prefix,
+    settings.predict_url_template,
+    settings.stack_name,
+    price_overrides=settings.instance_price_overrides,
+)
 # Keyed on what the event is about: the endpoint, the configuration it runs, the status.
 idempotency, once = once_per("[name, config_name, status]", settings.idempotency_table, "change")
 

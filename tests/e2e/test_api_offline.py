@@ -42,9 +42,11 @@ def test_api_errors_are_json_with_the_right_status(stack: LocalStack) -> None:
         "POST", "/models/nosuch/predict", {"Content-Type": "image/png"}, png(4, 4, (0, 0, 0))
     )
     unknown_run = api.handle("GET", "/runs/nosuch-000000000000", {}, b"")
+    unknown_model_status = api.handle("GET", "/models/nosuch", {}, b"")
 
     assert (unknown_model.status, json.loads(unknown_model.body)["error"]["code"]) == (404, "model_not_found")
     assert (unknown_run.status, json.loads(unknown_run.body)["error"]["code"]) == (404, "run_not_found")
+    assert unknown_model_status.status == 404
     assert unknown_model.headers["Content-Type"] == "application/json"
 
 
@@ -53,8 +55,24 @@ def test_make_demo_runs_the_whole_chain_to_a_prediction(capsys: pytest.CaptureFi
 
     exit_code = demo.main([])
 
-    printed = capsys.readouterr().out
+    # Each printed line is "[  1.23s] what happened"; the timings go.
+    lines = [line.split("] ", 1)[-1] for line in capsys.readouterr().out.splitlines()]
     assert exit_code == 0
-    assert "Model Live" in printed
-    assert "predict            POST /v1/models/sagechain-flowers/predict?k=2" in printed
-    assert "emulated endpoint" in printed
+    # The COCO zip became one box per image, four of each class
+    [fruit_prepared] = [line for line in lines if line.startswith("Dataset Prepared   run fruit-")]
+    assert fruit_prepared.endswith("8 images, skipped nothing, labels {'apple': 4, 'blueberry': 4}")
+    # Each dataset ended where the demo means it to: two live, one rejected, one over a quota
+    runs = {line.split()[1].rsplit("-", 1)[0]: line.split()[2] for line in lines if line.startswith("run ")}
+    assert runs == {"flowers": "live", "fruit": "live", "typo": "rejected", "pets": "failed"}
+    # And both live models answer: the blueberry is found in a box, the tulip ranked first
+    answers = {
+        line.split("/models/")[1].split("/")[0]: json.loads(lines[i + 1].strip())
+        for i, line in enumerate(lines)
+        if line.startswith("predict ")
+    }
+    assert "-> 200" in " ".join(line for line in lines if line.startswith("predict "))
+    [box] = answers["sagechain-fruit"]["predictions"]
+    assert box["label"] == "blueberry"
+    assert 0 <= box["xmin"] < box["xmax"] <= 1
+    assert 0 <= box["ymin"] < box["ymax"] <= 1
+    assert [p["label"] for p in answers["sagechain-flowers"]["predictions"]] == ["tulip", "rose"]

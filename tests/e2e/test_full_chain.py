@@ -65,6 +65,9 @@ def test_image_classification_goes_from_upload_through_ground_truth_to_a_live_au
         .read()
     )
     assert model["labels"] == ["rose", "tulip"]
+    # And the live endpoint's hourly cost is in plain sight, from the guardrails' price table
+    assert live["hourly_cost"] == model["hourly_cost"]
+    assert model["hourly_cost"]["instance_type"] == live["instance_type"]
     assert len(subjects()) == 5
 
 
@@ -126,6 +129,33 @@ def test_a_second_run_updates_the_live_endpoint_keeping_autoscaling(stack: Local
     assert live["EndpointConfigName"] == f"{deployments[1]['training_job_name']}-config"
     targets = boto3.client("application-autoscaling").describe_scalable_targets(ServiceNamespace="sagemaker")
     assert len(targets["ScalableTargets"]) == 1
+
+
+def test_three_runs_of_one_dataset_leave_the_live_and_the_previous_configuration_and_model(
+    stack: LocalStack,
+) -> None:
+    # Given the same dataset deployed three times, each run replacing the live model
+    for _ in range(3):
+        upload_flowers(stack, {"task": "image-classification", "labels": ["rose", "tulip"], "training": {}})
+        stack.run_until_quiet()
+
+    # Then only the live deployment and the one before it (kept for a rollback) remain
+    assert stack.failures == []
+    lives = [e["detail"] for e in stack.observed if e["detail-type"] == "Model Live"]
+    assert len(lives) == 3
+    live, previous = lives[2], lives[1]
+    assert sorted(stack.sagemaker.models) == sorted([live["model_name"], previous["model_name"]])
+    assert sorted(stack.sagemaker.endpoint_configs) == sorted(
+        [live["endpoint_config_name"], previous["endpoint_config_name"]]
+    )
+    # And the live model.json names the previous one, for a rollback
+    model = json.loads(
+        boto3.client("s3")
+        .get_object(Bucket=stack.bucket, Key=f"models/{live['endpoint_name']}/model.json")["Body"]
+        .read()
+    )
+    assert model["previous"]["model_name"] == previous["model_name"]
+    assert model["previous"]["previous"] is None
 
 
 @pytest.fixture

@@ -48,7 +48,7 @@ def test_a_detection_dataset_gets_a_bounding_box_job_on_the_stacks_work_team(sta
 
 
 def test_a_run_with_provided_labels_starts_no_labeling_job(stack: LocalStack) -> None:
-    for name, data in flower_images(per_class=1).items():
+    for name, data in flower_images(per_class=4).items():
         upload(stack, f"datasets/garden/images/{name}", data)
     spec = {"task": "image-classification", "labels": ["rose", "tulip"], "labeling": {"mode": "provided"}}
     upload(stack, "datasets/garden/dataset.json", json.dumps(spec).encode())
@@ -57,3 +57,16 @@ def test_a_run_with_provided_labels_starts_no_labeling_job(stack: LocalStack) ->
 
     assert "StartLabelingFunction" not in [d.function for d in deliveries]
     assert stack.sagemaker.labeling == {}
+    # The run did not stop short: its class folders became labels, and training used them
+    assert [e["detail-type"] for e in stack.observed][:2] == ["Dataset Prepared", "Training Started"]
+    prepared = stack.observed[0]
+    assert prepared["detail"]["label_counts"] == {"rose": 4, "tulip": 4}
+    [job] = stack.sagemaker.training.values()
+    s3 = boto3.client("s3")
+    lines = []
+    for channel in job["InputDataConfig"]:
+        bucket, key = channel["DataSource"]["S3DataSource"]["S3Uri"].removeprefix("s3://").split("/", 1)
+        lines += [
+            json.loads(line) for line in s3.get_object(Bucket=bucket, Key=key)["Body"].read().splitlines()
+        ]
+    assert sorted(line["label"] for line in lines) == [0, 0, 0, 0, 1, 1, 1, 1]

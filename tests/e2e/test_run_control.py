@@ -5,6 +5,7 @@ from typing import Any
 
 import boto3
 import pytest
+from local import iam_guard
 from local.api import ApiResponse
 from local.sample_data import FLOWER_COLOURS, png
 from local.stack import LocalStack
@@ -114,6 +115,12 @@ def test_deleting_a_live_model_deletes_its_endpoint_and_predict_then_answers_404
     assert targets["ScalableTargets"] == []
     after = predict(stack, model)
     assert (after.status, body(after)["error"]["code"]) == (404, "model_deleted")
+    # As on AWS: InvokeEndpoint is allowed only on endpoints tagged for this stack, and a deleted
+    # endpoint has no tags left, so the warm container's call is denied; predict then rechecks
+    # model.json and answers 404. That one denial is expected; any other still fails the test.
+    denied = [problem for problem in iam_guard.PROBLEMS if "sagemaker:InvokeEndpoint" in problem]
+    assert denied
+    iam_guard.PROBLEMS[:] = [problem for problem in iam_guard.PROBLEMS if problem not in denied]
     assert "was deleted at" in body(after)["error"]["message"]
     status = body(stack.api().handle("GET", f"/models/{model}", {}, b""))
     assert status["deleted_at"] is not None
@@ -156,6 +163,10 @@ def test_rolling_back_puts_the_first_runs_model_back_on_the_endpoint_with_autosc
     first, second = two_runs_on_one_endpoint(stack)
     model = first["endpoint_name"]
 
+    # The first model's own configuration is deleted once the rollback's copy is live (cleanup
+    # keeps only the live and previous deployments): compare with it as it was.
+    original = stack.sagemaker.endpoint_configs[first["endpoint_config_name"]]
+
     answer = stack.api().handle("POST", f"/models/{model}/rollback", {}, b"")
     stack.run_until_quiet()
 
@@ -168,7 +179,6 @@ def test_rolling_back_puts_the_first_runs_model_back_on_the_endpoint_with_autosc
     # A copy of the first model's own configuration, tagged with its run (a new configuration is
     # a new deployment to configure_autoscaling).
     config = stack.sagemaker.endpoint_configs[stack.sagemaker.endpoints[model]["EndpointConfigName"]]
-    original = stack.sagemaker.endpoint_configs[first["endpoint_config_name"]]
     assert config["ProductionVariants"] == original["ProductionVariants"]
     assert config["ProductionVariants"][0]["ModelName"] == first["model_name"]
     assert stack.sagemaker.endpoints[model]["EndpointStatus"] == "InService"

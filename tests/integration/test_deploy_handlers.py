@@ -14,7 +14,8 @@ from moto import mock_aws
 
 from tests.aws import BUCKET, EventCapture, create_stack_resources, load_handler, sample_event
 from tests.deploy_fakes import ARN, ENDPOINT, JOB, RUN, completed_job, plan, run_model, spec
-from tests.stubs import count_calls, stubbed
+from tests.refusals import missing_endpoint
+from tests.stubs import count_calls, refuse, stubbed
 
 # The tag every resource of the stack under test carries (STACK_NAME in tests/conftest.py).
 STACK_TAG = {"Key": "sagechain:stack", "Value": "sagechain"}
@@ -93,7 +94,7 @@ def test_documented_completion_event_creates_the_endpoint_once_even_when_deliver
         },
         {"ResourceArn": f"{ARN}:training-job/{JOB}"},
     )
-    sm.add_client_error("describe_endpoint", "ValidationException", "Could not find endpoint")
+    refuse(sm, missing_endpoint("DescribeEndpoint", ENDPOINT))
     sm.add_response("create_model", {"ModelArn": f"{ARN}:model/{JOB}"})
     sm.add_response("create_endpoint_config", {"EndpointConfigArn": f"{ARN}:endpoint-config/{CONFIG_NAME}"})
     sm.add_response("create_endpoint", {"EndpointArn": f"{ARN}:endpoint/{ENDPOINT}"})

@@ -1,4 +1,5 @@
-"""The template's EventBridge rules bring notify and track_run exactly the events they are for."""
+"""The template's EventBridge rules bring each function exactly the events it is for, in every
+status and spelling its source sends."""
 
 import json
 import re
@@ -137,3 +138,123 @@ def test_another_stacks_sagechain_event_matches_no_rule_of_this_stack(function: 
 
     assert matching(function, event("dataset_rejected")) != []
     assert matching(function, other) == []
+
+
+# ---------------------------------------------------------------- every status each source sends
+# The statuses each SageMaker source documents ("Events that Amazon SageMaker AI sends to Amazon
+# EventBridge", https://docs.aws.amazon.com/sagemaker/latest/dg/automating-sagemaker-with-eventbridge.html,
+# and the *Status enums of the Describe* API reference). Training, tuning and labeling events
+# spell them as DescribeTrainingJob does; the endpoint event spells them IN_SERVICE, FAILED, ...
+# while DescribeEndpoint says InService, Failed: endpoint rules are tried with both spellings.
+STATUSES: dict[str, tuple[str, str, list[str]]] = {
+    # detail-type: (sample event, status field, statuses)
+    "SageMaker Training Job State Change": (
+        "training_job_failed",
+        "TrainingJobStatus",
+        ["InProgress", "Completed", "Failed", "Stopping", "Stopped"],
+    ),
+    "SageMaker HyperParameter Tuning Job State Change": (
+        "tuning_job_failed",
+        "HyperParameterTuningJobStatus",
+        ["InProgress", "Completed", "Failed", "Stopping", "Stopped"],
+    ),
+    "SageMaker Endpoint State Change": (
+        "endpoint_failed",
+        "EndpointStatus",
+        [
+            "OutOfService",
+            "Creating",
+            "Updating",
+            "SystemUpdating",
+            "RollingBack",
+            "InService",
+            "Deleting",
+            "Failed",
+            "UpdateRollbackFailed",
+        ],
+    ),
+    "SageMaker Ground Truth Labeling Job State Change": (
+        "labeling_job_failed",
+        "LabelingJobStatus",
+        ["Initializing", "InProgress", "Completed", "Failed", "Stopping", "Stopped"],
+    ),
+}
+ALL = "every status"
+# Each rule on a SageMaker source: the statuses it is for (in DescribeX's spelling).
+HEARS: dict[str, set[str] | str] = {
+    "StartTrainingFunctionLabelingCompleted": {"Completed"},
+    "NotifyFunction.LabelingJobFailed": {"Failed", "Stopped"},
+    "NotifyFunction.TrainingJobFailed": {"Failed", "Stopped"},
+    "NotifyFunction.TuningJobFailed": {"Failed", "Stopped"},
+    "NotifyFunction.EndpointFailed": {"Failed"},
+    "TrackRunFunction.LabelingJobChanged": ALL,
+    "TrackRunFunction.TrainingJobChanged": ALL,
+    "TrackRunFunction.TuningJobChanged": ALL,
+    "TrackRunFunction.EndpointChanged": ALL,
+    "DeployModelFunction.TrainingJobEnded": {"Completed", "Failed", "Stopped"},
+    "DeployModelFunction.TuningJobCompleted": {"Completed"},
+    "ConfigureAutoscalingFunction.EndpointStateChanged": {"InService", "Failed", "UpdateRollbackFailed"},
+}
+
+
+@cache
+def every_rule() -> dict[str, dict[str, Any]]:
+    """Every EventBridge rule in template.yaml, as <function>.<event> (or the rule's logical id):
+    its resolved pattern."""
+    template = Template(PHYSICAL, {})
+    found: dict[str, dict[str, Any]] = {}
+    for logical_id, resource in template.document["Resources"].items():
+        for name, source in resource.get("Properties", {}).get("Events", {}).items():
+            if source["Type"] == "EventBridgeRule":
+                found[f"{logical_id}.{name}"] = template.resolve(source["Properties"]["Pattern"])
+    # And the rules declared on their own (the long stages' queues' rules), by logical id.
+    for rule in template.rules():
+        found[rule.logical_id] = rule.pattern
+    return found
+
+
+def upper_snake(status: str) -> str:
+    """InService -> IN_SERVICE, as the endpoint event spells it."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", status).upper()
+
+
+def spellings(detail_type: str, status: str) -> list[str]:
+    if detail_type == "SageMaker Endpoint State Change":
+        return [status, upper_snake(status)]
+    return [status]
+
+
+STATUS_CASES = [
+    pytest.param(rule, detail_type, spelling, status, id=f"{rule}-{spelling}")
+    for rule, pattern in every_rule().items()
+    for detail_type in pattern.get("detail-type", [])
+    if detail_type in STATUSES
+    for status in STATUSES[detail_type][2]
+    for spelling in spellings(detail_type, status)
+]
+
+
+def test_every_sagemaker_rule_has_its_statuses_in_the_table_and_the_rest_hear_no_status() -> None:
+    sagemaker_rules = {rule for rule, p in every_rule().items() if p["source"] == ["aws.sagemaker"]}
+
+    assert sagemaker_rules == set(HEARS)
+    for rule, pattern in every_rule().items():
+        if rule not in HEARS:  # uploads and sagechain's own events carry no status
+            assert pattern["source"] in (["aws.s3"], ["sagechain"]), rule
+    assert {
+        d for p in every_rule().values() for d in p.get("detail-type", []) if d.startswith("SageMaker")
+    } == set(STATUSES)
+
+
+@pytest.mark.parametrize(("rule", "detail_type", "spelling", "status"), STATUS_CASES)
+def test_each_rule_hears_exactly_the_statuses_it_is_for_in_every_spelling(
+    rule: str, detail_type: str, spelling: str, status: str
+) -> None:
+    case, field, _ = STATUSES[detail_type]
+    sample = event(case)
+    sample["detail"][field] = spelling
+    wanted = HEARS[rule]
+
+    heard = EventPattern.load(json.dumps(every_rule()[rule])).matches_event(sample)
+
+    assert heard == (wanted == ALL or status in wanted)

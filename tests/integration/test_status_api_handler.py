@@ -85,6 +85,16 @@ def deploy_live_model() -> None:
         "dataset": "flowers",
         "metric": {"name": "validation:accuracy", "value": 0.93},
         "deployed_at": "2026-03-02T11:38:10Z",
+        "hourly_cost": {
+            "prices_as_of": "2026-12-01",
+            "region": "us-east-1",
+            "instance_type": "ml.m5.large",
+            "usd_per_instance_hour": "0.115",
+            "min_instances": 1,
+            "max_instances": 4,
+            "min_usd_per_hour": "0.12",
+            "max_usd_per_hour": "0.46",
+        },
     }
     boto3.client("s3").put_object(
         Bucket=BUCKET, Key=f"models/{ENDPOINT}/model.json", Body=json.dumps(info).encode()
@@ -208,6 +218,16 @@ def test_a_live_model_shows_its_endpoint_instances_autoscaling_range_and_metric(
     current = body["current_model"]
     assert (current["model_name"], current["run_id"], current["dataset"]) == (MODEL, RUN, "flowers")
     assert current["metric"] == {"name": "validation:accuracy", "value": 0.93}
+    # And what it bills per hour, and how to delete it
+    assert (body["hourly_cost"]["min_usd_per_hour"], body["hourly_cost"]["max_usd_per_hour"]) == (
+        "0.12",
+        "0.46",
+    )
+    assert body["delete_commands"] == [
+        f"aws sagemaker delete-endpoint --endpoint-name {ENDPOINT}",
+        f"aws sagemaker delete-endpoint-config --endpoint-config-name {CONFIG}",
+        f"aws sagemaker delete-model --model-name {MODEL}",
+    ]
 
 
 def test_an_endpoint_of_ours_not_yet_live_shows_its_status_without_a_model(api: ModuleType) -> None:

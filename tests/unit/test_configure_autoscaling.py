@@ -1,9 +1,12 @@
 """configure_autoscaling's service on in-memory SageMaker, autoscaling and bucket."""
 
+from decimal import Decimal
+
 import pytest
 
 from sagechain.deployment.bookkeeping import Outcome
 from sagechain.deployment.configure_autoscaling import AutoscalingConfig, configure_autoscaling
+from sagechain.errors import RequestRefusedError
 from sagechain.event_sources.sagemaker import StateChange
 from sagechain.events import DeploymentFailed, ModelLive
 from sagechain.names import resource_tags
@@ -14,7 +17,6 @@ from tests.deploy_fakes import (
     ENDPOINT,
     JOB,
     RUN,
-    FakeAutoscaler,
     FakeSageMaker,
     endpoint_change,
     live_model,
@@ -41,7 +43,7 @@ class Stage:
 
     def __init__(self, store: MemoryDeploymentStore | None = None, in_flight: bool = True) -> None:
         self.sagemaker = FakeSageMaker()
-        self.autoscaler = FakeAutoscaler()
+        self.autoscaler = self.sagemaker.scaling
         self.store = store or store_with_run()
         self.publisher = RecordingPublisher()
         info = run_model().model_dump_json().encode()
@@ -87,8 +89,16 @@ def test_endpoint_in_service_gets_autoscaling_from_the_spec_and_its_model_goes_l
         600,
         30,
     )
-    # And the run's model is the live one, the deployment no longer in flight
-    assert stage.live == run_model()
+    # And the run's model is the live one, with what it bills per hour, the deployment no longer in flight
+    assert stage.live is not None
+    assert stage.live.model_copy(update={"hourly_cost": None, "endpoint_config_name": None}) == run_model()
+    cost = stage.live.hourly_cost
+    assert cost is not None
+    assert (cost.usd_per_instance_hour, cost.min_usd_per_hour, cost.max_usd_per_hour) == (
+        Decimal("0.115"),
+        Decimal("0.23"),
+        Decimal("0.58"),
+    )
     assert f"models/{ENDPOINT}/deploying.json" not in stage.store.objects
     # And Model Live tells where to send images
     [event] = stage.publisher.events
@@ -96,6 +106,9 @@ def test_endpoint_in_service_gets_autoscaling_from_the_spec_and_its_model_goes_l
     assert event.predict_url == f"https://api.example.com/v1/models/{ENDPOINT}/predict"
     assert (event.instance_type, event.min_instances, event.max_instances) == ("ml.m5.large", 2, 5)
     assert (event.run_id, event.model_name) == (RUN, JOB)
+    # And what the endpoint costs per hour, and which configuration to delete with it
+    assert event.hourly_cost == cost
+    assert event.endpoint_config_name == NEW.name
 
 
 def test_defaults_scale_between_one_and_two_instances_at_fifty_invocations() -> None:
@@ -236,3 +249,71 @@ def test_endpoint_configuration_not_made_by_sagechain_is_left_alone() -> None:
 
     assert outcome.outcome == "ignored"
     assert stage.autoscaler.calls.total() == 0
+
+
+OLDEST = EndpointConfig(
+    "sagechain-oldest-run-train-config",
+    f"{ARN}:endpoint-config/sagechain-oldest-run-train-config",
+    [Variant("AllTraffic", "sagechain-oldest-run-train", "ml.m5.large")],
+)
+
+
+def stage_with_two_earlier_models(oldest_stack: str = STACK_NAME) -> Stage:
+    """The older run's model is live; the oldest run's model is kept as its previous one."""
+    stage = Stage()
+    oldest = live_model("sagechain-oldest-run-train").model_copy(
+        update={"run_id": "oldest-run", "endpoint_config_name": OLDEST.name}
+    )
+    older = live_model().model_copy(update={"endpoint_config_name": OLD.name, "previous": oldest})
+    stage.store.objects[f"models/{ENDPOINT}/model.json"] = older.model_dump_json().encode()
+    for config in (OLD, OLDEST):
+        stage.sagemaker.configs[config.name] = config
+        stage.sagemaker.models[config.variants[0].model_name] = {}
+    stage.sagemaker.resource_tags[OLD.arn] = resource_tags("older-run", STACK_NAME)
+    stage.sagemaker.resource_tags[OLDEST.arn] = resource_tags("oldest-run", oldest_stack)
+    return stage
+
+
+def test_going_live_deletes_the_model_two_deployments_back_and_keeps_the_previous_for_rollback() -> None:
+    # Given a live model with a previous one kept for a rollback
+    stage = stage_with_two_earlier_models()
+
+    # When the run's new model goes live
+    stage.run(endpoint_change())
+
+    # Then the oldest configuration and model are deleted; the one live until now becomes the previous
+    assert set(stage.sagemaker.configs) == {NEW.name, OLD.name}
+    assert set(stage.sagemaker.models) == {"sagechain-older-run-train"}
+    assert stage.live is not None
+    assert stage.live.endpoint_config_name == NEW.name
+    assert stage.live.previous is not None
+    assert (stage.live.previous.model_name, stage.live.previous.endpoint_config_name) == (
+        "sagechain-older-run-train",
+        OLD.name,
+    )
+    assert stage.live.previous.previous is None
+
+
+def test_a_superseded_configuration_another_stack_tagged_is_kept() -> None:
+    stage = stage_with_two_earlier_models(oldest_stack="another-stack")
+
+    stage.run(endpoint_change())
+
+    assert OLDEST.name in stage.sagemaker.configs
+    assert stage.sagemaker.calls["DeleteModel"] == 0
+    assert isinstance(stage.publisher.events[-1], ModelLive)
+
+
+def test_a_refused_deletion_does_not_keep_the_model_from_going_live() -> None:
+    stage = stage_with_two_earlier_models()
+
+    def refuse(name: str) -> None:
+        raise RequestRefusedError("DeleteModel", "AccessDeniedException", "not authorized")
+
+    stage.sagemaker.delete_model = refuse  # type: ignore[method-assign]
+
+    stage.run(endpoint_change())
+
+    assert isinstance(stage.publisher.events[-1], ModelLive)
+    assert stage.live is not None
+    assert stage.live.model_name == JOB

@@ -19,7 +19,6 @@ from tests.deploy_fakes import (
     JOB,
     ROLE,
     RUN,
-    FakeAutoscaler,
     FakeSageMaker,
     completed_job,
     ended_job,
@@ -47,7 +46,7 @@ class Stage:
     def __init__(self, store: MemoryDeploymentStore | None = None, config: DeployConfig = CONFIG) -> None:
         self.config = config
         self.sagemaker = FakeSageMaker()
-        self.autoscaler = FakeAutoscaler()
+        self.autoscaler = self.sagemaker.scaling
         self.store = store or store_with_run()
         self.publisher = RecordingPublisher()
 

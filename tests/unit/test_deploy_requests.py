@@ -30,8 +30,9 @@ from tests.deploy_fakes import (
     training_change,
 )
 from tests.fakes import MemoryDeploymentStore, RecordingPublisher
+from tests.refusals import missing_endpoint
 from tests.runs import STACK_NAME
-from tests.stubs import call_order, count_calls, stubbed
+from tests.stubs import call_order, count_calls, refuse, stubbed
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 CONFIG_NAME = f"{JOB}-config"
@@ -170,12 +171,7 @@ def clients() -> Iterator[Clients]:
 
 def test_create_path_sends_valid_requests_in_order(clients: Clients) -> None:
     clients.expect_job()
-    clients.sm.add_client_error(
-        "describe_endpoint",
-        service_error_code="ValidationException",
-        service_message=f'Could not find endpoint "{ARN}:endpoint/{ENDPOINT}".',
-        expected_params={"EndpointName": ENDPOINT},
-    )
+    refuse(clients.sm, missing_endpoint("DescribeEndpoint", ENDPOINT), {"EndpointName": ENDPOINT})
     clients.expect_model_and_config()
     clients.sm.add_response(
         "create_endpoint",
@@ -274,7 +270,7 @@ def test_update_that_only_changes_the_model_leaves_autoscaling_alone(clients: Cl
 
 def test_names_that_already_exist_count_as_created(clients: Clients) -> None:
     clients.expect_job()
-    clients.sm.add_client_error("describe_endpoint", "ValidationException", "Could not find endpoint")
+    refuse(clients.sm, missing_endpoint("DescribeEndpoint", ENDPOINT))
     clients.sm.add_client_error(
         "create_model", "ValidationException", f'Cannot create already existing model "{ARN}:model/{JOB}".'
     )
@@ -294,7 +290,7 @@ def test_duplicate_deliveries_create_and_update_once(clients: Clients) -> None:
     store = store_with_run()
     # First delivery: the endpoint is created
     clients.expect_job()
-    clients.sm.add_client_error("describe_endpoint", "ValidationException", "Could not find endpoint")
+    refuse(clients.sm, missing_endpoint("DescribeEndpoint", ENDPOINT))
     clients.expect_model_and_config()
     clients.sm.add_response("create_endpoint", {"EndpointArn": f"{ARN}:endpoint/{ENDPOINT}"})
     clients.deploy(store)

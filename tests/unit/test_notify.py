@@ -195,7 +195,13 @@ EXPECTED: dict[str, tuple[str, list[str]]] = {
         [
             f"Model sagechain-flowers-8b39944c64ac-model is live on endpoint {ENDPOINT}.",
             "Autoscaling:            1 to 4 instances",
+            "Endpoint cost:          $0.12/hour at 1, $0.46/hour at 4 x ml.m5.large (on-demand, us-east-1, "
+            "price table of 2026-12-01)",
             f"Predict (POST): {PREDICT}",
+            f"aws sagemaker delete-endpoint --endpoint-name {ENDPOINT}; aws sagemaker delete-endpoint-config "
+            "--endpoint-config-name sagechain-flowers-8b39944c64ac-model-config; aws sagemaker delete-model "
+            "--model-name sagechain-flowers-8b39944c64ac-model",
+            "DELETE https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/v1/models/sagechain-flowers,",
             f"Send images to POST {PREDICT}, signed with your AWS credentials",
         ],
     ),
@@ -377,6 +383,17 @@ def test_duplicate_reports_of_one_failure_are_one_email(sagemaker: FakeSageMaker
     again = {**first, "id": "f00dfeed-0000-4000-8000-000000000000", "time": "2026-03-02T11:20:02Z"}
 
     assert email_for("", sagemaker, store, first).key == email_for("", sagemaker, store, again).key
+
+
+def test_every_other_fact_is_its_own_email(sagemaker: FakeSageMaker, store: MemoryStore) -> None:
+    # Given every kind of email, and the same training job stopped rather than failed
+    stopped = sample_event("notify", "training_job_failed")
+    stopped["detail"]["TrainingJobStatus"] = "Stopped"
+    keys = [email_for(case, sagemaker, store).key for case in sorted(EXPECTED)]
+    keys.append(email_for("", sagemaker, store, stopped).key)
+
+    # Then no two share a key, so none is deduplicated away as another's repeat
+    assert len(set(keys)) == len(keys), keys
 
 
 def test_a_run_without_run_json_is_still_emailed_by_its_run_id(sagemaker: FakeSageMaker) -> None:

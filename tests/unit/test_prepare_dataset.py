@@ -20,7 +20,7 @@ from sagechain.ingest.prepare_dataset import prepare_dataset
 from sagechain.ingest.settings import ZipLimits
 from sagechain.ingest.upload import DatasetUpload, dataset_upload
 from sagechain.settings import SpecDefaults
-from tests.fakes import MemoryStore, RecordingPublisher, VersionedMemoryStore
+from tests.fakes import MemoryStore, RecordingPublisher
 
 BUCKET = "data"
 IMAGE = b"\x89PNG\r\n\x1a\nnot-really-a-png"
@@ -617,9 +617,8 @@ def test_zip_is_read_at_the_version_the_event_names_not_the_latest() -> None:
     # Given datasets/pets.zip uploaded as v1, then overwritten with another archive
     uploaded = make_zip({"dataset.json": spec(), "images/uploaded.jpg": IMAGE})
     latest = make_zip({"dataset.json": spec(), "images/latest.jpg": IMAGE})
-    store = VersionedMemoryStore(
-        BUCKET, {"datasets/pets.zip": latest}, versions={("datasets/pets.zip", "v1"): uploaded}
-    )
+    store = MemoryStore(BUCKET, {"datasets/pets.zip": uploaded})
+    store.objects["datasets/pets.zip"] = latest
     # When v1's event is prepared
     event = run(store, key="datasets/pets.zip", version="v1")
     # Then v1's images are the ones unpacked

@@ -25,7 +25,6 @@ from tests.deploy_fakes import (
     ENDPOINT,
     JOB,
     RUN,
-    FakeAutoscaler,
     FakeSageMaker,
     completed_job,
     endpoint_change,
@@ -174,7 +173,7 @@ def test_another_stacks_completed_labeling_job_starts_no_training() -> None:
 def deploy(change: StateChange, sagemaker: FakeSageMaker) -> tuple[Outcome, RecordingPublisher]:
     publisher = RecordingPublisher()
     outcome = deploy_model(
-        change, sagemaker, sagemaker, FakeAutoscaler(), store_with_run(), publisher, DEPLOY_CONFIG
+        change, sagemaker, sagemaker, sagemaker.scaling, store_with_run(), publisher, DEPLOY_CONFIG
     )
     return outcome, publisher
 
@@ -210,7 +209,7 @@ def test_another_stacks_endpoint_in_service_gets_no_autoscaling_and_goes_nowhere
     sagemaker.resource_tags[config.arn] = resource_tags(RUN, OTHER_STACK)
     store = store_with_run()
     store.objects[f"runs/{RUN}/model.json"] = run_model().model_dump_json().encode()
-    autoscaler, publisher = FakeAutoscaler(), RecordingPublisher()
+    autoscaler, publisher = sagemaker.scaling, RecordingPublisher()
 
     for status in ("IN_SERVICE", "FAILED"):
         outcome = configure_autoscaling(

@@ -62,6 +62,21 @@ class WorstCaseCost(BaseModel):
     max_run_cost_usd: Decimal = Field(description="The stack's MaxRunCostUsd the total is held to.")
 
 
+class EndpointHourlyCost(BaseModel):
+    """What a live endpoint bills per hour, at its autoscaling range's ends (on-demand, dated table)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    prices_as_of: str = Field(description="Date of the price table; 'override' for InstancePriceOverrides.")
+    region: str
+    instance_type: str
+    usd_per_instance_hour: Decimal
+    min_instances: int
+    max_instances: int
+    min_usd_per_hour: Decimal
+    max_usd_per_hour: Decimal
+
+
 class DatasetPrepared(SagechainEvent):
     """The dataset is valid and its manifest is written."""
 
@@ -253,6 +268,10 @@ class ModelLive(SagechainEvent):
     max_instances: int
     predict_url: str
     console_url: str
+    endpoint_config_name: str | None = None
+    hourly_cost: EndpointHourlyCost | None = Field(
+        default=None, description="Absent when the instance type has no known price in the region."
+    )
 
 
 # ---------------------------------------------------------------- run control (API routes)

@@ -271,6 +271,12 @@ class ModelHost(Protocol):
     def update_endpoint(self, name: str, config_name: str, retain_variant_properties: bool) -> None:
         """UpdateEndpoint to another configuration."""
 
+    def delete_endpoint_config(self, name: str) -> None:
+        """DeleteEndpointConfig; no-op when it is already gone."""
+
+    def delete_model(self, name: str) -> None:
+        """DeleteModel; no-op when it is already gone."""
+
 
 class Autoscaler(Protocol):
     """Application Auto Scaling for endpoint variants (DesiredInstanceCount)."""
@@ -490,3 +496,35 @@ class HostingRemover(Protocol):
     def delete_model(self, name: str) -> None:
         """DeleteModel; a model already gone is fine."""
         ...
+
+
+class NamedResource(NamedTuple):
+    """A SageMaker resource as a List* call names it."""
+
+    name: str
+    arn: str
+
+
+class StackSageMaker(Protocol):
+    """What deleting the stack needs of SageMaker: its hosting resources, their tags, deletion."""
+
+    def endpoints(self, name_contains: str) -> list[NamedResource]:
+        """ListEndpoints, every page."""
+
+    def endpoint_configs(self, name_contains: str) -> list[NamedResource]:
+        """ListEndpointConfigs, every page."""
+
+    def models(self, name_contains: str) -> list[NamedResource]:
+        """ListModels, every page."""
+
+    def tags(self, arn: str) -> dict[str, str]:
+        """ListTags."""
+
+    def delete_endpoint(self, name: str) -> None:
+        """DeleteEndpoint; no-op when it is already gone."""
+
+    def delete_endpoint_config(self, name: str) -> None:
+        """DeleteEndpointConfig; no-op when it is already gone."""
+
+    def delete_model(self, name: str) -> None:
+        """DeleteModel; no-op when it is already gone."""

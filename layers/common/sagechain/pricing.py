@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 
 from sagechain.errors import DatasetRejectedError
-from sagechain.events import LabelingCostEstimate, WorstCaseCost
+from sagechain.events import EndpointHourlyCost, LabelingCostEstimate, WorstCaseCost
 from sagechain.spec import DatasetSpec, TaskType
 
 # (objects in the tier, USD per object); None = no upper bound.
@@ -197,3 +197,33 @@ def describe_worst_case(cost: WorstCaseCost) -> str:
         f"${cost.endpoint_per_day_max_usd} (${cost.endpoint_per_day_min_usd}/day at "
         f"{cost.endpoint_min_instances})"
     )
+
+
+def endpoint_hourly_cost(
+    region: str, instance_type: str, min_instances: int, max_instances: int, overrides: Mapping[str, Decimal]
+) -> EndpointHourlyCost | None:
+    """What the endpoint bills per hour at min and max instances; None when the price is unknown."""
+    price = overrides.get(instance_type, ENDPOINT_PRICES.get(region, {}).get(instance_type))
+    if price is None:
+        return None
+    return EndpointHourlyCost(
+        prices_as_of="override" if instance_type in overrides else PRICES_AS_OF,
+        region=region,
+        instance_type=instance_type,
+        usd_per_instance_hour=price,
+        min_instances=min_instances,
+        max_instances=max_instances,
+        min_usd_per_hour=(min_instances * price).quantize(_CENT),
+        max_usd_per_hour=(max_instances * price).quantize(_CENT),
+    )
+
+
+def delete_endpoint_commands(endpoint_name: str, config_name: str | None, model_name: str) -> list[str]:
+    """The AWS CLI commands that stop an endpoint's bill: the endpoint, then its configuration and model."""
+    describe = f"aws sagemaker describe-endpoint --endpoint-name {endpoint_name}"
+    config = config_name or f"$({describe} --query EndpointConfigName --output text)"
+    return [
+        f"aws sagemaker delete-endpoint --endpoint-name {endpoint_name}",
+        f"aws sagemaker delete-endpoint-config --endpoint-config-name {config}",
+        f"aws sagemaker delete-model --model-name {model_name}",
+    ]

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sagechain.errors import ObjectNotFoundError
-from sagechain.events import RefusedTrainingJob
+from sagechain.events import EndpointHourlyCost, RefusedTrainingJob
 
 if TYPE_CHECKING:  # ports imports the run history, which imports ModelMetric from here
     from sagechain.ports import ObjectStore
@@ -145,6 +145,11 @@ class ModelInfo(BaseModel):
     # answers 404 and no stage reads this as the live model; the next Model Live replaces it.
     deleted_at: datetime | None = None
     deleted_by: str | None = None
+    # Written when the model goes live (models/<model>/model.json): what it bills, the configuration it
+    # runs on, and the model live before it, kept for a rollback (older ones are deleted).
+    hourly_cost: EndpointHourlyCost | None = None
+    endpoint_config_name: str | None = None
+    previous: "ModelInfo | None" = None
 
 
 # ---------------------------------------------------------------- reading and writing them

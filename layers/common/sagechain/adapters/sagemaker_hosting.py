@@ -1,5 +1,6 @@
 """SageMaker for the deploy stage: finished jobs, models, endpoint configurations, endpoints."""
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -8,7 +9,7 @@ from sagechain.adapters.clients import sagemaker_client
 from sagechain.adapters.sagemaker import is_already_exists
 from sagechain.aws_errors import is_retryable
 from sagechain.errors import EndpointBusyError, RequestRefusedError, ResourceMissingError
-from sagechain.ports import EndpointConfig, EndpointState, TrainedJob, TuningOutcome, Variant
+from sagechain.ports import EndpointConfig, EndpointState, NamedResource, TrainedJob, TuningOutcome, Variant
 
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient
@@ -57,7 +58,7 @@ def _refused(operation: str, err: ClientError) -> RequestRefusedError | None:
 
 
 class SageMakerHosting:
-    """Implements SageMakerJobs and ModelHost over one SageMaker client."""
+    """Implements SageMakerJobs, ModelHost and StackSageMaker over one SageMaker client."""
 
     def __init__(self, client: "SageMakerClient | None" = None) -> None:
         self._client = client or sagemaker_client()
@@ -216,6 +217,53 @@ class SageMakerHosting:
             if _is_busy(err):
                 raise EndpointBusyError(name, err.response.get("Error", {}).get("Message", "")) from err
             refused = _refused("UpdateEndpoint", err)
+            if refused is None:
+                raise
+            raise refused from err
+
+    def delete_endpoint_config(self, name: str) -> None:
+        """DeleteEndpointConfig; a configuration already gone is fine, a refusal is RequestRefusedError."""
+        self._delete(
+            "DeleteEndpointConfig", lambda: self._client.delete_endpoint_config(EndpointConfigName=name)
+        )
+
+    def delete_model(self, name: str) -> None:
+        """DeleteModel; a model already gone is fine, a refusal is RequestRefusedError."""
+        self._delete("DeleteModel", lambda: self._client.delete_model(ModelName=name))
+
+    def delete_endpoint(self, name: str) -> None:
+        """DeleteEndpoint; an endpoint already gone is fine, a refusal is RequestRefusedError."""
+        self._delete("DeleteEndpoint", lambda: self._client.delete_endpoint(EndpointName=name))
+
+    def endpoints(self, name_contains: str) -> list[NamedResource]:
+        """ListEndpoints whose names contain name_contains, every page."""
+        pages = self._client.get_paginator("list_endpoints").paginate(NameContains=name_contains)
+        return [
+            NamedResource(e["EndpointName"], e["EndpointArn"]) for page in pages for e in page["Endpoints"]
+        ]
+
+    def endpoint_configs(self, name_contains: str) -> list[NamedResource]:
+        """ListEndpointConfigs whose names contain name_contains, every page."""
+        pages = self._client.get_paginator("list_endpoint_configs").paginate(NameContains=name_contains)
+        return [
+            NamedResource(c["EndpointConfigName"], c["EndpointConfigArn"])
+            for page in pages
+            for c in page["EndpointConfigs"]
+        ]
+
+    def models(self, name_contains: str) -> list[NamedResource]:
+        """ListModels whose names contain name_contains, every page."""
+        pages = self._client.get_paginator("list_models").paginate(NameContains=name_contains)
+        return [NamedResource(m["ModelName"], m["ModelArn"]) for page in pages for m in page["Models"]]
+
+    @staticmethod
+    def _delete(operation: str, call: Callable[[], object]) -> None:
+        try:
+            call()
+        except ClientError as err:
+            if _is_missing(err):
+                return
+            refused = _refused(operation, err)
             if refused is None:
                 raise
             raise refused from err

@@ -19,11 +19,14 @@ in service, the oldest waiting one is carried out (UpdateEndpoint); broken, each
 A request AWS refuses for good is a "Deployment Failed" with the code, meaning and fix.
 """
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
 
 from sagechain.console import console_url
 from sagechain.deployment.bookkeeping import (
     Outcome,
+    endpoint_config_name_for,
     live_key,
     read_model_info,
     read_run,
@@ -36,15 +39,18 @@ from sagechain.event_sources.sagemaker import StateChange, normalized_status
 from sagechain.events import DeploymentFailed, DeploymentStarted, ModelLive
 from sagechain.layout import deploying_key
 from sagechain.names import owned_run_id
+from sagechain.observability import logger
 from sagechain.ports import (
     Autoscaler,
     DeploymentStore,
     EndpointConfig,
+    EndpointState,
     EventPublisher,
     ModelHost,
     SageMakerJobs,
     Variant,
 )
+from sagechain.pricing import endpoint_hourly_cost
 from sagechain.records import ModelInfo, write_record
 
 IN_SERVICE = "inservice"
@@ -60,6 +66,8 @@ class AutoscalingConfig:
     name_prefix: str
     predict_url_template: str
     stack_name: str
+    # Stack parameter InstancePriceOverrides, for the Model Live email's hourly cost.
+    price_overrides: Mapping[str, Decimal] = field(default_factory=dict)
 
     @property
     def policy_name(self) -> str:
@@ -165,24 +173,78 @@ class _Stage:
         if in_flight is None and live is not None and live.model_name == info.model_name:
             return Outcome("autoscaling confirmed", f"{info.model_name} was already live on {name}")
 
-        write_record(self.store, live_key(name), info)
         variant = endpoint_config.variants[0]
+        instance_type = variant.instance_type or "serverless"
+        cost = endpoint_hourly_cost(
+            self.host.region,
+            instance_type,
+            deployment.min_instances,
+            deployment.max_instances,
+            self.config.price_overrides,
+        )
+        record = info.model_copy(
+            update={
+                "hourly_cost": cost,
+                "endpoint_config_name": endpoint.config_name,
+                "previous": _previous(live, info),
+            }
+        )
+        # Before the record: a retry after a failed deletion finds the same superseded model again.
+        if live is not None and live.model_name != info.model_name and live.previous is not None:
+            self._delete_superseded(live.previous, keep=endpoint, record=record)
+        write_record(self.store, live_key(name), record)
         event = ModelLive(
             run_id=info.run_id,
             dataset=info.dataset,
             endpoint_name=name,
             model_name=info.model_name,
-            instance_type=variant.instance_type or "serverless",
+            instance_type=instance_type,
             min_instances=deployment.min_instances,
             max_instances=deployment.max_instances,
             predict_url=self.config.predict_url(info.model),
             console_url=console_url(self.host.region, "endpoints", name),
+            endpoint_config_name=endpoint.config_name,
+            hourly_cost=cost,
         )
         self.publisher.publish(event)
         # Last: a retry after a failure above finds the deployment still in flight and announces it.
         if in_flight is not None:
             self.store.delete(deploying_key(name))
         return Outcome(event.DETAIL_TYPE, None, event)
+
+    def _delete_superseded(self, superseded: ModelInfo, keep: EndpointState, record: ModelInfo) -> None:
+        """Delete the configuration and model of the live model two deployments back (the previous one is
+        kept for a rollback), when this stack's run made them. A refusal is logged: it never blocks going
+        live."""
+        kept = {keep.config_name, keep.pending_config_name, record.model_name, record.endpoint_config_name}
+        if record.previous is not None:
+            kept |= {record.previous.model_name, record.previous.endpoint_config_name}
+        config_name = superseded.endpoint_config_name or endpoint_config_name_for(
+            superseded.training_job_name, self.config.name_prefix
+        )
+        try:
+            if config_name not in kept:
+                try:
+                    endpoint_config = self.host.endpoint_config(config_name)
+                except ResourceMissingError:
+                    pass  # deleted already (a retry)
+                else:
+                    if (
+                        owned_run_id(self.jobs.tags(endpoint_config.arn), self.config.stack_name)
+                        != superseded.run_id
+                    ):
+                        logger.warning(
+                            "superseded configuration not ours; kept", extra={"config": config_name}
+                        )
+                        return
+                    self.host.delete_endpoint_config(config_name)
+            if superseded.model_name not in kept:
+                self.host.delete_model(superseded.model_name)
+        except RequestRefusedError as err:
+            logger.warning(
+                "superseded model not deleted",
+                extra={"model": superseded.model_name, "config": config_name, "error": str(err)},
+            )
 
     def failed(self, change: StateChange) -> Outcome:
         name = change.name
@@ -313,3 +375,13 @@ class _Stage:
         if not keep_in_flight:
             self.store.delete(deploying_key(endpoint_name))
         return event
+
+
+def _previous(live: ModelInfo | None, new: ModelInfo) -> ModelInfo | None:
+    """The model to keep for a rollback once new goes live: the one live until now (its own previous
+    dropped, so model.json stays one level deep), or, when new was live already, its previous."""
+    if live is None:
+        return None
+    if live.model_name == new.model_name:
+        return live.previous
+    return live.model_copy(update={"previous": None})

@@ -2,7 +2,7 @@
 
 from pydantic import Field
 
-from sagechain.guardrails import CommaList
+from sagechain.guardrails import CommaList, PriceOverrides
 from sagechain.settings import SageMakerRoleArn, StageSettings
 
 
@@ -20,6 +20,8 @@ class DeployModelSettings(StageSettings):
 
 
 class ConfigureAutoscalingSettings(StageSettings):
-    """configure_autoscaling: and the predict URL the Model Live email gives."""
+    """configure_autoscaling: the predict URL the Model Live email gives, and the price overrides its
+    hourly cost uses (stack parameter InstancePriceOverrides)."""
 
     predict_url_template: str = Field(alias="PREDICT_URL_TEMPLATE", pattern=r"^https://.*\{model\}")
+    instance_price_overrides: PriceOverrides = Field(alias="INSTANCE_PRICE_OVERRIDES")

@@ -22,6 +22,7 @@ from sagechain.events import (
     DeploymentRejected,
     DeploymentStarted,
     DeploymentWaiting,
+    EndpointHourlyCost,
     LabelingCostEstimate,
     LabelingFailed,
     LabelingStarted,
@@ -45,6 +46,7 @@ from sagechain.observers.timeline import (
     uploader,
 )
 from sagechain.ports import ObjectStore, SageMakerLookup, TrainingJobFacts
+from sagechain.pricing import delete_endpoint_commands
 from sagechain.run_history import RunRecord
 
 # ---------------------------------------------------------------- text helpers
@@ -429,18 +431,32 @@ def _deployment_failed(event: DeploymentFailed, lookup: SageMakerLookup) -> tupl
     return "Deployment failed", body
 
 
+def _hourly_cost(cost: EndpointHourlyCost | None) -> str:
+    if cost is None:
+        return "unknown: the price table has no price for this instance type here (InstancePriceOverrides)"
+    return (
+        f"{_usd(cost.min_usd_per_hour)}/hour at {cost.min_instances}, {_usd(cost.max_usd_per_hour)}/hour at "
+        f"{cost.max_instances} x {cost.instance_type} (on-demand, {cost.region}, price table of "
+        f"{cost.prices_as_of}), billed while the endpoint exists, used or not"
+    )
+
+
 def _model_live(event: ModelLive, lookup: SageMakerLookup) -> tuple[str, EmailBody]:
     body = EmailBody(f"Model {event.model_name} is live on endpoint {event.endpoint_name}.").figures(
         [
             ("Endpoint instance type", event.instance_type),
             ("Autoscaling", f"{event.min_instances} to {event.max_instances} instances"),
+            ("Endpoint cost", _hourly_cost(event.hourly_cost)),
         ]
     )
+    commands = delete_endpoint_commands(event.endpoint_name, event.endpoint_config_name, event.model_name)
     body.links([("Predict (POST)", event.predict_url), ("Endpoint", event.console_url)]).next(
         f"Send images to POST {event.predict_url}, signed with your AWS credentials (the API uses IAM "
         "auth; curl --aws-sigv4 or any SigV4 client works).",
         "Uploading the dataset again trains a new model; it replaces this one only if it passes "
         "the quality gate.",
+        "To stop the bill, delete the endpoint: " + "; ".join(commands) + " (or DELETE "
+        f"{event.predict_url.removesuffix('/predict')}, the API's delete route, once your stack has it).",
     )
     return "Model live", body
 

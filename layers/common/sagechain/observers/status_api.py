@@ -23,7 +23,8 @@ from sagechain.observers.status_models import (
     RunPage,
     RunSummary,
 )
-from sagechain.ports import Cursor, ObjectStore, RunStore, SageMakerLookup, ScalingLookup
+from sagechain.ports import Cursor, EndpointFacts, ObjectStore, RunStore, SageMakerLookup, ScalingLookup
+from sagechain.pricing import delete_endpoint_commands
 from sagechain.records import ModelInfo
 from sagechain.run_history import RunItem
 
@@ -136,7 +137,9 @@ class StatusService:
             return None
 
     def _endpoint(self, name: str, variant: str | None) -> EndpointState | None:
-        endpoint = self._sagemaker.endpoint(name)
+        return self._endpoint_state(self._sagemaker.endpoint(name), variant)
+
+    def _endpoint_state(self, endpoint: EndpointFacts | None, variant: str | None) -> EndpointState | None:
         if endpoint is None:
             return None
         variant_name = variant or endpoint.variant_name
@@ -144,7 +147,7 @@ class StatusService:
             name=endpoint.name,
             status=endpoint.status,
             instance_count=endpoint.instance_count,
-            autoscaling=self._scaling.scaling_range(name, variant_name) if variant_name else None,
+            autoscaling=self._scaling.scaling_range(endpoint.name, variant_name) if variant_name else None,
             failure_reason=redact(endpoint.failure_reason),
             updated_at=endpoint.updated_at,
         )
@@ -165,10 +168,17 @@ class StatusService:
             )
             if info.deleted_at is not None:
                 return ModelStatus(model=model, current_model=live, deleted_at=info.deleted_at)
+            facts = self._sagemaker.endpoint(info.endpoint_name)
             return ModelStatus(
                 model=model,
-                endpoint=self._endpoint(info.endpoint_name, info.variant_name),
+                endpoint=self._endpoint_state(facts, info.variant_name),
                 current_model=live,
+                hourly_cost=info.hourly_cost,
+                delete_commands=delete_endpoint_commands(
+                    info.endpoint_name, facts.config_name if facts else None, info.model_name
+                )
+                if facts is not None
+                else [],
             )
         # Not live yet: an endpoint of ours being created still has a status worth showing.
         if model.startswith(f"{self._name_prefix}-") and _SAGEMAKER_NAME.match(model):

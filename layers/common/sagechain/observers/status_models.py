@@ -9,6 +9,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sagechain.events import EndpointHourlyCost
 from sagechain.records import ModelMetric
 from sagechain.run_history import HistoryEntry, JobState, RunFacts, RunStatus, ScalingRange, Stage
 
@@ -87,4 +88,14 @@ class ModelStatus(BaseModel):
     deleted_at: datetime | None = Field(
         default=None,
         description="Set when DELETE /models/{model} deleted it; current_model is what it served.",
+    )
+    hourly_cost: EndpointHourlyCost | None = Field(
+        default=None,
+        description="What the endpoint bills per hour at min and max instances; absent before it went live "
+        "or when its instance type has no known price.",
+    )
+    delete_commands: list[str] = Field(
+        default_factory=list,
+        description="The AWS CLI commands that delete the endpoint, its configuration and its model "
+        "(DELETE /models/{model} does the same once the stack has it).",
     )

@@ -1,0 +1,63 @@
+"""Grants no e2e test exercises yet, each with why it is kept (issue 14: a test or the grant goes).
+
+tests/e2e/test_iam_grants.py fails on an unexercised grant missing here, and on an entry here
+that a test now exercises; docs/iam.md shows the reasons.
+"""
+
+_POWERTOOLS_GET = (
+    "Powertools idempotency reads a record with GetItem only when a conflicting PutItem returns no "
+    "item (DynamoDB returns it on AWS); its documented IAM needs GetItem"
+)
+_POWERTOOLS_DELETE = "Powertools idempotency deletes the in-progress record when the handler raises"
+_ABORT = "s3transfer aborts a multipart upload whose part failed; no test fails an upload part"
+_FORBIDDEN_UPDATE = "the forbidden-update path (deregister, update, re-register) has no e2e test"
+_UNTAGGED = "asked only when an event carries no tags; the emulation always sends them"
+_FAILURE_FALLBACK = "asked only when a failure event carries no FailureReason; the emulation always sends one"
+
+NOT_YET_EXERCISED: dict[str, dict[str, str]] = {
+    "ConfigureAutoscalingFunction": {
+        "application-autoscaling:DeregisterScalableTarget": _FORBIDDEN_UPDATE,
+        "application-autoscaling:DescribeScalableTargets": _FORBIDDEN_UPDATE,
+        "dynamodb:DeleteItem": _POWERTOOLS_DELETE,
+        "dynamodb:GetItem": _POWERTOOLS_GET,
+    },
+    "DeployModelFunction": {
+        "dynamodb:DeleteItem": _POWERTOOLS_DELETE,
+        "dynamodb:GetItem": _POWERTOOLS_GET,
+        "sagemaker:ListTags": _UNTAGGED,
+    },
+    "NotifyFunction": {
+        "dynamodb:DeleteItem": _POWERTOOLS_DELETE,
+        "dynamodb:GetItem": _POWERTOOLS_GET,
+        "sagemaker:DescribeEndpoint": _FAILURE_FALLBACK,
+        "sagemaker:DescribeHyperParameterTuningJob": _FAILURE_FALLBACK,
+        "sagemaker:DescribeLabelingJob": _FAILURE_FALLBACK,
+        "sagemaker:ListTags": _UNTAGGED,
+    },
+    "PrepareDatasetFunction": {
+        "dynamodb:DeleteItem": _POWERTOOLS_DELETE,
+        "dynamodb:GetItem": _POWERTOOLS_GET,
+        "s3:AbortMultipartUpload": _ABORT,
+    },
+    "ReportFailuresFunction": {
+        "dynamodb:DeleteItem": _POWERTOOLS_DELETE,
+        "dynamodb:GetItem": _POWERTOOLS_GET,
+    },
+    "StartLabelingFunction": {
+        "dynamodb:GetItem": _POWERTOOLS_GET,
+    },
+    "StartTrainingFunction": {
+        "dynamodb:DeleteItem": _POWERTOOLS_DELETE,
+        "dynamodb:GetItem": _POWERTOOLS_GET,
+        "s3:AbortMultipartUpload": _ABORT,
+    },
+    "TrackRunFunction": {
+        "sagemaker:DescribeEndpoint": _FAILURE_FALLBACK,
+        "sagemaker:DescribeHyperParameterTuningJob": _FAILURE_FALLBACK,
+        "sagemaker:DescribeLabelingJob": _FAILURE_FALLBACK,
+    },
+    "WatchRunsFunction": {
+        "dynamodb:DeleteItem": _POWERTOOLS_DELETE,
+        "dynamodb:GetItem": _POWERTOOLS_GET,
+    },
+}
