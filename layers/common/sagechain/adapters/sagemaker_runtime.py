@@ -78,10 +78,12 @@ def _error(err: ClientError, endpoint: str) -> ApiError | None:
             "the model's endpoint is not available right now (it may be being replaced)"
         )
     if code == "AccessDeniedException":
-        # InvokeEndpoint is allowed only on endpoints tagged for this stack: an endpoint that was
+        # InvokeEndpoint is allowed only on endpoints tagged for this stack: one that was
         # just deleted has no tags left to match, so AWS answers AccessDenied rather than not
-        # found. The caller rechecks models/<model>/model.json; a real misconfiguration shows here.
-        logger.warning("InvokeEndpoint was denied", extra={"endpoint": endpoint, "sagemaker_message": message})
+        # found. The caller rechecks models/<model>/model.json; a real misconfiguration is logged.
+        logger.warning(
+            "InvokeEndpoint was denied", extra={"endpoint": endpoint, "sagemaker_message": message}
+        )
         return EndpointMissingError("the model's endpoint is not available right now")
     if code == "ValidationError":
         logger.warning(
