@@ -118,3 +118,9 @@ class RunNotReadyError(SagechainError):
         super().__init__(f"{job} ended before run {run_id} recorded its training (no training.json yet)")
         self.run_id = run_id
         self.job = job
+
+
+class EndpointDeniedError(SagechainError):
+    """InvokeEndpoint was denied: the endpoint was just deleted (no tags left for the stack's
+    tag-conditioned grant to match) or the stack's policy is wrong. Not an API error: unless the
+    model turns out deleted, the caller gets a plain 500."""

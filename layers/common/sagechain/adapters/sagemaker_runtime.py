@@ -30,6 +30,7 @@ from sagechain.api_errors import (
     ModelUnavailableError,
     ThrottledError,
 )
+from sagechain.errors import EndpointDeniedError
 from sagechain.observability import logger
 from sagechain.ports import EndpointAnswer
 
@@ -61,7 +62,8 @@ _TRANSIENT: dict[str, Callable[[], ApiError]] = {
 
 
 def _error(err: ClientError, endpoint: str) -> ApiError | None:
-    """The API error a SageMaker error means, or None for one that is sagechain's own fault."""
+    """The API error a SageMaker error means, or None for one that is sagechain's own fault
+    (EndpointDeniedError for a denial: see there)."""
     code = err.response.get("Error", {}).get("Code", "")
     message = str(err.response.get("Error", {}).get("Message", ""))[:500]
     if code in _TRANSIENT:
@@ -78,13 +80,11 @@ def _error(err: ClientError, endpoint: str) -> ApiError | None:
             "the model's endpoint is not available right now (it may be being replaced)"
         )
     if code == "AccessDeniedException":
-        # InvokeEndpoint is allowed only on endpoints tagged for this stack: one that was
-        # just deleted has no tags left to match, so AWS answers AccessDenied rather than not
-        # found. The caller rechecks models/<model>/model.json; a real misconfiguration is logged.
-        logger.warning(
-            "InvokeEndpoint was denied", extra={"endpoint": endpoint, "sagemaker_message": message}
-        )
-        return EndpointMissingError("the model's endpoint is not available right now")
+        # InvokeEndpoint is allowed only on endpoints tagged for this stack: one that was just
+        # deleted has no tags left to match, so AWS answers AccessDenied rather than not found.
+        # predict rechecks models/<model>/model.json (404 for a deleted model); otherwise it is
+        # a misconfiguration, answered 500 and logged.
+        raise EndpointDeniedError(f"InvokeEndpoint on {endpoint} was denied: {message}") from err
     if code == "ValidationError":
         logger.warning(
             "SageMaker rejected the request", extra={"endpoint": endpoint, "sagemaker_message": message}

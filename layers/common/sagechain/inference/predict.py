@@ -31,7 +31,7 @@ from sagechain.api_errors import (
     ResponseTooLargeError,
     UnsupportedMediaTypeError,
 )
-from sagechain.errors import ObjectNotFoundError
+from sagechain.errors import EndpointDeniedError, ObjectNotFoundError
 from sagechain.inference.prediction import Box, LabelScore, Prediction
 from sagechain.layout import model_key
 from sagechain.ports import EndpointAnswer, EndpointInvoker, ObjectStore
@@ -227,6 +227,9 @@ def predict(
     except EndpointMissingError as err:
         directory.recheck(request.model)
         err.retry_after = ENDPOINT_MISSING_RETRY_AFTER
+        raise
+    except EndpointDeniedError:
+        directory.recheck(request.model)  # 404 if the model was deleted meanwhile; else a 500
         raise
     if info.algorithm == "custom":
         return _checked_answer(answer)
