@@ -15,6 +15,10 @@ _UNTAGGED = "asked only when an event carries no tags; the emulation always send
 _FAILURE_FALLBACK = "asked only when a failure event carries no FailureReason; the emulation always sends one"
 
 NOT_YET_EXERCISED: dict[str, dict[str, str]] = {
+    "RunControlFunction": {
+        "s3:DeleteObject": "stop deletes a deployment waiting for a busy endpoint; no e2e test stops one",
+        "sagemaker:StopHyperParameterTuningJob": "no e2e test stops a tuning run (the training stop is tested)",
+    },
     "ConfigureAutoscalingFunction": {
         "application-autoscaling:DeregisterScalableTarget": _FORBIDDEN_UPDATE,
         "application-autoscaling:DescribeScalableTargets": _FORBIDDEN_UPDATE,

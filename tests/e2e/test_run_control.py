@@ -49,6 +49,27 @@ def test_stopping_a_run_mid_training_stops_the_job_and_ends_the_run_stopped(stac
     assert stack.failures == []
 
 
+def test_stopping_a_run_mid_labeling_stops_the_labeling_job_and_no_training_starts(stack: LocalStack) -> None:
+    answers: list[ApiResponse] = []
+
+    def stop_once_labeling_runs() -> None:
+        started = [e for e in stack.observed if e["detail-type"] == "Labeling Started"]
+        if started and not answers:
+            answers.append(stop(stack, started[0]["detail"]["run_id"]))
+
+    upload_flowers(stack)
+    stack.run_until_quiet(on_round=stop_once_labeling_runs)
+
+    [answer] = answers
+    accepted = body(answer)
+    [job] = accepted["stopped_jobs"]
+    assert (answer.status, accepted["stage"]) == (202, "labeling")
+    assert stack.sagemaker.labeling[job["name"]]["LabelingJobStatus"] == "Stopped"
+    assert "Training Started" not in kinds(stack)
+    run = body(stack.api().handle("GET", f"/runs/{accepted['run_id']}", {}, b""))
+    assert (run["stage"], run["status"]) == ("labeling", "stopped")
+
+
 def test_stopping_an_ended_run_is_a_conflict_that_names_its_state(stack: LocalStack) -> None:
     upload_flowers(stack)
     stack.run_until_quiet()

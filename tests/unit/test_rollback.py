@@ -56,6 +56,9 @@ def given(
     store.objects[f"runs/{older.run_id}/model.json"] = previous.model_dump_json().encode()
     store.objects[model_key(ENDPOINT)] = current.model_dump_json().encode()
     host = FakeSageMaker()
+    # The previous model still exists (cleanup keeps the live and previous deployments), and
+    # SageMaker refuses a configuration for a model that does not.
+    host.models[previous.model_name] = {"image": "image", "model_data_url": "s3://b/model.tar.gz", "tags": {}}
     original = endpoint_config_name_for(previous.training_job_name, "sagechain")
     host.configs[original] = EndpointConfig(
         original, f"arn:{original}", [Variant("AllTraffic", previous.model_name, "ml.m5.large")]
