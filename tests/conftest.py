@@ -25,6 +25,7 @@ TEST_ENV = {
     "DEFAULT_MAX_LABELING_COST_USD": "100",
     "DEFAULT_TRAINING_INSTANCE_TYPE": "ml.p3.2xlarge",
     "DEFAULT_ENDPOINT_INSTANCE_TYPE": "ml.m5.large",
+    "DEFAULT_ENDPOINT_TTL_HOURS": "0",
     # The guardrails at the template's defaults (what `sam deploy` sets without overrides).
     "ACCOUNT_ID": "123456789012",
     "ALLOWED_TRAINING_IMAGE_REPOSITORIES": "",
@@ -40,6 +41,7 @@ TEST_ENV = {
     "MAX_TUNING_JOBS": "20",
     "MAX_PARALLEL_TUNING_JOBS": "2",
     "MAX_ENDPOINT_INSTANCES": "4",
+    "MAX_ENDPOINT_TTL_HOURS": "0",
     "ALLOW_PUBLIC_WORKFORCE": "false",
     "ALLOWED_WORKTEAM_ARNS": "",
     "ALLOW_WORSE_MODEL": "false",
