@@ -47,6 +47,9 @@ TEST_ENV = {
     "ALLOW_WORSE_MODEL": "false",
     "MAX_RUN_COST_USD": "500",
     "INSTANCE_PRICE_OVERRIDES": "",
+    # configure_autoscaling's expiry schedules (deployment.ttl_hours) invoke this function as this role.
+    "EXPIRY_FUNCTION_ARN": "arn:aws:lambda:us-east-1:123456789012:function:sagechain-ExpireEndpointFunction",
+    "EXPIRY_SCHEDULER_ROLE_ARN": "arn:aws:iam::123456789012:role/sagechain-ExpirySchedulerRole",
     "RUNS_TABLE": "sagechain-runs",
     "NOTIFICATION_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:sagechain-notifications",
     "STALE_RUN_HOURS": "24",

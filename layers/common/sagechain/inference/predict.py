@@ -156,6 +156,11 @@ class ModelDirectory:
             cached = self._load(model)
         if cached[1] is None:
             raise _not_found(model)
+        if cached[1].expired_at is not None:
+            # deployment.ttl_hours passed: the endpoint was deleted (expiry.py); no model serves here.
+            raise ModelNotFoundError(
+                f"model {model!r} expired at {cached[1].expired_at.isoformat()}: its endpoint was deleted"
+            )
         return cached[1]
 
     def forget(self, model: str) -> None:

@@ -31,6 +31,7 @@ from sagechain.events import (
     DeploymentWaiting,
     LabelingFailed,
     LabelingStarted,
+    ModelExpired,
     ModelLive,
     RefusedTrainingJob,
     SagechainEvent,
@@ -227,6 +228,13 @@ def _sagechain_outcome(  # noqa: PLR0911, PLR0912 - one case per event type
                 f"{event.min_instances}-{event.max_instances} x {event.instance_type}"
             )
             return Stage.LIVE, DONE, RunStatus.LIVE, summary, None
+        case ModelExpired():
+            left = f"; not deleted: {'; '.join(event.not_deleted)}" if event.not_deleted else ""
+            summary = (
+                f"Model expired: endpoint {event.endpoint_name} and model {event.model_name} deleted "
+                f"(deployment.ttl_hours){left}"
+            )
+            return Stage.LIVE, ENDED, RunStatus.EXPIRED, summary, None
     raise TypeError(f"no timeline entry for {type(event).__name__}")
 
 
@@ -329,7 +337,7 @@ def _sagechain_facts(event: SagechainEvent) -> RunFacts:  # noqa: PLR0911
     return RunFacts()
 
 
-def _sagechain_jobs(delivery: SagechainDelivery) -> list[JobChange]:
+def _sagechain_jobs(delivery: SagechainDelivery) -> list[JobChange]:  # noqa: PLR0911 - one per event
     event, at = delivery.event, delivery.at
 
     def job(kind: JobKind, name: str, status: str, url: str | None, reason: str | None = None) -> JobChange:
@@ -354,6 +362,8 @@ def _sagechain_jobs(delivery: SagechainDelivery) -> list[JobChange]:
             return [job(JobKind.ENDPOINT, event.endpoint_name, FAILED, event.console_url, event.reason)]
         case ModelLive():
             return [job(JobKind.ENDPOINT, event.endpoint_name, "InService", event.console_url)]
+        case ModelExpired():
+            return [job(JobKind.ENDPOINT, event.endpoint_name, "Deleted", event.console_url)]
     return []
 
 
