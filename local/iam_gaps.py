@@ -12,12 +12,16 @@ _POWERTOOLS_DELETE = "Powertools idempotency deletes the in-progress record when
 _ABORT = "s3transfer aborts a multipart upload whose part failed; no test fails an upload part"
 _FORBIDDEN_UPDATE = "the forbidden-update path (deregister, update, re-register) has no e2e test"
 _UNTAGGED = "asked only when an event carries no tags; the emulation always sends them"
+_HAND_DELETED = (
+    "asked only when models/<endpoint>/model.json is missing as the expiry schedule fires (deleted by "
+    "hand), so S3 answers 404, not 403; no test deletes it"
+)
 _FAILURE_FALLBACK = "asked only when a failure event carries no FailureReason; the emulation always sends one"
 
 NOT_YET_EXERCISED: dict[str, dict[str, str]] = {
     "RunControlFunction": {
         "s3:DeleteObject": "stop deletes a deployment waiting for a busy endpoint; no e2e test stops one",
-        "sagemaker:StopHyperParameterTuningJob": "no e2e test stops a tuning run (the training stop is tested)",
+        "sagemaker:StopHyperParameterTuningJob": "no e2e test stops a tuning run (training is tested)",
     },
     "ConfigureAutoscalingFunction": {
         "application-autoscaling:DeregisterScalableTarget": _FORBIDDEN_UPDATE,
@@ -29,6 +33,9 @@ NOT_YET_EXERCISED: dict[str, dict[str, str]] = {
         "dynamodb:DeleteItem": _POWERTOOLS_DELETE,
         "dynamodb:GetItem": _POWERTOOLS_GET,
         "sagemaker:ListTags": _UNTAGGED,
+    },
+    "ExpireEndpointFunction": {
+        "s3:ListBucket": _HAND_DELETED,
     },
     "NotifyFunction": {
         "dynamodb:DeleteItem": _POWERTOOLS_DELETE,

@@ -3,8 +3,9 @@
 Each operation a function calls has an entry here, written from the Service Authorization
 Reference (https://docs.aws.amazon.com/service-authorization/latest/reference/): list_amazons3.html,
 list_amazondynamodb.html, list_amazonsns.html, list_amazonsqs.html, list_amazoneventbridge.html,
-list_amazonsagemaker.html, list_applicationautoscaling.html. An operation without an entry is
-refused (NoIamMappingError): nothing is allowed because nobody wrote down what it needs.
+list_amazonsagemaker.html, list_applicationautoscaling.html, list_amazoneventbridgescheduler.html.
+An operation without an entry is refused (NoIamMappingError): nothing is allowed because nobody
+wrote down what it needs.
 """
 
 from collections.abc import Callable
@@ -196,6 +197,20 @@ def _topic(call: Call, _: Resources) -> Authorization:
 def _queue(call: Call, _: Resources) -> Authorization:
     name = str(call.params["QueueUrl"]).rstrip("/").rsplit("/", 1)[-1]
     return _one(Request(f"sqs:{call.operation}", call.arn("sqs", name)))
+
+
+# ------------------------------------------------------------------ EventBridge Scheduler
+# (list_amazoneventbridgescheduler.html): a schedule's ARN is schedule/<group>/<name>; Create and
+# Update pass the target's role (iam:PassRole, to scheduler.amazonaws.com).
+@_maps("scheduler", "CreateSchedule", "UpdateSchedule", "DeleteSchedule")
+def _schedule(call: Call, _: Resources) -> Authorization:
+    params = call.params
+    arn = call.arn("scheduler", f"schedule/{params.get('GroupName') or 'default'}/{params['Name']}")
+    requests = [Request(f"scheduler:{call.operation}", arn)]
+    role = params.get("Target", {}).get("RoleArn")
+    if role:
+        requests.append(Request("iam:PassRole", role, {"iam:PassedToService": ("scheduler.amazonaws.com",)}))
+    return Authorization(requests)
 
 
 # ------------------------------------------------------------------ EventBridge (list_amazoneventbridge.html)

@@ -21,12 +21,14 @@ raised from inside a handler, is Lambda killing the runtime (a timeout, out of m
 import importlib.util
 import json
 import os
+import re
 import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -78,6 +80,12 @@ for _logical, _name in QUEUES.items():
     PHYSICAL[f"{_logical}.Arn"] = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{_name}"
     PHYSICAL[f"{_logical}.QueueName"] = _name
     PHYSICAL[_logical] = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{_name}"
+# Endpoint expiry (deployment.ttl_hours): configure_autoscaling's schedules invoke this function
+# as this role; fire_schedules invokes it.
+PHYSICAL["ExpireEndpointFunction.Arn"] = (
+    f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function_name('ExpireEndpointFunction')}"
+)
+PHYSICAL["ExpirySchedulerRole.Arn"] = f"arn:aws:iam::{ACCOUNT}:role/sagechain-demo-expiry-scheduler"
 DEMO_PARAMETERS = {
     "NotificationEmail": "ml-team@example.com",
     "DefaultWorkteamArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:workteam/private-crowd/sagechain-demo",
@@ -421,6 +429,35 @@ class LocalStack:
                 if message["MessageId"] not in retry:
                     self._sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
         return delivery
+
+    # ------------------------------------------------------------ EventBridge Scheduler, offline
+    def fire_schedules(self, now: datetime | None = None) -> list[Delivery]:
+        """Invoke every one-time schedule due by `now` (the stack's clock by default) as EventBridge
+        Scheduler does: an async invoke of its Lambda target with its Input, then the schedule is
+        deleted when its ActionAfterCompletion is DELETE. Call run_until_quiet after it."""
+        scheduler = boto3.client("scheduler", region_name=REGION)
+        due_by = now or datetime.now(UTC)
+        targets = {
+            f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function_name(logical_id)}": function
+            for logical_id, function in self.functions.items()
+        }
+        deliveries = []
+        for listed in scheduler.list_schedules()["Schedules"]:
+            name, group = listed["Name"], listed.get("GroupName", "default")
+            schedule = scheduler.get_schedule(Name=name, GroupName=group)
+            at = re.fullmatch(r"at\((.+)\)", schedule["ScheduleExpression"])
+            if at is None:
+                raise NotImplementedError(f"schedule {name}: only at() expressions fire offline")
+            zone = schedule.get("ScheduleExpressionTimezone", "UTC")
+            if zone != "UTC":
+                raise NotImplementedError(f"schedule {name}: only UTC fires offline, not {zone}")
+            if datetime.fromisoformat(at[1]).replace(tzinfo=UTC) > due_by:
+                continue
+            target = schedule["Target"]
+            deliveries.append(self._invoke(targets[target["Arn"]], json.loads(target.get("Input") or "{}")))
+            if schedule.get("ActionAfterCompletion") == "DELETE":
+                scheduler.delete_schedule(Name=name, GroupName=group)
+        return deliveries
 
 
 def _targets_first(queues: list[QueueDefinition]) -> list[QueueDefinition]:

@@ -25,6 +25,7 @@ TEST_ENV = {
     "DEFAULT_MAX_LABELING_COST_USD": "100",
     "DEFAULT_TRAINING_INSTANCE_TYPE": "ml.p3.2xlarge",
     "DEFAULT_ENDPOINT_INSTANCE_TYPE": "ml.m5.large",
+    "DEFAULT_ENDPOINT_TTL_HOURS": "0",
     # The guardrails at the template's defaults (what `sam deploy` sets without overrides).
     "ACCOUNT_ID": "123456789012",
     "ALLOWED_TRAINING_IMAGE_REPOSITORIES": "",
@@ -40,11 +41,15 @@ TEST_ENV = {
     "MAX_TUNING_JOBS": "20",
     "MAX_PARALLEL_TUNING_JOBS": "2",
     "MAX_ENDPOINT_INSTANCES": "4",
+    "MAX_ENDPOINT_TTL_HOURS": "0",
     "ALLOW_PUBLIC_WORKFORCE": "false",
     "ALLOWED_WORKTEAM_ARNS": "",
     "ALLOW_WORSE_MODEL": "false",
     "MAX_RUN_COST_USD": "500",
     "INSTANCE_PRICE_OVERRIDES": "",
+    # configure_autoscaling's expiry schedules (deployment.ttl_hours) invoke this function as this role.
+    "EXPIRY_FUNCTION_ARN": "arn:aws:lambda:us-east-1:123456789012:function:sagechain-ExpireEndpointFunction",
+    "EXPIRY_SCHEDULER_ROLE_ARN": "arn:aws:iam::123456789012:role/sagechain-ExpirySchedulerRole",
     "RUNS_TABLE": "sagechain-runs",
     "NOTIFICATION_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:sagechain-notifications",
     "STALE_RUN_HOURS": "24",

@@ -36,6 +36,7 @@ DEFAULTS = SpecDefaults.from_env(
         "DEFAULT_MAX_LABELING_COST_USD": "100",
         "DEFAULT_TRAINING_INSTANCE_TYPE": "ml.p3.2xlarge",
         "DEFAULT_ENDPOINT_INSTANCE_TYPE": "ml.m5.large",
+        "DEFAULT_ENDPOINT_TTL_HOURS": "0",
     }
 )
 CREATED = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)

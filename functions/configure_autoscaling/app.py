@@ -9,6 +9,7 @@ from sagechain.adapters.events import EventBridgePublisher
 from sagechain.adapters.idempotency import once_per
 from sagechain.adapters.s3 import S3ObjectStore
 from sagechain.adapters.sagemaker_hosting import SageMakerHosting
+from sagechain.adapters.scheduler import EventBridgeSchedules
 from sagechain.deployment.configure_autoscaling import AutoscalingConfig, configure_autoscaling
 from sagechain.deployment.settings import ConfigureAutoscalingSettings
 from sagechain.event_sources.drops import detail_type
@@ -39,6 +40,7 @@ def configure(change: StateChange) -> dict[str, Any]:
         store=S3ObjectStore(settings.data_bucket),
         publisher=EventBridgePublisher(settings.event_bus_name, settings.stack_id),
         config=config,
+        schedules=EventBridgeSchedules(settings.expiry_function_arn, settings.expiry_role_arn),
     )
     logger.info(outcome.outcome, extra={"reason": outcome.reason})
     count(outcome.outcome)

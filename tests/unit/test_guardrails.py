@@ -293,3 +293,33 @@ def test_price_overrides_replace_the_table() -> None:
         Decimal("6.00"),
     )
     assert event.worst_case.prices_as_of == "override"
+
+
+def test_an_endpoint_asked_to_outlive_the_stack_maximum_is_rejected_naming_the_bound() -> None:
+    bounds = GUARDRAILS.model_copy(update={"max_endpoint_ttl_hours": 24})
+
+    event = upload(store_with_images(), flowers(deployment={"ttl_hours": 48}), bounds)
+
+    assert isinstance(event, DatasetRejected)
+    assert (
+        "deployment.ttl_hours is 48 hours; this stack deletes endpoints after at most 24 hours "
+        "(stack parameter MaxEndpointTtlHours)" in event.reason
+    )
+
+
+def test_an_endpoint_that_never_expires_is_rejected_when_the_stack_has_a_maximum() -> None:
+    bounds = GUARDRAILS.model_copy(update={"max_endpoint_ttl_hours": 24})
+
+    event = upload(store_with_images(), flowers(), bounds)
+
+    assert isinstance(event, DatasetRejected)
+    assert "deployment.ttl_hours is 0 (never expires" in event.reason
+
+
+@pytest.mark.parametrize("ttl_hours", [None, 0, 1, 8_760])
+def test_without_a_maximum_any_ttl_is_accepted(ttl_hours: int | None) -> None:
+    deployment = {} if ttl_hours is None else {"ttl_hours": ttl_hours}
+
+    event = upload(store_with_images(), flowers(deployment=deployment))
+
+    assert isinstance(event, DatasetPrepared)

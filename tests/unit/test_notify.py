@@ -203,6 +203,18 @@ EXPECTED: dict[str, tuple[str, list[str]]] = {
             "--model-name sagechain-flowers-8b39944c64ac-model",
             "DELETE https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/v1/models/sagechain-flowers,",
             f"Send images to POST {PREDICT}, signed with your AWS credentials",
+            "Endpoint deleted at:    2026-03-09 11:38:10 UTC (deployment.ttl_hours)",
+            "To keep the endpoint longer, upload dataset.json again (the new model going live restarts",
+        ],
+    ),
+    "model_expired": (
+        "Model expired",
+        [
+            f"Endpoint {ENDPOINT} expired: deployment.ttl_hours after model",
+            "its predict URL answers 404",
+            "Due at:",
+            f"endpoint {ENDPOINT}; endpoint configuration sagechain-flowers-8b39944c64ac-model-config",
+            "Upload dataset.json again to train and deploy a new model on this endpoint.",
         ],
     ),
     "labeling_job_failed": (

@@ -30,6 +30,7 @@ DEFAULTS = SpecDefaults.from_env(
         "DEFAULT_MAX_LABELING_COST_USD": "100",
         "DEFAULT_TRAINING_INSTANCE_TYPE": "ml.p3.2xlarge",
         "DEFAULT_ENDPOINT_INSTANCE_TYPE": "ml.m5.large",
+        "DEFAULT_ENDPOINT_TTL_HOURS": "0",
     }
 )
 LIMITS = ZipLimits.from_env({})

@@ -44,6 +44,7 @@ DEFAULTS = SpecDefaults.from_env(
         "DEFAULT_MAX_LABELING_COST_USD": "100",
         "DEFAULT_TRAINING_INSTANCE_TYPE": "ml.p3.2xlarge",
         "DEFAULT_ENDPOINT_INSTANCE_TYPE": "ml.m5.large",
+        "DEFAULT_ENDPOINT_TTL_HOURS": "0",
     }
 )
 ARN_RESPONSE = {"LabelingJobArn": f"arn:aws:sagemaker:us-east-1:123456789012:labeling-job/{JOB}"}
@@ -371,6 +372,7 @@ def test_a_run_without_any_work_team_is_rejected_with_where_to_set_one() -> None
             "DEFAULT_MAX_LABELING_COST_USD": "100",
             "DEFAULT_TRAINING_INSTANCE_TYPE": "ml.p3.2xlarge",
             "DEFAULT_ENDPOINT_INSTANCE_TYPE": "ml.m5.large",
+            "DEFAULT_ENDPOINT_TTL_HOURS": "0",
         }
     )
     store = make_run()

@@ -4,6 +4,7 @@ notify and track_run read every one of them; docs/events.schema.json is their pu
 JSON Schema (`make schema`), kept current by a test.
 """
 
+from datetime import datetime
 from decimal import Decimal
 from typing import ClassVar, Literal
 
@@ -272,6 +273,29 @@ class ModelLive(SagechainEvent):
     hourly_cost: EndpointHourlyCost | None = Field(
         default=None, description="Absent when the instance type has no known price in the region."
     )
+    expires_at: datetime | None = Field(
+        default=None,
+        description=(
+            "When the endpoint is deleted (deployment.ttl_hours after this model went live, UTC); "
+            "absent when it never expires. A newer model going live restarts the count."
+        ),
+    )
+
+
+class ModelExpired(SagechainEvent):
+    """deployment.ttl_hours passed: the endpoint, its configurations and models were deleted."""
+
+    DETAIL_TYPE: ClassVar[str] = "Model Expired"
+
+    endpoint_name: str
+    model_name: str
+    expires_at: datetime = Field(description="When the schedule was due (UTC).")
+    expired_at: datetime = Field(description="When the endpoint was deleted (UTC).")
+    deleted: list[str] = Field(description="What was deleted: 'endpoint <name>', 'model <name>', ...")
+    not_deleted: list[str] = Field(
+        default_factory=list, description="What AWS refused to delete, with its error: delete it by hand."
+    )
+    console_url: str
 
 
 # ---------------------------------------------------------------- run control (API routes)
@@ -351,6 +375,7 @@ SAGECHAIN_EVENTS: tuple[type[SagechainEvent], ...] = (
     RunStopped,
     ModelDeleted,
     ModelRolledBack,
+    ModelExpired,
 )
 
 

@@ -72,6 +72,8 @@ class Guardrails(EnvironmentSettings):
     max_tuning_jobs: int = Field(alias="MAX_TUNING_JOBS", ge=1)
     max_parallel_tuning_jobs: int = Field(alias="MAX_PARALLEL_TUNING_JOBS", ge=1)
     max_endpoint_instances: int = Field(alias="MAX_ENDPOINT_INSTANCES", ge=1)
+    # 0: endpoints may live until someone deletes them.
+    max_endpoint_ttl_hours: int = Field(alias="MAX_ENDPOINT_TTL_HOURS", ge=0)
     # The same variable SpecDefaults fills an absent labeling.max_cost_usd from.
     max_labeling_cost_usd: Decimal = Field(alias="DEFAULT_MAX_LABELING_COST_USD", ge=0)
     allow_public_workforce: bool = Field(alias="ALLOW_PUBLIC_WORKFORCE")
@@ -183,6 +185,18 @@ def endpoint_violations(
     return found
 
 
+def ttl_violations(deployment: DeploymentSpec, max_hours: int) -> list[str]:
+    """An endpoint asked to live longer than the stack allows (ttl_hours 0 is forever)."""
+    hours = deployment.ttl_hours or 0
+    if max_hours == 0 or 0 < hours <= max_hours:
+        return []
+    asked = "0 (never expires, by default DefaultEndpointTtlHours)" if hours == 0 else f"{hours} hours"
+    return [
+        f"deployment.ttl_hours is {asked}; this stack deletes endpoints after at most {max_hours} hours "
+        "(stack parameter MaxEndpointTtlHours)"
+    ]
+
+
 def labeling_violations(spec: DatasetSpec, bounds: Guardrails) -> list[str]:
     """What the labeling section asks beyond the stack's bounds (the spec has its defaults)."""
     labeling = spec.labeling
@@ -217,6 +231,7 @@ def spec_violations(spec: DatasetSpec, bounds: Guardrails) -> list[str]:
         *endpoint_violations(
             spec.deployment, bounds.allowed_endpoint_instance_types, bounds.max_endpoint_instances
         ),
+        *ttl_violations(spec.deployment, bounds.max_endpoint_ttl_hours),
     ]
 
 

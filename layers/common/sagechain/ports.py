@@ -528,3 +528,13 @@ class StackSageMaker(Protocol):
 
     def delete_model(self, name: str) -> None:
         """DeleteModel; no-op when it is already gone."""
+
+
+class ExpirySchedules(Protocol):
+    """One-time schedules that invoke the expiry function (EventBridge Scheduler), one per endpoint."""
+
+    def put(self, name: str, at: datetime, payload: str) -> None:
+        """Create the schedule, or replace the one of that name: it fires once at `at` (UTC)."""
+
+    def remove(self, name: str) -> None:
+        """Delete the schedule; no-op when there is none."""

@@ -150,6 +150,9 @@ class ModelInfo(BaseModel):
     hourly_cost: EndpointHourlyCost | None = None
     endpoint_config_name: str | None = None
     previous: "ModelInfo | None" = None
+    # deployment.ttl_hours: when the endpoint is deleted (None: never), and when it was.
+    expires_at: datetime | None = None
+    expired_at: datetime | None = None
 
 
 # ---------------------------------------------------------------- reading and writing them

@@ -37,6 +37,7 @@ class RunStatus(StrEnum):
 
     IN_PROGRESS = "in_progress"
     LIVE = "live"
+    EXPIRED = "expired"
     REJECTED = "rejected"
     FAILED = "failed"
     STOPPED = "stopped"

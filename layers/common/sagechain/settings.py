@@ -69,3 +69,5 @@ class SpecDefaults(EnvironmentSettings):
     max_labeling_cost_usd: Decimal = Field(alias="DEFAULT_MAX_LABELING_COST_USD", ge=0)
     training_instance_type: str = Field(alias="DEFAULT_TRAINING_INSTANCE_TYPE", min_length=1)
     endpoint_instance_type: str = Field(alias="DEFAULT_ENDPOINT_INSTANCE_TYPE", min_length=1)
+    # Hours a live endpoint lasts when the spec does not say; 0: until someone deletes it.
+    endpoint_ttl_hours: int = Field(alias="DEFAULT_ENDPOINT_TTL_HOURS", ge=0)

@@ -260,6 +260,15 @@ class DeploymentSpec(_Section):
     scale_in_cooldown_seconds: int = Field(default=300, ge=0, le=3_600)
     scale_out_cooldown_seconds: int = Field(default=60, ge=0, le=3_600)
     min_objective_metric: float | None = None
+    ttl_hours: int | None = Field(
+        default=None,
+        ge=0,
+        le=8_760,
+        description=(
+            "Hours after its newest model goes live that the endpoint (its configurations and models) is "
+            "deleted; 0 = never. Default DefaultEndpointTtlHours. " + _BOUNDED.format("MaxEndpointTtlHours")
+        ),
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -343,7 +352,14 @@ class DatasetSpec(_Section):
             update={"instance_type": self.training.instance_type or defaults.training_instance_type}
         )
         deployment = self.deployment.model_copy(
-            update={"instance_type": self.deployment.instance_type or defaults.endpoint_instance_type}
+            update={
+                "instance_type": self.deployment.instance_type or defaults.endpoint_instance_type,
+                "ttl_hours": (
+                    defaults.endpoint_ttl_hours
+                    if self.deployment.ttl_hours is None
+                    else self.deployment.ttl_hours
+                ),
+            }
         )
         return self.model_copy(update={"labeling": labeling, "training": training, "deployment": deployment})
 

@@ -7,6 +7,7 @@ import boto3
 from botocore.config import Config
 
 if TYPE_CHECKING:
+    from botocore.client import BaseClient
     from mypy_boto3_application_autoscaling import ApplicationAutoScalingClient
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_events import EventBridgeClient
@@ -59,6 +60,14 @@ def dynamodb_client() -> "DynamoDBClient":
     return boto3.client("dynamodb", config=CLIENT_CONFIG)
 
 
+@cache
+def scheduler_client() -> "BaseClient":
+    """The EventBridge Scheduler client of this container (typed loosely: the pinned boto3-stubs
+    extras do not include scheduler)."""
+    client: BaseClient = boto3.client("scheduler", config=CLIENT_CONFIG)
+    return client
+
+
 def clear_client_cache() -> None:
     """Forget every client (tests and the offline stack start each function cold)."""
     for factory in (
@@ -68,6 +77,7 @@ def clear_client_cache() -> None:
         autoscaling_client,
         sns_client,
         dynamodb_client,
+        scheduler_client,
         sagemaker_runtime_client,
         api_s3_client,
     ):

@@ -21,6 +21,7 @@ A request AWS refuses for good is a "Deployment Failed" with the code, meaning a
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from sagechain.console import console_url
@@ -32,6 +33,7 @@ from sagechain.deployment.bookkeeping import (
     read_run,
     run_model_key,
 )
+from sagechain.deployment.expiry import schedule_expiry
 from sagechain.deployment.failures import refused_deployment
 from sagechain.deployment.pending import PendingDeployment, update_endpoint, waiting_deployments
 from sagechain.errors import EndpointBusyError, RequestRefusedError, ResourceMissingError
@@ -46,6 +48,7 @@ from sagechain.ports import (
     EndpointConfig,
     EndpointState,
     EventPublisher,
+    ExpirySchedules,
     ModelHost,
     SageMakerJobs,
     Variant,
@@ -87,10 +90,12 @@ def configure_autoscaling(
     store: DeploymentStore,
     publisher: EventPublisher,
     config: AutoscalingConfig,
+    schedules: ExpirySchedules | None = None,
 ) -> Outcome:
-    """Act on one endpoint state change: autoscaling and Model Live, Deployment Failed, or nothing."""
+    """Act on one endpoint state change: autoscaling and Model Live, Deployment Failed, or nothing.
+    A model going live with deployment.ttl_hours gets its endpoint's expiry schedule (schedules)."""
     status = normalized_status(change.status)
-    stage = _Stage(jobs, host, autoscaler, store, publisher, config)
+    stage = _Stage(jobs, host, autoscaler, store, publisher, config, schedules)
     if status in FAILED | {IN_SERVICE} and not stage.owns(change):
         return Outcome("ignored", f"endpoint {change.name} was not created by this stack")
     if status == IN_SERVICE:
@@ -111,6 +116,7 @@ class _Stage:
     store: DeploymentStore
     publisher: EventPublisher
     config: AutoscalingConfig
+    schedules: ExpirySchedules | None = None
 
     def owns(self, change: StateChange) -> bool:
         """Whether this stack created the endpoint: its tags (the event's, else ListTags) name it."""
@@ -182,11 +188,15 @@ class _Stage:
             deployment.max_instances,
             self.config.price_overrides,
         )
+        # Before the record and the event: a refused schedule is retried, then parked and emailed,
+        # rather than leaving an endpoint live that was meant to expire.
+        expires_at = self._schedule_expiry(info, deployment.ttl_hours or 0)
         record = info.model_copy(
             update={
                 "hourly_cost": cost,
                 "endpoint_config_name": endpoint.config_name,
                 "previous": _previous(live, info),
+                "expires_at": expires_at,
             }
         )
         # Before the record: a retry after a failed deletion finds the same superseded model again.
@@ -205,12 +215,20 @@ class _Stage:
             console_url=console_url(self.host.region, "endpoints", name),
             endpoint_config_name=endpoint.config_name,
             hourly_cost=cost,
+            expires_at=expires_at,
         )
         self.publisher.publish(event)
         # Last: a retry after a failure above finds the deployment still in flight and announces it.
         if in_flight is not None:
             self.store.delete(deploying_key(name))
         return Outcome(event.DETAIL_TYPE, None, event)
+
+    def _schedule_expiry(self, info: ModelInfo, ttl_hours: int) -> datetime | None:
+        if self.schedules is None:
+            if ttl_hours:
+                raise ValueError("deployment.ttl_hours is set but configure_autoscaling has no schedules")
+            return None
+        return schedule_expiry(self.schedules, info, ttl_hours, datetime.now(UTC))
 
     def _delete_superseded(self, superseded: ModelInfo, keep: EndpointState, record: ModelInfo) -> None:
         """Delete the configuration and model of the live model two deployments back (the previous one is

@@ -3,7 +3,7 @@
 from pydantic import Field
 
 from sagechain.guardrails import CommaList, PriceOverrides
-from sagechain.settings import SageMakerRoleArn, StageSettings
+from sagechain.settings import FunctionSettings, SageMakerRoleArn, StageSettings
 
 
 class DeployModelSettings(StageSettings):
@@ -25,3 +25,12 @@ class ConfigureAutoscalingSettings(StageSettings):
 
     predict_url_template: str = Field(alias="PREDICT_URL_TEMPLATE", pattern=r"^https://.*\{model\}")
     instance_price_overrides: PriceOverrides = Field(alias="INSTANCE_PRICE_OVERRIDES")
+    # deployment.ttl_hours: the schedules invoke ExpireEndpointFunction as ExpirySchedulerRole.
+    expiry_function_arn: str = Field(alias="EXPIRY_FUNCTION_ARN", pattern=r"^arn:aws[a-z-]*:lambda:")
+    expiry_role_arn: str = Field(alias="EXPIRY_SCHEDULER_ROLE_ARN", pattern=r"^arn:aws[a-z-]*:iam::")
+
+
+class ExpireEndpointSettings(FunctionSettings):
+    """expire_endpoint: the bucket holding model.json and the bus its Model Expired goes to."""
+
+    event_bus_name: str = Field(alias="EVENT_BUS_NAME", min_length=1)

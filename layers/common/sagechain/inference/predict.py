@@ -163,6 +163,11 @@ class ModelDirectory:
                 "a new run of its dataset deploys it again",
                 code="model_deleted",
             )
+        if info.expired_at is not None:
+            # deployment.ttl_hours passed: the endpoint was deleted (expiry.py); no model serves here.
+            raise ModelNotFoundError(
+                f"model {model!r} expired at {info.expired_at.isoformat()}: its endpoint was deleted"
+            )
         return info
 
     def forget(self, model: str) -> None:

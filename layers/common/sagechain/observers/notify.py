@@ -27,6 +27,7 @@ from sagechain.events import (
     LabelingFailed,
     LabelingStarted,
     ModelDeleted,
+    ModelExpired,
     ModelLive,
     ModelRolledBack,
     RunStopped,
@@ -441,13 +442,31 @@ def _hourly_cost(cost: EndpointHourlyCost | None) -> str:
     )
 
 
+def _expiry(expires_at: datetime | None) -> str:
+    if expires_at is None:
+        return "never: the endpoint bills until someone deletes it (deployment.ttl_hours 0)"
+    return (
+        f"{expires_at.strftime('%Y-%m-%d %H:%M:%S')} UTC (deployment.ttl_hours): the endpoint, its "
+        "configurations and models are deleted then"
+    )
+
+
 def _model_live(event: ModelLive, lookup: SageMakerLookup) -> tuple[str, EmailBody]:
     body = EmailBody(f"Model {event.model_name} is live on endpoint {event.endpoint_name}.").figures(
         [
             ("Endpoint instance type", event.instance_type),
             ("Autoscaling", f"{event.min_instances} to {event.max_instances} instances"),
             ("Endpoint cost", _hourly_cost(event.hourly_cost)),
+            ("Endpoint deleted at", _expiry(event.expires_at)),
         ]
+    )
+    keep = (
+        [
+            "To keep the endpoint longer, upload dataset.json again (the new model going live restarts "
+            "the count), or set a larger deployment.ttl_hours (0: never) before that upload."
+        ]
+        if event.expires_at is not None
+        else []
     )
     commands = delete_endpoint_commands(event.endpoint_name, event.endpoint_config_name, event.model_name)
     body.links([("Predict (POST)", event.predict_url), ("Endpoint", event.console_url)]).next(
@@ -457,6 +476,7 @@ def _model_live(event: ModelLive, lookup: SageMakerLookup) -> tuple[str, EmailBo
         "the quality gate.",
         "To stop the bill, delete the endpoint: " + "; ".join(commands) + " (or DELETE "
         f"{event.predict_url.removesuffix('/predict')}, the API's delete route, once your stack has it).",
+        *keep,
     )
     return "Model live", body
 
@@ -516,6 +536,27 @@ def _model_rolled_back(event: ModelRolledBack, lookup: SageMakerLookup) -> tuple
     return "Model rolled back", body
 
 
+def _model_expired(event: ModelExpired, lookup: SageMakerLookup) -> tuple[str, EmailBody]:
+    body = EmailBody(
+        f"Endpoint {event.endpoint_name} expired: deployment.ttl_hours after model {event.model_name} went "
+        "live, the endpoint was deleted, so it no longer bills and its predict URL answers 404."
+    ).figures(
+        [
+            ("Due at", f"{event.expires_at.strftime('%Y-%m-%d %H:%M:%S')} UTC"),
+            ("Deleted", "; ".join(event.deleted) or "nothing"),
+            ("Not deleted", "; ".join(event.not_deleted) or "nothing"),
+        ]
+    )
+    body.links([("Endpoint", event.console_url)])
+    steps = ["Upload dataset.json again to train and deploy a new model on this endpoint."]
+    if event.not_deleted:
+        steps.insert(
+            0, "AWS refused some deletions: delete what is listed above by hand (README, Costs and teardown)."
+        )
+    body.next(*steps)
+    return "Model expired", body
+
+
 _SAGECHAIN_EMAILS: dict[type[SagechainEvent], Callable[[Any, SageMakerLookup], tuple[str, EmailBody]]] = {
     DatasetPrepared: _dataset_prepared,
     DatasetRejected: _dataset_rejected,
@@ -532,6 +573,7 @@ _SAGECHAIN_EMAILS: dict[type[SagechainEvent], Callable[[Any, SageMakerLookup], t
     RunStopped: _run_stopped,
     ModelDeleted: _model_deleted,
     ModelRolledBack: _model_rolled_back,
+    ModelExpired: _model_expired,
 }
 
 

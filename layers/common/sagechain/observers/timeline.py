@@ -32,6 +32,7 @@ from sagechain.events import (
     LabelingFailed,
     LabelingStarted,
     ModelDeleted,
+    ModelExpired,
     ModelLive,
     ModelRolledBack,
     RefusedTrainingJob,
@@ -242,6 +243,13 @@ def _sagechain_outcome(  # noqa: PLR0911, PLR0912 - one case per event type
                 f"from {event.replaced_model_name} (run {event.replaced_run_id})"
             )
             return Stage.LIVE, DONE, RunStatus.LIVE, summary, None
+        case ModelExpired():
+            left = f"; not deleted: {'; '.join(event.not_deleted)}" if event.not_deleted else ""
+            summary = (
+                f"Model expired: endpoint {event.endpoint_name} and model {event.model_name} deleted "
+                f"(deployment.ttl_hours){left}"
+            )
+            return Stage.LIVE, ENDED, RunStatus.EXPIRED, summary, None
     raise TypeError(f"no timeline entry for {type(event).__name__}")
 
 
@@ -382,6 +390,8 @@ def _sagechain_jobs(delivery: SagechainDelivery) -> list[JobChange]:  # noqa: PL
             return [job(JobKind.ENDPOINT, event.endpoint_name, "Deleting", None)]
         case ModelRolledBack():
             return [job(JobKind.ENDPOINT, event.endpoint_name, "Updating", None)]
+        case ModelExpired():
+            return [job(JobKind.ENDPOINT, event.endpoint_name, "Deleted", event.console_url)]
     return []
 
 
