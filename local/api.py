@@ -1,7 +1,10 @@
 """API Gateway for the offline stack: HTTP requests become REST API proxy events.
 
 Routes come from template.yaml (each function's `Type: Api` events), so the local API
-has exactly the deployed paths. Binary bodies are base64-encoded as API Gateway does
+has exactly the deployed paths; each route knows its API (Api or OperatorApi), and one
+server answers both. Authentication is not modelled, except API keys: a request that
+carries x-api-key must carry a key of its route's API's usage plan, or it is refused 403
+as API Gateway refuses it. Binary bodies are base64-encoded as API Gateway does
 for the stack's binary media types, and a base64-encoded response is decoded on the
 way out.
 """
@@ -31,6 +34,7 @@ class Route:
     function: str
     method: str
     path: str
+    api: str = "Api"  # the template's logical id of the REST API the route is on
 
     @property
     def pattern(self) -> re.Pattern[str]:
@@ -69,7 +73,7 @@ def proxy_event(
         "stageVariables": None,
         "requestContext": {
             "accountId": ACCOUNT,
-            "apiId": "local",
+            "apiId": "local" if route.api == "Api" else f"local-{route.api}",
             "stage": STAGE,
             "resourcePath": route.path,
             "httpMethod": method,
@@ -86,23 +90,38 @@ def proxy_event(
 class LocalApi:
     """Routes requests to handlers by the template's Api events."""
 
-    def __init__(self, routes: list[Route], invoke: Callable[[str, dict[str, Any]], Any]) -> None:
+    def __init__(
+        self,
+        routes: list[Route],
+        invoke: Callable[[str, dict[str, Any]], Any],
+        api_keys: dict[str, str] | None = None,
+    ) -> None:
         self.routes = routes
         self._invoke = invoke
+        self.api_keys = api_keys or {}  # key value -> the API whose usage plan has it
 
     def handle(self, method: str, raw_path: str, headers: dict[str, str], body: bytes) -> ApiResponse:
         """One request, answered as API Gateway would."""
         path = urlsplit(raw_path).path
-        for route in self.routes:
-            if route.method.upper() in {method, "ANY"} and route.pattern.match(path):
-                result = self._invoke(route.function, proxy_event(route, method, raw_path, headers, body))
-                data = result.get("body") or ""
-                payload = base64.b64decode(data) if result.get("isBase64Encoded") else data.encode()
-                # Powertools answers with multiValueHeaders; API Gateway merges both forms.
-                multi = result.get("multiValueHeaders") or {}
-                answer_headers = {key: values[-1] for key, values in multi.items() if values}
-                answer_headers.update(result.get("headers") or {})
-                return ApiResponse(int(result.get("statusCode", 200)), answer_headers, payload)
+        routes = [r for r in self.routes if r.method.upper() in {method, "ANY"} and r.pattern.match(path)]
+        api_key = next((value for name, value in headers.items() if name.lower() == "x-api-key"), None)
+        if routes and api_key is not None:
+            # A key works only on the stages of its usage plan; elsewhere API Gateway answers 403
+            # (INVALID_API_KEY, in the template's DEFAULT_4XX error shape).
+            routes = [r for r in routes if self.api_keys.get(api_key) == r.api]
+            if not routes:
+                refused = {"error": {"code": "INVALID_API_KEY", "message": "Forbidden"}}
+                return ApiResponse(403, {"Content-Type": "application/json"}, json.dumps(refused).encode())
+        if routes:
+            route = routes[0]
+            result = self._invoke(route.function, proxy_event(route, method, raw_path, headers, body))
+            data = result.get("body") or ""
+            payload = base64.b64decode(data) if result.get("isBase64Encoded") else data.encode()
+            # Powertools answers with multiValueHeaders; API Gateway merges both forms.
+            multi = result.get("multiValueHeaders") or {}
+            answer_headers = {key: values[-1] for key, values in multi.items() if values}
+            answer_headers.update(result.get("headers") or {})
+            return ApiResponse(int(result.get("statusCode", 200)), answer_headers, payload)
         message = {"message": "Missing Authentication Token"}  # API Gateway's answer to an unknown route
         return ApiResponse(403, {"Content-Type": "application/json"}, json.dumps(message).encode())
 

@@ -1,8 +1,9 @@
 """`make openapi`: the API's OpenAPI document, generated from the functions' own resolvers.
 
-Every function of template.yaml with an `Api` event on the stack's `Api` is loaded as Lambda
+Every function of template.yaml with an `Api` event on the stack's `Api` or `OperatorApi` is loaded as Lambda
 loads it (its environment from the template, nothing reaching AWS), and the module-level
-`app` resolver of its handler module contributes its routes. The merged document is written
+`app` resolver of its handler module contributes its routes; each path's `servers` name the
+API(s) whose events serve it. The merged document is written
 to docs/openapi.json and into the common layer, from which GET /openapi.json serves it.
 
     make openapi                        # or: python -m local.openapi [--check]
@@ -27,20 +28,21 @@ from local.stack import DEMO_PARAMETERS, OFFLINE_ENVIRONMENT, PHYSICAL  # noqa: 
 from local.template import ROOT, FunctionDefinition, Template  # noqa: E402
 from sagechain.inference import openapi  # noqa: E402
 
-API_ID = "Api"
+API_IDS = ("Api", "OperatorApi")
 OUTPUTS = (ROOT / "docs" / "openapi.json", LAYER / "sagechain" / "inference" / openapi.PUBLISHED_FILE)
 
 
 def _uses_api(resource: dict[str, Any]) -> bool:
     events = resource.get("Properties", {}).get("Events", {}).values()
     return any(
-        event.get("Type") == "Api" and event.get("Properties", {}).get("RestApiId") == {"Ref": API_ID}
+        event.get("Type") == "Api"
+        and event.get("Properties", {}).get("RestApiId") in [{"Ref": api} for api in API_IDS]
         for event in events
     )
 
 
 def api_functions(template: Template) -> list[FunctionDefinition]:
-    """The functions behind the stack's Api, in template order."""
+    """The functions behind the stack's two APIs, in template order."""
     resources = template.document["Resources"]
     return [f for f in template.functions() if _uses_api(resources[f.logical_id])]
 
@@ -73,9 +75,17 @@ def load_app(definition: FunctionDefinition) -> APIGatewayRestResolver:
 
 
 def document() -> str:
-    """The merged OpenAPI document of every function behind the Api."""
+    """The merged OpenAPI document of every function behind the two APIs."""
     template = Template(PHYSICAL, DEMO_PARAMETERS)
-    return openapi.merged_document([load_app(definition) for definition in api_functions(template)])
+    functions = api_functions(template)
+    path_apis: dict[str, list[str]] = {}
+    for definition in functions:
+        for _method, path, api in definition.api_routes:
+            if api in API_IDS and api not in path_apis.setdefault(path, []):
+                path_apis[path].append(api)
+    for apis in path_apis.values():
+        apis.sort(key=API_IDS.index)
+    return openapi.merged_document([load_app(definition) for definition in functions], path_apis)
 
 
 def main() -> int:

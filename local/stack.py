@@ -61,7 +61,11 @@ PHYSICAL = {
     "NotificationTopic": f"arn:aws:sns:{REGION}:{ACCOUNT}:sagechain-demo-notifications",
     "SageMakerExecutionRole.Arn": f"arn:aws:iam::{ACCOUNT}:role/sagechain-demo-sagemaker",
     "Api": "local",
+    "OperatorApi": "local-operator",
 }
+# ApiAuth=API_KEY offline: one key per API's usage plan (ApiApiKey, OperatorApiApiKey), as SAM's
+# CreateUsagePlan PER_API makes them. A request with x-api-key must carry its route's API's key.
+OFFLINE_API_KEYS = {"offline-inference-key": "Api", "offline-operator-key": "OperatorApi"}
 # The ARNs the functions' policies name (template.yaml's GetAtt ... .Arn).
 PHYSICAL["DataBucket.Arn"] = f"arn:aws:s3:::{PHYSICAL['DataBucket']}"
 for _table in ("RunsTable", "IdempotencyTable"):
@@ -283,13 +287,14 @@ class LocalStack:
             return handler(event, self._context(function))
 
     def api(self) -> LocalApi:
-        """The REST API: every function's `Type: Api` routes, answered by invoke()."""
+        """The REST APIs (Api and OperatorApi, on one local server): every function's `Type: Api`
+        routes, answered by invoke(). OFFLINE_API_KEYS model the per-API usage plans."""
         routes = [
-            Route(logical_id, method, path)
+            Route(logical_id, method, path, api)
             for logical_id, function in self.functions.items()
-            for method, path in function.definition.api_routes
+            for method, path, api in function.definition.api_routes
         ]
-        return LocalApi(routes, self.invoke)
+        return LocalApi(routes, self.invoke, OFFLINE_API_KEYS)
 
     def queue_url(self, arn: str) -> str:
         """The URL of one of the template's queues, by ARN."""

@@ -64,7 +64,8 @@ class FunctionDefinition:
     handler: str
     environment: dict[str, str]
     patterns: list[dict[str, Any]] = field(default_factory=list)
-    api_routes: list[tuple[str, str]] = field(default_factory=list)  # (method, path)
+    # (method, path, the Api's logical id: RestApiId's Ref, or SAM's implicit ServerlessRestApi)
+    api_routes: list[tuple[str, str, str]] = field(default_factory=list)
     queue_sources: list[QueueSource] = field(default_factory=list)
     on_failure_queue_arn: str | None = None
     timeout_seconds: int = 3  # Lambda's default
@@ -191,7 +192,11 @@ class Template:
                 if event["Type"] == "EventBridgeRule"
             ]
             routes = [
-                (str(event["Properties"]["Method"]).upper(), str(event["Properties"]["Path"]))
+                (
+                    str(event["Properties"]["Method"]).upper(),
+                    str(event["Properties"]["Path"]),
+                    str(event["Properties"].get("RestApiId", {}).get("Ref", "ServerlessRestApi")),
+                )
                 for event in props.get("Events", {}).values()
                 if event["Type"] == "Api"
             ]

@@ -4,7 +4,7 @@ import json
 
 import pytest
 from local.sample_data import FLOWER_COLOURS, png
-from local.stack import LocalStack
+from local.stack import OFFLINE_API_KEYS, LocalStack
 
 from tests.e2e.test_full_chain import upload_flowers
 
@@ -48,6 +48,34 @@ def test_api_errors_are_json_with_the_right_status(stack: LocalStack) -> None:
     assert (unknown_run.status, json.loads(unknown_run.body)["error"]["code"]) == (404, "run_not_found")
     assert unknown_model_status.status == 404
     assert unknown_model.headers["Content-Type"] == "application/json"
+
+
+def test_the_inference_key_is_refused_on_the_operator_routes_and_the_operator_key_on_predict(
+    stack: LocalStack,
+) -> None:
+    api = stack.api()
+    [inference_key] = [key for key, name in OFFLINE_API_KEYS.items() if name == "Api"]
+    [operator_key] = [key for key, name in OFFLINE_API_KEYS.items() if name == "OperatorApi"]
+    image = {"Content-Type": "image/png"}
+
+    refused = [
+        api.handle("GET", "/runs", {"x-api-key": inference_key}, b""),
+        api.handle("POST", "/runs/nosuch-000000000000/stop", {"x-api-key": inference_key}, b""),
+        api.handle("DELETE", "/models/nosuch", {"x-api-key": inference_key}, b""),
+        api.handle("POST", "/models/nosuch/rollback", {"x-api-key": inference_key}, b""),
+        api.handle(
+            "POST", "/models/nosuch/predict", {**image, "x-api-key": operator_key}, png(4, 4, (0, 0, 0))
+        ),
+    ]
+    runs = api.handle("GET", "/runs", {"x-api-key": operator_key}, b"")
+    predicted = api.handle(
+        "POST", "/models/nosuch/predict", {**image, "x-api-key": inference_key}, png(4, 4, (0, 0, 0))
+    )
+
+    assert [answer.status for answer in refused] == [403] * 5
+    assert {json.loads(answer.body)["error"]["code"] for answer in refused} == {"INVALID_API_KEY"}
+    assert runs.status == 200
+    assert (predicted.status, json.loads(predicted.body)["error"]["code"]) == (404, "model_not_found")
 
 
 def test_make_demo_runs_the_whole_chain_to_a_prediction(capsys: pytest.CaptureFixture[str]) -> None:

@@ -35,8 +35,23 @@ def deployed(api_auth: str) -> dict[str, Any]:
     return transform(expanded, parameters, _NoManagedPolicies())
 
 
-def _rest_api(resources: dict[str, Any]) -> dict[str, Any]:
-    [body] = [r["Properties"]["Body"] for r in resources.values() if r["Type"] == "AWS::ApiGateway::RestApi"]
+APIS = ("Api", "OperatorApi")
+INFERENCE_ROUTES = {"POST /models/{model}/predict", "GET /openapi.json"}
+OPERATOR_ROUTES = {
+    "GET /runs",
+    "GET /runs/{run_id}",
+    "GET /models/{model}",
+    "POST /runs/{run_id}/stop",
+    "DELETE /models/{model}",
+    "POST /models/{model}/rollback",
+    "GET /openapi.json",
+}
+
+
+def _rest_api(resources: dict[str, Any], api: str = "Api") -> dict[str, Any]:
+    resource = resources[api]
+    assert resource["Type"] == "AWS::ApiGateway::RestApi"
+    body: dict[str, Any] = resource["Properties"]["Body"]
     return body
 
 
@@ -50,29 +65,60 @@ def _types(resources: dict[str, Any]) -> set[str]:
     return {r["Type"] for r in resources.values()}
 
 
-def test_default_auth_requires_sigv4_on_every_route_and_creates_no_api_key() -> None:
+def test_inference_and_operator_routes_are_on_separate_apis() -> None:
     resources = deployed("IAM")["Resources"]
 
-    operations = _operations(_rest_api(resources))
+    assert set(_operations(_rest_api(resources, "Api"))) == INFERENCE_ROUTES
+    assert set(_operations(_rest_api(resources, "OperatorApi"))) == OPERATOR_ROUTES
 
-    assert {"POST /models/{model}/predict", "GET /openapi.json"} <= set(operations)
+
+@pytest.mark.parametrize("api", APIS)
+def test_default_auth_requires_sigv4_on_every_route_and_creates_no_api_key(api: str) -> None:
+    resources = deployed("IAM")["Resources"]
+
+    operations = _operations(_rest_api(resources, api))
+
     assert all(op["security"] == [{"AWS_IAM": []}] for op in operations.values())
     assert not _types(resources) & {"AWS::ApiGateway::ApiKey", "AWS::ApiGateway::UsagePlan"}
 
 
-def test_api_key_auth_requires_the_key_on_every_route_and_creates_key_and_usage_plan() -> None:
+@pytest.mark.parametrize("api", APIS)
+def test_api_key_auth_requires_the_key_on_every_route_and_creates_key_and_usage_plan(api: str) -> None:
     resources = deployed("API_KEY")["Resources"]
 
-    operations = _operations(_rest_api(resources))
+    operations = _operations(_rest_api(resources, api))
 
     assert all(op["security"] == [{"api_key": []}] for op in operations.values())
-    assert {
-        "AWS::ApiGateway::ApiKey",
-        "AWS::ApiGateway::UsagePlan",
-        "AWS::ApiGateway::UsagePlanKey",
-    } <= _types(resources)
-    plan = next(r for r in resources.values() if r["Type"] == "AWS::ApiGateway::UsagePlan")["Properties"]
+    assert resources[f"{api}ApiKey"]["Type"] == "AWS::ApiGateway::ApiKey"
+    plan = resources[f"{api}UsagePlan"]["Properties"]
     assert plan["Throttle"] == {"RateLimit": 50, "BurstLimit": 100}
+    # The key is in this API's plan only, and the plan covers this API's stage only: API
+    # Gateway refuses (403) a key on a stage outside its usage plans.
+    [stage] = plan["ApiStages"]
+    assert stage["ApiId"] == {"Ref": api}
+    assert resources[f"{api}UsagePlanKey"]["Properties"]["KeyId"] == {"Ref": f"{api}ApiKey"}
+    assert resources[f"{api}UsagePlanKey"]["Properties"]["UsagePlanId"] == {"Ref": f"{api}UsagePlan"}
+
+
+def test_api_key_auth_creates_one_key_and_usage_plan_per_api() -> None:
+    resources = deployed("API_KEY")["Resources"]
+
+    keys = [name for name, r in resources.items() if r["Type"] == "AWS::ApiGateway::ApiKey"]
+    plans = [name for name, r in resources.items() if r["Type"] == "AWS::ApiGateway::UsagePlan"]
+
+    assert sorted(keys) == ["ApiApiKey", "OperatorApiApiKey"]
+    assert sorted(plans) == ["ApiUsagePlan", "OperatorApiUsagePlan"]
+
+
+def test_outputs_name_each_apis_url_key_and_invoke_arn() -> None:
+    outputs = deployed("API_KEY")["Outputs"]
+
+    assert outputs["ApiKeyId"]["Value"] == {"Ref": "ApiApiKey"}
+    assert outputs["OperatorApiKeyId"]["Value"] == {"Ref": "OperatorApiApiKey"}
+    # The transform may have resolved the pseudo parameters of the Fn::Sub already.
+    assert "${OperatorApi}.execute-api." in json.dumps(outputs["OperatorApiUrl"]["Value"])
+    assert ':${Api}/v1/POST/models/*/predict"' in json.dumps(outputs["InferenceInvokeArn"]["Value"])
+    assert ':${OperatorApi}/v1/*"' in json.dumps(outputs["OperatorInvokeArn"]["Value"])
 
 
 @pytest.mark.parametrize("api_auth", ["IAM", "API_KEY"])
@@ -122,21 +168,27 @@ def test_image_bodies_reach_the_function_as_binary() -> None:
     }
 
 
-def test_stage_is_throttled_traced_and_access_logged() -> None:
+@pytest.mark.parametrize("api", APIS)
+def test_stage_is_throttled_traced_and_access_logged(api: str) -> None:
     resources = deployed("IAM")["Resources"]
 
-    [stage] = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::ApiGateway::Stage"]
+    [stage] = [
+        r["Properties"]
+        for r in resources.values()
+        if r["Type"] == "AWS::ApiGateway::Stage" and r["Properties"]["RestApiId"] == {"Ref": api}
+    ]
 
     assert stage["StageName"] == "v1"
     assert stage["TracingEnabled"] is True
     [settings] = stage["MethodSettings"]
     assert (settings["ThrottlingRateLimit"], settings["ThrottlingBurstLimit"]) == (50, 100)
-    assert stage["AccessLogSetting"]["DestinationArn"] == {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]}
+    assert stage["AccessLogSetting"]["DestinationArn"] == {"Fn::GetAtt": [f"{api}AccessLogGroup", "Arn"]}
     json.loads(stage["AccessLogSetting"]["Format"])  # one JSON object per request
 
 
-def test_api_gateways_own_errors_use_the_apis_error_shape() -> None:
-    body = _rest_api(deployed("IAM")["Resources"])
+@pytest.mark.parametrize("api", APIS)
+def test_api_gateways_own_errors_use_the_apis_error_shape(api: str) -> None:
+    body = _rest_api(deployed("IAM")["Resources"], api)
 
     responses = body["x-amazon-apigateway-gateway-responses"]
 

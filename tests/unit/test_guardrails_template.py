@@ -330,6 +330,7 @@ def test_the_account_wide_api_gateway_logging_role_is_set_only_when_asked() -> N
     assert TEMPLATE["Parameters"]["ManageApiGatewayLoggingRole"]["Default"] == "false"
     assert resources["ApiGatewayAccount"]["Condition"] == "ManagesApiGatewayLoggingRole"
     assert resources["ApiGatewayCloudWatchRole"]["Condition"] == "ManagesApiGatewayLoggingRole"
-    # The Api may not depend on a resource that is not created.
+    # The APIs may not depend on a resource that is not created.
     assert resources["Api"]["DependsOn"] == "ApiGatewayLoggingRoleReady"
+    assert resources["OperatorApi"]["DependsOn"] == "ApiGatewayLoggingRoleReady"
     assert "Condition" not in resources["ApiGatewayLoggingRoleReady"]

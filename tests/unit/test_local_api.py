@@ -48,3 +48,37 @@ def test_requests_are_routed_by_method_and_path_and_unknown_routes_get_api_gatew
     assert seen[0][0] == "Runs"
     assert seen[0][1]["pathParameters"] == {"run_id": "abc"}
     assert missing.status == 403
+
+
+def test_an_api_key_is_refused_on_the_routes_of_another_apis_usage_plan() -> None:
+    seen: list[str] = []
+
+    def invoke(function: str, event: dict[str, Any]) -> dict[str, Any]:
+        seen.append(function)
+        return {"statusCode": 200, "headers": {"Content-Type": "application/json"}, "body": "{}"}
+
+    api = LocalApi(
+        [
+            Route("Predict", "POST", "/models/{model}/predict", "Api"),
+            Route("Predict", "GET", "/openapi.json", "Api"),
+            Route("Control", "POST", "/runs/{run_id}/stop", "OperatorApi"),
+            Route("Predict", "GET", "/openapi.json", "OperatorApi"),
+        ],
+        invoke,
+        {"inference": "Api", "operator": "OperatorApi"},
+    )
+
+    refused = api.handle("POST", "/runs/r1/stop", {"x-api-key": "inference"}, b"")
+    unknown = api.handle("POST", "/models/m/predict", {"x-api-key": "nosuch"}, b"")
+    operator_on_predict = api.handle("POST", "/models/m/predict", {"x-api-key": "operator"}, b"")
+    stopped = api.handle("POST", "/runs/r1/stop", {"x-api-key": "operator"}, b"")
+    predicted = api.handle("POST", "/models/m/predict", {"X-Api-Key": "inference"}, b"")
+    documents = [
+        api.handle("GET", "/openapi.json", {"x-api-key": key}, b"") for key in ("inference", "operator")
+    ]
+
+    assert (refused.status, json.loads(refused.body)["error"]["code"]) == (403, "INVALID_API_KEY")
+    assert unknown.status == operator_on_predict.status == 403
+    assert stopped.status == predicted.status == 200
+    assert [d.status for d in documents] == [200, 200]
+    assert seen == ["Control", "Predict", "Predict", "Predict"]

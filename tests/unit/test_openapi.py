@@ -46,6 +46,19 @@ def test_every_function_behind_the_api_is_in_the_document() -> None:
     assert {"/models/{model}/predict", "/openapi.json"} <= set(paths)
 
 
+def test_every_path_names_the_api_that_serves_it() -> None:
+    paths = json.loads(document())["paths"]
+
+    def served_by(path: str) -> list[str]:
+        return [server["description"].split(",")[0] for server in paths[path]["servers"]]
+
+    assert served_by("/models/{model}/predict") == ["The stack's Api"]
+    for operator_path in ("/runs", "/runs/{run_id}", "/models/{model}", "/runs/{run_id}/stop"):
+        assert served_by(operator_path) == ["The stack's OperatorApi"]
+    assert served_by("/models/{model}/rollback") == ["The stack's OperatorApi"]
+    assert served_by("/openapi.json") == ["The stack's Api", "The stack's OperatorApi"]
+
+
 def test_routes_of_several_resolvers_merge_into_one_document() -> None:
     status = SagechainResolver()
 
@@ -73,8 +86,9 @@ def test_invalid_requests_are_documented_as_400_never_422() -> None:
     merged = json.loads(document())
 
     for item in merged["paths"].values():
-        for operation in item.values():
-            assert "422" not in operation["responses"]
+        for key, operation in item.items():
+            if key != "servers":  # a path item's servers are no operation
+                assert "422" not in operation["responses"]
     assert "HTTPValidationError" not in merged["components"]["schemas"]
     assert set(merged["paths"]["/models/{model}/predict"]["post"]["responses"]) == {
         "200",

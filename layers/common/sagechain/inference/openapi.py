@@ -22,19 +22,33 @@ PUBLISHED_FILE = "openapi.json"
 TITLE = "sagechain inference API"
 VERSION = "1"
 DESCRIPTION = (
-    "One HTTP API per stack for its live SageMaker models. Every call is signed with SigV4 "
-    "(stack parameter ApiAuth=IAM, the default) or carries an API key in x-api-key "
-    '(ApiAuth=API_KEY). Every error body is {"error": {"code", "message"}}; codes in capitals '
+    "Two REST APIs per stack: Api serves inference callers (POST /models/{model}/predict), "
+    "OperatorApi serves operators (the status routes and run control); each path's servers "
+    "name its API, and both serve GET /openapi.json. Every call is signed with SigV4 "
+    "(stack parameter ApiAuth=IAM, the default) by a principal allowed execute-api:Invoke on "
+    "that API, or carries that API's key in x-api-key (ApiAuth=API_KEY): the inference key is "
+    "refused on OperatorApi and the operator key on Api. "
+    'Every error body is {"error": {"code", "message"}}; codes in capitals '
     "come from API Gateway itself (authentication, stage throttling), the others from the functions."
 )
-SERVER = Server(
-    url="https://{api_id}.execute-api.{region}.amazonaws.com/v1",
-    description="The stack's Api, stage v1 (the stack output ApiUrl).",
-    variables={
-        "api_id": ServerVariable(default="api_id", description="The REST API's id."),
-        "region": ServerVariable(default="us-east-1", description="The stack's region."),
-    },
-)
+
+
+def _server(api: str, output: str, who: str) -> Server:
+    return Server(
+        url="https://{api_id}.execute-api.{region}.amazonaws.com/v1",
+        description=f"The stack's {api}, stage v1 (the stack output {output}): {who}.",
+        variables={
+            "api_id": ServerVariable(default="api_id", description=f"The {api} REST API's id."),
+            "region": ServerVariable(default="us-east-1", description="The stack's region."),
+        },
+    )
+
+
+# Two APIs for two principals; each path lists the API(s) that serve it (its `servers`).
+SERVERS = {
+    "Api": _server("Api", "ApiUrl", "inference callers (predict)"),
+    "OperatorApi": _server("OperatorApi", "OperatorApiUrl", "operators (status routes and run control)"),
+}
 # Which one applies is the deployment's choice (ApiAuth); the document names both.
 SECURITY_SCHEMES: dict[str, Any] = {
     "sigv4": {
@@ -48,7 +62,7 @@ SECURITY_SCHEMES: dict[str, Any] = {
         "type": "apiKey",
         "in": "header",
         "name": "x-api-key",
-        "description": "The stack's API key; ApiAuth=API_KEY.",
+        "description": "The key of the path's API (ApiKeyId or OperatorApiKeyId output); ApiAuth=API_KEY.",
     },
 }
 SECURITY: list[dict[str, list[str]]] = [{"sigv4": []}, {"api_key": []}]
@@ -105,19 +119,25 @@ def resolver_schema(app: APIGatewayRestResolver) -> dict[str, Any]:
     return schema
 
 
-def merged_document(apps: list[APIGatewayRestResolver]) -> str:
-    """The API's document from its functions' resolvers, as JSON text; a route claimed twice is an error."""
+def merged_document(apps: list[APIGatewayRestResolver], path_apis: dict[str, list[str]] | None = None) -> str:
+    """The APIs' document from their functions' resolvers, as JSON text; a route claimed twice is an
+    error. path_apis names the APIs (keys of SERVERS) that serve each path."""
     merge = OpenAPIMerge(
         title=TITLE,
         version=VERSION,
         description=DESCRIPTION,
-        servers=[SERVER],
+        servers=list(SERVERS.values()),
         security=SECURITY,
         on_conflict="error",
     )
     for app in apps:
         merge.add_schema(resolver_schema(app))
     document = merge.get_openapi_schema()
+    for path, item in document.get("paths", {}).items():
+        if path_apis and path in path_apis:
+            item["servers"] = [
+                SERVERS[api].model_dump(mode="json", exclude_none=True) for api in path_apis[path]
+            ]
     components = document.setdefault("components", {})
     components["securitySchemes"] = SECURITY_SCHEMES
     schemas = components.get("schemas", {})
