@@ -42,8 +42,6 @@ NOT_YET_EXERCISED: dict[str, dict[str, str]] = {
         "dynamodb:GetItem": _POWERTOOLS_GET,
         "sagemaker:DescribeEndpoint": _FAILURE_FALLBACK,
         "sagemaker:DescribeHyperParameterTuningJob": _FAILURE_FALLBACK,
-        "sagemaker:DescribeLabelingJob": _FAILURE_FALLBACK,
-        "sagemaker:ListTags": _UNTAGGED,
     },
     "PrepareDatasetFunction": {
         "dynamodb:DeleteItem": _POWERTOOLS_DELETE,
@@ -65,7 +63,6 @@ NOT_YET_EXERCISED: dict[str, dict[str, str]] = {
     "TrackRunFunction": {
         "sagemaker:DescribeEndpoint": _FAILURE_FALLBACK,
         "sagemaker:DescribeHyperParameterTuningJob": _FAILURE_FALLBACK,
-        "sagemaker:DescribeLabelingJob": _FAILURE_FALLBACK,
     },
     "WatchRunsFunction": {
         "dynamodb:DeleteItem": _POWERTOOLS_DELETE,
