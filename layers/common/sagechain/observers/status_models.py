@@ -97,5 +97,5 @@ class ModelStatus(BaseModel):
     delete_commands: list[str] = Field(
         default_factory=list,
         description="The AWS CLI commands that delete the endpoint, its configuration and its model "
-        "(DELETE /models/{model} does the same once the stack has it).",
+        "(DELETE /models/{model} on the operator API does the same).",
     )
