@@ -17,7 +17,7 @@ from sagechain.adapters.autoscaling import ApplicationAutoScaling
 from sagechain.adapters.events import EventBridgePublisher
 from sagechain.adapters.runs_table import DynamoRunStore
 from sagechain.adapters.s3 import S3ObjectStore
-from sagechain.adapters.sagemaker_control import SageMakerHostingRemover, SageMakerJobStopper
+from sagechain.adapters.sagemaker_control import SageMakerJobStopper
 from sagechain.adapters.sagemaker_hosting import SageMakerHosting
 from sagechain.deployment.rollback import ModelRollback, RollbackService
 from sagechain.event_sources.api_gateway import JSON, SagechainResolver, error_responses
@@ -48,7 +48,7 @@ def deletion() -> DeleteModelService:
     settings = RunControlSettings.from_env()
     return DeleteModelService(
         S3ObjectStore(settings.data_bucket),
-        SageMakerHostingRemover(),
+        SageMakerHosting(),
         ApplicationAutoScaling({}),
         EventBridgePublisher(settings.event_bus_name, settings.stack_id),
         lambda: datetime.now(UTC),

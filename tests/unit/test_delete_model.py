@@ -6,6 +6,7 @@ import pytest
 
 from sagechain.api_errors import ModelNotFoundError, StateConflictError
 from sagechain.deployment.bookkeeping import read_model_info
+from sagechain.errors import ResourceMissingError
 from sagechain.events import ModelDeleted
 from sagechain.inference.predict import ModelDirectory
 from sagechain.layout import model_key
@@ -47,8 +48,10 @@ class Hosting:
     def endpoint(self, name: str) -> EndpointState | None:
         return self.endpoints.get(name)
 
-    def endpoint_config(self, name: str) -> EndpointConfig | None:
-        return self.configs.get(name)
+    def endpoint_config(self, name: str) -> EndpointConfig:
+        if name not in self.configs:
+            raise ResourceMissingError("endpoint configuration", name)
+        return self.configs[name]
 
     def delete_endpoint(self, name: str) -> None:
         self.deleted.append(f"endpoint {name}")

@@ -481,8 +481,8 @@ class HostingRemover(Protocol):
         """DescribeEndpoint, or None when the endpoint does not exist."""
         ...
 
-    def endpoint_config(self, name: str) -> EndpointConfig | None:
-        """DescribeEndpointConfig, or None when it does not exist."""
+    def endpoint_config(self, name: str) -> EndpointConfig:
+        """DescribeEndpointConfig; ResourceMissingError when it does not exist."""
         ...
 
     def delete_endpoint(self, name: str) -> None:

@@ -16,11 +16,13 @@ being created or updated carries a deployment whose own events would follow, so 
 """
 
 from collections.abc import Callable
+from contextlib import suppress
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from sagechain.api_errors import ModelNotFoundError, StateConflictError
+from sagechain.errors import ResourceMissingError
 from sagechain.events import ModelDeleted
 from sagechain.layout import model_key
 from sagechain.ports import Autoscaler, DeploymentStore, EventPublisher, HostingRemover
@@ -106,8 +108,8 @@ class DeleteModelService:
         )
         variants = []
         for name in configs:
-            described = self._host.endpoint_config(name)
-            variants.extend(described.variants if described else [])
+            with suppress(ResourceMissingError):  # deleted already: nothing of it to deregister
+                variants.extend(self._host.endpoint_config(name).variants)
         deregistered = []
         for variant in _unique([v.name for v in variants]):
             if self._autoscaler.registered(info.endpoint_name, variant) is not None:
