@@ -23,6 +23,11 @@ class SagechainEvent(BaseModel):
 
     run_id: str
     dataset: str
+    attempt: int = Field(
+        default=1,
+        ge=1,
+        description="The run attempt the event is about: 1, then one more per POST /runs/{run_id}/retry.",
+    )
 
 
 class LabelingCostEstimate(BaseModel):
@@ -359,6 +364,29 @@ class ModelRolledBack(SagechainEvent):
     requested_by: str | None = Field(default=None, description="The caller API Gateway identified.")
 
 
+RetryStage = Literal["labeling", "training", "deployment"]
+
+
+class RunRetried(SagechainEvent):
+    """Someone retried a failed or stopped run (POST /runs/{run_id}/retry): `attempt` starts again
+    at `from_stage`, reusing what the stages before it produced. The stage's function starts it."""
+
+    DETAIL_TYPE: ClassVar[str] = "Run Retried"
+
+    from_stage: RetryStage = Field(description="The stage the attempt starts at.")
+    previous_status: Literal["failed", "stopped"] = Field(description="How the previous attempt ended.")
+    previous_stage: StoppableStage = Field(description="Where the previous attempt ended.")
+    labeling_job_name: str | None = Field(
+        default=None,
+        description="The labeling job whose labels the attempt reuses (a retry from training or deployment).",
+    )
+    reused_jobs: list[str] = Field(
+        default_factory=list,
+        description="Training jobs that completed in an earlier attempt and are reused, not trained again.",
+    )
+    requested_by: str | None = Field(default=None, description="The caller API Gateway identified.")
+
+
 SAGECHAIN_EVENTS: tuple[type[SagechainEvent], ...] = (
     DatasetPrepared,
     DatasetRejected,
@@ -373,6 +401,7 @@ SAGECHAIN_EVENTS: tuple[type[SagechainEvent], ...] = (
     DeploymentFailed,
     ModelLive,
     RunStopped,
+    RunRetried,
     ModelDeleted,
     ModelRolledBack,
     ModelExpired,

@@ -46,9 +46,28 @@ RUN_ID_TAG = "sagechain:run-id"
 STACK_TAG = "sagechain:stack"
 
 
-def resource_tags(run_id: str, stack_name: str) -> dict[str, str]:
-    """The tags every SageMaker resource sagechain creates carries."""
-    return {RUN_ID_TAG: run_id, STACK_TAG: stack_name}
+# ... and, from a run's second attempt (POST /runs/{run_id}/retry) on, this one, valued with the
+# attempt: track_run places a job's events in the attempt they belong to.
+ATTEMPT_TAG = "sagechain:attempt"
+
+
+def resource_tags(run_id: str, stack_name: str, attempt: int = 1) -> dict[str, str]:
+    """The tags every SageMaker resource sagechain creates carries (and its attempt, after the first)."""
+    tags = {RUN_ID_TAG: run_id, STACK_TAG: stack_name}
+    if attempt > 1:
+        tags[ATTEMPT_TAG] = str(attempt)
+    return tags
+
+
+def attempt_of(tags: dict[str, str]) -> int:
+    """The run attempt a resource was created in: its ATTEMPT_TAG, else 1 (the first attempt)."""
+    value = tags.get(ATTEMPT_TAG, "")
+    return int(value) if value.isdigit() and int(value) >= 1 else 1
+
+
+def attempt_parts(attempt: int) -> tuple[str, ...]:
+    """The name part that tells a retried attempt's jobs from the first's: () for 1, ("a2",) for 2."""
+    return () if attempt <= 1 else (f"a{attempt}",)
 
 
 def owned_run_id(tags: dict[str, str], stack_name: str) -> str | None:

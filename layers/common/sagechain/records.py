@@ -102,6 +102,9 @@ class TrainingRecord(BaseModel):
     created_at: datetime
     # Jobs SageMaker refused to create (a quota, a value): not in job_names, never deployed.
     refused: list[RefusedTrainingJob] = Field(default_factory=list)
+    # The run attempt this training belongs to (1, or a retry's; see attempts.py). job_names may
+    # hold jobs of earlier attempts that completed and are reused by this one.
+    attempt: int = Field(default=1, ge=1)
 
     @property
     def objective_metric(self) -> str | None:
