@@ -1,4 +1,4 @@
-"""run_control: POST /runs/{run_id}/stop, DELETE /models/{model}, POST /models/{model}/rollback.
+"""run_control: POST /runs/{run_id}/stop and /retry, DELETE /models/{model}, POST /models/{model}/rollback.
 
 Its own function, so that the status API stays read-only: only this role may stop jobs and
 delete endpoints.
@@ -10,7 +10,7 @@ from functools import cache
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sagechain.adapters.autoscaling import ApplicationAutoScaling
@@ -21,9 +21,11 @@ from sagechain.adapters.sagemaker_control import SageMakerJobStopper
 from sagechain.adapters.sagemaker_hosting import SageMakerHosting
 from sagechain.deployment.rollback import ModelRollback, RollbackService
 from sagechain.event_sources.api_gateway import JSON, SagechainResolver, error_responses
+from sagechain.events import RetryStage
 from sagechain.names import STACK_TAG
 from sagechain.observability import logger, tracer
 from sagechain.run_control.delete_model import DeleteModelService, ModelDeletion
+from sagechain.run_control.retry_run import RetryRunService, RunRetryAccepted
 from sagechain.run_control.settings import RunControlSettings
 from sagechain.run_control.stop_run import RunStopAccepted, StopRunService
 
@@ -39,6 +41,18 @@ def service() -> StopRunService:
         SageMakerJobStopper(),
         S3ObjectStore(settings.data_bucket),
         EventBridgePublisher(settings.event_bus_name, settings.stack_id),
+    )
+
+
+@cache
+def retries() -> RetryRunService:
+    """The retry service of this container, built on first use."""
+    settings = RunControlSettings.from_env()
+    return RetryRunService(
+        DynamoRunStore(settings.runs_table),
+        S3ObjectStore(settings.data_bucket),
+        EventBridgePublisher(settings.event_bus_name, settings.stack_id),
+        lambda: datetime.now(UTC),
     )
 
 
@@ -88,6 +102,32 @@ def _caller() -> str | None:
 )
 def stop_run(run_id: Annotated[str, Path(max_length=128)]) -> Response[str]:
     accepted = service().stop_run(run_id, _caller())
+    return Response(status_code=202, content_type=JSON, body=accepted.model_dump_json())
+
+
+@app.post(
+    "/runs/<run_id>/retry",
+    summary="Retry a failed or stopped run from the stage it ended at, reusing what came before",
+    responses={
+        202: {
+            "description": "The run's next attempt is starting; its stage's emails and history follow.",
+            "content": {JSON: {"model": RunRetryAccepted}},
+        },
+        **error_responses(400, 404, 409, 500),
+    },
+)
+def retry_run(
+    run_id: Annotated[str, Path(max_length=128)],
+    from_stage: Annotated[
+        RetryStage | None,
+        Query(
+            alias="from",
+            description="Start at an earlier stage: labeling (buys a new labeling job), training or "
+            "deployment. Default: the stage the run ended at (labeling only when asked for).",
+        ),
+    ] = None,
+) -> Response[str]:
+    accepted = retries().retry_run(run_id, from_stage, _caller())
     return Response(status_code=202, content_type=JSON, body=accepted.model_dump_json())
 
 

@@ -8,6 +8,7 @@ from botocore.stub import Stubber
 
 from sagechain.adapters.sagemaker_control import SageMakerJobStopper
 from sagechain.api_errors import RunNotFoundError, StateConflictError
+from sagechain.attempts import why_not_start
 from sagechain.event_sources.sagemaker import JobKind
 from sagechain.events import RunStopped, StoppedJob
 from sagechain.observers.notify import compose_email
@@ -110,7 +111,7 @@ def test_stopping_a_waiting_deployment_deletes_only_that_runs_pending_record() -
     accepted = stop.stop_run(RUN)
 
     assert accepted.cancelled_deployment == ENDPOINT
-    assert set(store.objects) == {other}
+    assert {key for key in store.objects if key.startswith("models/")} == {other}
     assert publisher.events[0].cancelled_deployment == ENDPOINT  # type: ignore[attr-defined]
 
 
@@ -145,17 +146,39 @@ def test_an_ended_run_is_a_conflict_that_names_its_state(stage: Stage, status: R
     assert (jobs.asked, publisher.events) == ([], [])
 
 
-def test_a_duplicate_stop_that_finds_nothing_left_running_is_a_conflict_and_publishes_nothing() -> None:
+def test_a_duplicate_stop_stops_each_job_once_and_repeats_the_same_event() -> None:
     stored = record(Stage.TRAINING, RunStatus.IN_PROGRESS, job(JobKind.TRAINING, TRAINING))
     jobs = Jobs({TRAINING})
     stop, publisher = service(stored, jobs)
     stop.stop_run(RUN)
 
-    with pytest.raises(StateConflictError) as raised:
-        stop.stop_run(RUN)
+    again = stop.stop_run(RUN)
 
-    assert "nothing that can be stopped" in raised.value.message
-    assert len(publisher.events) == 1
+    # SageMaker stopped the job once; both requests publish the same attempt's Run Stopped,
+    # which track_run and notify record and email once (same detail-type, run and attempt).
+    assert jobs.running == set()
+    assert again.stopped_jobs == []
+    first, second = publisher.events
+    assert isinstance(first, RunStopped)
+    assert isinstance(second, RunStopped)
+    assert (first.run_id, first.attempt) == (second.run_id, second.attempt) == (RUN, 1)
+
+
+def test_a_run_between_stages_is_stopped_and_its_next_stage_would_not_start() -> None:
+    # Labeling completed, training not yet started: nothing runs, but the run can still be stopped.
+    stored = record(Stage.LABELING, RunStatus.IN_PROGRESS, job(JobKind.LABELING, "labeling", "Completed"))
+    store = MemoryDeploymentStore()
+    stop, publisher = service(stored, Jobs(set()), store)
+    assert why_not_start(store, RUN, 1) is None
+
+    accepted = stop.stop_run(RUN)
+
+    assert accepted.status is RunStatus.STOPPED
+    assert accepted.stopped_jobs == []
+    assert [type(event) for event in publisher.events] == [RunStopped]
+    reason = why_not_start(store, RUN, 1)
+    assert reason is not None
+    assert "was stopped" in reason
 
 
 def test_a_deployment_being_created_cannot_be_stopped() -> None:
@@ -170,7 +193,7 @@ def test_a_deployment_being_created_cannot_be_stopped() -> None:
     with pytest.raises(StateConflictError) as raised:
         stop.stop_run(RUN)
 
-    assert "an endpoint being created or updated cannot be stopped" in raised.value.message
+    assert "being created or updated, which cannot be stopped" in raised.value.message
 
 
 def test_track_run_ends_the_run_stopped_at_its_stage_and_marks_the_jobs_stopping() -> None:

@@ -4,7 +4,8 @@
                                          run_control: the attempt, the stage it starts at, who
                                          asked and when. Two requests for the same attempt: one
                                          writes it, the other reads what the first asked for.
-    runs/<run_id>/stopped.json           written by POST /runs/{run_id}/stop: the attempt stopped.
+    runs/<run_id>/stops/<nnnn>.json      written once by POST /runs/{run_id}/stop: attempt nnnn
+                                         was stopped (a second stop of it is answered 409).
 
 Neither key matches a stage's trigger (runs/*/input.manifest, runs/*/labeled.manifest).
 
@@ -23,7 +24,7 @@ from sagechain.ports import ObjectStore
 from sagechain.records import read_record
 
 ATTEMPTS_DIR = "attempts/"
-STOPPED_FILE = "stopped.json"
+STOPS_DIR = "stops/"
 MAX_ATTEMPTS = 20
 
 
@@ -62,9 +63,9 @@ def attempt_key(run_id: str, attempt: int) -> str:
     return f"{attempts_prefix(run_id)}{attempt:04d}.json"
 
 
-def stopped_key(run_id: str) -> str:
-    """runs/<run_id>/stopped.json"""
-    return run_key(run_id, STOPPED_FILE)
+def stopped_key(run_id: str, attempt: int = 1) -> str:
+    """runs/<run_id>/stops/<nnnn>.json: the attempt was stopped."""
+    return run_key(run_id, f"{STOPS_DIR}{attempt:04d}.json")
 
 
 def latest_claim(store: ObjectStore, run_id: str) -> AttemptClaim | None:
@@ -88,7 +89,7 @@ def why_not_start(store: ObjectStore, run_id: str, attempt: int) -> str | None:
     current = current_attempt(store, run_id)
     if attempt < current:
         return f"attempt {attempt} of run {run_id} was replaced by attempt {current} (a retry)"
-    stop = read_record(store, stopped_key(run_id), StopRecord)
-    if stop is not None and stop.run_id == run_id and stop.attempt >= attempt:
-        return f"run {run_id} was stopped at {stop.stopped_at.isoformat()} (attempt {stop.attempt})"
+    stop = read_record(store, stopped_key(run_id, attempt), StopRecord)
+    if stop is not None:
+        return f"run {run_id} was stopped at {stop.stopped_at.isoformat()} (attempt {attempt})"
     return None

@@ -119,6 +119,9 @@ class RunFacts(BaseModel):
     endpoint_instance_type: str | None = None
     autoscaling: ScalingRange | None = None
     predict_url: str | None = None
+    attempt: int | None = Field(
+        default=None, description="The run's latest attempt, once retried (POST /runs/{run_id}/retry)."
+    )
 
 
 class RunItem(RunFacts):

@@ -36,8 +36,9 @@ class SagechainDelivery(BaseModel):
 
     @property
     def about(self) -> str:
-        """What the event is about: its type and run (each stage emits one per run)."""
-        return f"{self.event.DETAIL_TYPE}#{self.event.run_id}"
+        """What the event is about: its type, run and attempt (each stage emits one per attempt)."""
+        about = f"{self.event.DETAIL_TYPE}#{self.event.run_id}"
+        return about if self.event.attempt == 1 else f"{about}#a{self.event.attempt}"
 
 
 _SAGECHAIN_BY_TYPE = {cls.DETAIL_TYPE: cls for cls in SAGECHAIN_EVENTS}

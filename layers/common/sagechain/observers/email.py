@@ -52,8 +52,15 @@ class EmailBody:
         self._blocks = [headline]
 
     def section(self, title: str, lines: list[str]) -> "EmailBody":
-        if lines:
-            self._blocks.append("\n".join([title, "-" * len(title), *(f"  {line}" for line in lines)]))
+        """A titled section; lines for the title of the last section are added to it."""
+        if not lines:
+            return self
+        head = "\n".join([title, "-" * len(title)])
+        indented = [f"  {line}" for line in lines]
+        if len(self._blocks) > 1 and self._blocks[-1].startswith(head + "\n"):
+            self._blocks[-1] = "\n".join([self._blocks[-1], *indented])
+        else:
+            self._blocks.append("\n".join([head, *indented]))
         return self
 
     def happened(self, *lines: str) -> "EmailBody":

@@ -30,6 +30,7 @@ from sagechain.events import (
     ModelExpired,
     ModelLive,
     ModelRolledBack,
+    RunRetried,
     RunStopped,
     SagechainEvent,
     TrainingFailed,
@@ -495,9 +496,38 @@ def _run_stopped(event: RunStopped, lookup: SageMakerLookup) -> tuple[str, Email
     body.next(
         "Nothing: SageMaker stops the jobs within minutes and bills only the time they ran. Whatever "
         "model is live keeps serving.",
-        "To train again, upload dataset.json again: that starts a new run.",
+        f"To start it again from where it stopped: POST /runs/{event.run_id}/retry (it reuses what "
+        "earlier stages produced).",
     )
     return "Run stopped", body
+
+
+_RETRY_STARTS = {
+    "labeling": "a new Ground Truth labeling job for the run's images (billed again)",
+    "training": "new training jobs on the run's labeled data, split as before",
+    "deployment": "the run's trained model, deployed again without retraining",
+}
+
+
+def _run_retried(event: RunRetried, lookup: SageMakerLookup) -> tuple[str, EmailBody]:
+    who = f" by {event.requested_by}" if event.requested_by else ""
+    body = EmailBody(
+        f"Run {event.run_id} was retried{who}: attempt {event.attempt} starts at its {event.from_stage} "
+        f"stage with {_RETRY_STARTS[event.from_stage]}."
+    )
+    body.figures(
+        [
+            ("Attempt", str(event.attempt)),
+            ("Previous attempt", f"{event.previous_status} at its {event.previous_stage} stage"),
+            ("Labels reused from", event.labeling_job_name),
+            ("Training jobs reused", ", ".join(event.reused_jobs) or None),
+        ]
+    )
+    body.next(
+        f"Nothing: the stage's own email follows when it starts. Its jobs' names end in -a{event.attempt}.",
+        f"GET /runs/{event.run_id} shows every attempt's history; POST /runs/{event.run_id}/stop stops it.",
+    )
+    return "Run retried", body
 
 
 def _model_deleted(event: ModelDeleted, lookup: SageMakerLookup) -> tuple[str, EmailBody]:
@@ -571,6 +601,7 @@ _SAGECHAIN_EMAILS: dict[type[SagechainEvent], Callable[[Any, SageMakerLookup], t
     DeploymentFailed: _deployment_failed,
     ModelLive: _model_live,
     RunStopped: _run_stopped,
+    RunRetried: _run_retried,
     ModelDeleted: _model_deleted,
     ModelRolledBack: _model_rolled_back,
     ModelExpired: _model_expired,
@@ -683,6 +714,22 @@ def _endpoint_failure(change: StateChange, lookup: SageMakerLookup) -> EmailBody
     return body
 
 
+def _retry_hint(run_id: str, kind: JobKind) -> str:
+    """How to start the run again without uploading it, when the cause was not in the spec."""
+    if kind is JobKind.LABELING:
+        return (
+            f"When the cause was not in dataset.json (a work team, a quota), POST /runs/{run_id}/retry"
+            "?from=labeling starts a new labeling job for the same images (billed again)."
+        )
+    stage = "deployment" if kind is JobKind.ENDPOINT else "training"
+    return (
+        f"When the cause was not in dataset.json (capacity, a quota since raised, a stop), "
+        f"POST /runs/{run_id}/retry starts the run again at its {stage} stage, reusing its labels"
+        f"{' and its trained model' if stage == 'deployment' else ''}: nothing is labeled again. A "
+        "changed dataset.json applies only to a new upload."
+    )
+
+
 def _state_change_email(change: StateChange, run: RunRef, lookup: SageMakerLookup) -> Email | None:
     if change.kind is JobKind.TRAINING:
         facts = lookup.training_job(change.name)
@@ -695,6 +742,7 @@ def _state_change_email(change: StateChange, run: RunRef, lookup: SageMakerLooku
         body = _tuning_failure(change, lookup)
     else:
         body = _endpoint_failure(change, lookup)
+    body.next(_retry_hint(run.run_id, change.kind))
     stage = f"{change.kind.label} {'failed' if change.status == FAILED else 'stopped'}"
     return Email(
         key=change.about,

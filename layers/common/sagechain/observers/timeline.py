@@ -16,6 +16,12 @@ sagechain stack may share the name prefix):
   current), because UpdateEndpoint puts a later run's model on an endpoint that still
   carries the first run's tags; else the endpoint's own tags.
 The dataset comes from runs/<run_id>/run.json, which prepare_dataset writes for every run.
+
+A retried run (POST /runs/{run_id}/retry) starts again at an earlier stage, so the order is
+per attempt: the keys of attempt N > 1 start with `rNN.`, above every key of the attempts
+before it, and a late event of attempt 1 (a job's Stopped arriving after the retry) is kept
+in the history and its job but moves the run no more. An event's attempt is its own
+`attempt` for sagechain events, the `sagechain:attempt` tag for SageMaker's.
 """
 
 from typing import NamedTuple
@@ -36,6 +42,7 @@ from sagechain.events import (
     ModelLive,
     ModelRolledBack,
     RefusedTrainingJob,
+    RunRetried,
     RunStopped,
     SagechainEvent,
     TrainingFailed,
@@ -43,7 +50,7 @@ from sagechain.events import (
     TrainingStarted,
 )
 from sagechain.layout import RUN_INFO_FILE, run_key
-from sagechain.names import RUN_ID_TAG, owned_run_id
+from sagechain.names import RUN_ID_TAG, attempt_of, owned_run_id
 from sagechain.ports import ObjectStore, SageMakerLookup, TrainingJobFacts
 from sagechain.records import ModelMetric, RunInfo, read_record
 from sagechain.run_history import (
@@ -57,7 +64,9 @@ from sagechain.run_history import (
     Stage,
 )
 
-# WAITING: a deployment queued behind its busy endpoint, before it starts.
+# RETRIED: a retry's first entry, before its stage starts; WAITING: a deployment queued behind
+# its busy endpoint, before it starts.
+RETRIED = 1
 WAITING, STARTED, RUNNING, STOPPING, DONE, ENDED = 5, 10, 11, 15, 20, 30
 FROM_SAGEMAKER, FROM_SAGECHAIN = 0, 1
 
@@ -97,11 +106,13 @@ TERMINAL_STATUSES = frozenset({"Completed", FAILED, STOPPED})
 
 
 class RunRef(NamedTuple):
-    """A run id and, when run.json says, its dataset and who uploaded it."""
+    """A run id and, when run.json says, its dataset and who uploaded it; the attempt a resource
+    belongs to."""
 
     run_id: str
     dataset: str | None
     uploader: str | None = None
+    attempt: int = 1
 
 
 def uploader(uploaded_by: str | None, uploaded_from: str | None) -> str | None:
@@ -111,9 +122,16 @@ def uploader(uploaded_by: str | None, uploaded_from: str | None) -> str | None:
     return " from ".join(part for part in (uploaded_by or "an unknown requester", uploaded_from) if part)
 
 
-def progress_key(stage: Stage, step: int, source: int, subject: str) -> str:
-    """The run's position after an event: compares as text in the table's conditions."""
-    return f"{stage.rank}.{step:02d}.{source}.{subject}"
+def progress_key(stage: Stage, step: int, source: int, subject: str, attempt: int = 1) -> str:
+    """The run's position after an event: compares as text in the table's conditions. Attempt 1
+    keys start with the stage's digit, attempt N's with "rNN." ("r" sorts after every digit)."""
+    key = f"{stage.rank}.{step:02d}.{source}.{subject}"
+    return key if attempt <= 1 else f"r{attempt:02d}.{key}"
+
+
+def history_key(about: str, attempt: int) -> str:
+    """A history entry's key: what the event is about, within its attempt."""
+    return about if attempt <= 1 else f"{about}#a{attempt}"
 
 
 def job_progress_key(status: str, source: int) -> str:
@@ -143,13 +161,14 @@ def resolve_run(
     """The run a state change belongs to, or None when this stack did not create the resource."""
     if not is_ours(change, name_prefix):
         return None
-    run_id = owned_run_id(run_tags(change, lookup), stack_name)
+    tags = run_tags(change, lookup)
+    run_id = owned_run_id(tags, stack_name)
     if not run_id:
         return None
     info = run_info(run_id, store)
     if info is None:
-        return RunRef(run_id, None)
-    return RunRef(run_id, info.dataset, uploader(info.uploaded_by, info.uploaded_from))
+        return RunRef(run_id, None, attempt=attempt_of(tags))
+    return RunRef(run_id, info.dataset, uploader(info.uploaded_by, info.uploaded_from), attempt_of(tags))
 
 
 def run_info(run_id: str, store: ObjectStore) -> RunInfo | None:
@@ -234,6 +253,8 @@ def _sagechain_outcome(  # noqa: PLR0911, PLR0912 - one case per event type
             return Stage.LIVE, DONE, RunStatus.LIVE, summary, None
         case RunStopped():
             return Stage(event.stage), ENDED, RunStatus.STOPPED, f"Run stopped: {_stopped(event)}", None
+        case RunRetried():
+            return Stage(event.from_stage), RETRIED, RunStatus.IN_PROGRESS, _retried(event), None
         case ModelDeleted():
             summary = f"Model deleted: {event.model_name} and endpoint {event.endpoint_name}"
             return Stage.LIVE, ENDED, RunStatus.DELETED, summary, None
@@ -258,6 +279,21 @@ def _stopped(event: RunStopped) -> str:
     if event.cancelled_deployment:
         parts.append(f"the waiting deployment to endpoint {event.cancelled_deployment}")
     return "stopping " + ", ".join(parts) if parts else "nothing was running"
+
+
+def _retried(event: RunRetried) -> str:
+    who = f" by {event.requested_by}" if event.requested_by else ""
+    reused = []
+    if event.labeling_job_name and event.from_stage != "labeling":
+        reused.append(f"the labels of {event.labeling_job_name}")
+    if event.reused_jobs:
+        jobs = "training jobs" if len(event.reused_jobs) > 1 else "training job"
+        reused.append(f"{jobs} {', '.join(event.reused_jobs)}")
+    reusing = f"; reusing {' and '.join(reused)}" if reused else ""
+    return (
+        f"Run retried{who}: attempt {event.attempt} starts at the {event.from_stage} stage "
+        f"(attempt {event.attempt - 1} {event.previous_status} at its {event.previous_stage} stage){reusing}"
+    )
 
 
 def refused_sets(refused: list[RefusedTrainingJob]) -> str:
@@ -311,6 +347,8 @@ def _sagechain_facts(event: SagechainEvent) -> RunFacts:  # noqa: PLR0911
             )
         case LabelingStarted():
             return RunFacts(labeling_job=event.job_name)
+        case RunRetried():
+            return RunFacts(attempt=event.attempt)
         case TrainingFailed():
             return RunFacts(
                 training_instance_type=event.instance_type, training_instance_count=event.instance_count
@@ -418,10 +456,10 @@ def sagechain_change(delivery: SagechainDelivery) -> RunChange:
         facts=_sagechain_facts(event),
         stage=stage,
         status=status,
-        progress=progress_key(stage, step, FROM_SAGECHAIN, event.DETAIL_TYPE),
+        progress=progress_key(stage, step, FROM_SAGECHAIN, event.DETAIL_TYPE, event.attempt),
         summary=summary,
         error=error,
-        history_key=event.DETAIL_TYPE,
+        history_key=history_key(event.DETAIL_TYPE, event.attempt),
         history=HistoryEntry(
             at=delivery.at,
             stage=stage,
@@ -473,10 +511,10 @@ def state_change(
         moves_run=moves,
         stage=stage,
         status=status,
-        progress=progress_key(stage, step, FROM_SAGEMAKER, change.about),
+        progress=progress_key(stage, step, FROM_SAGEMAKER, change.about, run.attempt),
         summary=summary,
         error=error if moves else None,
-        history_key=change.about,
+        history_key=history_key(change.about, run.attempt),
         history=None
         if trial
         else HistoryEntry(
