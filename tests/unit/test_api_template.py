@@ -42,6 +42,7 @@ OPERATOR_ROUTES = {
     "GET /runs/{run_id}",
     "GET /models/{model}",
     "POST /runs/{run_id}/stop",
+    "POST /runs/{run_id}/retry",
     "DELETE /models/{model}",
     "POST /models/{model}/rollback",
     "GET /openapi.json",

@@ -156,6 +156,8 @@ class ModelInfo(BaseModel):
     # deployment.ttl_hours: when the endpoint is deleted (None: never), and when it was.
     expires_at: datetime | None = None
     expired_at: datetime | None = None
+    # The run attempt that deployed it (see attempts.py): the events about it carry it.
+    attempt: int = Field(default=1, ge=1)
 
 
 # ---------------------------------------------------------------- reading and writing them

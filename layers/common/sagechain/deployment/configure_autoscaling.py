@@ -206,6 +206,7 @@ class _Stage:
         event = ModelLive(
             run_id=info.run_id,
             dataset=info.dataset,
+            attempt=info.attempt,
             endpoint_name=name,
             model_name=info.model_name,
             instance_type=instance_type,

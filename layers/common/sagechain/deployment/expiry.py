@@ -104,6 +104,7 @@ def expire_endpoint(
     event = ModelExpired(
         run_id=live.run_id,
         dataset=live.dataset,
+        attempt=live.attempt,
         endpoint_name=name,
         model_name=live.model_name,
         expires_at=live.expires_at,

@@ -143,7 +143,7 @@ class RollbackService:
         # One configuration per rollback of a given live model: a repeated request reuses it.
         config_name = names.sagemaker_name(previous.model_name, "rollback", replaced)
         variant = config.variants[0]
-        tags = names.resource_tags(previous.run_id, self._stack_name)
+        tags = names.resource_tags(previous.run_id, self._stack_name, previous.attempt)
         self._host.create_endpoint_config(config_name, variant, loaded[1].deployment.min_instances, tags)
         self._store.put_bytes(deploying_key(model), previous.model_dump_json(indent=2).encode(), JSON)
         update_endpoint(self._host, self._autoscaler, endpoint, config_name, variant)
@@ -151,6 +151,7 @@ class RollbackService:
             ModelRolledBack(
                 run_id=previous.run_id,
                 dataset=previous.dataset,
+                attempt=previous.attempt,
                 endpoint_name=live.endpoint_name,
                 model_name=previous.model_name,
                 endpoint_config_name=config_name,

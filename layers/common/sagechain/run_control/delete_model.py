@@ -127,6 +127,7 @@ class DeleteModelService:
             ModelDeleted(
                 run_id=info.run_id,
                 dataset=info.dataset,
+                attempt=info.attempt,
                 endpoint_name=info.endpoint_name,
                 model_name=info.model_name,
                 deleted_endpoint_configs=configs,
