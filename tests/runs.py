@@ -123,6 +123,8 @@ def provided_spec(task: TaskType, labels: list[str], training: dict[str, Any] | 
 
 
 LABELING_JOB = "sagechain-garden-d54a8e7725f7-label"
+# The labeling job of the run's second attempt (a retry from labeling).
+GROUND_TRUTH_LABELING_JOB_A2 = "sagechain-garden-d54a8e7725f7-labeling-a2"
 
 
 def labeling_output_key(run_id: str = RUN_ID, job: str = LABELING_JOB) -> str:

@@ -152,6 +152,9 @@ class TrainingJobs(Protocol):
     def labeling_job(self, name: str) -> LabelingJobSummary | None:
         """The labeling job called name, or None when there is none."""
 
+    def training_job_status(self, name: str) -> str | None:
+        """A training job's status (DescribeTrainingJob), or None when there is none."""
+
     def create_training_job(self, request: dict[str, Any]) -> bool:
         """Create a training job (False: the name was taken); RequestRefusedError when refused."""
 
