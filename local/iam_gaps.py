@@ -33,6 +33,7 @@ NOT_YET_EXERCISED: dict[str, dict[str, str]] = {
     "DeployModelFunction": {
         "dynamodb:DeleteItem": _POWERTOOLS_DELETE,
         "dynamodb:GetItem": _POWERTOOLS_GET,
+        "sagemaker:DeleteEndpoint": _RETRY + " (a retry from deployment meets a Failed endpoint)",
         "sagemaker:ListTags": _UNTAGGED,
     },
     "ExpireEndpointFunction": {

@@ -12,6 +12,7 @@ from local.template import STACK_ID as LOCAL_STACK_ID
 from local.template import Template
 from moto.events.models import EventPattern
 
+from sagechain.events import RetryStage
 from tests.aws import ROOT, sample_event
 from tests.runs import STACK_ID, bus_event, run_retried
 
@@ -268,13 +269,13 @@ RETRY_RULES = {
 }
 
 
-def retried(from_stage: str, stack_id: str = LOCAL_STACK_ID) -> dict[str, Any]:
-    retry = run_retried(2, from_stage)  # type: ignore[arg-type]
+def retried(from_stage: RetryStage, stack_id: str = LOCAL_STACK_ID) -> dict[str, Any]:
+    retry = run_retried(2, from_stage)
     return {**bus_event(retry), "resources": [stack_id]}
 
 
 @pytest.mark.parametrize("from_stage", sorted(RETRY_RULES))
-def test_a_run_retried_reaches_only_the_stage_it_starts_at(from_stage: str) -> None:
+def test_a_run_retried_reaches_only_the_stage_it_starts_at(from_stage: RetryStage) -> None:
     heard = [
         rule
         for rule, pattern in every_rule().items()

@@ -280,6 +280,9 @@ class ModelHost(Protocol):
     def delete_model(self, name: str) -> None:
         """DeleteModel; no-op when it is already gone."""
 
+    def delete_endpoint(self, name: str) -> None:
+        """DeleteEndpoint; no-op when it is already gone."""
+
 
 class Autoscaler(Protocol):
     """Application Auto Scaling for endpoint variants (DesiredInstanceCount)."""
