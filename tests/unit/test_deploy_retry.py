@@ -7,10 +7,18 @@ from datetime import UTC, datetime
 import pytest
 
 from sagechain.deployment.bookkeeping import Outcome
+from sagechain.deployment.configure_autoscaling import AutoscalingConfig, configure_autoscaling
 from sagechain.deployment.deploy_model import DeployConfig, deploy_model, deploy_retry, ended_before_started
 from sagechain.errors import RetryableError
 from sagechain.event_sources.sagemaker import StateChange
-from sagechain.events import DeploymentRejected, DeploymentStarted, RetryStage, RunRetried, TrainingStarted
+from sagechain.events import (
+    DeploymentRejected,
+    DeploymentStarted,
+    DeploymentWaiting,
+    RetryStage,
+    RunRetried,
+    TrainingStarted,
+)
 from sagechain.names import ATTEMPT_TAG
 from sagechain.ports import EndpointConfig, TuningOutcome, Variant
 from sagechain.records import ModelInfo
@@ -23,6 +31,7 @@ from tests.deploy_fakes import (
     FakeSageMaker,
     completed_job,
     ended_job,
+    endpoint_change,
     plan,
     run_model,
     store_with_run,
@@ -292,3 +301,34 @@ def test_a_retry_whose_siblings_were_all_reused_deploys_from_its_training_starte
     assert isinstance(event, DeploymentStarted)
     assert (event.attempt, event.training_job_name) == (2, SIBLINGS[1])
     assert event.endpoint_config_name == f"{SIBLINGS[1]}-config-a2"
+
+
+def test_a_retry_that_meets_a_busy_endpoint_waits_and_starts_later_as_its_attempt() -> None:
+    # Given attempt 1's endpoint busy updating when the retry from deployment arrives
+    stage = Stage()
+    stage.sagemaker.add_job(completed_job())
+    config = deployed_once(stage)
+    stage.sagemaker.put_endpoint("Updating", config)
+    claim_attempt(stage.store, 2, "deployment", run_id=RUN)
+
+    stage.retry(retried(2))
+
+    [waiting] = stage.publisher.events
+    assert isinstance(waiting, DeploymentWaiting)
+    assert (waiting.attempt, waiting.endpoint_config_name) == (2, f"{JOB}-config-a2")
+
+    # When the endpoint's update ends, configure_autoscaling carries the waiting deployment out
+    stage.sagemaker.finish()
+    configure_autoscaling(
+        endpoint_change("IN_SERVICE", config.name),
+        stage.sagemaker,
+        stage.sagemaker,
+        stage.sagemaker.scaling,
+        stage.store,
+        stage.publisher,
+        AutoscalingConfig("sagechain", "https://api.example.com/v1/models/{model}/predict", STACK_NAME),
+    )
+
+    # Then it starts as attempt 2's deployment
+    started = [e for e in stage.publisher.events if isinstance(e, DeploymentStarted)]
+    assert [(e.attempt, e.endpoint_config_name) for e in started] == [(2, f"{JOB}-config-a2")]

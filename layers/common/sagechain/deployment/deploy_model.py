@@ -575,6 +575,7 @@ class _Deployer:
             metric_value=value,
             arrived_at=self.now(),
             endpoint_status=endpoint.status if endpoint is not None else "Creating",
+            attempt=run.attempt,
         )
         if endpoint is not None and normalized_status(endpoint.status) in BUSY:
             return self._wait(run, job, waiting)
