@@ -13,6 +13,9 @@ from botocore.stub import ANY
 from local.lambda_context import FakeLambdaContext
 from moto import mock_aws
 
+from sagechain.deployment.bookkeeping import Outcome
+from sagechain.event_sources.sagemaker import JobKind, StateChange
+from sagechain.events import TrainingStarted
 from tests.aws import BUCKET, EventCapture, create_stack_resources, load_handler, sample_event
 from tests.deploy_fakes import ARN, ENDPOINT, JOB, RUN, completed_job, plan, run_model, spec
 from tests.fakes import MemoryStore
@@ -236,3 +239,43 @@ def test_a_run_retried_from_deployment_twice_deploys_attempt_2_once(aws: Any) ->
     [published] = capture.received()
     assert (published["detail-type"], published["detail"]["attempt"]) == ("Deployment Started", 2)
     assert published["detail"]["endpoint_config_name"] == config
+
+
+def test_a_retrys_reused_sibling_is_handled_once_for_its_attempt_not_swallowed_by_attempt_1(
+    aws: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given attempt 1 handled JOB's completion, and attempt 2 reused JOB
+    handler: ModuleType = load_handler("deploy_model")
+    handled: list[tuple[str, str]] = []
+    change = StateChange(
+        kind=JobKind.TRAINING, name=JOB, arn=f"{ARN}:training-job/{JOB}", status="Completed", at=NOW
+    )
+
+    def deploy_model(change: StateChange, **_: Any) -> Outcome:
+        handled.append((change.name, change.status))
+        return Outcome("handled")
+
+    monkeypatch.setattr(handler, "deploy_model", deploy_model)
+    monkeypatch.setattr(handler, "ended_before_started", lambda *_: [change])
+    handler.idempotency.register_lambda_context(FakeLambdaContext())
+    handler.deploy(change=change)
+    started = TrainingStarted(
+        run_id=RUN,
+        dataset="flowers",
+        attempt=2,
+        job_names=[JOB],
+        reused_jobs=[JOB],
+        algorithm="image-classification",
+        instance_type="ml.p3.2xlarge",
+        instance_count=1,
+        spot=False,
+        train_objects=8,
+        validation_objects=2,
+    )
+
+    # When attempt 2's Training Started arrives, twice
+    handler.handler(bus_event(started), FakeLambdaContext())
+    handler.handler(bus_event(started, "delivered-again"), FakeLambdaContext())
+
+    # Then JOB's ending is handled once for attempt 1 and once for attempt 2
+    assert handled == [(JOB, "Completed"), (JOB, "Completed")]
