@@ -17,6 +17,7 @@ _HAND_DELETED = (
     "hand), so S3 answers 404, not 403; no test deletes it"
 )
 _FAILURE_FALLBACK = "asked only when a failure event carries no FailureReason; the emulation always sends one"
+_RETRY = "asked only by POST /runs/{run_id}/retry, whose e2e tests come with the route (issue 15)"
 
 NOT_YET_EXERCISED: dict[str, dict[str, str]] = {
     "RunControlFunction": {
@@ -32,6 +33,7 @@ NOT_YET_EXERCISED: dict[str, dict[str, str]] = {
     "DeployModelFunction": {
         "dynamodb:DeleteItem": _POWERTOOLS_DELETE,
         "dynamodb:GetItem": _POWERTOOLS_GET,
+        "sagemaker:DeleteEndpoint": _RETRY + " (a retry from deployment meets a Failed endpoint)",
         "sagemaker:ListTags": _UNTAGGED,
     },
     "ExpireEndpointFunction": {
@@ -59,6 +61,7 @@ NOT_YET_EXERCISED: dict[str, dict[str, str]] = {
         "dynamodb:DeleteItem": _POWERTOOLS_DELETE,
         "dynamodb:GetItem": _POWERTOOLS_GET,
         "s3:AbortMultipartUpload": _ABORT,
+        "sagemaker:DescribeTrainingJob": _RETRY + " (a sets run keeps its completed siblings)",
     },
     "TrackRunFunction": {
         "sagemaker:DescribeEndpoint": _FAILURE_FALLBACK,

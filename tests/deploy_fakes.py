@@ -300,6 +300,12 @@ class FakeSageMaker:
         self.calls["DeleteModel"] += 1
         self.models.pop(name, None)
 
+    def delete_endpoint(self, name: str) -> None:
+        """DeleteEndpoint: the endpoint is Deleting (SageMaker deletes it asynchronously)."""
+        self.calls["DeleteEndpoint"] += 1
+        if name in self.endpoints:
+            self.endpoints[name] = self.endpoints[name]._replace(status="Deleting")
+
     def put_endpoint(
         self, status: str, config: EndpointConfig, reason: str | None = None, stack: str = STACK_NAME
     ) -> None:

@@ -4,6 +4,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from sagechain.attempts import AttemptClaim, StopRecord, attempt_key, stopped_key
+from sagechain.events import RetryStage, RunRetried, SagechainEvent
 from sagechain.manifest import Box, LabeledLineBuilder
 from sagechain.names import RUN_ID_TAG, STACK_TAG
 from sagechain.records import RunInfo, TrainingRecord
@@ -121,6 +123,8 @@ def provided_spec(task: TaskType, labels: list[str], training: dict[str, Any] | 
 
 
 LABELING_JOB = "sagechain-garden-d54a8e7725f7-label"
+# The labeling job of the run's second attempt (a retry from labeling).
+GROUND_TRUTH_LABELING_JOB_A2 = "sagechain-garden-d54a8e7725f7-labeling-a2"
 
 
 def labeling_output_key(run_id: str = RUN_ID, job: str = LABELING_JOB) -> str:
@@ -204,3 +208,59 @@ def training_record(**changes: Any) -> TrainingRecord:
     }
     document.update(changes)
     return TrainingRecord.model_validate(document)
+
+
+# ---------------------------------------------------------------- retries and stops (attempts.py)
+def claim_attempt(
+    store: MemoryStore, attempt: int = 2, from_stage: RetryStage = "training", run_id: str = RUN_ID
+) -> None:
+    """runs/<run_id>/attempts/<nnnn>.json as POST /runs/{run_id}/retry writes it."""
+    claim = AttemptClaim(
+        run_id=run_id,
+        attempt=attempt,
+        from_stage=from_stage,
+        previous_status="failed",
+        previous_stage=from_stage,
+        requested_at=CREATED,
+    )
+    store.objects[attempt_key(run_id, attempt)] = claim.model_dump_json().encode()
+
+
+def stop_attempt(store: MemoryStore, attempt: int = 1, run_id: str = RUN_ID) -> None:
+    """runs/<run_id>/stopped.json as POST /runs/{run_id}/stop writes it."""
+    stop = StopRecord(run_id=run_id, attempt=attempt, stopped_at=CREATED)
+    store.objects[stopped_key(run_id)] = stop.model_dump_json().encode()
+
+
+def run_retried(
+    attempt: int = 2,
+    from_stage: RetryStage = "training",
+    run_id: str = RUN_ID,
+    dataset: str = "flowers",
+    **fields: Any,
+) -> RunRetried:
+    """The "Run Retried" POST /runs/{run_id}/retry publishes after claiming the attempt."""
+    return RunRetried(
+        run_id=run_id,
+        dataset=dataset,
+        attempt=attempt,
+        from_stage=from_stage,
+        previous_status="failed",
+        previous_stage=from_stage,
+        **fields,
+    )
+
+
+def bus_event(event: SagechainEvent, event_id: str = "5f1b7d0e-retry") -> dict[str, Any]:
+    """A sagechain event as EventBridge delivers it to a rule's target (the stack in resources)."""
+    return {
+        "version": "0",
+        "id": event_id,
+        "detail-type": event.DETAIL_TYPE,
+        "source": "sagechain",
+        "account": "123456789012",
+        "time": "2026-11-25T12:00:00Z",
+        "region": REGION,
+        "resources": [STACK_ID],
+        "detail": event.model_dump(mode="json"),
+    }

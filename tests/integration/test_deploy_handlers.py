@@ -9,12 +9,18 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.stub import ANY
 from local.lambda_context import FakeLambdaContext
 from moto import mock_aws
 
+from sagechain.deployment.bookkeeping import Outcome
+from sagechain.event_sources.sagemaker import JobKind, StateChange
+from sagechain.events import TrainingStarted
 from tests.aws import BUCKET, EventCapture, create_stack_resources, load_handler, sample_event
 from tests.deploy_fakes import ARN, ENDPOINT, JOB, RUN, completed_job, plan, run_model, spec
+from tests.fakes import MemoryStore
 from tests.refusals import missing_endpoint
+from tests.runs import bus_event, claim_attempt, run_retried
 from tests.stubs import count_calls, refuse, stubbed
 
 # The tag every resource of the stack under test carries (STACK_NAME in tests/conftest.py).
@@ -192,3 +198,84 @@ def test_an_updating_endpoint_event_is_acknowledged_and_changes_nothing(aws: Any
 
     assert result["outcome"] == "ignored"
     assert capture.received() == []
+
+
+def test_a_run_retried_from_deployment_twice_deploys_attempt_2_once(aws: Any) -> None:
+    # Given the run's completed job, no endpoint, and attempt 2 claimed by POST /runs/{run_id}/retry
+    sagemaker, sm, _autoscaling, _aas, capture = aws
+    calls = count_calls(sagemaker)
+    store = MemoryStore(BUCKET)
+    claim_attempt(store, 2, "deployment", run_id=RUN)
+    for key, body in store.objects.items():
+        boto3.client("s3").put_object(Bucket=BUCKET, Key=key, Body=body)
+    config = f"{CONFIG_NAME}-a2"
+    sm.add_response("describe_training_job", described_job(), {"TrainingJobName": JOB})
+    refuse(sm, missing_endpoint("DescribeEndpoint", ENDPOINT))
+    sm.add_response("create_model", {"ModelArn": f"{ARN}:model/{JOB}"})
+    sm.add_response(
+        "create_endpoint_config",
+        {"EndpointConfigArn": f"{ARN}:endpoint-config/{config}"},
+        {
+            "EndpointConfigName": config,
+            "ProductionVariants": ANY,
+            "Tags": [
+                {"Key": "sagechain:attempt", "Value": "2"},
+                {"Key": "sagechain:run-id", "Value": RUN},
+                STACK_TAG,
+            ],
+        },
+    )
+    sm.add_response("create_endpoint", {"EndpointArn": f"{ARN}:endpoint/{ENDPOINT}"})
+    handler: ModuleType = load_handler("deploy_model")
+    retried = bus_event(run_retried(2, "deployment", run_id=RUN))
+
+    # When Run Retried arrives twice
+    first = handler.handler(retried, FakeLambdaContext())
+    second = handler.handler(dict(retried, id="delivered-again"), FakeLambdaContext())
+
+    # Then one endpoint on attempt 2's configuration, one event of attempt 2
+    assert first == second
+    assert calls["CreateEndpoint"] == 1
+    [published] = capture.received()
+    assert (published["detail-type"], published["detail"]["attempt"]) == ("Deployment Started", 2)
+    assert published["detail"]["endpoint_config_name"] == config
+
+
+def test_a_retrys_reused_sibling_is_handled_once_for_its_attempt_not_swallowed_by_attempt_1(
+    aws: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given attempt 1 handled JOB's completion, and attempt 2 reused JOB
+    handler: ModuleType = load_handler("deploy_model")
+    handled: list[tuple[str, str]] = []
+    change = StateChange(
+        kind=JobKind.TRAINING, name=JOB, arn=f"{ARN}:training-job/{JOB}", status="Completed", at=NOW
+    )
+
+    def deploy_model(change: StateChange, **_: Any) -> Outcome:
+        handled.append((change.name, change.status))
+        return Outcome("handled")
+
+    monkeypatch.setattr(handler, "deploy_model", deploy_model)
+    monkeypatch.setattr(handler, "ended_before_started", lambda *_: [change])
+    handler.idempotency.register_lambda_context(FakeLambdaContext())
+    handler.deploy(change=change)
+    started = TrainingStarted(
+        run_id=RUN,
+        dataset="flowers",
+        attempt=2,
+        job_names=[JOB],
+        reused_jobs=[JOB],
+        algorithm="image-classification",
+        instance_type="ml.p3.2xlarge",
+        instance_count=1,
+        spot=False,
+        train_objects=8,
+        validation_objects=2,
+    )
+
+    # When attempt 2's Training Started arrives, twice
+    handler.handler(bus_event(started), FakeLambdaContext())
+    handler.handler(bus_event(started, "delivered-again"), FakeLambdaContext())
+
+    # Then JOB's ending is handled once for attempt 1 and once for attempt 2
+    assert handled == [(JOB, "Completed"), (JOB, "Completed")]

@@ -12,8 +12,9 @@ from local.template import STACK_ID as LOCAL_STACK_ID
 from local.template import Template
 from moto.events.models import EventPattern
 
+from sagechain.events import RetryStage
 from tests.aws import ROOT, sample_event
-from tests.runs import STACK_ID
+from tests.runs import STACK_ID, bus_event, run_retried
 
 pytestmark = pytest.mark.integration
 CASES = sorted(
@@ -258,3 +259,36 @@ def test_each_rule_hears_exactly_the_statuses_it_is_for_in_every_spelling(
     heard = EventPattern.load(json.dumps(every_rule()[rule])).matches_event(sample)
 
     assert heard == (wanted == ALL or status in wanted)
+
+
+# ---------------------------------------------------------------- retries (POST /runs/{run_id}/retry)
+RETRY_RULES = {
+    "labeling": "StartLabelingFunction.RunRetried",
+    "training": "StartTrainingFunctionRunRetried",
+    "deployment": "DeployModelFunction.RunRetried",
+}
+
+
+def retried(from_stage: RetryStage, stack_id: str = LOCAL_STACK_ID) -> dict[str, Any]:
+    retry = run_retried(2, from_stage)
+    return {**bus_event(retry), "resources": [stack_id]}
+
+
+@pytest.mark.parametrize("from_stage", sorted(RETRY_RULES))
+def test_a_run_retried_reaches_only_the_stage_it_starts_at(from_stage: RetryStage) -> None:
+    heard = [
+        rule
+        for rule, pattern in every_rule().items()
+        if rule in RETRY_RULES.values()
+        and EventPattern.load(json.dumps(pattern)).matches_event(retried(from_stage))
+    ]
+    others = {
+        **retried(from_stage),
+        "resources": ["arn:aws:cloudformation:us-east-1:123456789012:stack/other/1111"],
+    }
+
+    assert heard == [RETRY_RULES[from_stage]]
+    assert not any(
+        EventPattern.load(json.dumps(every_rule()[rule])).matches_event(others)
+        for rule in RETRY_RULES.values()
+    )

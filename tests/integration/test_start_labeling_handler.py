@@ -15,11 +15,13 @@ from moto import mock_aws
 
 from sagechain.adapters.events import EventBridgePublisher
 from sagechain.adapters.labeling_jobs import SageMakerLabelingJobs
+from sagechain.attempts import AttemptClaim, attempt_key
 from sagechain.errors import RetryableError
 from sagechain.events import SagechainEvent
 from sagechain.records import RunInfo
 from sagechain.spec import DatasetSpec
 from tests.aws import BUCKET, EventCapture, create_stack_resources, load_handler, sample_event
+from tests.runs import bus_event, run_retried
 from tests.stubs import count_calls
 
 pytestmark = pytest.mark.integration
@@ -210,5 +212,62 @@ def test_a_manifest_uploaded_without_a_run_is_ignored(stack: Any, sagemaker: Any
     result = handler.handler(sample_event("start_labeling", "input_manifest"), FakeLambdaContext())
 
     assert result == {"jobs": [{"outcome": "ignored", "run_id": RUN_ID}]}
+    assert calls["CreateLabelingJob"] == 0
+    assert capture.received() == []
+
+
+def put_claim(attempt: int) -> None:
+    """The attempt record POST /runs/{run_id}/retry writes before it publishes Run Retried."""
+    claim = AttemptClaim(
+        run_id=RUN_ID,
+        attempt=attempt,
+        from_stage="labeling",
+        previous_status="failed",
+        previous_stage="labeling",
+        requested_at=datetime(2026, 11, 26, tzinfo=UTC),
+    )
+    boto3.client("s3").put_object(
+        Bucket=BUCKET, Key=attempt_key(RUN_ID, attempt), Body=claim.model_dump_json().encode()
+    )
+
+
+def test_a_run_retried_twice_from_labeling_creates_one_job_of_its_attempt(stack: Any, sagemaker: Any) -> None:
+    handler, capture = stack
+    stubber, calls = sagemaker
+    put_run()
+    put_claim(2)
+    job = f"{JOB}-a2"
+    stubber.add_response(
+        "create_labeling_job",
+        {"LabelingJobArn": f"arn:aws:sagemaker:us-east-1:123456789012:labeling-job/{job}"},
+        {
+            **EXPECTED_REQUEST,
+            "LabelingJobName": job,
+            "Tags": [*EXPECTED_REQUEST["Tags"], {"Key": "sagechain:attempt", "Value": "2"}],
+        },
+    )
+    retried = bus_event(run_retried(2, "labeling", run_id=RUN_ID))
+
+    first = handler.handler(retried, FakeLambdaContext())
+    second = handler.handler(dict(retried, id="the-same-retry-delivered-again"), FakeLambdaContext())
+
+    assert calls["CreateLabelingJob"] == 1
+    assert first == second
+    [event] = capture.received()
+    assert (event["detail-type"], event["detail"]["job_name"], event["detail"]["attempt"]) == (
+        "Labeling Started",
+        job,
+        2,
+    )
+
+
+def test_a_run_retried_from_training_creates_no_labeling_job(stack: Any, sagemaker: Any) -> None:
+    handler, capture = stack
+    _, calls = sagemaker
+    put_run()
+
+    result = handler.handler(bus_event(run_retried(2, "training", run_id=RUN_ID)), FakeLambdaContext())
+
+    assert result == {"jobs": []}
     assert calls["CreateLabelingJob"] == 0
     assert capture.received() == []

@@ -20,12 +20,16 @@ from tests.runs import (
     LABELING_JOB,
     ROLE_ARN,
     RUN_ID,
+    bus_event,
+    claim_attempt,
     classification_lines,
     describe_labeling_job,
     labeling_output_key,
     provided_spec,
     put_run,
+    run_retried,
     spec_of,
+    stop_attempt,
     two_class_labels,
 )
 from tests.stubs import count_calls, stubbed
@@ -160,4 +164,58 @@ def test_someone_elses_labeling_job_is_ignored(stack: Stack) -> None:
     result = stack.invoke("labeling_job_completed")
 
     assert result["outcome"] == "ignored"
+    assert stack.capture.received() == []
+
+
+def queued(*events: dict[str, Any]) -> dict[str, Any]:
+    """StartTrainingQueue's SQS batch, one message per event, as Lambda's poller hands it over."""
+    return {
+        "Records": [
+            {
+                "messageId": f"m-{i}",
+                "receiptHandle": f"r-{i}",
+                "body": json.dumps(event),
+                "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1764072000000"},
+                "messageAttributes": {},
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:sagechain-StartTrainingQueue",
+            }
+            for i, event in enumerate(events)
+        ]
+    }
+
+
+def test_a_run_retried_delivered_twice_starts_attempt_2_once(stack: Stack) -> None:
+    provided_run()
+    store = MemoryStore(BUCKET)
+    claim_attempt(store, 2, "training")
+    upload(store.objects)
+    job = f"sagechain-{RUN_ID}-train-a2"
+    stack.stubber.add_response("create_training_job", {"TrainingJobArn": f"{JOB_ARN}-a2"})
+    retried = bus_event(run_retried(2, "training"))
+
+    answer = stack.handler.handler(queued(retried, dict(retried, id="again")), FakeLambdaContext())
+
+    assert answer == {"batchItemFailures": []}
+    assert stack.calls["CreateTrainingJob"] == 1
+    [event] = stack.capture.received()
+    assert (event["detail-type"], event["detail"]["job_names"], event["detail"]["attempt"]) == (
+        "Training Started",
+        [job],
+        2,
+    )
+
+
+def test_a_stopped_runs_labeling_completion_is_answered_ignored_and_not_retried(stack: Stack) -> None:
+    ground_truth_run()
+    store = MemoryStore(BUCKET)
+    stop_attempt(store, 1)
+    upload(store.objects)
+    stack.stubber.add_response("describe_labeling_job", describe_labeling_job(BUCKET, labeled=20))
+
+    result = stack.invoke("labeling_job_completed")
+
+    assert result["outcome"] == "ignored"
+    assert "was stopped" in result["reason"]
+    assert stack.calls["CreateTrainingJob"] == 0
     assert stack.capture.received() == []

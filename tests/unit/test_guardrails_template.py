@@ -90,6 +90,7 @@ def test_tags_may_be_added_only_while_creating_and_only_this_stacks(logical_id: 
     ("logical_id", "action"),
     [
         ("DeployModelFunction", "sagemaker:UpdateEndpoint"),
+        ("DeployModelFunction", "sagemaker:DeleteEndpoint"),
         ("DeployModelFunction", "application-autoscaling:DeregisterScalableTarget"),
         ("ConfigureAutoscalingFunction", "application-autoscaling:PutScalingPolicy"),
         ("ConfigureAutoscalingFunction", "sagemaker:UpdateEndpointWeightsAndCapacities"),

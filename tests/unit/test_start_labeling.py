@@ -17,18 +17,25 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from sagechain.adapters.labeling_jobs import SageMakerLabelingJobs
+from sagechain.errors import StaleAttemptError
 from sagechain.event_sources.s3 import ObjectRef
-from sagechain.events import DatasetRejected, LabelingFailed, LabelingStarted
+from sagechain.events import DatasetRejected, LabelingFailed, LabelingStarted, RetryStage
 from sagechain.guardrails import Guardrails
 from sagechain.ingest.prepare_dataset import prepare_dataset
 from sagechain.ingest.settings import ZipLimits
 from sagechain.ingest.upload import dataset_upload
-from sagechain.labeling.start_labeling import LabelingRequest, labeling_request, start_labeling
+from sagechain.labeling.start_labeling import (
+    LabelingRequest,
+    labeling_job_name,
+    labeling_request,
+    retried_labeling_request,
+    start_labeling,
+)
 from sagechain.records import RunInfo
 from sagechain.settings import SpecDefaults
 from sagechain.spec import DatasetSpec
 from tests.fakes import MemoryStore, RecordingPublisher
-from tests.runs import STACK_NAME
+from tests.runs import STACK_NAME, claim_attempt, run_retried, stop_attempt
 from tests.stubs import count_calls
 
 BUCKET = "data"
@@ -675,3 +682,83 @@ def test_the_job_name_is_the_runs_own_valid_sagemaker_name_even_for_long_run_ids
         "sagechain-prod",
         STACK_NAME,
     )
+
+
+# ---------------------------------------------------------------- retries (?from=labeling)
+def retried_request(attempt: int = 2, from_stage: RetryStage = "labeling") -> LabelingRequest | None:
+    retried = run_retried(attempt, from_stage, run_id=RUN_ID, dataset="pets")
+    return retried_labeling_request(retried, BUCKET, "sagechain", STACK_NAME)
+
+
+def test_a_retry_from_labeling_labels_the_input_manifest_again_with_a_job_of_its_attempt() -> None:
+    store = make_run()
+    claim_attempt(store, 2, "labeling", run_id=RUN_ID)
+    request = retried_request(2)
+    assert request is not None
+    job = f"{JOB}-a2"
+    with sagemaker() as (jobs, stubber, calls):
+        stubber.add_response(
+            "create_labeling_job",
+            {"LabelingJobArn": f"arn:aws:sagemaker:us-east-1:123456789012:labeling-job/{job}"},
+            {
+                **expected_request(
+                    "PRE-ImageMultiClass",
+                    "ACS-ImageMultiClass",
+                    "Classify images",
+                    "Which label fits this image best?",
+                    ["Images", "Image Classification"],
+                ),
+                "LabelingJobName": job,
+                "Tags": [
+                    {"Key": "sagechain:run-id", "Value": RUN_ID},
+                    {"Key": "sagechain:stack", "Value": STACK_NAME},
+                    {"Key": "sagechain:attempt", "Value": "2"},
+                ],
+            },
+        )
+        publisher = RecordingPublisher()
+        event = start_labeling(request, store, jobs, publisher, ROLE)
+
+    assert calls["CreateLabelingJob"] == 1
+    assert isinstance(event, LabelingStarted)
+    assert (event.job_name, event.attempt) == (job, 2)
+    assert publisher.events == [event]
+
+
+def test_a_retry_of_another_stage_asks_for_no_labeling() -> None:
+    assert retried_request(2, "training") is None
+    assert retried_request(2, "deployment") is None
+
+
+def test_an_attempt_a_later_retry_replaced_starts_no_labeling_job() -> None:
+    store = make_run()
+    claim_attempt(store, 3, "labeling", run_id=RUN_ID)
+    request = retried_request(2)
+    assert request is not None
+    with sagemaker() as (jobs, _, calls):
+        publisher = RecordingPublisher()
+        with pytest.raises(StaleAttemptError, match="replaced by attempt 3"):
+            start_labeling(request, store, jobs, publisher, ROLE)
+
+    assert calls["CreateLabelingJob"] == 0
+    assert publisher.events == []
+
+
+def test_a_late_input_manifest_of_a_stopped_run_starts_no_labeling_job() -> None:
+    store = make_run()
+    stop_attempt(store, 1, run_id=RUN_ID)
+    with sagemaker() as (jobs, _, calls):
+        publisher = RecordingPublisher()
+        with pytest.raises(StaleAttemptError, match="was stopped"):
+            start_labeling(request_for(), store, jobs, publisher, ROLE)
+
+    assert calls["CreateLabelingJob"] == 0
+    assert f"runs/{RUN_ID}/labeling/label-categories.json" not in store.objects
+
+
+def test_each_attempt_has_its_own_valid_labeling_job_name() -> None:
+    assert labeling_job_name("sagechain", RUN_ID) == JOB
+    assert labeling_job_name("sagechain", RUN_ID, 2) == f"{JOB}-a2"
+    long_run = "a-very-long-dataset-name-that-goes-on-and-on-0123456789ab"
+    assert len(labeling_job_name("sagechain", long_run, 12)) <= 63
+    assert labeling_job_name("sagechain", long_run, 12) != labeling_job_name("sagechain", long_run, 2)

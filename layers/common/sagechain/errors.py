@@ -120,6 +120,15 @@ class RunNotReadyError(SagechainError):
         self.job = job
 
 
+class StaleAttemptError(SagechainError):
+    """An event of a run attempt that a retry replaced, or that was stopped (attempts.why_not_start):
+    the stage starts nothing for it. Raised, not answered, so no idempotency record keeps it."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class EndpointDeniedError(SagechainError):
     """InvokeEndpoint was denied: the endpoint was just deleted (no tags left for the stack's
     tag-conditioned grant to match) or the stack's policy is wrong. Not an API error: unless the

@@ -181,6 +181,11 @@ class TrainingStarted(SagechainEvent):
         default_factory=list,
         description="Hyperparameter sets AWS refused; job_names lists only the jobs created.",
     )
+    reused_jobs: list[str] = Field(
+        default_factory=list,
+        description="Jobs of an earlier attempt that completed and are reused, not trained again "
+        "(a retry with several hyperparameter sets); job_names lists them too.",
+    )
 
 
 class TrainingFailed(SagechainEvent):

@@ -152,6 +152,9 @@ class TrainingJobs(Protocol):
     def labeling_job(self, name: str) -> LabelingJobSummary | None:
         """The labeling job called name, or None when there is none."""
 
+    def training_job_status(self, name: str) -> str | None:
+        """A training job's status (DescribeTrainingJob), or None when there is none."""
+
     def create_training_job(self, request: dict[str, Any]) -> bool:
         """Create a training job (False: the name was taken); RequestRefusedError when refused."""
 
@@ -276,6 +279,9 @@ class ModelHost(Protocol):
 
     def delete_model(self, name: str) -> None:
         """DeleteModel; no-op when it is already gone."""
+
+    def delete_endpoint(self, name: str) -> None:
+        """DeleteEndpoint; no-op when it is already gone."""
 
 
 class Autoscaler(Protocol):

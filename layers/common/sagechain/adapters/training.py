@@ -7,6 +7,7 @@ from botocore.exceptions import ClientError
 
 from sagechain.adapters.clients import sagemaker_client
 from sagechain.adapters.sagemaker import is_already_exists, refusal
+from sagechain.adapters.sagemaker_status import is_not_found
 from sagechain.console import console_url
 from sagechain.ports import LabelingJobSummary
 
@@ -44,6 +45,16 @@ class SageMakerTraining:
             failed=counters.get("FailedNonRetryableError", 0),
             unlabeled=counters.get("Unlabeled", 0),
         )
+
+    def training_job_status(self, name: str) -> str | None:
+        """A training job's status, or None when there is none (a retry reuses those that completed)."""
+        try:
+            job = self._client.describe_training_job(TrainingJobName=name)
+        except ClientError as err:
+            if is_not_found(err):
+                return None
+            raise
+        return job["TrainingJobStatus"]
 
     def create_training_job(self, request: dict[str, Any]) -> bool:
         """Create a training job; False when one of that name already exists."""

@@ -3,6 +3,7 @@
     runs/<run_id>/model.json                   the model a run deployed (ModelInfo)
     runs/<run_id>/deployment/siblings/<job>.json  how each sibling job ended (several hyperparameter sets)
     runs/<run_id>/deployment/decision.json     which sibling's completion chose the model (written once)
+    runs/<run_id>/deployment/decision-a<N>.json  the same, for attempt N of a retried run
     models/<model>/deploying.json              the deploy in flight on endpoint <model> (ModelInfo)
     models/<model>/model.json                  the live model (ModelInfo): what predict reads
 

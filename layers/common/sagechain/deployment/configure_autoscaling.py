@@ -361,6 +361,7 @@ class _Stage:
         event = DeploymentStarted(
             run_id=info.run_id,
             dataset=info.dataset,
+            attempt=pending.attempt,
             endpoint_name=info.endpoint_name,
             model_name=info.model_name,
             endpoint_config_name=pending.endpoint_config_name,

@@ -14,15 +14,24 @@ pending.py) for configure_autoscaling to carry out at the endpoint's next state 
 request SageMaker refuses for good is a Deployment Failed with the code, meaning and fix.
 Every step is safe to repeat: names are deterministic, "already exists" is success, and an
 endpoint already on (or moving to) this configuration is not touched again.
+
+Attempts (attempts.py). A job change is of its run's attempt, training.json's `attempt` (a
+retry's jobs carry the attempt in their names and tags; reused siblings are listed there too).
+Each attempt decides once (its own decision record); sibling records are shared, since they say
+how a job ended. A retry from deployment ("Run Retried", from_stage deployment) deploys again
+what the run's training chose, without retraining, on an endpoint configuration of its attempt;
+an endpoint of the run's dataset whose creation failed is deleted first, and the deploy retried.
+An attempt a retry replaced, or a stopped run's, deploys nothing (why_not_start).
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from sagechain.attempts import why_not_start
 from sagechain.console import console_url
 from sagechain.deployment.bookkeeping import (
     JSON,
@@ -46,11 +55,12 @@ from sagechain.events import (
     DeploymentRejected,
     DeploymentStarted,
     DeploymentWaiting,
+    RunRetried,
     TrainingStarted,
 )
 from sagechain.guardrails import endpoint_owner, endpoint_violations, foreign_endpoint
 from sagechain.layout import deploying_key
-from sagechain.names import RUN_ID_TAG, STACK_TAG, owned_run_id, resource_tags
+from sagechain.names import RUN_ID_TAG, STACK_TAG, attempt_parts, owned_run_id, resource_tags, sagemaker_name
 from sagechain.ports import (
     Autoscaler,
     DeploymentStore,
@@ -59,6 +69,7 @@ from sagechain.ports import (
     ModelHost,
     SageMakerJobs,
     TrainedJob,
+    TuningOutcome,
     Variant,
 )
 from sagechain.records import ModelInfo, ModelMetric, TrainingRecord, read_record, write_record
@@ -120,6 +131,9 @@ class _Run:
     run_id: str
     plan: TrainingRecord
     spec: DatasetSpec
+    # The attempt deploying: training.json's, or a retry from deployment's (then `redeploy`).
+    attempt: int = 1
+    redeploy: bool = False
 
 
 def _now() -> datetime:
@@ -130,8 +144,10 @@ def _siblings_prefix(run_id: str) -> str:
     return f"runs/{run_id}/deployment/siblings/"
 
 
-def _decision_key(run_id: str) -> str:
-    return f"runs/{run_id}/deployment/decision.json"
+def _decision_key(run_id: str, attempt: int = 1) -> str:
+    """One decision per attempt: a retry chooses again (attempt 1 keeps the key it always had)."""
+    suffix = "" if attempt <= 1 else f"-a{attempt}"
+    return f"runs/{run_id}/deployment/decision{suffix}.json"
 
 
 def better(a: float, b: float, objective_type: Literal["Maximize", "Minimize"]) -> bool:
@@ -198,7 +214,18 @@ def _load_run(store: DeploymentStore, run_id: str) -> _Run | None:
     loaded = read_run(store, run_id)
     if loaded is None:
         return None
-    return _Run(run_id, *loaded)
+    plan, spec = loaded
+    return _Run(run_id, plan, spec, plan.attempt)
+
+
+class ReusedJobChange(BaseModel):
+    """A sibling job an earlier attempt trained, handed over by a retry's Training Started: its
+    idempotency key names the attempt, so each attempt that reuses it handles its ending once."""
+
+    model_config = ConfigDict(frozen=True)
+
+    change: StateChange
+    attempt: int
 
 
 def ended_before_started(started: TrainingStarted, jobs: SageMakerJobs, at: datetime) -> list[StateChange]:
@@ -252,6 +279,22 @@ def deploy_model(
     return deployer.training_ended(change)
 
 
+def deploy_retry(
+    retried: RunRetried,
+    jobs: SageMakerJobs,
+    host: ModelHost,
+    autoscaler: Autoscaler,
+    store: DeploymentStore,
+    publisher: EventPublisher,
+    config: DeployConfig,
+    now: Callable[[], datetime] = _now,
+) -> Outcome:
+    """A retry from deployment: deploy what the run's training chose again, for the new attempt."""
+    if retried.from_stage != "deployment":
+        return Outcome("ignored", f"a retry from {retried.from_stage}, not deployment")
+    return _Deployer(jobs, host, autoscaler, store, publisher, config, now).redeploy(retried)
+
+
 @dataclass
 class _Deployer:
     jobs: SageMakerJobs
@@ -273,8 +316,14 @@ class _Deployer:
         run = _load_run(self.store, run_id)
         if run is None:
             raise RunNotReadyError(run_id, job.name)
-        if job.name not in run.plan.job_names:
-            return Outcome("ignored", f"{job.name} is not one of run {run_id}'s training jobs")
+        foreign = (
+            None
+            if job.name in run.plan.job_names
+            else f"{job.name} is not one of run {run_id}'s training jobs"
+        )
+        ignored = self._why_ignored(run, foreign)
+        if ignored:
+            return Outcome("ignored", ignored)
         if len(run.plan.job_names) > 1:
             return self._sibling_ended(run, job)
         if job.status != "Completed":
@@ -291,8 +340,23 @@ class _Deployer:
         run = _load_run(self.store, run_id)
         if run is None:
             raise RunNotReadyError(run_id, tuning.name)
-        if run.plan.tuning_job_name != tuning.name:
-            return Outcome("ignored", f"{tuning.name} is not run {run_id}'s tuning job")
+        foreign = (
+            None
+            if run.plan.tuning_job_name == tuning.name
+            else f"{tuning.name} is not run {run_id}'s tuning job"
+        )
+        ignored = self._why_ignored(run, foreign)
+        if ignored:
+            return Outcome("ignored", ignored)
+        return self._deploy_best_of(run, tuning)
+
+    def _why_ignored(self, run: _Run, foreign: str | None) -> str | None:
+        """Why a job change deploys nothing: not the run's job (foreign), or its attempt was
+        replaced by a retry or stopped (a stopped run's job that completed anyway)."""
+        return foreign or why_not_start(self.store, run.run_id, run.attempt)
+
+    def _deploy_best_of(self, run: _Run, tuning: TuningOutcome) -> Outcome:
+        """Deploy a completed tuning job's best training job."""
         if tuning.best_training_job is None:
             return self._reject(
                 run,
@@ -320,10 +384,16 @@ class _Deployer:
                 "training jobs still running",
             )
         decision = Decision(decided_by=job.name).model_dump_json().encode()
-        if not self.store.put_bytes_if_absent(_decision_key(run.run_id), decision, JSON):
-            earlier = read_record(self.store, _decision_key(run.run_id), Decision)
+        key = _decision_key(run.run_id, run.attempt)
+        if not self.store.put_bytes_if_absent(key, decision, JSON):
+            earlier = read_record(self.store, key, Decision)
             if earlier is not None and earlier.decided_by != job.name:
                 return Outcome("ignored", f"{earlier.decided_by}'s ending already chose the model")
+        return self._deploy_best_sibling(run, ended, job)
+
+    def _deploy_best_sibling(self, run: _Run, ended: dict[str, SiblingRecord], job: TrainedJob) -> Outcome:
+        """Deploy the best of the siblings that completed (job: the one whose ending decided)."""
+        plan = run.plan
         completed = [r for r in ended.values() if r.status == "Completed"]
         if not completed:
             statuses = ", ".join(f"{r.job_name} {r.status}" for r in ended.values())
@@ -342,6 +412,49 @@ class _Deployer:
                 best = candidate
         chosen = job if best.job_name == job.name else self.jobs.training_job(best.job_name)
         return self._deploy(run, chosen, best.metric_value)
+
+    def redeploy(self, retried: RunRetried) -> Outcome:
+        """A retry from deployment: the run's model, chosen again from its training, deployed anew."""
+        stale = why_not_start(self.store, retried.run_id, retried.attempt)
+        if stale:
+            return Outcome("ignored", stale)
+        loaded = _load_run(self.store, retried.run_id)
+        if loaded is None:
+            return Outcome(
+                "ignored", f"run {retried.run_id} has no training.json or spec.json to deploy from"
+            )
+        return self._redeploy(replace(loaded, attempt=retried.attempt, redeploy=True))
+
+    def _redeploy(self, run: _Run) -> Outcome:  # noqa: PLR0911 - one return per way training ended
+        """What the run's training chose: its job, the best completed sibling, the tuning's best."""
+        plan = run.plan
+        if plan.tuning_job_name is not None:
+            tuning = self.jobs.tuning_job(plan.tuning_job_name)
+            if tuning.status != "Completed":
+                return self._not_trained(run, tuning.name, tuning.status)
+            return self._deploy_best_of(run, tuning)
+        if not plan.job_names:
+            return self._reject(
+                run, "(none)", "the run's training created no job to deploy; retry from training."
+            )
+        if len(plan.job_names) > 1:
+            ended = self._ended_siblings(run)
+            running = [name for name in plan.job_names if name not in ended]
+            if running:
+                return self._not_trained(run, running[0], "still running")
+            first = self.jobs.training_job(plan.job_names[0])
+            return self._deploy_best_sibling(run, ended, first)
+        job = self.jobs.training_job(plan.job_names[0])
+        if job.status != "Completed":
+            return self._not_trained(run, job.name, job.status)
+        return self._deploy(run, job, self._metric(plan, job))
+
+    def _not_trained(self, run: _Run, job_name: str, status: str) -> Outcome:
+        return self._reject(
+            run,
+            job_name,
+            f"{job_name} is {status}, so there is no trained model to deploy again: retry from training.",
+        )
 
     def _ended_siblings(self, run: _Run) -> dict[str, SiblingRecord]:
         """Every sibling known to have ended; siblings without a record are asked once, so a
@@ -384,12 +497,14 @@ class _Deployer:
         if job.model_data_url is None:
             return self._reject(run, job.name, f"training job {job.name} has no model artifacts.", value)
 
-        config_name = endpoint_config_name_for(job.name, prefix)
+        config_name = _config_name_for(run, job.name, prefix)
         instance_type = spec.deployment.instance_type
         if instance_type is None:
             raise ValueError(f"run {run.run_id}'s spec.json has no deployment.instance_type")
         endpoint = self.host.endpoint(endpoint_name)
         action: Literal["create", "update"]
+        if endpoint is not None and run.redeploy and normalized_status(endpoint.status) == "failed":
+            self._delete_failed(run, endpoint)
         if endpoint is not None and normalized_status(endpoint.status) in BROKEN:
             return self._failed(run, endpoint)
         if endpoint is not None and _is_on(endpoint, config_name):
@@ -406,6 +521,7 @@ class _Deployer:
         event = DeploymentStarted(
             run_id=run.run_id,
             dataset=plan.dataset,
+            attempt=run.attempt,
             endpoint_name=endpoint_name,
             model_name=model_name,
             endpoint_config_name=config_name,
@@ -433,7 +549,7 @@ class _Deployer:
         for a busy endpoint, or the failure of a refused request."""
         plan, spec = run.plan, run.spec
         instance_type, model_data_url = spec.deployment.instance_type or "", job.model_data_url or ""
-        tags = resource_tags(run.run_id, self.config.stack_name)
+        tags = resource_tags(run.run_id, self.config.stack_name, run.attempt)
         variant = Variant(VARIANT, model_name, instance_type)
         try:
             self.host.create_model(
@@ -459,6 +575,7 @@ class _Deployer:
             metric_value=value,
             arrived_at=self.now(),
             endpoint_status=endpoint.status if endpoint is not None else "Creating",
+            attempt=run.attempt,
         )
         if endpoint is not None and normalized_status(endpoint.status) in BUSY:
             return self._wait(run, job, waiting)
@@ -545,6 +662,7 @@ class _Deployer:
         event = DeploymentRejected(
             run_id=run.run_id,
             dataset=run.plan.dataset,
+            attempt=run.attempt,
             training_job_name=training_job,
             reason=reason,
             metric_name=run.plan.objective_metric,
@@ -562,6 +680,7 @@ class _Deployer:
         event = DeploymentWaiting(
             run_id=run.run_id,
             dataset=run.plan.dataset,
+            attempt=run.attempt,
             endpoint_name=name,
             endpoint_status=pending.endpoint_status,
             model_name=pending.info.model_name,
@@ -575,6 +694,7 @@ class _Deployer:
 
     def _refused(self, run: _Run, endpoint_name: str, err: RequestRefusedError) -> Outcome:
         event = refused_deployment(run.run_id, run.plan.dataset, endpoint_name, self.host.region, err)
+        event = event.model_copy(update={"attempt": run.attempt})
         self.publisher.publish(event)
         return Outcome(event.DETAIL_TYPE, event.reason, event)
 
@@ -588,9 +708,34 @@ class _Deployer:
         event = DeploymentFailed(
             run_id=run.run_id,
             dataset=run.plan.dataset,
+            attempt=run.attempt,
             endpoint_name=endpoint.name,
             reason=reason,
             console_url=console_url(self.host.region, "endpoints", endpoint.name),
         )
         self.publisher.publish(event)
         return Outcome(event.DETAIL_TYPE, reason, event)
+
+    def _delete_failed(self, run: _Run, endpoint: EndpointState) -> None:
+        """A retry meets the run's endpoint in Failed (its creation failed): when the endpoint is
+        this dataset's, delete it (DeleteEndpoint is the one call a Failed endpoint takes) and
+        raise, so the deploy is retried once it is gone; another dataset's is left alone."""
+        owner = endpoint_owner(self.store, endpoint.name)
+        if owner is None or owner.dataset != run.plan.dataset:
+            return
+        self.host.delete_endpoint(endpoint.name)
+        # No state change follows a deletion, so nothing would end a wait: retried instead.
+        raise RetryableError(
+            f"endpoint {endpoint.name} was Failed and is being deleted; the retry of run {run.run_id} "
+            "deploys again once it is gone"
+        )
+
+
+def _config_name_for(run: _Run, job_name: str, name_prefix: str) -> str:
+    """The job's endpoint configuration; a retry's gets its attempt part unless the job's name has
+    it already (the same job deployed again needs a configuration of its own attempt)."""
+    name = endpoint_config_name_for(job_name, name_prefix)
+    parts = attempt_parts(run.attempt)
+    if not parts or job_name.endswith(f"-{parts[0]}"):
+        return name
+    return sagemaker_name(name, *parts)

@@ -32,6 +32,8 @@ class PendingDeployment(BaseModel):
     metric_value: float | None = None
     arrived_at: datetime
     endpoint_status: str
+    # The run attempt deploying (attempts.py): the Deployment Started it becomes says it.
+    attempt: int = 1
 
 
 def _pending_key(pending: PendingDeployment) -> str:
@@ -50,10 +52,10 @@ def waiting_deployments(store: DeploymentStore, endpoint: str) -> list[tuple[str
 
 
 def record_pending(store: DeploymentStore, pending: PendingDeployment) -> int:
-    """Queue the deployment (once per run); how many deployments arrived before it."""
+    """Queue the deployment (once per run attempt); how many deployments arrived before it."""
     waiting = waiting_deployments(store, pending.info.endpoint_name)
     for position, (_key, earlier) in enumerate(waiting):
-        if earlier.info.run_id == pending.info.run_id:
+        if (earlier.info.run_id, earlier.attempt) == (pending.info.run_id, pending.attempt):
             return position  # a repeated event: already waiting
     store.put_bytes(_pending_key(pending), pending.model_dump_json().encode(), JSON)
     return len(waiting)

@@ -9,21 +9,28 @@ Rejected" with a reason a person can act on. A job SageMaker refuses to create f
 quota, a value it does not accept, a permission, something missing) is "Labeling Failed",
 with AWS's code and message, what they mean and what to do (aws_errors). Neither is retried;
 throttling and server errors propagate so Lambda and EventBridge retry them. The job name
-comes from the run id, so a second delivery creates no second job.
+comes from the run id and the attempt, so a second delivery creates no second job.
+
+A retry from labeling (POST /runs/{run_id}/retry?from=labeling, "Run Retried") labels the same
+input manifest again with a new job of that attempt (`<prefix>-<run>-labeling-a2`, tagged with
+the attempt); the manifest's own arrival is attempt 1. An attempt that a later retry replaced,
+or that was stopped, starts nothing (attempts.why_not_start).
 """
 
 import re
 
 from pydantic import BaseModel, ConfigDict
 
+from sagechain.attempts import why_not_start
 from sagechain.errors import (
     DatasetRejectedError,
     ObjectNotFoundError,
     ObjectTooLargeError,
     RequestRefusedError,
+    StaleAttemptError,
 )
 from sagechain.event_sources.s3 import ObjectRef
-from sagechain.events import DatasetRejected, LabelingFailed, LabelingStarted, SagechainEvent
+from sagechain.events import DatasetRejected, LabelingFailed, LabelingStarted, RunRetried, SagechainEvent
 from sagechain.labeling.ground_truth import (
     AUTO_LABELING_MIN_OBJECTS,
     AUTO_LABELING_SUGGESTED_OBJECTS,
@@ -37,7 +44,7 @@ from sagechain.labeling.ground_truth import (
 )
 from sagechain.labeling.worker_template import label_categories_document, worker_task_template
 from sagechain.layout import INPUT_MANIFEST, RUN_INFO_FILE, SPEC_RECORD_FILE, dataset_prefix, run_key
-from sagechain.names import resource_tags, sagemaker_name
+from sagechain.names import attempt_parts, resource_tags, sagemaker_name
 from sagechain.observability import logger
 from sagechain.ports import EventPublisher, LabelingJobPlan, LabelingJobs, ObjectStore
 from sagechain.pricing import estimate_labeling_cost
@@ -63,11 +70,13 @@ class LabelingRequest(BaseModel):
     bucket: str
     manifest_key: str
     stack_name: str
+    # The run attempt (attempts.py): 1 for the manifest's arrival, N for a retry from labeling.
+    attempt: int = 1
 
 
-def labeling_job_name(name_prefix: str, run_id: str) -> str:
-    """The run's one labeling job name."""
-    return sagemaker_name(name_prefix, run_id, "labeling")
+def labeling_job_name(name_prefix: str, run_id: str, attempt: int = 1) -> str:
+    """The run's labeling job name for one attempt (one job per attempt)."""
+    return sagemaker_name(name_prefix, run_id, "labeling", *attempt_parts(attempt))
 
 
 def labeling_request(ref: ObjectRef, name_prefix: str, stack_name: str) -> LabelingRequest | None:
@@ -85,6 +94,23 @@ def labeling_request(ref: ObjectRef, name_prefix: str, stack_name: str) -> Label
         stack_name=stack_name,
         bucket=ref.bucket,
         manifest_key=ref.key,
+    )
+
+
+def retried_labeling_request(
+    retried: RunRetried, bucket: str, name_prefix: str, stack_name: str
+) -> LabelingRequest | None:
+    """The labeling a "Run Retried" asks for (from_stage labeling), or None for another stage's."""
+    if retried.from_stage != "labeling" or not _RUN_ID.fullmatch(retried.run_id):
+        return None
+    return LabelingRequest(
+        run_id=retried.run_id,
+        job_name=labeling_job_name(name_prefix, retried.run_id, retried.attempt),
+        bucket=bucket,
+        # The manifest prepare_dataset wrote: the same images are labeled again.
+        manifest_key=run_key(retried.run_id, INPUT_MANIFEST),
+        stack_name=stack_name,
+        attempt=retried.attempt,
     )
 
 
@@ -210,7 +236,7 @@ def _start(
         max_concurrent_tasks=labeling.max_concurrent_tasks,
         public_task_price_usd=labeling.price_per_task_usd if workforce == "public" else None,
         auto_labeling_algorithm_arn=algorithm_arn,
-        tags=resource_tags(request.run_id, request.stack_name),
+        tags=resource_tags(request.run_id, request.stack_name, request.attempt),
     )
     try:
         created = jobs.create(plan)
@@ -219,6 +245,7 @@ def _start(
         return LabelingFailed(
             run_id=request.run_id,
             dataset=info.dataset,
+            attempt=request.attempt,
             job_name=request.job_name,
             reason=f"SageMaker refused to create labeling job {request.job_name}: {error.cause}. "
             f"{error.meaning}",
@@ -230,6 +257,7 @@ def _start(
     return LabelingStarted(
         run_id=request.run_id,
         dataset=info.dataset,
+        attempt=request.attempt,
         job_name=request.job_name,
         task=spec.task.value,
         objects=info.objects,
@@ -250,7 +278,11 @@ def start_labeling(
     role_arn: str,
 ) -> SagechainEvent | None:
     """Start the run's labeling job and publish what happened; None when the key names no
-    Ground Truth run of sagechain's (no run.json or spec.json beside it)."""
+    Ground Truth run of sagechain's (no run.json or spec.json beside it). StaleAttemptError when
+    the request's attempt was replaced by a retry or stopped: nothing is written or created."""
+    reason = why_not_start(store, request.run_id, request.attempt)
+    if reason is not None:
+        raise StaleAttemptError(reason)
     raw_info = _read_run_file(store, request.run_id, RUN_INFO_FILE)
     if raw_info is None:
         return None
@@ -267,6 +299,7 @@ def start_labeling(
         event = DatasetRejected(
             run_id=request.run_id,
             dataset=info.dataset,
+            attempt=request.attempt,
             reason=f"Labeling did not start. {rejection.reason}",
             source_uri=info.source_uri,
             dataset_uri=store.uri(dataset_prefix(info.dataset)),

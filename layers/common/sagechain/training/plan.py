@@ -56,6 +56,14 @@ class TrainingTarget:
     checkpoint_uri: str
     # Whether a custom image may reach the network (stack parameter AllowCustomNetworkAccess).
     allow_custom_network_access: bool = False
+    # The run attempt (attempts.py): a retry's jobs get an a<N> name part and the attempt tag.
+    attempt: int = 1
+
+    def job_name(self, *parts: str, max_length: int = names.SAGEMAKER_NAME_MAX) -> str:
+        """A job name of this run and attempt: <prefix>-<run>-<parts>[-a<N>]."""
+        return names.sagemaker_name(
+            self.name_prefix, self.run_id, *parts, *names.attempt_parts(self.attempt), max_length=max_length
+        )
 
 
 @dataclass(frozen=True)
@@ -287,7 +295,7 @@ def _parameter_ranges(tuning: TuningSpec) -> dict[str, Any]:
 
 
 def _tags(target: TrainingTarget) -> list[dict[str, str]]:
-    tags = names.resource_tags(target.run_id, target.stack_name)
+    tags = names.resource_tags(target.run_id, target.stack_name, target.attempt)
     return [{"Key": key, "Value": value} for key, value in tags.items()]
 
 
@@ -327,9 +335,7 @@ def _tuning_job(
     target: TrainingTarget,
     image: str,
 ) -> TuningJobRequest:
-    name = names.sagemaker_name(
-        target.name_prefix, target.run_id, "tune", max_length=names.TUNING_JOB_NAME_MAX
-    )
+    name = target.job_name("tune", max_length=names.TUNING_JOB_NAME_MAX)
     tuned = {item.name for item in tuning.ranges}
     definition: dict[str, Any] = {
         "StaticHyperParameters": {k: v for k, v in static.items() if k not in tuned},
@@ -377,7 +383,7 @@ def plan_training(spec: DatasetSpec, data: TrainingData, target: TrainingTarget)
     if isinstance(training.hyperparameters, list):
         jobs = [
             _training_job(
-                names.sagemaker_name(target.name_prefix, target.run_id, "train", str(i)),
+                target.job_name("train", str(i)),
                 chosen,
                 spec,
                 data,
@@ -387,6 +393,6 @@ def plan_training(spec: DatasetSpec, data: TrainingData, target: TrainingTarget)
             for i, chosen in enumerate(hyperparameters)
         ]
         return TrainingPlan(kind, label, image, "sets", jobs, None, hyperparameters, objective)
-    name = names.sagemaker_name(target.name_prefix, target.run_id, "train")
+    name = target.job_name("train")
     job = _training_job(name, hyperparameters[0], spec, data, target, image)
     return TrainingPlan(kind, label, image, "single", [job], None, hyperparameters, objective)

@@ -23,21 +23,38 @@ when it leaves no job running; when only some hyperparameter sets are refused, t
 train, training.json is rewritten to list only the jobs created (so the deploy stage waits
 for and compares those alone), and "Training Started" reports the refused sets. Throttling
 and server errors propagate so EventBridge or Lambda retries.
+
+A retry from training (POST /runs/{run_id}/retry, "Run Retried" from_stage training) trains
+attempt N on the same labels: the provided labeled.manifest, or the labeling job the event (or
+the previous training.json) names, read with DescribeLabelingJob; never a new labeling job. Its
+jobs are named and tagged for the attempt (`-a2`). With several hyperparameter sets, a set whose
+job completed in an earlier attempt keeps that job: training.json lists the mix and Training
+Started says which were reused. A labeling job's completion is of the attempt its tag says.
+Every trigger first asks attempts.why_not_start: an attempt a retry replaced, or a stopped
+run's, starts nothing (StaleAttemptError).
 """
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from sagechain.errors import ObjectNotFoundError, RequestRefusedError, RetryableError, TrainingNotStartedError
+from sagechain.attempts import why_not_start
+from sagechain.errors import (
+    ObjectNotFoundError,
+    RequestRefusedError,
+    RetryableError,
+    StaleAttemptError,
+    TrainingNotStartedError,
+)
 from sagechain.event_sources.s3 import objects_created
 from sagechain.event_sources.sagemaker import COMPLETED, SAGEMAKER_SOURCE, JobKind, state_change
 from sagechain.events import (
     RefusedTrainingJob,
+    RunRetried,
     SagechainEvent,
     TrainingFailed,
     TrainingSkipped,
@@ -51,7 +68,7 @@ from sagechain.layout import (
     TRAINING_RECORD_FILE,
     run_key,
 )
-from sagechain.names import owned_run_id
+from sagechain.names import attempt_of, owned_run_id
 from sagechain.ports import EventPublisher, LabelingJobSummary, ObjectStore, TrainingJobs
 from sagechain.records import ClassSplit, RunInfo, TrainingRecord, read_record
 from sagechain.spec import DatasetSpec
@@ -82,6 +99,9 @@ class TrainingTrigger(BaseModel):
     key: str
     labeling_job_name: str | None = None
     run_id: str | None = None
+    # A retry from training: its attempt. None for SageMaker's and S3's triggers, whose attempt
+    # is the labeling job's tag (or 1, for provided labels).
+    retry_attempt: int | None = None
 
 
 def training_trigger(event: Mapping[str, Any], bucket: str) -> TrainingTrigger | None:
@@ -100,6 +120,18 @@ def training_trigger(event: Mapping[str, Any], bucket: str) -> TrainingTrigger |
     return None
 
 
+def retried_training_trigger(retried: RunRetried) -> TrainingTrigger | None:
+    """The training a "Run Retried" asks for (from_stage training), or None for another stage's."""
+    if retried.from_stage != "training":
+        return None
+    return TrainingTrigger(
+        key=f"retry/{retried.run_id}/{retried.attempt}",
+        run_id=retried.run_id,
+        labeling_job_name=retried.labeling_job_name,
+        retry_attempt=retried.attempt,
+    )
+
+
 # ---------------------------------------------------------------- the stage
 
 
@@ -109,25 +141,60 @@ class _Run:
     info: RunInfo
     spec: DatasetSpec
     labeling_job: LabelingJobSummary | None
+    attempt: int = 1
+    # A retry's: the training.json of the attempt before (its jobs may be reused).
+    previous: TrainingRecord | None = None
+    # A retry's labeling job that is gone or not this run's: nothing to train on.
+    missing_labeling_job: str | None = None
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _read_run(store: ObjectStore, run_id: str, labeling_job: LabelingJobSummary | None) -> _Run | None:
+def _read_run(
+    store: ObjectStore, run_id: str, labeling_job: LabelingJobSummary | None, attempt: int = 1
+) -> _Run | None:
     spec = read_record(store, run_key(run_id, SPEC_RECORD_FILE), DatasetSpec)
     info = read_record(store, run_key(run_id, RUN_INFO_FILE), RunInfo)
     if spec is None or info is None:
         return None
-    return _Run(run_id, info, spec, labeling_job)
+    return _Run(run_id, info, spec, labeling_job, attempt)
+
+
+def _check_attempt(store: ObjectStore, run_id: str, attempt: int) -> None:
+    """StaleAttemptError unless this attempt of the run may still start training."""
+    reason = why_not_start(store, run_id, attempt)
+    if reason is not None:
+        raise StaleAttemptError(reason)
+
+
+def _retried_run(
+    trigger: TrainingTrigger, run_id: str, attempt: int, store: ObjectStore, jobs: TrainingJobs, stack: str
+) -> _Run | None:
+    """A retry from training: the run, the labels an earlier attempt trained on, that training."""
+    _check_attempt(store, run_id, attempt)
+    run = _read_run(store, run_id, None, attempt)
+    if run is None:
+        return None
+    previous = read_record(store, run_key(run_id, TRAINING_RECORD_FILE), TrainingRecord)
+    name = trigger.labeling_job_name or (previous.labeling_job_name if previous else None)
+    job = jobs.labeling_job(name) if name else None
+    missing = name if name and (job is None or owned_run_id(job.tags, stack) != run_id) else None
+    return replace(
+        run, labeling_job=None if missing else job, previous=previous, missing_labeling_job=missing
+    )
 
 
 def _find_run(
     trigger: TrainingTrigger, store: ObjectStore, jobs: TrainingJobs, stack_name: str
 ) -> _Run | None:
-    """The sagechain run the trigger is about, or None when it is not one of ours."""
+    """The sagechain run the trigger is about, or None when it is not one of ours (StaleAttemptError
+    when it is, but of an attempt that may no longer start)."""
+    if trigger.run_id is not None and trigger.retry_attempt is not None:
+        return _retried_run(trigger, trigger.run_id, trigger.retry_attempt, store, jobs, stack_name)
     if trigger.run_id is not None:
+        _check_attempt(store, trigger.run_id, 1)
         return _read_run(store, trigger.run_id, None)
     assert trigger.labeling_job_name is not None  # noqa: S101 - a trigger names a run or a job
     job = jobs.labeling_job(trigger.labeling_job_name)
@@ -135,17 +202,33 @@ def _find_run(
     run_id = None if job is None else owned_run_id(job.tags, stack_name)
     if job is None or run_id is None:
         return None
+    # A labeling job of a retry (?from=labeling) carries its attempt; a stale attempt-1 job
+    # completing after attempt 2 began, or one of a stopped run, trains nothing.
+    attempt = attempt_of(job.tags)
+    _check_attempt(store, run_id, attempt)
     if job.status != COMPLETED:
         # The event said Completed: a read that lags it is retried, not taken as the answer.
         raise RetryableError(f"labeling job {job.name} reads {job.status}, not yet Completed; retrying")
-    return _read_run(store, run_id, job)
+    return _read_run(store, run_id, job, attempt)
 
 
 def _labeled_manifest(run: _Run, store: ObjectStore) -> tuple[str, str]:
     """The manifest key to split and its label attribute."""
     job = run.labeling_job
+    if run.missing_labeling_job is not None:
+        raise TrainingNotStartedError(
+            f"Labeling job {run.missing_labeling_job}, whose labels the retry reuses, is not a labeling "
+            f"job of run {run.run_id}, so there is nothing to train on. Retry from labeling "
+            "(POST /runs/{run_id}/retry?from=labeling) to label the images again."
+        )
     if job is None:
         return run_key(run.run_id, LABELED_MANIFEST), run.info.label_attribute
+    if job.status != COMPLETED:
+        # Only a retry gets here with a job that did not complete: the others waited for Completed.
+        raise TrainingNotStartedError(
+            f"Labeling job {job.name} is {job.status}, not Completed, so it has no labels to reuse. "
+            "Retry from labeling (POST /runs/{run_id}/retry?from=labeling) to label the images again."
+        )
     if job.labeled == 0:
         raise TrainingNotStartedError(
             f"Labeling job {job.name} completed with no labeled images ({job.failed} failed, "
@@ -172,7 +255,10 @@ def _too_few(result: SplitResult, source: str, fraction: float) -> str:
 
 
 def _split(run: _Run, store: ObjectStore) -> tuple[SplitResult, str]:
-    """Write train.manifest and validation.manifest; the result and the label attribute."""
+    """Write train.manifest and validation.manifest; the result and the label attribute.
+
+    A retry writes them again from the same labeled manifest: split_manifest is deterministic,
+    byte for byte, so the files a reused sibling job trained on are rewritten unchanged."""
     key, attribute = _labeled_manifest(run, store)
     spec = run.spec
     train = store.open_writer(run_key(run.run_id, TRAIN_MANIFEST), MANIFEST_CONTENT_TYPE)
@@ -239,17 +325,46 @@ def _record(
         dropped=dict(result.dropped),
         class_split=class_split,
         created_at=now,
+        attempt=run.attempt,
     )
 
 
+def _reusable_jobs(run: _Run, plan: TrainingPlan, jobs: TrainingJobs) -> dict[int, str]:
+    """A retry's hyperparameter sets whose job of an earlier attempt completed on the same labels,
+    image and hyperparameters: set index -> that job, which is kept rather than trained again."""
+    previous = run.previous
+    labeling_job = run.labeling_job.name if run.labeling_job else None
+    if (
+        run.attempt <= 1
+        or previous is None
+        or plan.mode != "sets"
+        or previous.mode != "sets"
+        or previous.labeling_job_name != labeling_job
+        or previous.training_image != plan.training_image
+    ):
+        return {}
+    reused: dict[int, str] = {}
+    for index, chosen in enumerate(plan.hyperparameters):
+        for name, given in zip(previous.job_names, previous.hyperparameters, strict=True):
+            if given != chosen or name == plan.job_names[index] or name in reused.values():
+                continue
+            if jobs.training_job_status(name) == COMPLETED:
+                reused[index] = name
+                break
+    return reused
+
+
 def _create_jobs(
-    plan: TrainingPlan, jobs: TrainingJobs, region: str, instance_type: str
+    plan: TrainingPlan, jobs: TrainingJobs, region: str, instance_type: str, reused: dict[int, str]
 ) -> tuple[list[str], bool, list[RefusedTrainingJob]]:
-    """Create every job of the plan: the training jobs created (a name already taken was started
-    by an earlier delivery), whether the tuning job was, and what SageMaker refused."""
+    """Create every job of the plan but the reused: the training jobs created (a name already
+    taken was started by an earlier delivery), whether the tuning job was, and what SageMaker
+    refused."""
     created: list[str] = []
     refused: list[RefusedTrainingJob] = []
     for index, request in enumerate(plan.training_jobs):
+        if index in reused:
+            continue
         name = str(request["TrainingJobName"])
         try:
             jobs.create_training_job(request)
@@ -340,20 +455,27 @@ def _train(
         allow_custom_network_access=environment.allow_custom_network_access,
         output_uri=store.uri(run_key(run.run_id, "training/")),
         checkpoint_uri=store.uri(run_key(run.run_id, "training/checkpoints/")),
+        attempt=run.attempt,
     )
     plan = plan_training(spec, data, target)
+    reused = _reusable_jobs(run, plan, jobs)
     record = _record(run, plan, data, result, target, now)
+    if reused:
+        names = [reused.get(i, name) for i, name in enumerate(record.job_names)]
+        record = record.model_copy(update={"job_names": names})
     # Before the jobs: the deploy stage reads it when their first state change arrives.
     _write_record(store, record)
     instance_type = str(spec.training.instance_type)
-    created, tuning_created, refused = _create_jobs(plan, jobs, environment.region, instance_type)
+    created, tuning_created, refused = _create_jobs(plan, jobs, environment.region, instance_type, reused)
+    kept = [name for name in record.job_names if name in created or name in reused.values()]
     if refused:
         # Rewritten at once: the deploy stage must wait for, and compare, only jobs that exist.
-        _write_record(store, _only_created(record, created, tuning_created, refused))
-    if not created and not tuning_created:
+        _write_record(store, _only_created(record, kept, tuning_created, refused))
+    if not kept and not tuning_created:
         return TrainingFailed(
             run_id=run.run_id,
             dataset=run.info.dataset,
+            attempt=run.attempt,
             reason=failed_reason(refused),
             error=refused[0].error,
             refused=refused,
@@ -364,11 +486,12 @@ def _train(
     if plan.tuning_job_name is not None:
         urls = [jobs.console_url("hyper-tuning-jobs", plan.tuning_job_name)]
     else:
-        urls = [jobs.console_url("jobs", name) for name in created]
+        urls = [jobs.console_url("jobs", name) for name in kept]
     return TrainingStarted(
         run_id=run.run_id,
         dataset=run.info.dataset,
-        job_names=created,
+        attempt=run.attempt,
+        job_names=kept,
         tuning_job_name=plan.tuning_job_name,
         algorithm=plan.algorithm_label,
         instance_type=instance_type,
@@ -379,6 +502,7 @@ def _train(
         dropped=dict(result.dropped),
         console_urls=urls,
         refused=refused,
+        reused_jobs=[reused[i] for i in sorted(reused)],
     )
 
 
@@ -394,6 +518,7 @@ def start_training(
 
     None (and no event) when the trigger is not about a sagechain run: a labeling job
     without our run tag, or a labeled.manifest with no spec.json and run.json beside it.
+    StaleAttemptError (and no event) when it is about an attempt a retry replaced or a stop ended.
     """
     run = _find_run(trigger, store, jobs, environment.stack_name)
     if run is None:
@@ -405,6 +530,7 @@ def start_training(
         event = TrainingSkipped(
             run_id=run.run_id,
             dataset=run.info.dataset,
+            attempt=run.attempt,
             reason=err.reason,
             labeling_job_name=run.labeling_job.name if run.labeling_job else None,
         )
