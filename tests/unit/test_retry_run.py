@@ -304,3 +304,13 @@ def test_the_retry_email_says_where_the_attempt_starts_and_what_it_reuses() -> N
     assert "attempt 2 starts at its training stage" in email.body
     assert f"Labels reused from: {LABELING}" in email.body
     assert email.key == f"Run Retried#{RUN}#a2"
+
+
+def test_a_run_stopped_as_its_labeling_completed_resumes_at_training_without_relabeling() -> None:
+    done = JobState(kind=JobKind.LABELING, name=LABELING, status="Completed", updated_at=AT)
+    retry, publisher, _, _ = service(run_record(Stage.LABELING, RunStatus.STOPPED, jobs=(done,)))
+
+    accepted = retry.retry_run(RUN)
+
+    assert accepted.from_stage == "training"
+    assert retried(publisher)[0].labeling_job_name == LABELING

@@ -628,6 +628,7 @@ class _Deployer:
             dataset=plan.dataset,
             metric=ModelMetric(name=metric, value=value) if metric and value is not None else None,
             deployed_at=self.now(),
+            attempt=run.attempt,
         )
 
     def _point_endpoint(

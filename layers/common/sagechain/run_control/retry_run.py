@@ -146,6 +146,9 @@ class RetryRunService:
         earlier one; labeling only when asked for by name."""
         run = record.run
         ended = _STAGES[Stage(ended_at)]
+        if ended == "labeling" and self._labels_done(record):
+            # Stopped as its labeling completed: the labels exist, so the run resumes at training.
+            ended = "training"
         if requested is None:
             if ended == "labeling":
                 cost = (
@@ -159,10 +162,12 @@ class RetryRunService:
                 )
             return ended
         if Stage(requested).rank > Stage(ended).rank:
+            earlier = [stage for stage in _STAGES.values() if Stage(stage).rank <= Stage(ended).rank]
+            if not self._labeled_by_ground_truth(record):
+                earlier.remove("labeling")
             raise StateConflictError(
-                f"Run {run.run_id} is {_state(run)}: a retry starts at that stage or an earlier one "
-                f"(from={ended}{', training' if ended == 'deployment' else ''}"
-                f"{' or labeling' if self._labeled_by_ground_truth(record) else ''}), not at {requested}."
+                f"Run {run.run_id} is {_state(run)}: a retry starts at its {ended} stage or an earlier "
+                f"one (from={' or '.join(earlier)}), not at {requested}."
             )
         if requested == "labeling" and not self._labeled_by_ground_truth(record):
             raise StateConflictError(
@@ -170,6 +175,13 @@ class RetryRunService:
                 "to retry. Retry from training, or upload new labels with dataset.json."
             )
         return requested
+
+    @staticmethod
+    def _labels_done(record: RunRecord) -> bool:
+        """Whether the run's latest labeling job completed (its labels can train)."""
+        labeling = [job for job in record.jobs if job.kind is JobKind.LABELING]
+        latest = max(labeling, key=lambda job: job.updated_at, default=None)
+        return latest is not None and latest.status == "Completed"
 
     @staticmethod
     def _labeled_by_ground_truth(record: RunRecord) -> bool:
