@@ -493,6 +493,10 @@ class HostingRemover(Protocol):
         """DeleteEndpointConfig; a configuration already gone is fine."""
         ...
 
+    def model_exists(self, name: str) -> bool:
+        """DescribeModel: whether the model still exists."""
+        ...
+
     def delete_model(self, name: str) -> None:
         """DeleteModel; a model already gone is fine."""
         ...
