@@ -202,9 +202,7 @@ class DeleteModelService:
         write_record(self._store, model_key(model), marked)
         # What an earlier attempt deleted is skipped, not deleted again: IAM allows a Delete* only on
         # what carries this stack's tag, and what is gone has no tags (AccessDenied, not "not found").
-        for variant in claim.deregistered_variants:
-            if self._autoscaler.registered(info.endpoint_name, variant) is not None:
-                self._autoscaler.deregister(info.endpoint_name, variant)
+        self._delete_endpoint_dependents(info.endpoint_name, claim.deregistered_variants)
         endpoint = self._host.endpoint(info.endpoint_name)
         if endpoint is not None and endpoint.status != "Deleting":
             self._host.delete_endpoint(info.endpoint_name)
@@ -239,6 +237,14 @@ class DeleteModelService:
             deleted_models=claim.models,
             deregistered_variants=claim.deregistered_variants,
         )
+
+    def _delete_endpoint_dependents(self, endpoint: str, scaled_variants: list[str]) -> None:
+        """What hangs off the endpoint and goes before it: its variants' autoscaling (policies and
+        target-tracking alarms go with it). A per-endpoint CloudWatch alarm is one more line here, as
+        in teardown.service.endpoint_dependents for the stack's deletion."""
+        for variant in scaled_variants:
+            if self._autoscaler.registered(endpoint, variant) is not None:
+                self._autoscaler.deregister(endpoint, variant)
 
     def _config_exists(self, name: str) -> bool:
         try:
