@@ -107,7 +107,8 @@ class LocalApi:
         api_key = next((value for name, value in headers.items() if name.lower() == "x-api-key"), None)
         if routes and api_key is not None:
             # A key works only on the stages of its usage plan; elsewhere API Gateway answers 403
-            # (INVALID_API_KEY, in the template's DEFAULT_4XX error shape).
+            # (INVALID_API_KEY, message "Forbidden": {"message":"Forbidden"} uncustomized, here in
+            # the template's DEFAULT_4XX error shape; tests/unit/test_local_api.py checks both).
             routes = [r for r in routes if self.api_keys.get(api_key) == r.api]
             if not routes:
                 refused = {"error": {"code": "INVALID_API_KEY", "message": "Forbidden"}}

@@ -213,6 +213,12 @@ def _schedule(call: Call, _: Resources) -> Authorization:
     return Authorization(requests)
 
 
+# ListSchedules has no resource type: its resource is "*" (list_amazoneventbridgescheduler.html).
+@_maps("scheduler", "ListSchedules")
+def _list_schedules(call: Call, _: Resources) -> Authorization:
+    return _one(Request("scheduler:ListSchedules", "*"))
+
+
 # ------------------------------------------------------------------ EventBridge (list_amazoneventbridge.html)
 @_maps("events", "PutEvents")
 def _put_events(call: Call, _: Resources) -> Authorization:
@@ -250,7 +256,15 @@ def _describe(call: Call, _: Resources) -> Authorization:
 
 
 # List* have no resource-level permissions: their resource is "*" (list_amazonsagemaker.html).
-@_maps("sagemaker", "ListEndpoints", "ListEndpointConfigs", "ListModels")
+@_maps(
+    "sagemaker",
+    "ListEndpoints",
+    "ListEndpointConfigs",
+    "ListModels",
+    "ListLabelingJobs",
+    "ListTrainingJobs",
+    "ListHyperParameterTuningJobs",
+)
 def _list_hosting(call: Call, _: Resources) -> Authorization:
     return _one(Request(f"sagemaker:{call.operation}", "*"))
 

@@ -866,6 +866,50 @@ class EmulatedSageMaker:
         keys = ("ModelName", "ModelArn", "CreationTime")
         return {"Models": [{k: m[k] for k in keys} for m in self._named(self.models, params)]}
 
+    # ------------------------------------------------------------ jobs in progress (teardown, issue 15)
+    # One page each, filtered as the List* calls filter: NameContains (case-insensitive) and
+    # StatusEquals; the summaries carry the members the output shapes require.
+    def _op_ListTrainingJobs(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        keys = ("TrainingJobName", "TrainingJobArn", "CreationTime", "TrainingJobStatus", "SecondaryStatus")
+        jobs = self._with_status(self.training, params, "TrainingJobStatus")
+        return {"TrainingJobSummaries": [{k: j[k] for k in keys if k in j} for j in jobs]}
+
+    def _op_ListLabelingJobs(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        summaries = [
+            {
+                "LabelingJobName": job["LabelingJobName"],
+                "LabelingJobArn": job["LabelingJobArn"],
+                "CreationTime": job["CreationTime"],
+                "LastModifiedTime": job["LastModifiedTime"],
+                "LabelingJobStatus": job["LabelingJobStatus"],
+                "LabelCounters": job["LabelCounters"],
+                "WorkteamArn": job["HumanTaskConfig"]["WorkteamArn"],
+            }
+            for job in self._with_status(self.labeling, params, "LabelingJobStatus")
+        ]
+        return {"LabelingJobSummaryList": summaries}
+
+    def _op_ListHyperParameterTuningJobs(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        summaries = [
+            {
+                "HyperParameterTuningJobName": job["HyperParameterTuningJobName"],
+                "HyperParameterTuningJobArn": job["HyperParameterTuningJobArn"],
+                "HyperParameterTuningJobStatus": job["HyperParameterTuningJobStatus"],
+                "Strategy": job["HyperParameterTuningJobConfig"]["Strategy"],
+                "CreationTime": job["CreationTime"],
+                "TrainingJobStatusCounters": job["TrainingJobStatusCounters"],
+                "ObjectiveStatusCounters": job["ObjectiveStatusCounters"],
+            }
+            for job in self._with_status(self.tuning, params, "HyperParameterTuningJobStatus")
+        ]
+        return {"HyperParameterTuningJobSummaries": summaries}
+
+    def _with_status(
+        self, store: dict[str, dict[str, Any]], params: dict[str, Any], status_field: str
+    ) -> list[dict[str, Any]]:
+        status = params.get("StatusEquals")
+        return [job for job in self._named(store, params) if status is None or job[status_field] == status]
+
     @staticmethod
     def _named(store: dict[str, dict[str, Any]], params: dict[str, Any]) -> list[dict[str, Any]]:
         # One page: NameContains filters case-insensitively, as the List* calls do.

@@ -77,7 +77,6 @@ def rollbacks() -> RollbackService:
         S3ObjectStore(settings.data_bucket),
         SageMakerHosting(),
         ApplicationAutoScaling(tags={STACK_TAG: settings.stack_name}),
-        DynamoRunStore(settings.runs_table),
         EventBridgePublisher(settings.event_bus_name, settings.stack_id),
         settings.name_prefix,
         settings.stack_name,

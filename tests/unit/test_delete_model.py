@@ -1,8 +1,10 @@
 """DELETE /models/{model}: what is deleted and in which order, what is refused, what predict then says."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+from samcli.yamlhelper import yaml_parse
 
 from sagechain.api_errors import ModelNotFoundError, StateConflictError
 from sagechain.deployment.bookkeeping import read_model_info
@@ -14,7 +16,12 @@ from sagechain.observers.notify import compose_email
 from sagechain.observers.track_run import track_run
 from sagechain.ports import EndpointConfig, EndpointState, ScalableTarget, Variant
 from sagechain.records import ModelInfo
-from sagechain.run_control.delete_model import DeleteModelService, deletion_claim_key
+from sagechain.run_control.delete_model import (
+    DELETION_LEASE,
+    DeleteModelService,
+    DeletionClaim,
+    deletion_claim_key,
+)
 from sagechain.run_history import RunStatus, Stage
 from tests.aws import sample_event
 from tests.deploy_fakes import ENDPOINT, FakeAutoscaler, live_model
@@ -43,7 +50,15 @@ class Hosting:
                 "sagechain-newer-config", "arn:newer", [Variant("AllTraffic", "sagechain-newer-train", None)]
             ),
         }
+        self.models = {MODEL, "sagechain-newer-train"}
         self.deleted: list[str] = []
+        # A request that dies here (Lambda's timeout) before deleting: the operation's name.
+        self.crash_at: str | None = None
+
+    def _crash(self, operation: str) -> None:
+        if self.crash_at == operation:
+            self.crash_at = None
+            raise TimeoutError(f"the function timed out before {operation}")
 
     def endpoint(self, name: str) -> EndpointState | None:
         return self.endpoints.get(name)
@@ -54,18 +69,36 @@ class Hosting:
         return self.configs[name]
 
     def delete_endpoint(self, name: str) -> None:
+        self._crash("DeleteEndpoint")
         self.deleted.append(f"endpoint {name}")
         self.endpoints.pop(name, None)
 
     def delete_endpoint_config(self, name: str) -> None:
+        self._crash("DeleteEndpointConfig")
         self.deleted.append(f"config {name}")
+        self.configs.pop(name, None)
+
+    def model_exists(self, name: str) -> bool:
+        return name in self.models
 
     def delete_model(self, name: str) -> None:
+        self._crash("DeleteModel")
         self.deleted.append(f"model {name}")
+        self.models.discard(name)
+
+
+class Clock:
+    """The service's clock; a test moves it."""
+
+    def __init__(self) -> None:
+        self.at = AT
+
+    def __call__(self) -> datetime:
+        return self.at
 
 
 def given(
-    hosting: Hosting | None = None, info: ModelInfo | None = None
+    hosting: Hosting | None = None, info: ModelInfo | None = None, clock: Clock | None = None
 ) -> tuple[DeleteModelService, MemoryDeploymentStore, Hosting, FakeAutoscaler, RecordingPublisher]:
     store = MemoryDeploymentStore()
     store.objects[model_key(ENDPOINT)] = (info or live_model()).model_dump_json().encode()
@@ -73,7 +106,7 @@ def given(
     autoscaler = FakeAutoscaler(targets={(ENDPOINT, "AllTraffic"): ScalableTarget(1, 4)})
     publisher = RecordingPublisher()
     return (
-        DeleteModelService(store, host, autoscaler, publisher, lambda: AT),
+        DeleteModelService(store, host, autoscaler, publisher, clock or (lambda: AT)),
         store,
         host,
         autoscaler,
@@ -130,13 +163,101 @@ def test_deleting_twice_is_a_conflict_that_says_when_and_deletes_nothing_more() 
 
 def test_of_two_racing_deletions_only_the_one_that_claims_it_deletes() -> None:
     service, store, host, _, publisher = given()
-    store.objects[deletion_claim_key(ENDPOINT, MODEL)] = b"{}"  # the other request got there first
+    # The other request got there first, a moment ago, and is still deleting
+    other = DeletionClaim(
+        state="deleting",
+        deleted_at=AT,
+        claimed_at=AT,
+        live=live_model(),
+        endpoint_configs=[CONFIG],
+        models=[MODEL],
+        deregistered_variants=["AllTraffic"],
+    )
+    store.objects[deletion_claim_key(ENDPOINT, MODEL)] = other.model_dump_json().encode()
 
     with pytest.raises(StateConflictError) as raised:
         service.delete_model(ENDPOINT)
 
-    assert "already being deleted" in raised.value.message
+    assert "already being deleted by another request" in raised.value.message
+    assert f"DELETE again after {(AT + DELETION_LEASE).isoformat()}" in raised.value.message
     assert (host.deleted, publisher.events) == ([], [])
+
+
+@pytest.mark.parametrize("dies_before", ["DeleteEndpoint", "DeleteEndpointConfig", "DeleteModel"])
+def test_a_deletion_that_died_half_way_is_finished_once_by_a_retry_after_the_lease(dies_before: str) -> None:
+    # Given a DELETE that claimed the model, marked it deleted and died before one of its deletions
+    clock = Clock()
+    host = Hosting()
+    host.crash_at = dies_before
+    service, store, host, autoscaler, publisher = given(host, clock=clock)
+    with pytest.raises(TimeoutError):
+        service.delete_model(ENDPOINT, "arn:aws:iam::123456789012:user/alice")
+    assert read_model_info(store, model_key(ENDPOINT)) is None  # predict answers 404 already
+
+    # When it is retried at once, it is told to wait for the lease; after it, the retry finishes
+    with pytest.raises(StateConflictError) as early:
+        service.delete_model(ENDPOINT)
+    clock.at = AT + DELETION_LEASE + timedelta(seconds=1)
+    finished = service.delete_model(ENDPOINT)
+
+    # Then everything is deleted once, the answer is the first request's, and Model Deleted is published once
+    assert "If that request failed, DELETE again after" in early.value.message
+    assert sorted(host.deleted) == sorted([f"endpoint {ENDPOINT}", f"config {CONFIG}", f"model {MODEL}"])
+    assert autoscaler.targets == {}
+    assert (finished.deleted_at, finished.model_name, finished.deleted_models) == (AT, MODEL, [MODEL])
+    assert finished.deregistered_variants == ["AllTraffic"]
+    [event] = publisher.events
+    assert isinstance(event, ModelDeleted)
+    assert event.requested_by == "arn:aws:iam::123456789012:user/alice"
+    claim = DeletionClaim.model_validate_json(store.objects[deletion_claim_key(ENDPOINT, MODEL)])
+    assert (claim.state, claim.attempt) == ("deleted", 2)
+    # And a third DELETE is the usual conflict
+    with pytest.raises(StateConflictError) as again:
+        service.delete_model(ENDPOINT)
+    assert "was deleted at 2026-11-02T09:00:00+00:00" in again.value.message
+    assert len(publisher.events) == 1
+
+
+def test_a_request_that_died_after_claiming_but_before_marking_model_json_is_resumed() -> None:
+    # Given a claim of the live model whose request died at once (model.json still live)
+    clock = Clock()
+    service, store, host, _, publisher = given(clock=clock)
+    host.crash_at = "DeleteEndpoint"
+    with pytest.raises(TimeoutError):
+        service.delete_model(ENDPOINT)
+    store.objects[model_key(ENDPOINT)] = live_model().model_dump_json().encode()
+
+    clock.at = AT + DELETION_LEASE + timedelta(seconds=1)
+    finished = service.delete_model(ENDPOINT)
+
+    assert finished.deleted_at == AT
+    assert f"endpoint {ENDPOINT}" in host.deleted
+    assert read_model_info(store, model_key(ENDPOINT)) is None
+    assert len(publisher.events) == 1
+
+
+def test_of_two_retries_racing_to_resume_a_deletion_one_resumes() -> None:
+    clock = Clock()
+    host = Hosting()
+    host.crash_at = "DeleteEndpoint"
+    service, store, host, _, publisher = given(host, clock=clock)
+    with pytest.raises(TimeoutError):
+        service.delete_model(ENDPOINT)
+    clock.at = AT + DELETION_LEASE + timedelta(seconds=1)
+    store.objects[f"models/{ENDPOINT}/deletions/{MODEL}.2.json"] = b"{}"  # the other retry's attempt
+
+    with pytest.raises(StateConflictError) as raised:
+        service.delete_model(ENDPOINT)
+
+    assert "already being deleted by another request" in raised.value.message
+    assert (host.deleted, publisher.events) == ([], [])
+
+
+def test_the_lease_outlasts_the_run_control_functions_timeout() -> None:
+    template = yaml_parse((Path(__file__).resolve().parents[2] / "template.yaml").read_text())
+    timeout = template["Resources"]["RunControlFunction"]["Properties"]["Timeout"]
+
+    assert DELETION_LEASE.total_seconds() > timeout
 
 
 @pytest.mark.parametrize("status", ["Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"])

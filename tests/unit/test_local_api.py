@@ -2,10 +2,12 @@
 
 import base64
 import json
+from pathlib import Path
 from typing import Any
 
 from local.api import LocalApi, Route, proxy_event
 from local.sample_data import png
+from samcli.yamlhelper import yaml_parse
 
 
 def test_binary_body_arrives_base64_encoded_with_path_and_query_parameters() -> None:
@@ -82,3 +84,25 @@ def test_an_api_key_is_refused_on_the_routes_of_another_apis_usage_plan() -> Non
     assert stopped.status == predicted.status == 200
     assert [d.status for d in documents] == [200, 200]
     assert seen == ["Control", "Predict", "Predict", "Predict"]
+
+
+def test_a_key_outside_the_routes_usage_plan_gets_api_gateways_own_403_in_the_templates_shape() -> None:
+    # API Gateway answers an API key not in the stage's usage plan 403 with the INVALID_API_KEY
+    # gateway response, whose message is "Forbidden" ({"message":"Forbidden"} uncustomized:
+    # https://docs.aws.amazon.com/apigateway/latest/developerguide/supported-gateway-response-types.html).
+    # The template customizes DEFAULT_4XX, which INVALID_API_KEY falls back to, for both APIs.
+    template = yaml_parse((Path(__file__).resolve().parents[2] / "template.yaml").read_text())
+    api = LocalApi(
+        [Route("Control", "POST", "/runs/{run_id}/stop", "OperatorApi")], lambda *_: {}, {"k": "Api"}
+    )
+
+    refused = api.handle("POST", "/runs/r1/stop", {"x-api-key": "k"}, b"")
+
+    for logical_id in ("Api", "OperatorApi"):
+        shape = template["Resources"][logical_id]["Properties"]["GatewayResponses"]["DEFAULT_4XX"]
+        rendered = (
+            shape["ResponseTemplates"]["application/json"]
+            .replace("$context.error.responseType", "INVALID_API_KEY")
+            .replace("$context.error.messageString", json.dumps("Forbidden"))
+        )
+        assert (refused.status, json.loads(refused.body)) == (403, json.loads(rendered))

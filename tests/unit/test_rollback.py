@@ -10,9 +10,9 @@ from sagechain.deployment.rollback import RollbackService
 from sagechain.events import ModelRolledBack
 from sagechain.layout import deploying_key, model_key
 from sagechain.observers.track_run import track_run
-from sagechain.ports import Cursor, EndpointConfig, Variant
+from sagechain.ports import EndpointConfig, Variant
 from sagechain.records import ModelInfo
-from sagechain.run_history import RunItem, RunStatus, Stage
+from sagechain.run_history import RunStatus, Stage
 from tests.aws import sample_event
 from tests.deploy_fakes import ENDPOINT, FakeAutoscaler, FakeSageMaker, live_model, plan, store_with_run
 from tests.fakes import FakeSageMaker as FakeLookup
@@ -23,36 +23,15 @@ AT = datetime(2026, 11, 1, tzinfo=UTC)
 CURRENT = "sagechain-newer-run-train"
 
 
-class Listing(RecordingRunStore):
-    """A runs table that lists the given runs, newest first, one page."""
-
-    def __init__(self, runs: list[RunItem]) -> None:
-        super().__init__()
-        self.runs = runs
-
-    def list_runs(self, limit: int, cursor: Cursor | None) -> tuple[list[RunItem], Cursor | None]:
-        return self.runs, None
-
-
-def run(run_id: str, model_name: str, status: RunStatus = RunStatus.LIVE) -> RunItem:
-    return RunItem(
-        run_id=run_id,
-        dataset="flowers",
-        stage=Stage.LIVE,
-        status=status,
-        created_at=AT,
-        endpoint_name=ENDPOINT,
-        model_name=model_name,
-    )
-
-
 def given(
-    status: str = "InService", runs: list[RunItem] | None = None
+    status: str = "InService", with_previous: bool = True
 ) -> tuple[RollbackService, FakeSageMaker, RecordingPublisher, MemoryDeploymentStore]:
     older = plan()
     store = store_with_run(older)
     previous = live_model().model_copy(update={"run_id": older.run_id})
-    current = live_model(CURRENT).model_copy(update={"run_id": "newer-run", "deployed_at": AT})
+    current = live_model(CURRENT).model_copy(
+        update={"run_id": "newer-run", "deployed_at": AT, "previous": previous if with_previous else None}
+    )
     store.objects[f"runs/{older.run_id}/model.json"] = previous.model_dump_json().encode()
     store.objects[model_key(ENDPOINT)] = current.model_dump_json().encode()
     host = FakeSageMaker()
@@ -67,13 +46,8 @@ def given(
         status,
         EndpointConfig("current-config", "arn:current", [Variant("AllTraffic", CURRENT, "ml.m5.large")]),
     )
-    listing = (
-        runs if runs is not None else [run("newer-run", CURRENT), run(older.run_id, previous.model_name)]
-    )
     publisher = RecordingPublisher()
-    service = RollbackService(
-        store, host, FakeAutoscaler(), Listing(listing), publisher, "sagechain", STACK_NAME
-    )
+    service = RollbackService(store, host, FakeAutoscaler(), publisher, "sagechain", STACK_NAME)
     return service, host, publisher, store
 
 
@@ -109,18 +83,45 @@ def test_a_second_rollback_of_the_same_live_model_is_a_conflict() -> None:
     assert len(host.updates) == 1
 
 
-@pytest.mark.parametrize(
-    "runs",
-    [[run("newer-run", CURRENT)], [run("newer-run", CURRENT), run("older-run", "x", RunStatus.DELETED)]],
-)
-def test_with_no_previous_live_model_it_is_a_conflict(runs: list[RunItem]) -> None:
-    service, host, _, _ = given(runs=runs)
+def test_with_no_previous_live_model_it_is_a_conflict() -> None:
+    service, host, _, _ = given(with_previous=False)
 
     with pytest.raises(StateConflictError) as raised:
         service.rollback(ENDPOINT)
 
     assert "no previous model to roll back to" in raised.value.message
     assert host.updates == []
+
+
+def test_the_previous_model_comes_from_model_json_however_many_runs_the_stack_has_had() -> None:
+    # Given model.json naming the previous model (the runs table, with its thousands of runs, is
+    # not read: the old scan gave up after 1000)
+    service, host, _, _ = given()
+
+    started = service.rollback(ENDPOINT)
+
+    assert (started.model_name, started.replaced_model_name) == ("sagechain-older-run-train", CURRENT)
+    assert len(host.updates) == 1
+
+
+def test_a_previous_model_that_ran_on_a_rollback_copy_is_rolled_back_from_that_copy() -> None:
+    # Given the previous model last ran on a rollback's configuration, and cleanup deleted the
+    # configuration its own deployment made
+    service, host, _, store = given()
+    live = ModelInfo.model_validate_json(store.objects[model_key(ENDPOINT)])
+    assert live.previous is not None
+    copy = "sagechain-older-run-train-rollback-0123"
+    original = endpoint_config_name_for(live.previous.training_job_name, "sagechain")
+    host.configs[copy] = host.configs.pop(original)._replace(name=copy, arn=f"arn:{copy}")
+    previous = live.previous.model_copy(update={"endpoint_config_name": copy})
+    updated = live.model_copy(update={"previous": previous})
+    store.objects[model_key(ENDPOINT)] = updated.model_dump_json().encode()
+
+    started = service.rollback(ENDPOINT)
+
+    [(_, config_name, _)] = host.updates
+    assert started.model_name == "sagechain-older-run-train"
+    assert host.configs[config_name].variants == host.configs[copy].variants
 
 
 @pytest.mark.parametrize("status", ["Updating", "Creating", "Failed"])

@@ -499,6 +499,10 @@ class HostingRemover(Protocol):
         """DeleteEndpointConfig; a configuration already gone is fine."""
         ...
 
+    def model_exists(self, name: str) -> bool:
+        """DescribeModel: whether the model still exists."""
+        ...
+
     def delete_model(self, name: str) -> None:
         """DeleteModel; a model already gone is fine."""
         ...
@@ -534,6 +538,36 @@ class StackSageMaker(Protocol):
 
     def delete_model(self, name: str) -> None:
         """DeleteModel; no-op when it is already gone."""
+
+
+class StackJobs(Protocol):
+    """What deleting the stack needs of its jobs: the ones still running, stopping them."""
+
+    def running(self, kind: JobKind, name_contains: str) -> list[NamedResource]:
+        """ListLabelingJobs, ListTrainingJobs or ListHyperParameterTuningJobs in progress, every page."""
+
+    def stop(self, kind: JobKind, name: str) -> bool:
+        """Stop*; False when it is no longer running; RequestRefusedError when refused."""
+
+
+class StackAutoscaling(Protocol):
+    """What deleting the stack needs of Application Auto Scaling: the registered variants, deregistering."""
+
+    def scaled_variants(self, endpoint_prefix: str) -> dict[str, list[str]]:
+        """The registered variants of endpoints whose names start with endpoint_prefix, by endpoint."""
+
+    def deregister(self, endpoint: str, variant: str) -> None:
+        """DeregisterScalableTarget (its scaling policies go with it); no-op when not registered."""
+
+
+class StackSchedules(Protocol):
+    """What deleting the stack needs of its expiry schedules: the pending ones, deleting them."""
+
+    def pending(self, name_prefix: str) -> list[str]:
+        """The names of this stack's schedules (they invoke its expiry function) starting with name_prefix."""
+
+    def remove(self, name: str) -> None:
+        """Delete the schedule; no-op when there is none."""
 
 
 class ExpirySchedules(Protocol):

@@ -63,6 +63,20 @@ class ApplicationAutoScaling:
             return None
         return ScalableTarget(targets[0]["MinCapacity"], targets[0]["MaxCapacity"])
 
+    def scaled_variants(self, endpoint_prefix: str) -> dict[str, list[str]]:
+        """The registered SageMaker variants of endpoints whose names start with endpoint_prefix, by
+        endpoint: DescribeScalableTargets, every page."""
+        pages = self._client.get_paginator("describe_scalable_targets").paginate(
+            ServiceNamespace=NAMESPACE, ScalableDimension=DIMENSION
+        )
+        variants: dict[str, list[str]] = {}
+        for page in pages:
+            for target in page.get("ScalableTargets", []):
+                kind, endpoint, _, variant = [*target["ResourceId"].split("/"), "", "", ""][:4]
+                if kind == "endpoint" and endpoint.startswith(endpoint_prefix) and variant:
+                    variants.setdefault(endpoint, []).append(variant)
+        return variants
+
     def deregister(self, endpoint: str, variant: str) -> None:
         """DeregisterScalableTarget; a target that is already gone is fine."""
         try:

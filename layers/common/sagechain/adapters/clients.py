@@ -1,7 +1,7 @@
 """boto3 clients: created lazily, once per container, with explicit retries and timeouts."""
 
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal
 
 import boto3
 from botocore.config import Config
@@ -80,6 +80,7 @@ def clear_client_cache() -> None:
         scheduler_client,
         sagemaker_runtime_client,
         api_s3_client,
+        teardown_client,
     ):
         factory.cache_clear()
 
@@ -112,3 +113,17 @@ API_S3_CONFIG = Config(retries={"mode": "standard", "max_attempts": 2}, connect_
 def api_s3_client() -> "S3Client":
     """The S3 client of this container for reads that an API caller waits for."""
     return boto3.client("s3", config=API_S3_CONFIG)
+
+
+# Teardown must answer CloudFormation before its function times out, so no one call may take
+# long: fewer attempts and shorter reads than CLIENT_CONFIG.
+TEARDOWN_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=20)
+# The longest one call can take with it: every attempt timing out, and standard mode's backoff
+# between them (at most 20 s each, botocore's retries guide).
+TEARDOWN_CALL_MAX_SECONDS = 3 * (5 + 20) + 2 * 20
+
+
+@cache
+def teardown_client(service: Literal["sagemaker", "application-autoscaling", "scheduler"]) -> Any:
+    """A client of this container for the stack's teardown (typed loosely: three services)."""
+    return boto3.client(service, config=TEARDOWN_CONFIG)

@@ -1,11 +1,13 @@
-"""SageMaker for run control: stops a run's jobs (deleting a model uses SageMakerHosting)."""
+"""SageMaker for run control and teardown: finds and stops jobs (deleting a model uses SageMakerHosting)."""
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from sagechain.adapters.clients import sagemaker_client
+from sagechain.adapters.sagemaker import refusal
 from sagechain.event_sources.sagemaker import JobKind
+from sagechain.ports import NamedResource
 
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient
@@ -13,16 +15,34 @@ if TYPE_CHECKING:
 # SageMaker answers a Stop* of a job that is no longer running (ended, or already stopping)
 # with ValidationException, and of an unknown job with ResourceNotFound: nothing left to stop.
 _NOTHING_TO_STOP = frozenset({"ValidationException", "ResourceNotFound"})
+_OPERATIONS = {
+    JobKind.LABELING: "StopLabelingJob",
+    JobKind.TRAINING: "StopTrainingJob",
+    JobKind.TUNING: "StopHyperParameterTuningJob",
+}
+# ListLabelingJobs, ListTrainingJobs, ListHyperParameterTuningJobs: paginator, summaries, name and ARN.
+_LISTS = {
+    JobKind.LABELING: ("list_labeling_jobs", "LabelingJobSummaryList", "LabelingJobName", "LabelingJobArn"),
+    JobKind.TRAINING: ("list_training_jobs", "TrainingJobSummaries", "TrainingJobName", "TrainingJobArn"),
+    JobKind.TUNING: (
+        "list_hyper_parameter_tuning_jobs",
+        "HyperParameterTuningJobSummaries",
+        "HyperParameterTuningJobName",
+        "HyperParameterTuningJobArn",
+    ),
+}
 
 
 class SageMakerJobStopper:
-    """StopLabelingJob, StopTrainingJob and StopHyperParameterTuningJob as JobStopper."""
+    """StopLabelingJob, StopTrainingJob and StopHyperParameterTuningJob as JobStopper; with the
+    List* calls, the StackJobs of teardown."""
 
     def __init__(self, client: "SageMakerClient | None" = None) -> None:
         self._client = client or sagemaker_client()
 
     def stop(self, kind: JobKind, name: str) -> bool:
-        """Ask SageMaker to stop the job; False when there was nothing left to stop."""
+        """Ask SageMaker to stop the job; False when there was nothing left to stop; a refusal (a
+        permission, say) is RequestRefusedError, throttling and 5xx stay ClientError."""
         try:
             match kind:
                 case JobKind.LABELING:
@@ -36,5 +56,15 @@ class SageMakerJobStopper:
         except ClientError as err:
             if err.response.get("Error", {}).get("Code") in _NOTHING_TO_STOP:
                 return False
-            raise
+            refused = refusal(err, _OPERATIONS.get(kind, "Stop"))
+            if refused is None:
+                raise
+            raise refused from err
         return True
+
+    def running(self, kind: JobKind, name_contains: str) -> list[NamedResource]:
+        """The jobs of that kind in progress whose names contain name_contains, every page."""
+        operation, key, name, arn = _LISTS[kind]
+        paginator: Any = self._client.get_paginator(operation)  # type: ignore[call-overload]
+        pages = paginator.paginate(NameContains=name_contains, StatusEquals="InProgress")
+        return [NamedResource(job[name], job[arn]) for page in pages for job in page[key]]

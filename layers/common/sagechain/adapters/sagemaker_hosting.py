@@ -227,6 +227,16 @@ class SageMakerHosting:
             "DeleteEndpointConfig", lambda: self._client.delete_endpoint_config(EndpointConfigName=name)
         )
 
+    def model_exists(self, name: str) -> bool:
+        """DescribeModel: whether the model exists (a deletion resumed skips what is gone)."""
+        try:
+            self._client.describe_model(ModelName=name)
+        except ClientError as err:
+            if _is_missing(err):
+                return False
+            raise
+        return True
+
     def delete_model(self, name: str) -> None:
         """DeleteModel; a model already gone is fine, a refusal is RequestRefusedError."""
         self._delete("DeleteModel", lambda: self._client.delete_model(ModelName=name))

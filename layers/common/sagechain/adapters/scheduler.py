@@ -36,16 +36,33 @@ def _refused(operation: str, err: ClientError) -> RequestRefusedError | None:
     return RequestRefusedError(operation, code, error.get("Message", ""), service="scheduler")
 
 
-class EventBridgeSchedules:
-    """Implements ExpirySchedules: schedules in the default group that invoke one Lambda function."""
+GROUP = "default"
 
-    def __init__(self, target_arn: str, role_arn: str, client: "BaseClient | None" = None) -> None:
+
+class EventBridgeSchedules:
+    """Implements ExpirySchedules (and StackSchedules): schedules in the default group that invoke one
+    Lambda function. Only put() needs the role; teardown, which lists and deletes, has none."""
+
+    def __init__(self, target_arn: str, role_arn: str | None, client: "BaseClient | None" = None) -> None:
         self._client: Any = client or scheduler_client()
         self._target_arn = target_arn
         self._role_arn = role_arn
 
+    def pending(self, name_prefix: str) -> list[str]:
+        """The schedules whose names start with name_prefix and that invoke this function (another
+        stack's, even of the same prefix, invoke its own): ListSchedules, every page."""
+        pages = self._client.get_paginator("list_schedules").paginate(GroupName=GROUP, NamePrefix=name_prefix)
+        return [
+            schedule["Name"]
+            for page in pages
+            for schedule in page.get("Schedules", [])
+            if schedule.get("Target", {}).get("Arn") == self._target_arn
+        ]
+
     def put(self, name: str, at: datetime, payload: str) -> None:
         """CreateSchedule, or UpdateSchedule when the endpoint has one already (a later go-live)."""
+        if self._role_arn is None:
+            raise ValueError("putting a schedule needs the role Scheduler invokes the target as")
         request = {
             "Name": name,
             "ScheduleExpression": at_expression(at),

@@ -1,10 +1,12 @@
 """POST /models/{model}/rollback: put the previous live model back on its endpoint, without retraining.
 
-The previous live model is the newest other run that went live on the endpoint (the runs
-table keeps it "live"; its runs/<run_id>/model.json and endpoint configuration are kept).
-Rolling back is a deployment like any other: a new endpoint configuration, a copy of the
-previous model's own (same model, variant and instance type, the run's minimum instances),
-tagged with the previous run, so that its state changes are new to configure_autoscaling
+The previous live model is the one models/<model>/model.json names as `previous`:
+configure_autoscaling records it there each time a model goes live, and keeps its model and
+endpoint configuration (cleanup deletes only older ones). So one read finds it, however many
+runs the stack has had. Rolling back is a deployment like any other: a new endpoint
+configuration, a copy of the previous model's own (same model, variant and instance type, the
+run's minimum instances), tagged with the previous run, so that its state changes are new to
+configure_autoscaling
 (whose idempotency key is endpoint, configuration and status); models/<model>/deploying.json
 names the model in flight; and the update is the autoscaling-aware UpdateEndpoint of
 pending.py. When the endpoint is back in service, configure_autoscaling registers
@@ -23,18 +25,13 @@ from sagechain.deployment.bookkeeping import (
     live_key,
     read_model_info,
     read_run,
-    run_model_key,
 )
 from sagechain.deployment.pending import update_endpoint
 from sagechain.errors import ResourceMissingError
 from sagechain.events import ModelRolledBack
 from sagechain.layout import deploying_key
-from sagechain.ports import Autoscaler, DeploymentStore, EventPublisher, ModelHost, RunStore
+from sagechain.ports import Autoscaler, DeploymentStore, EventPublisher, ModelHost
 from sagechain.records import ModelInfo, read_record
-from sagechain.run_history import RunStatus
-
-PAGES = 10
-PAGE_SIZE = 100
 
 
 class ModelRollback(BaseModel):
@@ -59,7 +56,6 @@ class RollbackService:
         store: DeploymentStore,
         host: ModelHost,
         autoscaler: Autoscaler,
-        runs: RunStore,
         publisher: EventPublisher,
         name_prefix: str,
         stack_name: str,
@@ -67,7 +63,6 @@ class RollbackService:
         self._store = store
         self._host = host
         self._autoscaler = autoscaler
-        self._runs = runs
         self._publisher = publisher
         self._prefix = name_prefix
         self._stack_name = stack_name
@@ -86,23 +81,11 @@ class RollbackService:
         return info
 
     def previous(self, live: ModelInfo) -> ModelInfo | None:
-        """The newest other model that went live on the endpoint, from the runs table."""
-        cursor = None
-        for _ in range(PAGES):
-            runs, cursor = self._runs.list_runs(PAGE_SIZE, cursor)
-            for run in runs:
-                if (
-                    run.endpoint_name == live.endpoint_name
-                    and run.status is RunStatus.LIVE
-                    and run.run_id != live.run_id
-                    and run.model_name != live.model_name
-                ):
-                    info = read_model_info(self._store, run_model_key(run.run_id))
-                    if info is not None:
-                        return info
-            if cursor is None:
-                return None
-        return None
+        """The model live on the endpoint before this one, as model.json records it."""
+        previous = live.previous
+        if previous is None or previous.model_name == live.model_name:
+            return None
+        return previous
 
     def rollback(self, model: str, requested_by: str | None = None) -> ModelRollback:
         """Deploy the previous model again; ModelNotFoundError, or StateConflictError with the state."""
@@ -124,7 +107,11 @@ class RollbackService:
                 f"Model {model!r} has no previous model to roll back to: {live.model_name} "
                 f"(run {live.run_id}) is the only model that went live on its endpoint."
             )
-        original = endpoint_config_name_for(previous.training_job_name, self._prefix)
+        # The configuration it last ran on: after a rollback that is the rollback's copy (cleanup may
+        # have deleted the one its deployment made).
+        original = previous.endpoint_config_name or endpoint_config_name_for(
+            previous.training_job_name, self._prefix
+        )
         loaded = read_run(self._store, previous.run_id)
         try:
             config = self._host.endpoint_config(original)

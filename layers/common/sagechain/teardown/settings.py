@@ -6,7 +6,9 @@ from sagechain.settings import EnvironmentSettings, NamePrefix
 
 
 class TeardownSettings(EnvironmentSettings):
-    """teardown: whose resources to delete (the name prefix and the stack's tag)."""
+    """teardown: whose resources to delete (the name prefix and the stack's tag) and whose schedules."""
 
     name_prefix: NamePrefix
     stack_name: str = Field(alias="STACK_NAME", min_length=1)
+    # This stack's expiry schedules are the ones that invoke its expiry function.
+    expiry_function_arn: str = Field(alias="EXPIRY_FUNCTION_ARN", pattern=r"^arn:aws[a-z-]*:lambda:")
