@@ -391,6 +391,9 @@ class EmulatedSageMaker:
             "TrainingJobArn": arn,
             "TrainingJobStatus": "InProgress",
             "SecondaryStatus": "Starting",
+            "SecondaryStatusTransitions": [
+                {"Status": "Starting", "StartTime": now, "StatusMessage": "Launching requested ML instances"}
+            ],
             "ModelArtifacts": {"S3ModelArtifacts": ""},
             "CreationTime": now,
             "LastModifiedTime": now,
@@ -415,6 +418,16 @@ class EmulatedSageMaker:
         job = self.training[name]
         now = _now()
         failure = self.fail_training(job)
+        # The secondary statuses a job goes through (SecondaryStatusTransition); Downloading only
+        # for File or FastFile input, which copy the data to the instance before training.
+        if _input_modes(job) & {"File", "FastFile"}:
+            _secondary(job, "Downloading", "Downloading input data")
+        _secondary(job, "Training", "Training image download completed. Training in progress.")
+        if failure:
+            _secondary(job, "Failed", "Training job failed", ended=True)
+        else:
+            _secondary(job, "Uploading", "Uploading generated training model")
+            _secondary(job, "Completed", "Training job completed", ended=True)
         if failure:
             job.update(
                 TrainingJobStatus="Failed",
@@ -478,6 +491,11 @@ class EmulatedSageMaker:
     def _emit_training(self, job: dict[str, Any]) -> None:
         detail = {k: v for k, v in job.items() if k not in {"Tags"}}
         detail["Tags"] = {tag["Key"]: tag["Value"] for tag in job.get("Tags", [])}
+        # As the documented sample writes times: epoch milliseconds, as strings.
+        detail["SecondaryStatusTransitions"] = [
+            {key: _epoch_ms(value) if key.endswith("Time") else value for key, value in transition.items()}
+            for transition in job.get("SecondaryStatusTransitions", [])
+        ]
         self.emit("SageMaker Training Job State Change", _jsonable(detail), [job["TrainingJobArn"]])
 
     def _op_CreateHyperParameterTuningJob(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
@@ -795,9 +813,10 @@ class EmulatedSageMaker:
         name = params["TrainingJobName"]
         job = self._get(self.training, name, "Training job")
         self._stop(job, "TrainingJobStatus", "training job", name)
-        job["SecondaryStatus"] = "Stopping"
+        _secondary(job, "Stopping", "Stopping the training job")
 
         def stopped() -> None:
+            _secondary(job, "Stopped", "Training job stopped", ended=True)
             job.update(TrainingJobStatus="Stopped", SecondaryStatus="Stopped", TrainingEndTime=_now())
             self._emit_training(job)
 
@@ -915,6 +934,30 @@ class EmulatedSageMaker:
         # One page: NameContains filters case-insensitively, as the List* calls do.
         contains = params.get("NameContains", "").lower()
         return [resource for name, resource in sorted(store.items()) if contains in name.lower()]
+
+
+def _input_modes(job: dict[str, Any]) -> set[str]:
+    """The input modes a training job reads its channels in (a channel's own, else the job's)."""
+    default = job.get("AlgorithmSpecification", {}).get("TrainingInputMode", "File")
+    return {channel.get("InputMode", default) for channel in job.get("InputDataConfig", [])} or {default}
+
+
+def _secondary(job: dict[str, Any], status: str, message: str, ended: bool = False) -> None:
+    """Move a training job to a secondary status: the last transition ends now, the new one starts
+    (and, for the job's last status, ends at once, as DescribeTrainingJob shows it)."""
+    now = _now()
+    transitions = job.setdefault("SecondaryStatusTransitions", [])
+    if transitions and "EndTime" not in transitions[-1]:
+        transitions[-1]["EndTime"] = now
+    entry: dict[str, Any] = {"Status": status, "StartTime": now, "StatusMessage": message}
+    if ended:
+        entry["EndTime"] = now
+    transitions.append(entry)
+    job["SecondaryStatus"] = status
+
+
+def _epoch_ms(moment: datetime) -> str:
+    return str(int(moment.timestamp() * 1000))
 
 
 def _jsonable(value: Any) -> Any:

@@ -36,7 +36,13 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     idempotency.register_lambda_context(context)
     store = S3ObjectStore(settings.data_bucket)
     email = compose_email(
-        event, SageMakerStatus(), store, settings.name_prefix, settings.stack_name, settings.stack_id
+        event,
+        SageMakerStatus(),
+        store,
+        settings.name_prefix,
+        settings.stack_name,
+        settings.stack_id,
+        operator_api_url=settings.operator_api_url,
     )
     if email is None:
         logger.info("nothing to email", extra={"detail_type": detail_type(event)})

@@ -1,9 +1,10 @@
-"""status_api: GET /runs, GET /runs/{run_id}, GET /models/{model} on the stack's REST API.
+"""status_api: GET /runs, GET /runs/{run_id}, GET /runs/{run_id}/artifacts, GET /models/{model}.
 
 `app` is the Powertools resolver; its routes' types make the OpenAPI schema
 (app.get_openapi_json_schema()), so importing this module needs no AWS and no settings.
 """
 
+from datetime import UTC, datetime
 from functools import cache
 from typing import Annotated, Any
 
@@ -11,11 +12,12 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sagechain.adapters.runs_table import DynamoRunStore
-from sagechain.adapters.s3 import S3ObjectStore
+from sagechain.adapters.s3 import S3Links, S3ObjectStore
 from sagechain.adapters.sagemaker_status import EndpointScaling, SageMakerStatus
 from sagechain.adapters.sns_email import SnsEmailSender
 from sagechain.event_sources.api_gateway import SagechainResolver, error_responses
 from sagechain.observability import logger, tracer
+from sagechain.observers.artifacts import ArtifactService, RunArtifacts
 from sagechain.observers.email_delivery import EmailDelivery
 from sagechain.observers.settings import StatusApiSettings
 from sagechain.observers.status_api import StatusService
@@ -39,6 +41,19 @@ def service() -> StatusService:
     )
 
 
+@cache
+def artifacts() -> ArtifactService:
+    """The artifacts service of this container, built on first use."""
+    settings = StatusApiSettings.from_env()
+    return ArtifactService(
+        DynamoRunStore(settings.runs_table),
+        S3ObjectStore(settings.data_bucket),
+        S3Links(settings.data_bucket),
+        SageMakerStatus(),
+        lambda: datetime.now(UTC),
+    )
+
+
 @app.get("/runs", summary="Runs, newest first", responses=ERROR_RESPONSES)
 def list_runs(
     limit: Annotated[int, Query(ge=1, le=100)] = 20, next_token: Annotated[str | None, Query()] = None
@@ -49,6 +64,15 @@ def list_runs(
 @app.get("/runs/<run_id>", summary="One run, its jobs and its history", responses=ERROR_RESPONSES)
 def get_run(run_id: Annotated[str, Path(max_length=128)]) -> RunDetail:
     return service().get_run(run_id)
+
+
+@app.get(
+    "/runs/<run_id>/artifacts",
+    summary="A run's models, output data, manifests and logs, as download links valid for 15 minutes",
+    responses=ERROR_RESPONSES,
+)
+def get_run_artifacts(run_id: Annotated[str, Path(max_length=128)]) -> RunArtifacts:
+    return artifacts().run_artifacts(run_id)
 
 
 @app.get(

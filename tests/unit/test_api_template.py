@@ -40,6 +40,7 @@ INFERENCE_ROUTES = {"POST /models/{model}/predict", "GET /openapi.json"}
 OPERATOR_ROUTES = {
     "GET /runs",
     "GET /runs/{run_id}",
+    "GET /runs/{run_id}/artifacts",
     "GET /models/{model}",
     "POST /runs/{run_id}/stop",
     "POST /runs/{run_id}/retry",

@@ -451,3 +451,28 @@ def test_every_email_of_a_run_says_who_uploaded_its_dataset(sagemaker: FakeSageM
     assert "dataset uploaded by AWS:AIDAEXAMPLE from 198.51.100.7" in later.body
     assert "dataset uploaded by AWS:AIDAEXAMPLE from 198.51.100.7" in failure.body
     assert "dataset uploaded by AWS:AIDAOTHER" in rejection.body
+
+
+def test_emails_after_training_link_the_artifacts_route_and_s3_locations_get_console_links(
+    sagemaker: FakeSageMaker, store: MemoryStore
+) -> None:
+    api = "https://f6g7h8i9j0.execute-api.us-east-1.amazonaws.com/v1"
+
+    failed = compose_email(
+        sample_event("notify", "training_job_failed"),
+        sagemaker,
+        store,
+        "sagechain",
+        STACK_NAME,
+        STACK_ID,
+        operator_api_url=api,
+    )
+    started = compose_email(
+        sample_event("notify", "labeling_started"), sagemaker, store, "sagechain", STACK_NAME, STACK_ID
+    )
+
+    assert failed is not None
+    assert f"Models, output data, manifests and logs: {api}/runs/{RUN}/artifacts" in failed.body
+    assert "X-Amz-" not in failed.body  # never a presigned URL in an email
+    assert started is not None
+    assert "in the S3 console: https://s3.console.aws.amazon.com/s3/" in started.body

@@ -3,6 +3,8 @@
 No AWS call is made, so services and adapters alike may build them.
 """
 
+from urllib.parse import quote
+
 # Training jobs log to one stream per instance, named after the job
 # (https://docs.aws.amazon.com/sagemaker/latest/dg/common-info-all-sagemaker-models-logs.html).
 TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
@@ -26,3 +28,12 @@ def function_log_url(region: str, function_name: str) -> str:
     """The CloudWatch Logs console page of a Lambda function's log group (/aws/lambda/<name>)."""
     group = f"/aws/lambda/{function_name}".replace("/", "$252F")
     return f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#logsV2:log-groups/log-group/{group}"
+
+
+def s3_console_url(region: str, bucket: str, key: str) -> str:
+    """The S3 console page of an object (its properties and a Download button), or of a prefix
+    when the key ends in "/"."""
+    quoted = quote(key, safe="")
+    if key.endswith("/") or not key:
+        return f"https://s3.console.aws.amazon.com/s3/buckets/{bucket}?region={region}&prefix={quoted}"
+    return f"https://s3.console.aws.amazon.com/s3/object/{bucket}?region={region}&prefix={quoted}"

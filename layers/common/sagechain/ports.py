@@ -12,7 +12,7 @@ from typing import Any, BinaryIO, Literal, NamedTuple, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sagechain.event_sources.sagemaker import JobKind
+from sagechain.event_sources.sagemaker import JobKind, StatusTransition
 from sagechain.events import SagechainEvent
 from sagechain.run_history import RunChange, RunItem, RunRecord, ScalingRange
 
@@ -357,6 +357,7 @@ class TrainingJobFacts(BaseModel):
     billable_seconds: int | None = None
     tuning_job_arn: str | None = None
     final_metrics: dict[str, float] = Field(default_factory=dict)
+    transitions: list[StatusTransition] = Field(default_factory=list)
 
     @property
     def spot_savings_percent(self) -> float | None:

@@ -12,7 +12,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sagechain.event_sources.sagemaker import JobKind
+from sagechain.event_sources.sagemaker import JobKind, StatusTransition
 from sagechain.events import WorstCaseCost
 from sagechain.records import ModelMetric
 
@@ -72,6 +72,13 @@ class JobState(BaseModel):
     console_url: str | None = None
     training_seconds: int | None = None
     billable_seconds: int | None = None
+    secondary_status: str | None = Field(
+        default=None, description="Training jobs: SageMaker's secondary status (Starting, Training, ...)."
+    )
+    transitions: list[StatusTransition] = Field(
+        default_factory=list,
+        description="Training jobs: every secondary status so far, with its times and SageMaker's message.",
+    )
 
 
 class ScalingRange(BaseModel):

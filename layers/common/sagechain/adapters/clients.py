@@ -31,6 +31,13 @@ def s3_client() -> "S3Client":
 
 
 @cache
+def s3_signing_client() -> "S3Client":
+    """The S3 client that presigns downloads: Signature Version 4 (what every region accepts, and
+    the only version newer regions do), on the regional endpoint."""
+    return boto3.client("s3", config=CLIENT_CONFIG.merge(Config(signature_version="s3v4")))
+
+
+@cache
 def events_client() -> "EventBridgeClient":
     """The EventBridge client of this container."""
     return boto3.client("events", config=CLIENT_CONFIG)
@@ -72,6 +79,7 @@ def clear_client_cache() -> None:
     """Forget every client (tests and the offline stack start each function cold)."""
     for factory in (
         s3_client,
+        s3_signing_client,
         events_client,
         sagemaker_client,
         autoscaling_client,

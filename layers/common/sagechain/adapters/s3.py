@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, BinaryIO
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
-from sagechain.adapters.clients import s3_client
+from sagechain.adapters.clients import s3_client, s3_signing_client
 from sagechain.errors import ObjectNotFoundError, ObjectTooLargeError
 from sagechain.ports import StoredObject
 
@@ -277,3 +277,25 @@ class S3ObjectStore:
     def delete(self, key: str) -> None:
         """Delete an object (a delete marker where the bucket keeps versions); gone is fine."""
         self._client.delete_object(Bucket=self.bucket, Key=key)
+
+
+class S3Links:
+    """Presigned GETs of the data bucket's objects, downloaded as attachments under their names."""
+
+    def __init__(self, bucket: str, client: "S3Client | None" = None) -> None:
+        self._client = client or s3_signing_client()
+        self.bucket = bucket
+        self.region = self._client.meta.region_name
+
+    def presigned_get(self, key: str, expires_in: int) -> str:
+        """An HTTPS URL that GETs the object until it expires (no AWS call is made)."""
+        name = key.rsplit("/", 1)[-1].replace('"', "")
+        return self._client.generate_presigned_url(
+            "get_object",
+            Params={
+                "Bucket": self.bucket,
+                "Key": key,
+                "ResponseContentDisposition": f'attachment; filename="{name}"',
+            },
+            ExpiresIn=expires_in,
+        )

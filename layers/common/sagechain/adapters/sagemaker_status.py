@@ -6,7 +6,7 @@ from botocore.exceptions import ClientError
 
 from sagechain.adapters.clients import autoscaling_client, sagemaker_client
 from sagechain.console import console_url, training_log_url
-from sagechain.event_sources.sagemaker import JobKind
+from sagechain.event_sources.sagemaker import JobKind, StatusTransition
 from sagechain.ports import EndpointFacts, LabelingJobFacts, TrainingJobFacts, TuningJobFacts
 from sagechain.run_history import ScalingRange
 
@@ -78,6 +78,10 @@ class SageMakerStatus:
             billable_seconds=job.get("BillableTimeInSeconds"),
             tuning_job_arn=job.get("TuningJobArn"),
             final_metrics={m["MetricName"]: m["Value"] for m in job.get("FinalMetricDataList", [])},
+            transitions=[
+                StatusTransition.model_validate(transition)
+                for transition in job.get("SecondaryStatusTransitions", [])
+            ],
         )
 
     def labeling_job(self, name: str) -> LabelingJobFacts | None:

@@ -24,11 +24,11 @@ milliseconds. Parsing ignores fields AWS may add and insists only on what a stag
 """
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from sagechain.event_sources.drops import (
     SAGEMAKER_ARN_MAX,
@@ -110,6 +110,46 @@ def tags_as_map(value: object) -> dict[str, str]:
     raise ValueError(f"Tags is neither a map nor a list of {{Key, Value}}: {type(value).__name__}")
 
 
+def _timestamp(value: object) -> object:
+    """A time as SageMaker's events write it: epoch milliseconds (a string or a number, as in
+    the documented samples), or ISO 8601 (as DescribeTrainingJob's JSON answers)."""
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value / 1000, UTC)
+    return value
+
+
+class StatusTransition(BaseModel):
+    """One secondary status a training job went through (SecondaryStatusTransition,
+    https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_SecondaryStatusTransition.html):
+    Starting, Downloading, Training, Uploading, Interrupted (spot), MaxRuntimeExceeded, ..."""
+
+    # Read in AWS's spelling (and our own, as stored); written in ours, like the rest of the API.
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    status: str = Field(validation_alias=AliasChoices("Status", "status"), max_length=64)
+    start_time: datetime = Field(validation_alias=AliasChoices("StartTime", "start_time"))
+    end_time: datetime | None = Field(default=None, validation_alias=AliasChoices("EndTime", "end_time"))
+    message: str | None = Field(
+        default=None, validation_alias=AliasChoices("StatusMessage", "message"), max_length=1024
+    )
+
+    @field_validator("start_time", "end_time", mode="before")
+    @classmethod
+    def _epoch_or_iso(cls, value: object) -> object:
+        return _timestamp(value)
+
+    @property
+    def seconds(self) -> int | None:
+        """How long the job was in this status (None while it still is)."""
+        return None if self.end_time is None else int((self.end_time - self.start_time).total_seconds())
+
+
+# A job reports a few secondary statuses; more than this many is not an event SageMaker sends.
+MAX_TRANSITIONS = 100
+
+
 class _Detail(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
@@ -131,6 +171,11 @@ class _TrainingDetail(_Detail):
     arn: str = Field(alias="TrainingJobArn")
     status: str = Field(alias="TrainingJobStatus")
     tuning_job_arn: str | None = Field(default=None, alias="TuningJobArn")
+    secondary_status: str | None = Field(default=None, alias="SecondaryStatus", max_length=64)
+    # The documented sample sends [] even for a completed job: often empty, never required.
+    transitions: list[StatusTransition] = Field(
+        default_factory=list, alias="SecondaryStatusTransitions", max_length=MAX_TRANSITIONS
+    )
 
 
 class _TuningDetail(_Detail):
@@ -171,6 +216,9 @@ class StateChange(BaseModel):
     pending_config_name: str | None = None
     # Training jobs a tuning job launched (its trials).
     tuning_job_arn: str | None = None
+    # Training jobs: the secondary status, and those gone through so far when the event says.
+    secondary_status: str | None = None
+    transitions: tuple[StatusTransition, ...] = ()
 
     @property
     def endpoint_config_name(self) -> str | None:
@@ -219,7 +267,7 @@ def _change(
     name: str,
     arn: str,
     status: str,
-    **extra: str | None,
+    **extra: Any,
 ) -> StateChange:
     return StateChange(
         kind=kind,
@@ -252,6 +300,8 @@ def _training(envelope: BusEnvelope) -> StateChange:
         detail.arn,
         detail.status,
         tuning_job_arn=detail.tuning_job_arn,
+        secondary_status=detail.secondary_status,
+        transitions=tuple(detail.transitions),
     )
 
 

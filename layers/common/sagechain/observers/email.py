@@ -6,6 +6,7 @@ use one subject format and one body layout, so a reader sees the same email ever
 
 import unicodedata
 from datetime import UTC, datetime
+from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict
 
@@ -45,6 +46,14 @@ def subject_line(dataset: str | None, stage: str, run_id: str | None) -> str:
     return f"{head}{name}{tail}"[:SUBJECT_MAX]
 
 
+def s3_console_link(uri: str) -> str:
+    """The S3 console page of an s3:// object (or of a prefix, for a URI ending in "/")."""
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    quoted = quote(key, safe="")
+    kind = "buckets" if not key or key.endswith("/") else "object"
+    return f"https://s3.console.aws.amazon.com/s3/{kind}/{bucket}?prefix={quoted}"
+
+
 class EmailBody:
     """A plain-text email: a headline, then titled sections of indented lines."""
 
@@ -52,15 +61,16 @@ class EmailBody:
         self._blocks = [headline]
 
     def section(self, title: str, lines: list[str]) -> "EmailBody":
-        """A titled section; lines for the title of the last section are added to it."""
+        """A titled section; lines for a title already there are added to that section."""
         if not lines:
             return self
         head = "\n".join([title, "-" * len(title)])
         indented = [f"  {line}" for line in lines]
-        if len(self._blocks) > 1 and self._blocks[-1].startswith(head + "\n"):
-            self._blocks[-1] = "\n".join([self._blocks[-1], *indented])
-        else:
-            self._blocks.append("\n".join([head, *indented]))
+        for index, block in enumerate(self._blocks[1:], start=1):
+            if block.startswith(head + "\n"):
+                self._blocks[index] = "\n".join([block, *indented])
+                return self
+        self._blocks.append("\n".join([head, *indented]))
         return self
 
     def happened(self, *lines: str) -> "EmailBody":
@@ -73,10 +83,23 @@ class EmailBody:
     def figures(self, pairs: list[tuple[str, str | int | None]]) -> "EmailBody":
         shown = [(label, str(value)) for label, value in pairs if value is not None and value != ""]
         width = max((len(label) for label, _ in shown), default=0)
-        return self.section("Key figures", [f"{label + ':':<{width + 1}} {value}" for label, value in shown])
+        lines = []
+        for label, value in shown:
+            lines.append(f"{label + ':':<{width + 1}} {value}")
+            if value.startswith("s3://"):
+                lines.append(f"{'':<{width + 1}} {s3_console_link(value)}")
+        return self.section("Key figures", lines)
 
     def links(self, pairs: list[tuple[str, str | None]]) -> "EmailBody":
-        return self.section("Links", [f"{label}: {url}" for label, url in pairs if url])
+        """Labelled links; an s3:// location gets its S3 console page beside it (one click)."""
+        lines = []
+        for label, url in pairs:
+            if not url:
+                continue
+            lines.append(f"{label}: {url}")
+            if url.startswith("s3://"):
+                lines.append(f"{label} in the S3 console: {s3_console_link(url)}")
+        return self.section("Links", lines)
 
     def next(self, *lines: str) -> "EmailBody":
         return self.section("What to do next", list(lines))

@@ -616,9 +616,24 @@ def _uploader_of(event: SagechainEvent, store: ObjectStore) -> str | None:
     return None if info is None else uploader(info.uploaded_by, info.uploaded_from)
 
 
-def _sagechain_email(delivery: SagechainDelivery, lookup: SageMakerLookup, store: ObjectStore) -> Email:
+# Emails about a run whose training has produced something link to its artifacts route.
+_WITH_ARTIFACTS = (DeploymentStarted, DeploymentRejected, DeploymentFailed, DeploymentWaiting, ModelLive)
+
+
+def _artifacts_link(body: EmailBody, run_id: str, operator_api_url: str | None) -> None:
+    if operator_api_url:
+        body.links(
+            [("Models, output data, manifests and logs", f"{operator_api_url}/runs/{run_id}/artifacts")]
+        )
+
+
+def _sagechain_email(
+    delivery: SagechainDelivery, lookup: SageMakerLookup, store: ObjectStore, operator_api_url: str | None
+) -> Email:
     event = delivery.event
     stage, body = _SAGECHAIN_EMAILS[type(event)](event, lookup)
+    if isinstance(event, _WITH_ARTIFACTS):
+        _artifacts_link(body, event.run_id, operator_api_url)
     return Email(
         key=delivery.about,
         subject=subject_line(event.dataset, stage, event.run_id),
@@ -730,7 +745,9 @@ def _retry_hint(run_id: str, kind: JobKind) -> str:
     )
 
 
-def _state_change_email(change: StateChange, run: RunRef, lookup: SageMakerLookup) -> Email | None:
+def _state_change_email(
+    change: StateChange, run: RunRef, lookup: SageMakerLookup, operator_api_url: str | None
+) -> Email | None:
     if change.kind is JobKind.TRAINING:
         facts = lookup.training_job(change.name)
         if change.tuning_job_arn or (facts and facts.tuning_job_arn):
@@ -743,6 +760,8 @@ def _state_change_email(change: StateChange, run: RunRef, lookup: SageMakerLooku
     else:
         body = _endpoint_failure(change, lookup)
     body.next(_retry_hint(run.run_id, change.kind))
+    if change.kind in {JobKind.TRAINING, JobKind.TUNING}:
+        _artifacts_link(body, run.run_id, operator_api_url)
     stage = f"{change.kind.label} {'failed' if change.status == FAILED else 'stopped'}"
     return Email(
         key=change.about,
@@ -758,6 +777,8 @@ def compose_email(
     name_prefix: str,
     stack_name: str,
     stack_id: str,
+    *,
+    operator_api_url: str | None = None,
 ) -> Email | None:
     """The email an event deserves, or None (not ours, not a failure, or a kind we do not follow;
     a sagechain event must name this stack, `stack_id`, in its resources)."""
@@ -765,14 +786,14 @@ def compose_email(
     if incoming is None:
         return None
     if isinstance(incoming, SagechainDelivery):
-        return _sagechain_email(incoming, lookup, store)
+        return _sagechain_email(incoming, lookup, store, operator_api_url)
     # Endpoints report failure as FAILED (api_status: Failed); only failures and stops are emailed.
     if incoming.status not in ALARMING_STATUSES:
         return None
     run = resolve_run(incoming, lookup, store, name_prefix, stack_name)
     if run is None:
         return None
-    return _state_change_email(incoming, run, lookup)
+    return _state_change_email(incoming, run, lookup, operator_api_url)
 
 
 # ---------------------------------------------------------------- runs that stopped moving

@@ -2,13 +2,15 @@
 
 from pydantic import Field, field_validator
 
-from sagechain.settings import FunctionSettings, IdempotentSettings
+from sagechain.settings import FunctionSettings, IdempotentSettings, OptionalStr
 
 
 class NotifySettings(IdempotentSettings):
     """notify: and the topic emails go to."""
 
     topic_arn: str = Field(alias="NOTIFICATION_TOPIC_ARN", pattern=r"^arn:aws[a-z-]*:sns:")
+    # The operator API's base URL: emails link to a run's artifacts there, never to the objects.
+    operator_api_url: OptionalStr = Field(default=None, alias="OPERATOR_API_URL", pattern=r"^https?://")
 
 
 class TrackRunSettings(FunctionSettings):

@@ -27,7 +27,7 @@ in the history and its job but moves the run no more. An event's attempt is its 
 from typing import NamedTuple
 
 from sagechain.event_sources.eventbridge import SagechainDelivery
-from sagechain.event_sources.sagemaker import FAILED, STOPPED, JobKind, StateChange
+from sagechain.event_sources.sagemaker import FAILED, STOPPED, JobKind, StateChange, StatusTransition
 from sagechain.events import (
     DatasetPrepared,
     DatasetRejected,
@@ -488,7 +488,14 @@ def state_change(
     step, status = _STATUS_STEPS.get(change.status, (RUNNING, RunStatus.IN_PROGRESS))
     reason = change.failure_reason or failure_reason or (training.failure_reason if training else None)
     error = reason if status in {RunStatus.FAILED, RunStatus.STOPPED} else None
+    # The event's transitions when it has any (the documented sample has none), else the job's.
+    transitions = list(change.transitions) or (training.transitions if training else [])
+    secondary = change.secondary_status or (training.secondary_status if training else None)
     summary = f"{change.kind.label} {change.name}: {change.status}"
+    if secondary and secondary != change.status:
+        summary += f" ({secondary})"
+    if transitions and change.status in TERMINAL_STATUSES:
+        summary += f"; {secondary_path(transitions)}"
     job = JobState(
         kind=change.kind,
         name=change.name,
@@ -498,6 +505,8 @@ def state_change(
         console_url=console_url,
         training_seconds=training.training_seconds if training else None,
         billable_seconds=training.billable_seconds if training else None,
+        secondary_status=secondary,
+        transitions=transitions,
     )
     trial = bool(change.tuning_job_arn or (training and training.tuning_job_arn))
     # A deleted endpoint or a tuning job's trial does not move the run: the run item tells
@@ -528,6 +537,23 @@ def state_change(
         ),
         jobs=[JobChange(state=job, progress=job_progress_key(change.status, FROM_SAGEMAKER))],
     )
+
+
+def secondary_path(transitions: list[StatusTransition]) -> str:
+    """A training job's secondary statuses in one line: "Starting 1 min 05 s -> Training 20 min"."""
+    parts = []
+    for transition in transitions:
+        seconds = transition.seconds
+        parts.append(transition.status if seconds is None else f"{transition.status} {_duration(seconds)}")
+    return " -> ".join(parts)
+
+
+def _duration(seconds: int) -> str:
+    minutes, secs = divmod(max(seconds, 0), 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
 
 
 def failure_reason(change: StateChange, lookup: SageMakerLookup) -> str | None:
