@@ -5,6 +5,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sagechain.adapters.autoscaling import ApplicationAutoScaling
+from sagechain.adapters.cloudwatch import CloudWatchAlarms
 from sagechain.adapters.events import EventBridgePublisher
 from sagechain.adapters.idempotency import once_per
 from sagechain.adapters.s3 import S3ObjectStore
@@ -38,6 +39,7 @@ def deploy(change: StateChange) -> dict[str, Any]:
         store=S3ObjectStore(settings.data_bucket),
         publisher=EventBridgePublisher(settings.event_bus_name, settings.stack_id),
         config=config,
+        alarms=CloudWatchAlarms(),
     )
     logger.info(outcome.outcome, extra={"reason": outcome.reason})
     count(outcome.outcome)

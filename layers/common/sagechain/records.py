@@ -124,6 +124,17 @@ class ModelMetric(BaseModel):
     value: float
 
 
+class RolloutRecord(BaseModel):
+    """How an update moved (or meant to move) traffic to the model, and the fleet it replaced."""
+
+    model_config = ConfigDict(frozen=True)
+
+    traffic: str
+    alarms: list[str] = Field(default_factory=list)
+    instances_before: int | None = None
+    instance_type_before: str | None = None
+
+
 class ModelInfo(BaseModel):
     """One deployed model."""
 
@@ -153,6 +164,8 @@ class ModelInfo(BaseModel):
     # deployment.ttl_hours: when the endpoint is deleted (None: never), and when it was.
     expires_at: datetime | None = None
     expired_at: datetime | None = None
+    # An update of a live endpoint (deploying.json, then model.json): how traffic moves to this model.
+    rollout: RolloutRecord | None = None
 
 
 # ---------------------------------------------------------------- reading and writing them

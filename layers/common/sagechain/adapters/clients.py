@@ -68,6 +68,14 @@ def scheduler_client() -> "BaseClient":
     return client
 
 
+@cache
+def cloudwatch_client() -> "BaseClient":
+    """The CloudWatch client of this container (typed loosely: the pinned boto3-stubs extras do not
+    include cloudwatch)."""
+    client: BaseClient = boto3.client("cloudwatch", config=CLIENT_CONFIG)
+    return client
+
+
 def clear_client_cache() -> None:
     """Forget every client (tests and the offline stack start each function cold)."""
     for factory in (
@@ -78,6 +86,7 @@ def clear_client_cache() -> None:
         sns_client,
         dynamodb_client,
         scheduler_client,
+        cloudwatch_client,
         sagemaker_runtime_client,
         api_s3_client,
     ):

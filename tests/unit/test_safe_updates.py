@@ -1,0 +1,173 @@
+"""Blue/green update requests and rollback alarms, checked against botocore's service models (Stubber)."""
+
+import json
+
+import boto3
+from botocore.stub import Stubber
+
+from sagechain.adapters.cloudwatch import CloudWatchAlarms
+from sagechain.adapters.sagemaker_hosting import SageMakerHosting
+from sagechain.deployment.alarms import AlarmThresholds, alarm_names, delete_rollback_alarms, rollback_alarms
+from sagechain.deployment.rollout import plan_update
+from sagechain.ports import BlueGreenUpdate, EndpointConfig, TrafficShift, Variant
+from sagechain.spec import DeploymentSpec, RolloutSpec
+
+ENDPOINT = "sagechain-flowers"
+LIVE = EndpointConfig(
+    "old",
+    "arn:aws:sagemaker:us-east-1:123456789012:endpoint-config/old",
+    [Variant("AllTraffic", "old-model", "ml.m5.large")],
+)
+NEW = Variant("AllTraffic", "new-model", "ml.m5.large")
+ALARMS = ("sagechain-flowers-rollback-5xx",)
+
+
+def rollout(**fields: object) -> RolloutSpec:
+    return RolloutSpec.model_validate({"baking_minutes": 10, **fields})
+
+
+def test_a_canary_becomes_a_blue_green_policy_with_baking_timeout_and_alarms() -> None:
+    planned = plan_update(rollout(strategy="canary", size=25, wait_minutes=5), LIVE, NEW, 4, ALARMS)
+
+    assert planned.blue_green == BlueGreenUpdate(
+        TrafficShift("CANARY", 300, "CAPACITY_PERCENT", 25), 600, 300 + 600 + 3_600, ALARMS
+    )
+    assert (
+        planned.traffic
+        == "canary 25 % for 5 min, then 100 %; 10 min of baking before the old fleet is terminated"
+    )
+
+
+def test_linear_steps_in_instances_count_every_wait_in_the_timeout() -> None:
+    planned = plan_update(
+        rollout(strategy="linear", size_unit="instances", size=2, wait_minutes=10), LIVE, NEW, 6, ALARMS
+    )
+
+    assert planned.blue_green is not None
+    assert planned.blue_green.traffic == TrafficShift("LINEAR", 600, "INSTANCE_COUNT", 2)
+    assert planned.blue_green.max_execution_seconds == 3 * 600 + 600 + 3_600
+
+
+def test_a_changed_variant_name_falls_back_to_sagemakers_default() -> None:
+    planned = plan_update(rollout(strategy="canary"), LIVE, NEW._replace(name="Blue"), 4, ALARMS)
+
+    assert planned.blue_green is None
+    assert "need the same variant name" in planned.traffic
+
+
+def test_inf1_endpoints_fall_back_to_all_at_once_without_baking() -> None:
+    planned = plan_update(
+        rollout(strategy="canary"), LIVE, NEW._replace(instance_type="ml.inf1.xlarge"), 4, ALARMS
+    )
+
+    assert planned.blue_green is None
+    assert planned.traffic.startswith("all at once, no baking: ml.inf1.xlarge instances")
+
+
+def test_a_canary_of_a_one_instance_fleet_bakes_all_at_once_with_the_same_alarms() -> None:
+    planned = plan_update(rollout(strategy="canary"), LIVE, NEW, 1, ALARMS)
+
+    assert planned.blue_green is not None
+    assert planned.blue_green.traffic == TrafficShift("ALL_AT_ONCE", 0)
+    assert planned.blue_green.alarms == ALARMS
+    assert planned.traffic.endswith("(canary needs a fleet of at least 2 instances)")
+
+
+def test_the_rollback_alarms_watch_the_variant_rates_latency_and_the_predict_function() -> None:
+    deployment = DeploymentSpec(max_latency_p99_ms=250)
+
+    alarms = rollback_alarms(ENDPOINT, "AllTraffic", deployment, AlarmThresholds(5, "sagechain-predict"))
+
+    by_metric = {alarm.metric: alarm for alarm in alarms}
+    assert [a.name for a in alarms] == alarm_names(ENDPOINT)
+    assert (by_metric["Invocation5XXErrors"].statistic, by_metric["Invocation5XXErrors"].threshold) == (
+        "Average",
+        0.05,
+    )
+    assert (by_metric["ModelLatency"].extended_statistic, by_metric["ModelLatency"].threshold) == (
+        "p99",
+        250_000.0,
+    )
+    assert by_metric["Errors"].dimensions == (("FunctionName", "sagechain-predict"),)
+
+
+def test_alarm_requests_match_cloudwatchs_model_and_fired_alarms_carry_their_values() -> None:
+    client = boto3.client("cloudwatch", region_name="us-east-1")
+    adapter = CloudWatchAlarms(client)
+    [five_xx, *_] = rollback_alarms(ENDPOINT, "AllTraffic", DeploymentSpec(), AlarmThresholds())
+    with Stubber(client) as stub:
+        stub.add_response(
+            "put_metric_alarm",
+            {},
+            {
+                "AlarmName": five_xx.name,
+                "AlarmDescription": five_xx.description,
+                "Namespace": "AWS/SageMaker",
+                "MetricName": "Invocation5XXErrors",
+                "Dimensions": [
+                    {"Name": "EndpointName", "Value": ENDPOINT},
+                    {"Name": "VariantName", "Value": "AllTraffic"},
+                ],
+                "Period": 60,
+                "EvaluationPeriods": 2,
+                "DatapointsToAlarm": 2,
+                "Threshold": 0.05,
+                "ComparisonOperator": "GreaterThanThreshold",
+                "TreatMissingData": "notBreaching",
+                "Statistic": "Average",
+                "Tags": [{"Key": "sagechain:stack", "Value": "sagechain-demo"}],
+            },
+        )
+        stub.add_response(
+            "describe_alarms",
+            {
+                "MetricAlarms": [
+                    {
+                        "AlarmName": five_xx.name,
+                        "MetricName": "Invocation5XXErrors",
+                        "StateValue": "ALARM",
+                        "StateReason": "Threshold Crossed",
+                        "StateReasonData": json.dumps({"recentDatapoints": [0.2, 0.3], "threshold": 0.05}),
+                    },
+                    {"AlarmName": f"{ENDPOINT}-rollback-4xx", "StateValue": "OK"},
+                ]
+            },
+            {"AlarmNames": alarm_names(ENDPOINT), "AlarmTypes": ["MetricAlarm"]},
+        )
+        stub.add_response("delete_alarms", {}, {"AlarmNames": alarm_names(ENDPOINT)})
+
+        adapter.put(five_xx, {"sagechain:stack": "sagechain-demo"})
+        fired = adapter.firing(alarm_names(ENDPOINT))
+        deleted = delete_rollback_alarms(adapter, ENDPOINT)
+
+    [alarm] = fired
+    assert (alarm.name, alarm.values, alarm.threshold) == (five_xx.name, (0.2, 0.3), 0.05)
+    assert deleted == alarm_names(ENDPOINT)
+
+
+def test_update_endpoint_sends_a_deployment_config_botocore_accepts() -> None:
+    client = boto3.client("sagemaker", region_name="us-east-1")
+    update = BlueGreenUpdate(TrafficShift("CANARY", 300, "CAPACITY_PERCENT", 25), 600, 4_500, ALARMS)
+    with Stubber(client) as stub:
+        stub.add_response(
+            "update_endpoint",
+            {"EndpointArn": f"arn:aws:sagemaker:us-east-1:123456789012:endpoint/{ENDPOINT}"},
+            {
+                "EndpointName": ENDPOINT,
+                "EndpointConfigName": "new",
+                "RetainAllVariantProperties": True,
+                "DeploymentConfig": {
+                    "BlueGreenUpdatePolicy": {
+                        "TrafficRoutingConfiguration": {
+                            "Type": "CANARY",
+                            "WaitIntervalInSeconds": 300,
+                            "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 25},
+                        },
+                        "TerminationWaitInSeconds": 600,
+                        "MaximumExecutionTimeoutInSeconds": 4_500,
+                    },
+                    "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": ALARMS[0]}]},
+                },
+            },
+        )
+        SageMakerHosting(client).update_endpoint(ENDPOINT, "new", True, blue_green=update)
