@@ -6,6 +6,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from local.outbox import published
 from local.stack import PHYSICAL, LocalStack
 from local.template import STACK_NAME
@@ -165,3 +166,97 @@ def test_an_instance_type_change_never_runs_fewer_instances_than_before(stack: L
     assert live["traffic"].startswith("linear steps of 34 % every 2 min up to 100 %")
     # Registered again with the new variant once it was in service.
     assert [(t["MinCapacity"], t["MaxCapacity"]) for t in scalable_targets()] == [(1, 4)]
+
+
+def test_the_emulator_holds_updates_to_the_guardrails_rules_and_fallbacks(stack: LocalStack) -> None:
+    train(stack, "flowers-run1", {"epochs": "10"}, min_instances=2, max_instances=4)
+    stack.run_until_quiet()
+    sagemaker = boto3.client("sagemaker")
+    model = live_model(stack)["model_name"]
+    canary = {
+        "BlueGreenUpdatePolicy": {
+            "TrafficRoutingConfiguration": {
+                "Type": "CANARY",
+                "WaitIntervalInSeconds": 60,
+                "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 50},
+            },
+            "TerminationWaitInSeconds": 60,
+        }
+    }
+
+    def config(name: str, variant: str, instance_type: str) -> str:
+        sagemaker.create_endpoint_config(
+            EndpointConfigName=name,
+            ProductionVariants=[
+                {
+                    "VariantName": variant,
+                    "ModelName": model,
+                    "InstanceType": instance_type,  # type: ignore[typeddict-item]
+                    "InitialInstanceCount": 2,
+                }
+            ],
+        )
+        return name
+
+    # Blue/green with guardrails needs the same variant name.
+    with pytest.raises(ClientError, match="keep the variant names"):
+        sagemaker.update_endpoint(
+            EndpointName=ENDPOINT,
+            EndpointConfigName=config("renamed", "Blue", "ml.m5.large"),
+            DeploymentConfig=canary,  # type: ignore[arg-type]
+        )
+    # A canary is at most half the new fleet.
+    too_big = json.loads(json.dumps(canary))
+    too_big["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]["CanarySize"]["Value"] = 60
+    with pytest.raises(ClientError, match="at most 50%"):
+        sagemaker.update_endpoint(
+            EndpointName=ENDPOINT,
+            EndpointConfigName=config("same", "AllTraffic", "ml.m5.large"),
+            DeploymentConfig=too_big,
+        )
+    # Inf1 endpoints fall back to all at once with no final baking.
+    phases: list[str] = []
+    stack.sagemaker.on_phase = lambda _endpoint, phase: phases.append(phase)
+    sagemaker.update_endpoint(
+        EndpointName=ENDPOINT,
+        EndpointConfigName=config("inferentia", "AllTraffic", "ml.inf1.xlarge"),
+        DeploymentConfig=canary,  # type: ignore[arg-type]
+    )
+    while stack.sagemaker.advance():
+        pass
+    assert phases == ["creating", "full", "terminating"]
+    assert stack.sagemaker.endpoints[ENDPOINT]["EndpointConfigName"] == "inferentia"
+
+
+def test_a_model_arriving_mid_canary_waits_and_then_updates_with_its_own_rollout(stack: LocalStack) -> None:
+    train(stack, "flowers-run1", {"epochs": "10"}, min_instances=2, max_instances=4)
+    stack.run_until_quiet()
+    linear = {"strategy": "linear", "size": 50, "wait_minutes": 3, "baking_minutes": 3}
+    arrived: list[str] = []
+
+    def third_model_arrives(_endpoint: str, phase: str) -> None:
+        if phase == "creating" and not arrived:
+            arrived.append(
+                train(
+                    stack, "flowers-run3", {"epochs": "22"}, min_instances=2, max_instances=4, rollout=linear
+                )
+            )
+
+    stack.sagemaker.on_phase = third_model_arrives
+    train(stack, "flowers-run2", {"epochs": "20"}, min_instances=2, max_instances=4, rollout=CANARY)
+    stack.run_until_quiet()
+
+    assert stack.failures == []
+    events = sagechain_events(stack)
+    assert events.count("Deployment Waiting") == 1
+    # Never interleaved: the second model went live before the third one's update started.
+    assert events[events.index("Deployment Waiting") :] == [
+        "Deployment Waiting",
+        "Model Live",
+        "Deployment Started",
+        "Model Live",
+    ]
+    assert live_model(stack)["training_job_name"] == arrived[0]
+    routing = stack.sagemaker.endpoints[ENDPOINT]["LastDeploymentConfig"]["BlueGreenUpdatePolicy"]
+    assert routing["TrafficRoutingConfiguration"]["Type"] == "LINEAR"
+    assert last(stack, "Model Live")["traffic"].startswith("linear steps of 50 % every 3 min up to 100 %")

@@ -8,9 +8,14 @@ from botocore.stub import Stubber
 from sagechain.adapters.cloudwatch import CloudWatchAlarms
 from sagechain.adapters.sagemaker_hosting import SageMakerHosting
 from sagechain.deployment.alarms import AlarmThresholds, alarm_names, delete_rollback_alarms, rollback_alarms
+from sagechain.deployment.expiry import ExpiryDue, expire_endpoint
 from sagechain.deployment.rollout import plan_update
 from sagechain.ports import BlueGreenUpdate, EndpointConfig, TrafficShift, Variant
 from sagechain.spec import DeploymentSpec, RolloutSpec
+from tests.deploy_fakes import ENDPOINT as FAKE_ENDPOINT
+from tests.deploy_fakes import JOB, RUN, FakeAutoscaler
+from tests.fakes import RecordingPublisher
+from tests.unit.test_expiry import DUE, RecordingHosting, expiring_store
 
 ENDPOINT = "sagechain-flowers"
 LIVE = EndpointConfig(
@@ -171,3 +176,40 @@ def test_update_endpoint_sends_a_deployment_config_botocore_accepts() -> None:
             },
         )
         SageMakerHosting(client).update_endpoint(ENDPOINT, "new", True, blue_green=update)
+
+
+class RecordingAlarms:
+    """RollbackAlarms in memory: what was put, fired and deleted."""
+
+    def __init__(self) -> None:
+        self.deleted: list[str] = []
+
+    def put(self, alarm: object, tags: dict[str, str]) -> None:
+        raise AssertionError("expiry puts no alarms")
+
+    def firing(self, names: list[str]) -> list[object]:
+        return []
+
+    def delete(self, names: list[str]) -> None:
+        self.deleted += names
+
+
+def test_an_expiring_endpoint_takes_its_rollback_alarms_with_it() -> None:
+    alarms, publisher = RecordingAlarms(), RecordingPublisher()
+    due = ExpiryDue(endpoint_name=FAKE_ENDPOINT, model_name=JOB, run_id=RUN, expires_at=DUE)
+
+    outcome = expire_endpoint(
+        due,
+        RecordingHosting(),
+        FakeAutoscaler(),
+        expiring_store(),
+        publisher,
+        "us-east-1",
+        DUE,
+        alarms=alarms,
+    )
+
+    assert outcome.outcome == "Model Expired"
+    assert alarms.deleted == alarm_names(FAKE_ENDPOINT)
+    [event] = publisher.events
+    assert f"rollback alarms of {FAKE_ENDPOINT}" in event.deleted  # type: ignore[attr-defined]
