@@ -8,13 +8,20 @@ from botocore.stub import Stubber
 from sagechain.adapters.cloudwatch import CloudWatchAlarms
 from sagechain.adapters.sagemaker_hosting import SageMakerHosting
 from sagechain.deployment.alarms import AlarmThresholds, alarm_names, delete_rollback_alarms, rollback_alarms
+from sagechain.deployment.bookkeeping import Outcome
+from sagechain.deployment.configure_autoscaling import configure_autoscaling
 from sagechain.deployment.expiry import ExpiryDue, expire_endpoint
 from sagechain.deployment.rollout import plan_update
-from sagechain.ports import BlueGreenUpdate, EndpointConfig, TrafficShift, Variant
+from sagechain.events import DeploymentFailed, DeploymentRolledBack
+from sagechain.names import resource_tags
+from sagechain.ports import BlueGreenUpdate, EndpointConfig, FiredAlarm, TrafficShift, Variant
+from sagechain.records import RolloutRecord
 from sagechain.spec import DeploymentSpec, RolloutSpec
 from tests.deploy_fakes import ENDPOINT as FAKE_ENDPOINT
-from tests.deploy_fakes import JOB, RUN, FakeAutoscaler
+from tests.deploy_fakes import JOB, RUN, FakeAutoscaler, endpoint_change, live_model, run_model
 from tests.fakes import RecordingPublisher
+from tests.runs import STACK_NAME
+from tests.unit.test_configure_autoscaling import CONFIG, OLD, Stage
 from tests.unit.test_expiry import DUE, RecordingHosting, expiring_store
 
 ENDPOINT = "sagechain-flowers"
@@ -25,6 +32,7 @@ LIVE = EndpointConfig(
 )
 NEW = Variant("AllTraffic", "new-model", "ml.m5.large")
 ALARMS = ("sagechain-flowers-rollback-5xx",)
+CANARY_TEXT = "canary 10 % for 10 min, then 100 %"
 
 
 def rollout(**fields: object) -> RolloutSpec:
@@ -213,3 +221,71 @@ def test_an_expiring_endpoint_takes_its_rollback_alarms_with_it() -> None:
     assert alarms.deleted == alarm_names(FAKE_ENDPOINT)
     [event] = publisher.events
     assert f"rollback alarms of {FAKE_ENDPOINT}" in event.deleted  # type: ignore[attr-defined]
+
+
+class FiringAlarms(RecordingAlarms):
+    """Rollback alarms of which the named ones are in ALARM."""
+
+    def __init__(self, fired: list[FiredAlarm]) -> None:
+        super().__init__()
+        self.fired = fired
+
+    def firing(self, names: list[str]) -> list[FiredAlarm]:  # type: ignore[override]
+        return [alarm for alarm in self.fired if alarm.name in names]
+
+
+def back_on_the_old_model(reason: str | None, alarms: RecordingAlarms) -> tuple[Stage, Outcome]:
+    """The old model is live, this run's update named the rollback alarms, and the endpoint is back in
+    service on the old configuration."""
+    stage = Stage()
+    in_flight = run_model().model_copy(
+        update={
+            "rollout": RolloutRecord(
+                traffic="canary 10 % for 10 min, then 100 %", alarms=alarm_names(FAKE_ENDPOINT)
+            )
+        }
+    )
+    stage.store.objects[f"models/{FAKE_ENDPOINT}/deploying.json"] = in_flight.model_dump_json().encode()
+    stage.store.objects[f"models/{FAKE_ENDPOINT}/model.json"] = live_model().model_dump_json().encode()
+    stage.store.objects["runs/older-run/model.json"] = live_model().model_dump_json().encode()
+    stage.store.objects["runs/older-run/training.json"] = stage.store.objects[f"runs/{RUN}/training.json"]
+    stage.store.objects["runs/older-run/spec.json"] = stage.store.objects[f"runs/{RUN}/spec.json"]
+    stage.sagemaker.resource_tags[OLD.arn] = resource_tags("older-run", STACK_NAME)
+    stage.sagemaker.put_endpoint("InService", OLD, reason=reason)
+    outcome = configure_autoscaling(
+        endpoint_change("IN_SERVICE", config=OLD.name),
+        stage.sagemaker,
+        stage.sagemaker,
+        stage.autoscaler,
+        stage.store,
+        stage.publisher,
+        CONFIG,
+        alarms=alarms,
+    )
+    return stage, outcome
+
+
+def test_an_update_rolled_back_by_its_alarm_is_announced_and_the_old_model_stays_live() -> None:
+    fired = FiredAlarm(
+        f"{FAKE_ENDPOINT}-rollback-latency-p99", "ModelLatency", "Threshold Crossed", (912_000.0,)
+    )
+
+    stage, _ = back_on_the_old_model(None, FiringAlarms([fired]))
+
+    [event] = stage.publisher.events
+    assert isinstance(event, DeploymentRolledBack)
+    assert (event.run_id, event.model_name, event.live_model_name) == (RUN, JOB, live_model().model_name)
+    assert [(a.alarm_name, a.values) for a in event.alarms] == [(fired.name, [912_000.0])]
+    assert event.traffic == CANARY_TEXT
+    assert stage.live == live_model()
+    assert f"models/{FAKE_ENDPOINT}/deploying.json" not in stage.store.objects
+    # Autoscaling is confirmed for the variant that serves.
+    assert (FAKE_ENDPOINT, "AllTraffic") in stage.autoscaler.targets
+
+
+def test_an_update_that_fell_back_without_an_alarm_is_still_a_deployment_failure() -> None:
+    stage, _ = back_on_the_old_model("Update failed: the new model failed health checks.", RecordingAlarms())
+
+    [event] = stage.publisher.events
+    assert isinstance(event, DeploymentFailed)
+    assert "failed health checks" in event.reason

@@ -81,11 +81,10 @@ def update_safety(
 ) -> UpdateSafety:
     """The spec's traffic shifting, with the endpoint's rollback alarms put for this update (none
     without a CloudWatch port: the update still shifts and bakes, nothing rolls it back)."""
-    names = (
-        arm_rollback_alarms(alarms, endpoint, variant, deployment, thresholds, tags)
-        if alarms is not None
-        else ()
-    )
+    # A spec.json from before deployment.rollout gets SageMaker's default update: nothing to watch.
+    if alarms is None or deployment.rollout.strategy is None:
+        return UpdateSafety(deployment.rollout)
+    names = arm_rollback_alarms(alarms, endpoint, variant, deployment, thresholds, tags)
     return UpdateSafety(deployment.rollout, names)
 
 
