@@ -27,11 +27,12 @@ config = AutoscalingConfig(
     price_overrides=settings.instance_price_overrides,
     alarm_thresholds=AlarmThresholds(settings.rollback_error_rate_percent, settings.predict_function_name),
 )
-# Keyed on what the event is about: the endpoint, the configuration it runs, the status, and why.
-# An update SageMaker rolls back returns the endpoint to service on the configuration it ran before,
-# whose InService was handled already: its FailureReason makes the return a new fact.
+# Keyed on what the event is about: the endpoint, the configuration it runs, the status, and when
+# the endpoint changed (and why). An update SageMaker rolls back returns the endpoint to service on
+# the configuration it ran before, whose InService was handled already: its LastModifiedTime (and
+# FailureReason) make the return a new fact, while the same change sent twice stays one.
 idempotency, once = once_per(
-    "[name, config_name, status, failure_reason]", settings.idempotency_table, "change"
+    "[name, config_name, status, failure_reason, modified_at]", settings.idempotency_table, "change"
 )
 
 

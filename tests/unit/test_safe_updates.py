@@ -1,6 +1,7 @@
 """Blue/green update requests and rollback alarms, checked against botocore's service models (Stubber)."""
 
 import json
+from datetime import UTC, datetime
 
 import boto3
 from botocore.stub import Stubber
@@ -12,11 +13,13 @@ from sagechain.deployment.bookkeeping import Outcome
 from sagechain.deployment.configure_autoscaling import configure_autoscaling
 from sagechain.deployment.expiry import ExpiryDue, expire_endpoint
 from sagechain.deployment.rollout import plan_update
+from sagechain.event_sources.sagemaker import state_change
 from sagechain.events import DeploymentFailed, DeploymentRolledBack
 from sagechain.names import resource_tags
 from sagechain.ports import BlueGreenUpdate, EndpointConfig, FiredAlarm, TrafficShift, Variant
 from sagechain.records import RolloutRecord
 from sagechain.spec import DeploymentSpec, RolloutSpec
+from tests.aws import sample_event
 from tests.deploy_fakes import ENDPOINT as FAKE_ENDPOINT
 from tests.deploy_fakes import JOB, RUN, FakeAutoscaler, endpoint_change, live_model, run_model
 from tests.fakes import RecordingPublisher
@@ -289,3 +292,19 @@ def test_an_update_that_fell_back_without_an_alarm_is_still_a_deployment_failure
     [event] = stage.publisher.events
     assert isinstance(event, DeploymentFailed)
     assert "failed health checks" in event.reason
+
+
+def test_an_endpoints_return_to_an_earlier_configuration_is_a_new_fact_a_repeat_is_not() -> None:
+    # configure_autoscaling is idempotent on [name, config_name, status, failure_reason, modified_at].
+    first = sample_event("configure_autoscaling", "endpoint_in_service")
+    rolled_back = json.loads(json.dumps(first))
+    rolled_back["detail"]["LastModifiedTime"] = first["detail"]["LastModifiedTime"] + 900_000
+
+    def key(event: dict[str, object]) -> tuple[object, ...]:
+        change = state_change(event)
+        assert change is not None
+        return (change.name, change.config_name, change.status, change.failure_reason, change.modified_at)
+
+    assert key(first) == key(json.loads(json.dumps(first)))
+    assert key(first) != key(rolled_back)
+    assert state_change(first).modified_at == datetime(2020, 6, 17, 16, 39, 54, 287000, tzinfo=UTC)  # type: ignore[union-attr]

@@ -151,6 +151,8 @@ class _EndpointDetail(_Detail):
     status: str = Field(alias="EndpointStatus")
     config_name: str | None = Field(default=None, alias="EndpointConfigName")
     pending: _PendingDeployment | None = Field(default=None, alias="PendingDeploymentSummary")
+    # Epoch milliseconds in AWS's samples; ISO 8601 read too.
+    modified_at: datetime | None = Field(default=None, alias="LastModifiedTime")
 
 
 class StateChange(BaseModel):
@@ -171,6 +173,10 @@ class StateChange(BaseModel):
     pending_config_name: str | None = None
     # Training jobs a tuning job launched (its trials).
     tuning_job_arn: str | None = None
+    # Endpoints: when the endpoint last changed (LastModifiedTime). The same state change sent twice
+    # carries the same time; an update SageMaker rolled back returns the endpoint to a configuration
+    # and status it had before, at a new time.
+    modified_at: datetime | None = None
 
     @property
     def endpoint_config_name(self) -> str | None:
@@ -219,7 +225,7 @@ def _change(
     name: str,
     arn: str,
     status: str,
-    **extra: str | None,
+    **extra: str | datetime | None,
 ) -> StateChange:
     return StateChange(
         kind=kind,
@@ -271,6 +277,7 @@ def _endpoint(envelope: BusEnvelope) -> StateChange:
         detail.status,
         config_name=detail.config_name,
         pending_config_name=detail.pending.endpoint_config_name if detail.pending else None,
+        modified_at=detail.modified_at,
     )
 
 
