@@ -68,7 +68,7 @@ from sagechain.ports import (
     Variant,
 )
 from sagechain.pricing import endpoint_hourly_cost
-from sagechain.records import ModelInfo, write_record
+from sagechain.records import ModelInfo, RolloutRecord, write_record
 
 IN_SERVICE = "inservice"
 FAILED = {"failed", "updaterollbackfailed"}
@@ -242,7 +242,7 @@ class _Stage:
             endpoint_config_name=endpoint.config_name,
             hourly_cost=cost,
             expires_at=expires_at,
-            traffic=f"{rollout.traffic}; no alarm fired" if rollout is not None else None,
+            traffic=_traffic(rollout),
             instances_before=rollout.instances_before if rollout is not None else None,
             instances_after=endpoint.instance_count,
         )
@@ -489,6 +489,15 @@ class _Stage:
         if not keep_in_flight:
             self.store.delete(deploying_key(endpoint_name))
         return event
+
+
+def _traffic(rollout: RolloutRecord | None) -> str | None:
+    """How the update that went live moved traffic, and whether its rollback alarms stayed quiet."""
+    if rollout is None:
+        return None
+    return (
+        f"{rollout.traffic}; no alarm fired" if rollout.alarms else f"{rollout.traffic}; no rollback alarms"
+    )
 
 
 def _previous(live: ModelInfo | None, new: ModelInfo) -> ModelInfo | None:
