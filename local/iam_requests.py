@@ -3,7 +3,8 @@
 Each operation a function calls has an entry here, written from the Service Authorization
 Reference (https://docs.aws.amazon.com/service-authorization/latest/reference/): list_amazons3.html,
 list_amazondynamodb.html, list_amazonsns.html, list_amazonsqs.html, list_amazoneventbridge.html,
-list_amazonsagemaker.html, list_applicationautoscaling.html, list_amazoneventbridgescheduler.html.
+list_amazonsagemaker.html, list_applicationautoscaling.html, list_amazoneventbridgescheduler.html,
+list_amazoncloudwatch.html.
 An operation without an entry is refused (NoIamMappingError): nothing is allowed because nobody
 wrote down what it needs.
 """
@@ -397,9 +398,16 @@ def _update_endpoint(call: Call, resources: Resources) -> Authorization:
         _sagemaker_arn(call, "endpoint", call.params["EndpointName"]),
         _sagemaker_arn(call, "endpoint-config", call.params["EndpointConfigName"]),
     ]
-    return _one(
-        *(Request("sagemaker:UpdateEndpoint", arn, _resource_tags(resources.tags(arn))) for arn in arns)
-    )
+    requests = [Request("sagemaker:UpdateEndpoint", arn, _resource_tags(resources.tags(arn))) for arn in arns]
+    # Auto-rollback alarms: the caller must be allowed to describe them ("Ensure that your IAM
+    # execution role has permission to perform the cloudwatch:DescribeAlarms action on the auto-rollback
+    # alarms": https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-configuration.html).
+    rollback = (call.params.get("DeploymentConfig") or {}).get("AutoRollbackConfiguration") or {}
+    requests += [
+        Request("cloudwatch:DescribeAlarms", _alarm_arn(call, alarm["AlarmName"]))
+        for alarm in rollback.get("Alarms", [])
+    ]
+    return Authorization(requests)
 
 
 @_maps("sagemaker", "UpdateEndpointWeightsAndCapacities")
@@ -502,3 +510,29 @@ def _put_scaling_policy(call: Call, resources: Resources) -> Authorization:
         Request("cloudwatch:PutMetricAlarm", _alarm(call)),
         Request("cloudwatch:DeleteAlarms", _alarm(call)),
     )
+
+
+# ------------------------------------------------------------------ CloudWatch (list_amazoncloudwatch.html)
+# Alarms are resources alarm:<name>. PutMetricAlarm takes aws:RequestTag/aws:TagKeys, and an alarm
+# created with tags needs cloudwatch:TagResource too (CloudWatch guide, "Alarms and tagging").
+def _alarm_arn(call: Call, name: str) -> str:
+    return call.arn("cloudwatch", f"alarm:{name}")
+
+
+@_maps("cloudwatch", "PutMetricAlarm")
+def _put_alarm(call: Call, _: Resources) -> Authorization:
+    arn = _alarm_arn(call, call.params["AlarmName"])
+    tags = {tag["Key"]: tag["Value"] for tag in call.params.get("Tags", [])}
+    requests = [Request("cloudwatch:PutMetricAlarm", arn, _request_tags(tags))]
+    if tags:
+        requests.append(Request("cloudwatch:TagResource", arn, _request_tags(tags)))
+    return Authorization(requests)
+
+
+@_maps("cloudwatch", "DescribeAlarms", "DeleteAlarms")
+def _named_alarms(call: Call, _: Resources) -> Authorization:
+    names = call.params.get("AlarmNames") or []
+    if not names:
+        # DescribeAlarms without names (or by prefix) lists every alarm it may see: resource "*".
+        return _one(Request(f"cloudwatch:{call.operation}", "*"))
+    return _one(*(Request(f"cloudwatch:{call.operation}", _alarm_arn(call, name)) for name in names))

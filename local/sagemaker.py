@@ -210,6 +210,12 @@ class EmulatedSageMaker:
     endpoint_configs: dict[str, dict[str, Any]] = field(default_factory=dict)
     endpoints: dict[str, dict[str, Any]] = field(default_factory=dict)
     pending: list[Callable[[], None]] = field(default_factory=list)
+    # Blue/green updates (added for issue 16): called with (endpoint, phase) as each phase of an update
+    # with a DeploymentConfig starts ("creating", "canary", "linear-<n>", "full", "baking",
+    # "terminating"), so a test can put an alarm into ALARM mid-canary; and, per endpoint, the
+    # instances serving after every step (old and new fleets together while both are up).
+    on_phase: Callable[[str, str], None] = lambda _endpoint, _phase: None
+    serving: dict[str, list[int]] = field(default_factory=dict)
 
     # ------------------------------------------------------------ wiring
     def install(self) -> "EmulatedSageMaker":
@@ -673,6 +679,7 @@ class EmulatedSageMaker:
             "CreationTime": now,
             "LastModifiedTime": now,
             "Tags": _tags(params),
+            "InstanceCount": _initial_count(config),
         }
         self.pending.append(lambda: self._endpoint_in_service(name))
         return {"EndpointArn": arn}
@@ -685,12 +692,189 @@ class EmulatedSageMaker:
                 "ValidationException",
                 f'Cannot update in-progress endpoint "{endpoint["EndpointArn"]}".',
             )
-        self._existing_config(params["EndpointConfigName"])
-        endpoint.update(
-            EndpointStatus="Updating", LastModifiedTime=_now(), PendingConfig=params["EndpointConfigName"]
+        new = self._existing_config(params["EndpointConfigName"])
+        old = self.endpoint_configs.get(endpoint["EndpointConfigName"], {})
+        same_variants = _variant_names(old) == _variant_names(new)
+        # RetainAllVariantProperties keeps each variant's DesiredInstanceCount (autoscaling's) when the
+        # variant stays (UpdateEndpoint, API reference); otherwise the configuration's count applies.
+        green = (
+            endpoint["InstanceCount"]
+            if params.get("RetainAllVariantProperties") and same_variants
+            else _initial_count(new)
         )
-        self.pending.append(lambda: self._endpoint_in_service(params["EndpointName"]))
+        deployment = params.get("DeploymentConfig")
+        phases = (
+            None if deployment is None else self._blue_green_phases(endpoint, old, new, deployment, green)
+        )
+        endpoint.update(
+            EndpointStatus="Updating",
+            LastModifiedTime=_now(),
+            PendingConfig=params["EndpointConfigName"],
+            GreenCount=green,
+        )
+        if deployment is not None:
+            endpoint["LastDeploymentConfig"] = deployment
+        name = params["EndpointName"]
+        if phases is None:
+            self.pending.append(lambda: self._endpoint_in_service(name))
+        else:
+            self.pending.append(lambda: self._phase(name, phases, 0))
         return {"EndpointArn": endpoint["EndpointArn"]}
+
+    def _blue_green_phases(
+        self,
+        endpoint: dict[str, Any],
+        old: dict[str, Any],
+        new: dict[str, Any],
+        deployment: dict[str, Any],
+        green: int,
+    ) -> list["_Phase"]:
+        """The phases of a blue/green update, after SageMaker's rules for deployment guardrails
+        (https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-blue-green.html and the
+        canary, linear and exclusions pages): the same variant names; a canary of at most half the new
+        fleet; linear steps of 10-50 % of it; named alarms that exist. Inf1 endpoints fall back to all at
+        once with no final baking. Refusals are ValidationException (their wording is the emulation's)."""
+        policy = deployment.get("BlueGreenUpdatePolicy") or {}
+        routing = policy.get("TrafficRoutingConfiguration") or {
+            "Type": "ALL_AT_ONCE",
+            "WaitIntervalInSeconds": 0,
+        }
+        if _variant_names(old) != _variant_names(new):
+            raise ApiError(
+                "ValidationException",
+                "Deployment guardrails require the new endpoint configuration to keep the variant names of "
+                f"the current one ({', '.join(_variant_names(old))}); got {', '.join(_variant_names(new))}.",
+            )
+        alarms = [
+            a["AlarmName"] for a in (deployment.get("AutoRollbackConfiguration") or {}).get("Alarms", [])
+        ]
+        if alarms:
+            found = boto3.client("cloudwatch", region_name=REGION).describe_alarms(AlarmNames=alarms)
+            missing = set(alarms) - {a["AlarmName"] for a in found.get("MetricAlarms", [])}
+            if missing:
+                raise ApiError(
+                    "ValidationException", f"Could not find CloudWatch alarms: {', '.join(sorted(missing))}."
+                )
+        types = {
+            v.get("InstanceType", "")
+            for v in [*old.get("ProductionVariants", []), *new.get("ProductionVariants", [])]
+        }
+        kind, wait = routing["Type"], routing.get("WaitIntervalInSeconds", 0)
+        baking = policy.get("TerminationWaitInSeconds", 0)
+        if any(t.startswith("ml.inf1.") for t in types):
+            kind, baking = "ALL_AT_ONCE", 0  # the documented fallback: all at once, no final baking
+        blue = endpoint["InstanceCount"]
+        phases = [_Phase("creating", "Creating", f"Launching {green} instance(s).", blue + green)]
+        if kind == "CANARY":
+            canary = _capacity(routing["CanarySize"], green)
+            if _share(routing["CanarySize"], canary, green) > 50:
+                raise ApiError(
+                    "ValidationException",
+                    f"The canary size ({canary} instance(s)) must be at most 50% of the new fleet ({green}).",
+                )
+            phases += [
+                _Phase(
+                    "canary",
+                    "ActivatingTraffic",
+                    f"Activating traffic on canary capacity of {canary} instance(s).",
+                    blue + green,
+                ),
+                _Phase(
+                    "canary-baking",
+                    "Baking",
+                    f"Baking for {wait} seconds (WaitIntervalInSeconds) with traffic enabled on canary "
+                    f"capacity of {canary} instance(s).",
+                    blue + green,
+                    alarms,
+                ),
+            ]
+        elif kind == "LINEAR":
+            step = _capacity(routing["LinearStepSize"], green)
+            if not 10 <= _share(routing["LinearStepSize"], step, green) <= 50:
+                raise ApiError(
+                    "ValidationException",
+                    f"The linear step size ({step} instance(s)) must be 10-50% of the new fleet ({green}).",
+                )
+            active = 0
+            while active + step < green:
+                active += step
+                phases += [
+                    _Phase(
+                        f"linear-{active}",
+                        "ActivatingTraffic",
+                        f"Activating traffic on {active} instance(s).",
+                        blue + green,
+                    ),
+                    _Phase(
+                        f"linear-{active}-baking",
+                        "Baking",
+                        f"Baking for {wait} seconds (WaitIntervalInSeconds) with traffic enabled on {active} "
+                        "instance(s).",
+                        blue + green,
+                        alarms,
+                    ),
+                ]
+        phases.append(
+            _Phase(
+                "full",
+                "ActivatingTraffic",
+                f"Activating traffic on full capacity of {green} instance(s).",
+                blue + green,
+            )
+        )
+        if baking:
+            phases.append(
+                _Phase(
+                    "baking",
+                    "Baking",
+                    f"Baking for {baking} seconds (TerminationWaitInSeconds) with traffic enabled on full "
+                    f"capacity of {green} instance(s).",
+                    blue + green,
+                    alarms,
+                )
+            )
+        phases.append(_Phase("terminating", "Deleting", f"Terminating {blue} instance(s).", green))
+        return phases
+
+    def _phase(self, name: str, phases: list["_Phase"], index: int) -> None:
+        """One phase of a blue/green update: the deployment state change SageMaker sends, then the alarms
+        watched in a baking period (one in ALARM rolls all traffic back), then the next phase."""
+        endpoint = self.endpoints.get(name)
+        if endpoint is None or "PendingConfig" not in endpoint:
+            return  # deleted meanwhile
+        phase = phases[index]
+        endpoint["Phase"] = phase
+        self.on_phase(name, phase.name)
+        self.serving.setdefault(name, []).append(phase.serving)
+        self.emit(
+            "SageMaker Endpoint Deployment State Change",
+            _jsonable(self._state_detail(name, "UPDATING")),
+            [endpoint["EndpointArn"]],
+        )
+        if phase.alarms:
+            cloudwatch = boto3.client("cloudwatch", region_name=REGION)
+            alarms = cloudwatch.describe_alarms(AlarmNames=list(phase.alarms)).get("MetricAlarms", [])
+            fired = sorted(a["AlarmName"] for a in alarms if a["StateValue"] == "ALARM")
+            if fired:
+                self._roll_back(name, fired)
+                return
+        if index + 1 < len(phases):
+            self.pending.append(lambda: self._phase(name, phases, index + 1))
+        else:
+            self.pending.append(lambda: self._endpoint_in_service(name))
+
+    def _roll_back(self, name: str, fired: list[str]) -> None:
+        """Auto-rollback: all traffic back on the old fleet, the new one terminated; the endpoint returns to
+        service on its previous configuration, DescribeEndpoint's FailureReason naming the alarms."""
+        endpoint = self.endpoints[name]
+        for key in ("PendingConfig", "Phase", "GreenCount"):
+            endpoint.pop(key, None)
+        endpoint["FailureReason"] = (
+            f"Endpoint update was rolled back because alarm(s) {', '.join(fired)} went into ALARM state "
+            "during the deployment."
+        )
+        self.serving.setdefault(name, []).append(endpoint["InstanceCount"])
+        self.pending.append(lambda: self._endpoint_in_service(name))
 
     def _op_DescribeEndpoint(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
         endpoint = self._get(self.endpoints, params["EndpointName"], "Endpoint")
@@ -701,25 +885,66 @@ class EmulatedSageMaker:
                     "VariantName": variant["VariantName"],
                     "CurrentWeight": 1.0,
                     "DesiredWeight": 1.0,
-                    "CurrentInstanceCount": variant.get("InitialInstanceCount", 1),
-                    "DesiredInstanceCount": variant.get("InitialInstanceCount", 1),
+                    "CurrentInstanceCount": endpoint.get(
+                        "InstanceCount", variant.get("InitialInstanceCount", 1)
+                    ),
+                    "DesiredInstanceCount": endpoint.get(
+                        "InstanceCount", variant.get("InitialInstanceCount", 1)
+                    ),
                 }
                 for variant in config.get("ProductionVariants", [])
             ]
             if endpoint["EndpointStatus"] != "Creating"
             else []
         )
-        described = {k: v for k, v in endpoint.items() if k not in {"Tags", "PendingConfig"}}
+        described = {k: v for k, v in endpoint.items() if k not in _INTERNAL}
         if variants:
             described["ProductionVariants"] = variants
+        phase = endpoint.get("Phase")
+        if phase is not None:
+            green = endpoint["GreenCount"]
+            pending_variants = self.endpoint_configs[endpoint["PendingConfig"]].get("ProductionVariants", [])
+            described["PendingDeploymentSummary"] = {
+                "EndpointConfigName": endpoint["PendingConfig"],
+                "StartTime": endpoint["LastModifiedTime"],
+                "ProductionVariants": [
+                    {
+                        "VariantName": v["VariantName"],
+                        "CurrentInstanceCount": green,
+                        "DesiredInstanceCount": green,
+                        "VariantStatus": [
+                            {"Status": phase.status, "StatusMessage": phase.message, "StartTime": _now()}
+                        ],
+                    }
+                    for v in pending_variants
+                ],
+            }
         return described
 
+    def scale(self, name: str, instances: int) -> None:
+        """What autoscaling does (UpdateEndpointWeightsAndCapacities): the endpoint now serves `instances`."""
+        self.endpoints[name]["InstanceCount"] = instances
+        self.serving.setdefault(name, []).append(instances)
+
     def _endpoint_in_service(self, name: str) -> None:
-        endpoint = self.endpoints[name]
+        endpoint = self.endpoints.get(name)
+        if endpoint is None:
+            return  # deleted meanwhile
         if "PendingConfig" in endpoint:
             endpoint["EndpointConfigName"] = endpoint.pop("PendingConfig")
+            endpoint["InstanceCount"] = endpoint.pop("GreenCount", endpoint["InstanceCount"])
+            endpoint.pop("FailureReason", None)
+        endpoint.pop("Phase", None)
         endpoint.update(EndpointStatus="InService", LastModifiedTime=_now())
-        variants = self._op_DescribeEndpoint({"EndpointName": name}).get("ProductionVariants", [])
+        self.serving.setdefault(name, []).append(endpoint["InstanceCount"])
+        detail = self._state_detail(name, "IN_SERVICE")
+        self.emit("SageMaker Endpoint State Change", _jsonable(detail), [endpoint["EndpointArn"]])
+
+    def _state_detail(self, name: str, status: str) -> dict[str, Any]:
+        """An endpoint state change's detail, as SageMaker's documented samples shape it."""
+        endpoint = self.endpoints[name]
+        described = self._op_DescribeEndpoint({"EndpointName": name})
+        variants = described.get("ProductionVariants", [])
         detail = {
             "EndpointName": name,
             "EndpointArn": endpoint["EndpointArn"],
@@ -733,12 +958,15 @@ class EmulatedSageMaker:
                 for v in variants
             ],
             # The event spells statuses its own way (IN_SERVICE), not as DescribeEndpoint does.
-            "EndpointStatus": "IN_SERVICE",
+            "EndpointStatus": status,
             "CreationTime": endpoint["CreationTime"],
             "LastModifiedTime": endpoint["LastModifiedTime"],
             "Tags": {tag["Key"]: tag["Value"] for tag in endpoint["Tags"]},
         }
-        self.emit("SageMaker Endpoint State Change", _jsonable(detail), [endpoint["EndpointArn"]])
+        for key in ("PendingDeploymentSummary", "FailureReason"):
+            if key in described:
+                detail[key] = described[key]
+        return detail
 
     def _op_ListTags(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
         arn = params["ResourceArn"]
@@ -958,6 +1186,42 @@ def _secondary(job: dict[str, Any], status: str, message: str, ended: bool = Fal
 
 def _epoch_ms(moment: datetime) -> str:
     return str(int(moment.timestamp() * 1000))
+
+
+@dataclass(frozen=True)
+class _Phase:
+    """One phase of a blue/green update: its name, the variant status SageMaker reports, the instances
+    serving, and the alarms watched (baking periods only)."""
+
+    name: str
+    status: str
+    message: str
+    serving: int
+    alarms: tuple[str, ...] | list[str] = ()
+
+
+# Kept on an emulated endpoint, never part of DescribeEndpoint's answer.
+_INTERNAL = {"Tags", "PendingConfig", "Phase", "GreenCount", "InstanceCount"}
+
+
+def _variant_names(config: dict[str, Any]) -> list[str]:
+    return sorted(v["VariantName"] for v in config.get("ProductionVariants", []))
+
+
+def _initial_count(config: dict[str, Any]) -> int:
+    return sum(int(v.get("InitialInstanceCount", 1)) for v in config.get("ProductionVariants", [])) or 1
+
+
+def _capacity(size: dict[str, Any], fleet: int) -> int:
+    """A CapacitySize in instances of the new fleet (CAPACITY_PERCENT rounds down, at least one)."""
+    if size["Type"] == "INSTANCE_COUNT":
+        return int(size["Value"])
+    return max(1, fleet * int(size["Value"]) // 100)
+
+
+def _share(size: dict[str, Any], instances: int, fleet: int) -> float:
+    """The canary's or step's share of the new fleet, in percent, as the request states it."""
+    return float(size["Value"]) if size["Type"] == "CAPACITY_PERCENT" else 100 * instances / fleet
 
 
 def _jsonable(value: Any) -> Any:

@@ -12,7 +12,15 @@ from datetime import UTC, datetime
 from sagechain.errors import ResourceMissingError
 from sagechain.event_sources.sagemaker import JobKind, StateChange
 from sagechain.names import resource_tags
-from sagechain.ports import EndpointConfig, EndpointState, ScalableTarget, TrainedJob, TuningOutcome, Variant
+from sagechain.ports import (
+    BlueGreenUpdate,
+    EndpointConfig,
+    EndpointState,
+    ScalableTarget,
+    TrainedJob,
+    TuningOutcome,
+    Variant,
+)
 from sagechain.records import ModelInfo, TrainingRecord
 from sagechain.spec import DatasetSpec
 from tests.fakes import MemoryDeploymentStore
@@ -152,6 +160,7 @@ class FakeAutoscaler:
 
     targets: dict[tuple[str, str], ScalableTarget] = field(default_factory=dict)
     policies: dict[tuple[str, str], tuple[str, float, int, int]] = field(default_factory=dict)
+    scale_in_disabled: dict[tuple[str, str], bool] = field(default_factory=dict)
     calls: Counter[str] = field(default_factory=Counter)
 
     def registered(self, endpoint: str, variant: str) -> ScalableTarget | None:
@@ -175,8 +184,10 @@ class FakeAutoscaler:
         target_per_instance: float,
         scale_in_cooldown: int,
         scale_out_cooldown: int,
+        disable_scale_in: bool = False,
     ) -> None:
         self.calls["PutScalingPolicy"] += 1
+        self.scale_in_disabled[(endpoint, variant)] = disable_scale_in
         if (endpoint, variant) not in self.targets:
             raise no_scalable_target(endpoint, variant).refused()
         self.policies[(endpoint, variant)] = (
@@ -200,6 +211,7 @@ class FakeSageMaker:
     endpoints: dict[str, EndpointState] = field(default_factory=dict)
     calls: Counter[str] = field(default_factory=Counter)
     updates: list[tuple[str, str, bool]] = field(default_factory=list)
+    blue_green: list[BlueGreenUpdate | None] = field(default_factory=list)
     # Application Auto Scaling, which SageMaker consults before an UpdateEndpoint.
     scaling: FakeAutoscaler = field(default_factory=FakeAutoscaler)
 
@@ -274,8 +286,15 @@ class FakeSageMaker:
         self.resource_tags[f"{ARN}:endpoint/{name.lower()}"] = dict(tags)
         return True
 
-    def update_endpoint(self, name: str, config_name: str, retain_variant_properties: bool) -> None:
+    def update_endpoint(
+        self,
+        name: str,
+        config_name: str,
+        retain_variant_properties: bool,
+        blue_green: BlueGreenUpdate | None = None,
+    ) -> None:
         self.calls["UpdateEndpoint"] += 1
+        self.blue_green.append(blue_green)
         if name not in self.endpoints:
             raise missing_endpoint("UpdateEndpoint", name).refused()
         current = self.endpoints[name]

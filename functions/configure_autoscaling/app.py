@@ -5,11 +5,13 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sagechain.adapters.autoscaling import ApplicationAutoScaling
+from sagechain.adapters.cloudwatch import CloudWatchAlarms
 from sagechain.adapters.events import EventBridgePublisher
 from sagechain.adapters.idempotency import once_per
 from sagechain.adapters.s3 import S3ObjectStore
 from sagechain.adapters.sagemaker_hosting import SageMakerHosting
 from sagechain.adapters.scheduler import EventBridgeSchedules
+from sagechain.deployment.alarms import AlarmThresholds
 from sagechain.deployment.configure_autoscaling import AutoscalingConfig, configure_autoscaling
 from sagechain.deployment.settings import ConfigureAutoscalingSettings
 from sagechain.event_sources.drops import detail_type
@@ -23,9 +25,15 @@ config = AutoscalingConfig(
     settings.predict_url_template,
     settings.stack_name,
     price_overrides=settings.instance_price_overrides,
+    alarm_thresholds=AlarmThresholds(settings.rollback_error_rate_percent, settings.predict_function_name),
 )
-# Keyed on what the event is about: the endpoint, the configuration it runs, the status.
-idempotency, once = once_per("[name, config_name, status]", settings.idempotency_table, "change")
+# Keyed on what the event is about: the endpoint, the configuration it runs, the status, and when
+# the endpoint changed (and why). An update SageMaker rolls back returns the endpoint to service on
+# the configuration it ran before, whose InService was handled already: its LastModifiedTime (and
+# FailureReason) make the return a new fact, while the same change sent twice stays one.
+idempotency, once = once_per(
+    "[name, config_name, status, failure_reason, modified_at]", settings.idempotency_table, "change"
+)
 
 
 @once
@@ -41,6 +49,7 @@ def configure(change: StateChange) -> dict[str, Any]:
         publisher=EventBridgePublisher(settings.event_bus_name, settings.stack_id),
         config=config,
         schedules=EventBridgeSchedules(settings.expiry_function_arn, settings.expiry_role_arn),
+        alarms=CloudWatchAlarms(),
     )
     logger.info(outcome.outcome, extra={"reason": outcome.reason})
     count(outcome.outcome)

@@ -7,6 +7,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sagechain.adapters.autoscaling import ApplicationAutoScaling
+from sagechain.adapters.cloudwatch import CloudWatchAlarms
 from sagechain.adapters.events import EventBridgePublisher
 from sagechain.adapters.idempotency import once_per
 from sagechain.adapters.s3 import S3ObjectStore
@@ -51,6 +52,7 @@ def _stage() -> dict[str, Any]:
         "store": S3ObjectStore(settings.data_bucket),
         "publisher": EventBridgePublisher(settings.event_bus_name, settings.stack_id),
         "config": config,
+        "alarms": CloudWatchAlarms(),
     }
 
 

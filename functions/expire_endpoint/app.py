@@ -7,6 +7,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from sagechain.adapters.autoscaling import ApplicationAutoScaling
+from sagechain.adapters.cloudwatch import CloudWatchAlarms
 from sagechain.adapters.events import EventBridgePublisher
 from sagechain.adapters.s3 import S3ObjectStore
 from sagechain.adapters.sagemaker_hosting import SageMakerHosting
@@ -39,6 +40,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         publisher=EventBridgePublisher(settings.event_bus_name, settings.stack_id),
         region=hosting.region,
         now=datetime.now(UTC),
+        alarms=CloudWatchAlarms(),
     )
     logger.info(outcome.outcome, extra={"reason": outcome.reason})
     count(outcome.outcome)

@@ -14,6 +14,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sagechain.adapters.autoscaling import ApplicationAutoScaling
+from sagechain.adapters.cloudwatch import CloudWatchAlarms
 from sagechain.adapters.events import EventBridgePublisher
 from sagechain.adapters.runs_table import DynamoRunStore
 from sagechain.adapters.s3 import S3ObjectStore
@@ -66,6 +67,7 @@ def deletion() -> DeleteModelService:
         ApplicationAutoScaling({}),
         EventBridgePublisher(settings.event_bus_name, settings.stack_id),
         lambda: datetime.now(UTC),
+        CloudWatchAlarms(),
     )
 
 

@@ -7,6 +7,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from sagechain.adapters.autoscaling import ApplicationAutoScaling
 from sagechain.adapters.cfn_response import TIMEOUT_SECONDS, send_response
 from sagechain.adapters.clients import TEARDOWN_CALL_MAX_SECONDS, teardown_client
+from sagechain.adapters.cloudwatch import CloudWatchAlarms
 from sagechain.adapters.sagemaker_control import SageMakerJobStopper
 from sagechain.adapters.sagemaker_hosting import SageMakerHosting
 from sagechain.adapters.scheduler import EventBridgeSchedules
@@ -31,6 +32,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         jobs=SageMakerJobStopper(sagemaker),
         autoscaling=ApplicationAutoScaling({}, teardown_client("application-autoscaling")),
         schedules=EventBridgeSchedules(settings.expiry_function_arn, None, teardown_client("scheduler")),
+        alarms=CloudWatchAlarms(teardown_client("cloudwatch")),
     )
     response = handle_custom_resource(
         request,

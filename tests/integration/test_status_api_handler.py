@@ -255,7 +255,7 @@ def test_a_failure_inside_answers_500_without_a_stack_trace(api: ModuleType) -> 
 def test_the_resolver_describes_its_routes_and_errors_in_openapi(api: ModuleType) -> None:
     schema = json.loads(api.app.get_openapi_json_schema(title="sagechain status"))
 
-    assert set(schema["paths"]) == {"/runs", "/runs/{run_id}", "/models/{model}"}
+    assert set(schema["paths"]) == {"/runs", "/runs/{run_id}", "/runs/{run_id}/artifacts", "/models/{model}"}
     not_found = schema["paths"]["/runs/{run_id}"]["get"]["responses"]["404"]
     assert not_found["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorResponse")
     assert {"RunPage", "RunDetail", "ModelStatus"} <= set(schema["components"]["schemas"])

@@ -356,6 +356,7 @@ def test_in_service_endpoint_gets_the_specs_scaling_as_validated_requests(client
                 },
                 "ScaleInCooldown": 300,
                 "ScaleOutCooldown": 60,
+                "DisableScaleIn": False,
             },
         },
     )

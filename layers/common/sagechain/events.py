@@ -290,6 +290,42 @@ class ModelLive(SagechainEvent):
             "absent when it never expires. A newer model going live restarts the count."
         ),
     )
+    traffic: str | None = Field(
+        default=None,
+        description="How the update moved traffic to this model (absent for a new endpoint).",
+    )
+    instances_before: int | None = Field(
+        default=None, description="Instances serving before the update (absent for a new endpoint)."
+    )
+    instances_after: int | None = Field(default=None, description="Instances serving now.")
+
+
+class FiredAlarmDetail(BaseModel):
+    """A rollback alarm that fired during an update: its metric, CloudWatch's reason, the values."""
+
+    model_config = ConfigDict(frozen=True)
+
+    alarm_name: str
+    metric: str
+    reason: str
+    values: list[float] = Field(default_factory=list)
+    threshold: float | None = None
+
+
+class DeploymentRolledBack(SagechainEvent):
+    """SageMaker rolled an update back (an alarm fired while traffic shifted or baked): the model live
+    before stays live and this run's model is not promoted. run_id and dataset are the rolled-back run's."""
+
+    DETAIL_TYPE: ClassVar[str] = "Deployment Rolled Back"
+
+    endpoint_name: str
+    model_name: str = Field(description="The model that was rolled back.")
+    live_model_name: str = Field(description="The model that stays live.")
+    live_run_id: str
+    alarms: list[FiredAlarmDetail] = Field(default_factory=list)
+    traffic: str | None = Field(default=None, description="How the update was moving traffic.")
+    reason: str
+    console_url: str
 
 
 class ModelExpired(SagechainEvent):
@@ -404,6 +440,7 @@ SAGECHAIN_EVENTS: tuple[type[SagechainEvent], ...] = (
     DeploymentStarted,
     DeploymentRejected,
     DeploymentFailed,
+    DeploymentRolledBack,
     ModelLive,
     RunStopped,
     RunRetried,

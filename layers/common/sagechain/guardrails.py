@@ -19,7 +19,16 @@ from sagechain.ports import ObjectStore
 from sagechain.pricing import is_public_workforce
 from sagechain.records import ModelInfo, read_record
 from sagechain.settings import EnvironmentSettings, NamePrefix, OptionalStr
-from sagechain.spec import DatasetSpec, DeploymentSpec, LabelingMode, TrainingSpec
+from sagechain.spec import (
+    CANARY_MAX_PERCENT,
+    LINEAR_MAX_PERCENT,
+    LINEAR_MIN_PERCENT,
+    DatasetSpec,
+    DeploymentSpec,
+    LabelingMode,
+    RolloutStrategy,
+    TrainingSpec,
+)
 
 HOUR = 3600
 # CreateTrainingJob's MaxWaitTimeInSeconds is at most 28 days; without max_wait_seconds a spot
@@ -81,6 +90,12 @@ class Guardrails(EnvironmentSettings):
     default_workteam_arn: OptionalStr = Field(default=None, alias="DEFAULT_WORKTEAM_ARN")
     max_run_cost_usd: Decimal = Field(alias="MAX_RUN_COST_USD", ge=0)
     instance_price_overrides: PriceOverrides = Field(alias="INSTANCE_PRICE_OVERRIDES")
+    # deployment.rollout and deployment.max_latency_p99_ms (stack parameters MaxRolloutBakingMinutes,
+    # MaxRolloutMinutes, MaxModelLatencyMs). SageMaker caps an update at 8 hours
+    # (MaximumExecutionTimeoutInSeconds 28,800); an hour of it is left for provisioning.
+    max_rollout_baking_minutes: int = Field(default=60, alias="MAX_ROLLOUT_BAKING_MINUTES", ge=0, le=60)
+    max_rollout_minutes: int = Field(default=240, alias="MAX_ROLLOUT_MINUTES", ge=0, le=420)
+    max_model_latency_ms: int = Field(default=5_000, alias="MAX_MODEL_LATENCY_MS", gt=0)
 
     def image_repository_prefixes(self) -> tuple[str, ...]:
         """Where custom training images may come from: the parameter's list, else this
@@ -197,6 +212,59 @@ def ttl_violations(deployment: DeploymentSpec, max_hours: int) -> list[str]:
     ]
 
 
+def rollout_violations(deployment: DeploymentSpec, bounds: Guardrails) -> list[str]:
+    """An update that would bake or take longer, or tolerate more latency, than the stack allows, or
+    a canary or linear step outside SageMaker's rules (the spec has its defaults)."""
+    rollout, found = deployment.rollout, []
+    baking = rollout.baking_minutes or 0
+    if baking > bounds.max_rollout_baking_minutes:
+        found.append(
+            _at_most(
+                "deployment.rollout.baking_minutes",
+                baking,
+                bounds.max_rollout_baking_minutes,
+                "MaxRolloutBakingMinutes",
+                " minutes",
+            )
+        )
+    size, strategy = rollout.step_size(), rollout.strategy
+    if rollout.size_unit == "percent" and strategy == RolloutStrategy.CANARY and size > CANARY_MAX_PERCENT:
+        found.append(
+            f"deployment.rollout.size is {size} %; a canary is at most {CANARY_MAX_PERCENT} % of the new "
+            "fleet "
+            "(SageMaker deployment guardrails)"
+        )
+    if (
+        rollout.size_unit == "percent"
+        and strategy == RolloutStrategy.LINEAR
+        and not (LINEAR_MIN_PERCENT <= size <= LINEAR_MAX_PERCENT)
+    ):
+        found.append(
+            f"deployment.rollout.size is {size} %; a linear step is "
+            f"{LINEAR_MIN_PERCENT}-{LINEAR_MAX_PERCENT} % "
+            "of the new fleet (SageMaker deployment guardrails)"
+        )
+    fleet = deployment.min_instances
+    total, most = rollout.total_minutes(fleet), bounds.max_rollout_minutes
+    if total > most:
+        shifts = rollout.shifts(fleet)
+        unit = "%" if rollout.size_unit == "percent" else " instances"
+        how = (
+            f"a linear step of {size}{unit} every {rollout.wait_minutes} minutes reaches 100 % only after "
+            f"{shifts} steps"
+            if strategy == RolloutStrategy.LINEAR
+            else f"{strategy} with {rollout.wait_minutes} minutes of waiting"
+        )
+        found.append(
+            f"deployment.rollout: {how}, {total} minutes with {baking} minutes of baking; this stack lets an "
+            f"update take at most {most} minutes (stack parameter MaxRolloutMinutes)"
+        )
+    latency, most = deployment.max_latency_p99_ms, bounds.max_model_latency_ms
+    if latency is not None and latency > most:
+        found.append(_at_most("deployment.max_latency_p99_ms", latency, most, "MaxModelLatencyMs", " ms"))
+    return found
+
+
 def labeling_violations(spec: DatasetSpec, bounds: Guardrails) -> list[str]:
     """What the labeling section asks beyond the stack's bounds (the spec has its defaults)."""
     labeling = spec.labeling
@@ -232,6 +300,7 @@ def spec_violations(spec: DatasetSpec, bounds: Guardrails) -> list[str]:
             spec.deployment, bounds.allowed_endpoint_instance_types, bounds.max_endpoint_instances
         ),
         *ttl_violations(spec.deployment, bounds.max_endpoint_ttl_hours),
+        *rollout_violations(spec.deployment, bounds),
     ]
 
 

@@ -199,6 +199,8 @@ class EndpointState(NamedTuple):
     config_name: str
     pending_config_name: str | None
     failure_reason: str | None
+    # The instances serving now (CurrentInstanceCount, every variant); None while Creating.
+    instance_count: int | None = None
 
 
 class Variant(NamedTuple):
@@ -222,6 +224,63 @@ class ScalableTarget(NamedTuple):
 
     min_capacity: int
     max_capacity: int
+
+
+class TrafficShift(NamedTuple):
+    """How a blue/green update moves traffic (TrafficRoutingConfig): the type, the wait between
+    shifts, and the canary or linear step (unit CAPACITY_PERCENT or INSTANCE_COUNT)."""
+
+    kind: Literal["ALL_AT_ONCE", "CANARY", "LINEAR"]
+    wait_seconds: int
+    size_unit: Literal["CAPACITY_PERCENT", "INSTANCE_COUNT"] | None = None
+    size: int | None = None
+
+
+class BlueGreenUpdate(NamedTuple):
+    """UpdateEndpoint's DeploymentConfig: blue/green with traffic shifting, baking, alarm rollback."""
+
+    traffic: TrafficShift
+    termination_wait_seconds: int
+    max_execution_seconds: int
+    alarms: tuple[str, ...] = ()
+
+
+class RollbackAlarm(NamedTuple):
+    """A CloudWatch alarm an update rolls back on (PutMetricAlarm, one metric, one threshold)."""
+
+    name: str
+    description: str
+    namespace: str
+    metric: str
+    dimensions: tuple[tuple[str, str], ...]
+    threshold: float
+    statistic: Literal["Average", "Sum", "Maximum"] | None = None
+    extended_statistic: str | None = None
+    period_seconds: int = 60
+    evaluation_periods: int = 2
+
+
+class FiredAlarm(NamedTuple):
+    """An alarm in ALARM state (DescribeAlarms): why, in CloudWatch's words, and the values it saw."""
+
+    name: str
+    metric: str
+    reason: str
+    values: tuple[float, ...] = ()
+    threshold: float | None = None
+
+
+class RollbackAlarms(Protocol):
+    """CloudWatch alarms the stack owns for its endpoints' updates."""
+
+    def put(self, alarm: RollbackAlarm, tags: dict[str, str]) -> None:
+        """PutMetricAlarm (creates or replaces it), tagged."""
+
+    def firing(self, names: list[str]) -> list[FiredAlarm]:
+        """DescribeAlarms: those of the named alarms that are in ALARM state."""
+
+    def delete(self, names: list[str]) -> None:
+        """DeleteAlarms; names that do not exist are fine."""
 
 
 class SageMakerJobs(Protocol):
@@ -271,8 +330,15 @@ class ModelHost(Protocol):
     def create_endpoint(self, name: str, config_name: str, tags: dict[str, str]) -> bool:
         """CreateEndpoint; False when an endpoint of that name already exists."""
 
-    def update_endpoint(self, name: str, config_name: str, retain_variant_properties: bool) -> None:
-        """UpdateEndpoint to another configuration."""
+    def update_endpoint(
+        self,
+        name: str,
+        config_name: str,
+        retain_variant_properties: bool,
+        blue_green: BlueGreenUpdate | None = None,
+    ) -> None:
+        """UpdateEndpoint to another configuration; blue_green: its DeploymentConfig (None: SageMaker's
+        default blue/green, all at once, no baking)."""
 
     def delete_endpoint_config(self, name: str) -> None:
         """DeleteEndpointConfig; no-op when it is already gone."""
@@ -304,6 +370,7 @@ class Autoscaler(Protocol):
         target_per_instance: float,
         scale_in_cooldown: int,
         scale_out_cooldown: int,
+        disable_scale_in: bool = False,
     ) -> None:
         """A target-tracking PutScalingPolicy on SageMakerVariantInvocationsPerInstance."""
 

@@ -127,6 +127,17 @@ class ModelMetric(BaseModel):
     value: float
 
 
+class RolloutRecord(BaseModel):
+    """How an update moved (or meant to move) traffic to the model, and the fleet it replaced."""
+
+    model_config = ConfigDict(frozen=True)
+
+    traffic: str
+    alarms: list[str] = Field(default_factory=list)
+    instances_before: int | None = None
+    instance_type_before: str | None = None
+
+
 class ModelInfo(BaseModel):
     """One deployed model."""
 
@@ -158,6 +169,8 @@ class ModelInfo(BaseModel):
     expired_at: datetime | None = None
     # The run attempt that deployed it (see attempts.py): the events about it carry it.
     attempt: int = Field(default=1, ge=1)
+    # An update of a live endpoint (deploying.json, then model.json): how traffic moves to this model.
+    rollout: RolloutRecord | None = None
 
 
 # ---------------------------------------------------------------- reading and writing them

@@ -71,3 +71,10 @@ class SpecDefaults(EnvironmentSettings):
     endpoint_instance_type: str = Field(alias="DEFAULT_ENDPOINT_INSTANCE_TYPE", min_length=1)
     # Hours a live endpoint lasts when the spec does not say; 0: until someone deletes it.
     endpoint_ttl_hours: int = Field(alias="DEFAULT_ENDPOINT_TTL_HOURS", ge=0)
+    # deployment.rollout and deployment.max_latency_p99_ms when the spec leaves them out (stack
+    # parameters DefaultRolloutStrategy, DefaultRolloutBakingMinutes, MaxModelLatencyMs).
+    rollout_strategy: str = Field(
+        default="all-at-once", alias="DEFAULT_ROLLOUT_STRATEGY", pattern=r"^(all-at-once|canary|linear)$"
+    )
+    rollout_baking_minutes: int = Field(default=10, alias="DEFAULT_ROLLOUT_BAKING_MINUTES", ge=0, le=60)
+    max_model_latency_ms: int = Field(default=5_000, alias="MAX_MODEL_LATENCY_MS", gt=0)

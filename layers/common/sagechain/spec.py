@@ -238,6 +238,101 @@ class TrainingSpec(_Section):
         return self
 
 
+# SageMaker's deployment guardrails (blue/green updates of a live endpoint), whose rules these
+# fields follow: https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-blue-green.html
+# (canary: at most 50 % of the new fleet, .../deployment-guardrails-blue-green-canary.html; linear:
+# steps of 10-50 %, .../deployment-guardrails-blue-green-linear.html; waits and baking at most 3,600 s
+# and the whole update at most 8 hours: BlueGreenUpdatePolicy and TrafficRoutingConfig in
+# https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_BlueGreenUpdatePolicy.html).
+CANARY_MAX_PERCENT = 50
+LINEAR_MIN_PERCENT = 10
+LINEAR_MAX_PERCENT = 50
+
+
+class RolloutStrategy(StrEnum):
+    """How an update of a live endpoint moves traffic to the new model."""
+
+    ALL_AT_ONCE = "all-at-once"
+    CANARY = "canary"
+    LINEAR = "linear"
+
+
+class RolloutSpec(_Section):
+    """How a new model replaces the live one on an existing endpoint (the first deployment creates it)."""
+
+    strategy: RolloutStrategy | None = Field(
+        default=None,
+        description=(
+            "all-at-once, canary (size, then the rest after wait_minutes) or linear (steps of size every "
+            "wait_minutes); default DefaultRolloutStrategy."
+        ),
+    )
+    size_unit: Literal["percent", "instances"] = Field(
+        default="percent",
+        description="Whether size is a percentage of the new fleet or a number of instances.",
+    )
+    size: int | None = Field(
+        default=None,
+        ge=1,
+        le=100,
+        description=(
+            "canary: the canary's share of the new fleet (default 10 %, at most 50 %); linear: each step "
+            "(default 20 %, 10-50 %). In instances: at most half of min_instances."
+        ),
+    )
+    wait_minutes: int = Field(
+        default=10, ge=0, le=60, description="canary and linear: minutes between traffic shifts."
+    )
+    baking_minutes: int | None = Field(
+        default=None,
+        ge=0,
+        le=60,
+        description=(
+            "Minutes the new fleet serves all traffic, watched by the rollback alarms, before the old one is "
+            "terminated; default DefaultRolloutBakingMinutes. " + _BOUNDED.format("MaxRolloutBakingMinutes")
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _size_fits_strategy(self) -> Self:
+        if self.size is None or self.size_unit != "percent":
+            return self
+        if self.strategy == RolloutStrategy.CANARY and self.size > CANARY_MAX_PERCENT:
+            raise ValueError(
+                f"a canary is at most {CANARY_MAX_PERCENT} % of the new fleet "
+                "(SageMaker deployment guardrails)"
+            )
+        if (
+            self.strategy == RolloutStrategy.LINEAR
+            and not LINEAR_MIN_PERCENT <= self.size <= LINEAR_MAX_PERCENT
+        ):
+            raise ValueError(
+                f"a linear step is {LINEAR_MIN_PERCENT}-{LINEAR_MAX_PERCENT} % of the new fleet "
+                "(SageMaker deployment guardrails)"
+            )
+        return self
+
+    def step_size(self) -> int:
+        """The canary's size or the linear step, in size_unit (the defaults: 10 % and 20 %)."""
+        if self.size is not None:
+            return self.size
+        return 20 if self.strategy == RolloutStrategy.LINEAR else 10
+
+    def shifts(self, fleet: int) -> int:
+        """How many waits traffic shifting takes for a new fleet of `fleet` instances."""
+        if self.strategy == RolloutStrategy.CANARY:
+            return 1
+        if self.strategy != RolloutStrategy.LINEAR:
+            return 0
+        step = self.step_size()
+        whole = 100 if self.size_unit == "percent" else fleet
+        return max(1, -(-whole // step))
+
+    def total_minutes(self, fleet: int) -> int:
+        """The waits and the baking: how long the update takes besides provisioning."""
+        return self.shifts(fleet) * self.wait_minutes + (self.baking_minutes or 0)
+
+
 class DeploymentSpec(_Section):
     """Where the model serves, how it scales, and what it must beat to go live."""
 
@@ -260,6 +355,21 @@ class DeploymentSpec(_Section):
     scale_in_cooldown_seconds: int = Field(default=300, ge=0, le=3_600)
     scale_out_cooldown_seconds: int = Field(default=60, ge=0, le=3_600)
     min_objective_metric: float | None = None
+    rollout: RolloutSpec = Field(default_factory=RolloutSpec)
+    max_latency_p99_ms: int | None = Field(
+        default=None,
+        gt=0,
+        le=600_000,
+        description=(
+            "An update rolls back when the new model's p99 ModelLatency exceeds this many milliseconds; "
+            "default MaxModelLatencyMs, which a spec may lower, never raise. "
+            + _BOUNDED.format("MaxModelLatencyMs")
+        ),
+    )
+    disable_scale_in: bool = Field(
+        default=False,
+        description="Autoscaling only adds instances (the target-tracking policy's DisableScaleIn).",
+    )
     ttl_hours: int | None = Field(
         default=None,
         ge=0,
@@ -283,6 +393,15 @@ class DeploymentSpec(_Section):
     def _range(self) -> Self:
         if self.min_instances > self.max_instances:
             raise ValueError("min_instances must not exceed max_instances")
+        rollout = self.rollout
+        if rollout.size is not None and rollout.size_unit == "instances":
+            half = self.min_instances // 2
+            if rollout.strategy in (RolloutStrategy.CANARY, RolloutStrategy.LINEAR) and rollout.size > half:
+                raise ValueError(
+                    f"rollout.size is {rollout.size} instances; a canary or linear step is at most half "
+                    f"of the new fleet, which starts at min_instances {self.min_instances} (at most {half}), "
+                    "SageMaker deployment guardrails"
+                )
         return self
 
 
@@ -358,6 +477,18 @@ class DatasetSpec(_Section):
                     defaults.endpoint_ttl_hours
                     if self.deployment.ttl_hours is None
                     else self.deployment.ttl_hours
+                ),
+                "max_latency_p99_ms": self.deployment.max_latency_p99_ms or defaults.max_model_latency_ms,
+                "rollout": self.deployment.rollout.model_copy(
+                    update={
+                        "strategy": self.deployment.rollout.strategy
+                        or RolloutStrategy(defaults.rollout_strategy),
+                        "baking_minutes": (
+                            defaults.rollout_baking_minutes
+                            if self.deployment.rollout.baking_minutes is None
+                            else self.deployment.rollout.baking_minutes
+                        ),
+                    }
                 ),
             }
         )

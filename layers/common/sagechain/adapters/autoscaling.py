@@ -117,13 +117,16 @@ class ApplicationAutoScaling:
         target_per_instance: float,
         scale_in_cooldown: int,
         scale_out_cooldown: int,
+        disable_scale_in: bool = False,
     ) -> None:
-        """PutScalingPolicy (target tracking); the same name updates the policy in place."""
+        """PutScalingPolicy (target tracking); the same name updates the policy in place. DisableScaleIn:
+        the policy only adds instances (TargetTrackingScalingPolicyConfiguration, API reference)."""
         configuration: TargetTrackingScalingPolicyConfigurationTypeDef = {
             "TargetValue": float(target_per_instance),
             "PredefinedMetricSpecification": {"PredefinedMetricType": METRIC},
             "ScaleInCooldown": scale_in_cooldown,
             "ScaleOutCooldown": scale_out_cooldown,
+            "DisableScaleIn": disable_scale_in,
         }
         try:
             self._client.put_scaling_policy(

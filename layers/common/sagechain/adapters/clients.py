@@ -75,6 +75,14 @@ def scheduler_client() -> "BaseClient":
     return client
 
 
+@cache
+def cloudwatch_client() -> "BaseClient":
+    """The CloudWatch client of this container (typed loosely: the pinned boto3-stubs extras do not
+    include cloudwatch)."""
+    client: BaseClient = boto3.client("cloudwatch", config=CLIENT_CONFIG)
+    return client
+
+
 def clear_client_cache() -> None:
     """Forget every client (tests and the offline stack start each function cold)."""
     for factory in (
@@ -86,6 +94,7 @@ def clear_client_cache() -> None:
         sns_client,
         dynamodb_client,
         scheduler_client,
+        cloudwatch_client,
         sagemaker_runtime_client,
         api_s3_client,
         teardown_client,
@@ -132,6 +141,8 @@ TEARDOWN_CALL_MAX_SECONDS = 3 * (5 + 20) + 2 * 20
 
 
 @cache
-def teardown_client(service: Literal["sagemaker", "application-autoscaling", "scheduler"]) -> Any:
-    """A client of this container for the stack's teardown (typed loosely: three services)."""
+def teardown_client(
+    service: Literal["sagemaker", "application-autoscaling", "scheduler", "cloudwatch"],
+) -> Any:
+    """A client of this container for the stack's teardown (typed loosely: four services)."""
     return boto3.client(service, config=TEARDOWN_CONFIG)

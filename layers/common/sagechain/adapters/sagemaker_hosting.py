@@ -9,7 +9,15 @@ from sagechain.adapters.clients import sagemaker_client
 from sagechain.adapters.sagemaker import is_already_exists
 from sagechain.aws_errors import is_retryable
 from sagechain.errors import EndpointBusyError, RequestRefusedError, ResourceMissingError
-from sagechain.ports import EndpointConfig, EndpointState, NamedResource, TrainedJob, TuningOutcome, Variant
+from sagechain.ports import (
+    BlueGreenUpdate,
+    EndpointConfig,
+    EndpointState,
+    NamedResource,
+    TrainedJob,
+    TuningOutcome,
+    Variant,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient
@@ -55,6 +63,25 @@ def _refused(operation: str, err: ClientError) -> RequestRefusedError | None:
     if is_retryable(code, status):
         return None
     return RequestRefusedError(operation, code, error.get("Message", ""))
+
+
+def _deployment_config(update: BlueGreenUpdate) -> dict[str, Any]:
+    """UpdateEndpoint's DeploymentConfig: BlueGreenUpdatePolicy and AutoRollbackConfiguration."""
+    traffic = update.traffic
+    routing: dict[str, Any] = {"Type": traffic.kind, "WaitIntervalInSeconds": traffic.wait_seconds}
+    if traffic.size is not None and traffic.kind in ("CANARY", "LINEAR"):
+        key = "CanarySize" if traffic.kind == "CANARY" else "LinearStepSize"
+        routing[key] = {"Type": traffic.size_unit or "CAPACITY_PERCENT", "Value": traffic.size}
+    config: dict[str, Any] = {
+        "BlueGreenUpdatePolicy": {
+            "TrafficRoutingConfiguration": routing,
+            "TerminationWaitInSeconds": update.termination_wait_seconds,
+            "MaximumExecutionTimeoutInSeconds": update.max_execution_seconds,
+        }
+    }
+    if update.alarms:
+        config["AutoRollbackConfiguration"] = {"Alarms": [{"AlarmName": name} for name in update.alarms]}
+    return config
 
 
 class SageMakerHosting:
@@ -164,12 +191,15 @@ class SageMakerHosting:
                 return None
             raise
         pending = described.get("PendingDeploymentSummary") or {}
+        variants = described.get("ProductionVariants") or []
+        counts = [v["CurrentInstanceCount"] for v in variants if "CurrentInstanceCount" in v]
         return EndpointState(
             name=described["EndpointName"],
             status=described["EndpointStatus"],
             config_name=described.get("EndpointConfigName", ""),
             pending_config_name=pending.get("EndpointConfigName"),
             failure_reason=described.get("FailureReason"),
+            instance_count=sum(counts) if counts else None,
         )
 
     def endpoint_config(self, name: str) -> EndpointConfig:
@@ -204,15 +234,25 @@ class SageMakerHosting:
             raise refused from err
         return True
 
-    def update_endpoint(self, name: str, config_name: str, retain_variant_properties: bool) -> None:
-        """UpdateEndpoint; retaining variant properties keeps the live instance count. An endpoint
-        that is not InService raises EndpointBusyError."""
+    def update_endpoint(
+        self,
+        name: str,
+        config_name: str,
+        retain_variant_properties: bool,
+        blue_green: BlueGreenUpdate | None = None,
+    ) -> None:
+        """UpdateEndpoint; retaining variant properties keeps the live instance count; blue_green is its
+        DeploymentConfig (API_UpdateEndpoint.html, API_BlueGreenUpdatePolicy.html). An endpoint that is
+        not InService raises EndpointBusyError."""
+        request: dict[str, Any] = {
+            "EndpointName": name,
+            "EndpointConfigName": config_name,
+            "RetainAllVariantProperties": retain_variant_properties,
+        }
+        if blue_green is not None:
+            request["DeploymentConfig"] = _deployment_config(blue_green)
         try:
-            self._client.update_endpoint(
-                EndpointName=name,
-                EndpointConfigName=config_name,
-                RetainAllVariantProperties=retain_variant_properties,
-            )
+            self._client.update_endpoint(**request)
         except ClientError as err:
             if _is_busy(err):
                 raise EndpointBusyError(name, err.response.get("Error", {}).get("Message", "")) from err

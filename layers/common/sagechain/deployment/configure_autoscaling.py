@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from sagechain.console import console_url
+from sagechain.deployment.alarms import AlarmThresholds, fired_alarms
 from sagechain.deployment.bookkeeping import (
     Outcome,
     endpoint_config_name_for,
@@ -35,12 +36,24 @@ from sagechain.deployment.bookkeeping import (
 )
 from sagechain.deployment.expiry import schedule_expiry
 from sagechain.deployment.failures import refused_deployment
-from sagechain.deployment.pending import PendingDeployment, update_endpoint, waiting_deployments
+from sagechain.deployment.pending import (
+    PendingDeployment,
+    UpdateSafety,
+    update_endpoint,
+    update_safety,
+    waiting_deployments,
+)
 from sagechain.errors import EndpointBusyError, RequestRefusedError, ResourceMissingError
 from sagechain.event_sources.sagemaker import StateChange, normalized_status
-from sagechain.events import DeploymentFailed, DeploymentStarted, ModelLive
+from sagechain.events import (
+    DeploymentFailed,
+    DeploymentRolledBack,
+    DeploymentStarted,
+    FiredAlarmDetail,
+    ModelLive,
+)
 from sagechain.layout import deploying_key
-from sagechain.names import owned_run_id
+from sagechain.names import owned_run_id, resource_tags
 from sagechain.observability import logger
 from sagechain.ports import (
     Autoscaler,
@@ -50,11 +63,12 @@ from sagechain.ports import (
     EventPublisher,
     ExpirySchedules,
     ModelHost,
+    RollbackAlarms,
     SageMakerJobs,
     Variant,
 )
 from sagechain.pricing import endpoint_hourly_cost
-from sagechain.records import ModelInfo, write_record
+from sagechain.records import ModelInfo, RolloutRecord, write_record
 
 IN_SERVICE = "inservice"
 FAILED = {"failed", "updaterollbackfailed"}
@@ -71,6 +85,8 @@ class AutoscalingConfig:
     stack_name: str
     # Stack parameter InstancePriceOverrides, for the Model Live email's hourly cost.
     price_overrides: Mapping[str, Decimal] = field(default_factory=dict)
+    # The rollback alarms of a waiting deployment carried out here (as deploy_model puts them).
+    alarm_thresholds: AlarmThresholds = field(default_factory=AlarmThresholds)
 
     @property
     def policy_name(self) -> str:
@@ -91,11 +107,13 @@ def configure_autoscaling(
     publisher: EventPublisher,
     config: AutoscalingConfig,
     schedules: ExpirySchedules | None = None,
+    alarms: RollbackAlarms | None = None,
 ) -> Outcome:
-    """Act on one endpoint state change: autoscaling and Model Live, Deployment Failed, or nothing.
-    A model going live with deployment.ttl_hours gets its endpoint's expiry schedule (schedules)."""
+    """Act on one endpoint state change: autoscaling and Model Live, Deployment Rolled Back or Failed,
+    or nothing. A model going live with deployment.ttl_hours gets its endpoint's expiry schedule
+    (schedules); alarms: the rollback alarms updates name (read after a rollback, put for a waiting one)."""
     status = normalized_status(change.status)
-    stage = _Stage(jobs, host, autoscaler, store, publisher, config, schedules)
+    stage = _Stage(jobs, host, autoscaler, store, publisher, config, schedules, alarms)
     if status in FAILED | {IN_SERVICE} and not stage.owns(change):
         return Outcome("ignored", f"endpoint {change.name} was not created by this stack")
     if status == IN_SERVICE:
@@ -117,6 +135,7 @@ class _Stage:
     publisher: EventPublisher
     config: AutoscalingConfig
     schedules: ExpirySchedules | None = None
+    alarms: RollbackAlarms | None = None
 
     def owns(self, change: StateChange) -> bool:
         """Whether this stack created the endpoint: its tags (the event's, else ListTags) name it."""
@@ -161,6 +180,7 @@ class _Stage:
                     target_per_instance=deployment.target_invocations_per_instance,
                     scale_in_cooldown=deployment.scale_in_cooldown_seconds,
                     scale_out_cooldown=deployment.scale_out_cooldown_seconds,
+                    disable_scale_in=deployment.disable_scale_in,
                 )
         except RequestRefusedError as err:
             failed = self._refused(info, name, err)
@@ -168,12 +188,16 @@ class _Stage:
 
         in_flight = read_model_info(self.store, deploying_key(name))
         if in_flight is not None and in_flight.model_name != info.model_name:
-            self._fail(
-                in_flight,
-                name,
-                f"endpoint {name} returned to service with {info.model_name} instead of "
-                f"{in_flight.model_name}{': ' + endpoint.failure_reason if endpoint.failure_reason else ''}.",
-            )
+            if not self._rolled_back(in_flight, info, endpoint):
+                why = f": {endpoint.failure_reason}" if endpoint.failure_reason else ""
+                self._fail(
+                    in_flight,
+                    name,
+                    f"endpoint {name} returned to service with {info.model_name} instead of "
+                    f"{in_flight.model_name}{why}.",
+                )
+            else:
+                self.store.delete(deploying_key(name))
             in_flight = None
         live = read_model_info(self.store, live_key(name))
         if in_flight is None and live is not None and live.model_name == info.model_name:
@@ -191,12 +215,14 @@ class _Stage:
         # Before the record and the event: a refused schedule is retried, then parked and emailed,
         # rather than leaving an endpoint live that was meant to expire.
         expires_at = self._schedule_expiry(info, deployment.ttl_hours or 0)
+        rollout = in_flight.rollout if in_flight is not None else None
         record = info.model_copy(
             update={
                 "hourly_cost": cost,
                 "endpoint_config_name": endpoint.config_name,
                 "previous": _previous(live, info),
                 "expires_at": expires_at,
+                "rollout": rollout,
             }
         )
         # Before the record: a retry after a failed deletion finds the same superseded model again.
@@ -217,12 +243,62 @@ class _Stage:
             endpoint_config_name=endpoint.config_name,
             hourly_cost=cost,
             expires_at=expires_at,
+            traffic=_traffic(rollout),
+            instances_before=rollout.instances_before if rollout is not None else None,
+            instances_after=endpoint.instance_count,
         )
         self.publisher.publish(event)
         # Last: a retry after a failure above finds the deployment still in flight and announces it.
         if in_flight is not None:
             self.store.delete(deploying_key(name))
         return Outcome(event.DETAIL_TYPE, None, event)
+
+    def _rolled_back(self, in_flight: ModelInfo, live: ModelInfo, endpoint: EndpointState) -> bool:
+        """Whether SageMaker rolled the update to in_flight back on its alarms (then announced): the
+        endpoint is back on the live model's configuration and an alarm the update named is in ALARM, or
+        the endpoint's FailureReason names the rollback (the alarm may be back to OK by now)."""
+        rollout = in_flight.rollout
+        if rollout is None or not rollout.alarms:
+            return False
+        fired = fired_alarms(self.alarms, rollout.alarms) if self.alarms is not None else []
+        why = endpoint.failure_reason or ""
+        if not fired and "alarm" not in why.lower():
+            return False
+        named = "; ".join(
+            f"alarm {a.name} ({a.metric}) fired: {a.reason}"
+            if a.reason
+            else f"alarm {a.name} ({a.metric}) fired"
+            for a in fired
+        )
+        reason = (
+            f"SageMaker rolled the update of endpoint {endpoint.name} back: {named or why}. "
+            f"{live.model_name} (run {live.run_id}) stays live; {in_flight.model_name} was not promoted."
+        )
+        self.publisher.publish(
+            DeploymentRolledBack(
+                run_id=in_flight.run_id,
+                dataset=in_flight.dataset,
+                attempt=in_flight.attempt,
+                endpoint_name=endpoint.name,
+                model_name=in_flight.model_name,
+                live_model_name=live.model_name,
+                live_run_id=live.run_id,
+                alarms=[
+                    FiredAlarmDetail(
+                        alarm_name=a.name,
+                        metric=a.metric,
+                        reason=a.reason,
+                        values=list(a.values),
+                        threshold=a.threshold,
+                    )
+                    for a in fired
+                ],
+                traffic=rollout.traffic,
+                reason=reason,
+                console_url=console_url(self.host.region, "endpoints", endpoint.name),
+            )
+        )
+        return True
 
     def _schedule_expiry(self, info: ModelInfo, ttl_hours: int) -> datetime | None:
         if self.schedules is None:
@@ -344,7 +420,10 @@ class _Stage:
             write_record(self.store, deploying_key(name), pending.info)
             variant = Variant(pending.info.variant_name, pending.info.model_name, pending.instance_type)
             try:
-                update_endpoint(self.host, self.autoscaler, endpoint, pending.endpoint_config_name, variant)
+                safety = self._safety(pending.info, variant)
+                rollout = update_endpoint(
+                    self.host, self.autoscaler, endpoint, pending.endpoint_config_name, variant, safety
+                )
             except EndpointBusyError:
                 self.store.delete(deploying_key(name))
                 return None  # it moved meanwhile; its next state change comes
@@ -352,9 +431,27 @@ class _Stage:
                 self._refused(pending.info, name, err)
                 self.store.delete(key)
                 continue
+            write_record(
+                self.store, deploying_key(name), pending.info.model_copy(update={"rollout": rollout})
+            )
             self.store.delete(key)
             return self._started(pending)
         return None
+
+    def _safety(self, info: ModelInfo, variant: Variant) -> UpdateSafety | None:
+        """The waiting run's traffic shifting and rollback alarms (None when its spec is gone)."""
+        loaded = read_run(self.store, info.run_id)
+        if loaded is None:
+            return None
+        tags = resource_tags(info.run_id, self.config.stack_name)
+        return update_safety(
+            self.alarms,
+            info.endpoint_name,
+            variant.name,
+            loaded[1].deployment,
+            self.config.alarm_thresholds,
+            tags,
+        )
 
     def _started(self, pending: PendingDeployment) -> Outcome:
         info = pending.info
@@ -395,6 +492,15 @@ class _Stage:
         if not keep_in_flight:
             self.store.delete(deploying_key(endpoint_name))
         return event
+
+
+def _traffic(rollout: RolloutRecord | None) -> str | None:
+    """How the update that went live moved traffic, and whether its rollback alarms stayed quiet."""
+    if rollout is None:
+        return None
+    return (
+        f"{rollout.traffic}; no alarm fired" if rollout.alarms else f"{rollout.traffic}; no rollback alarms"
+    )
 
 
 def _previous(live: ModelInfo | None, new: ModelInfo) -> ModelInfo | None:

@@ -25,7 +25,7 @@ An attempt a retry replaced, or a stopped run's, deploys nothing (why_not_start)
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict
 
 from sagechain.attempts import why_not_start
 from sagechain.console import console_url
+from sagechain.deployment.alarms import AlarmThresholds
 from sagechain.deployment.bookkeeping import (
     JSON,
     VARIANT,
@@ -46,7 +47,13 @@ from sagechain.deployment.bookkeeping import (
     run_model_key,
 )
 from sagechain.deployment.failures import refused_deployment
-from sagechain.deployment.pending import PendingDeployment, record_pending, update_endpoint
+from sagechain.deployment.pending import (
+    PendingDeployment,
+    fleet_size,
+    record_pending,
+    update_endpoint,
+    update_safety,
+)
 from sagechain.deployment.settings import DeployModelSettings
 from sagechain.errors import EndpointBusyError, RequestRefusedError, RetryableError, RunNotReadyError
 from sagechain.event_sources.sagemaker import JobKind, StateChange, normalized_status
@@ -67,12 +74,20 @@ from sagechain.ports import (
     EndpointState,
     EventPublisher,
     ModelHost,
+    RollbackAlarms,
     SageMakerJobs,
     TrainedJob,
     TuningOutcome,
     Variant,
 )
-from sagechain.records import ModelInfo, ModelMetric, TrainingRecord, read_record, write_record
+from sagechain.records import (
+    ModelInfo,
+    ModelMetric,
+    RolloutRecord,
+    TrainingRecord,
+    read_record,
+    write_record,
+)
 from sagechain.spec import DatasetSpec
 
 ENDED = ("Completed", "Failed", "Stopped")
@@ -93,6 +108,8 @@ class DeployConfig:
     max_endpoint_instances: int | None = None
     # Custom images may reach the network (stack parameter AllowCustomNetworkAccess).
     allow_custom_network_access: bool = False
+    # The rollback alarms' stack side (RollbackErrorRatePercent, the predict function).
+    alarm_thresholds: AlarmThresholds = field(default_factory=AlarmThresholds)
 
     @classmethod
     def from_settings(cls, settings: DeployModelSettings) -> "DeployConfig":
@@ -105,6 +122,9 @@ class DeployConfig:
             allowed_endpoint_instance_types=settings.allowed_endpoint_instance_types,
             max_endpoint_instances=settings.max_endpoint_instances,
             allow_custom_network_access=settings.allow_custom_network_access,
+            alarm_thresholds=AlarmThresholds(
+                settings.rollback_error_rate_percent, settings.predict_function_name
+            ),
         )
 
 
@@ -271,9 +291,11 @@ def deploy_model(
     publisher: EventPublisher,
     config: DeployConfig,
     now: Callable[[], datetime] = _now,
+    alarms: RollbackAlarms | None = None,
 ) -> Outcome:
-    """Turn one training or tuning job state change into a deployment, a rejection, or nothing."""
-    deployer = _Deployer(jobs, host, autoscaler, store, publisher, config, now)
+    """Turn one training or tuning job state change into a deployment, a rejection, or nothing
+    (alarms: where an update's rollback alarms are put)."""
+    deployer = _Deployer(jobs, host, autoscaler, store, publisher, config, now, alarms)
     if change.kind is JobKind.TUNING:
         return deployer.tuning_ended(change)
     return deployer.training_ended(change)
@@ -288,11 +310,12 @@ def deploy_retry(
     publisher: EventPublisher,
     config: DeployConfig,
     now: Callable[[], datetime] = _now,
+    alarms: RollbackAlarms | None = None,
 ) -> Outcome:
     """A retry from deployment: deploy what the run's training chose again, for the new attempt."""
     if retried.from_stage != "deployment":
         return Outcome("ignored", f"a retry from {retried.from_stage}, not deployment")
-    return _Deployer(jobs, host, autoscaler, store, publisher, config, now).redeploy(retried)
+    return _Deployer(jobs, host, autoscaler, store, publisher, config, now, alarms).redeploy(retried)
 
 
 @dataclass
@@ -304,6 +327,7 @@ class _Deployer:
     publisher: EventPublisher
     config: DeployConfig
     now: Callable[[], datetime]
+    alarms: RollbackAlarms | None = None
 
     # ------------------------------------------------------------ choosing the model
     def training_ended(self, change: StateChange) -> Outcome:
@@ -561,7 +585,9 @@ class _Deployer:
                 network_isolation=plan.algorithm == "builtin" or not self.config.allow_custom_network_access,
                 tags=tags,
             )
-            self.host.create_endpoint_config(config_name, variant, spec.deployment.min_instances, tags)
+            # At least the instances serving now: an update never starts the new fleet smaller.
+            count = fleet_size(spec.deployment, endpoint)
+            self.host.create_endpoint_config(config_name, variant, count, tags)
         except RequestRefusedError as err:
             return self._refused(run, endpoint_name, err)
         info = self._model_info(run, job, endpoint_name, model_name, value)
@@ -582,7 +608,7 @@ class _Deployer:
         earlier = read_model_info(self.store, deploying_key(endpoint_name))
         write_record(self.store, deploying_key(endpoint_name), info)
         try:
-            return self._point_endpoint(endpoint, endpoint_name, config_name, variant, tags)
+            pointed = self._point_endpoint(endpoint, endpoint_name, config_name, variant, tags, spec)
         except (EndpointBusyError, RequestRefusedError) as err:
             # The endpoint is not moving to this model: deploying.json names what it was.
             if earlier is None:
@@ -594,6 +620,13 @@ class _Deployer:
             busy = self.host.endpoint(endpoint_name)
             status = busy.status if busy is not None else "Creating"
             return self._wait(run, job, waiting.model_copy(update={"endpoint_status": status}))
+        if isinstance(pointed, RolloutRecord):
+            # How traffic moves to this model, for the Model Live (or Deployment Rolled Back) email.
+            write_record(
+                self.store, deploying_key(endpoint_name), info.model_copy(update={"rollout": pointed})
+            )
+            return "update"
+        return pointed
 
     def _beyond_bounds(self, spec: DatasetSpec, dataset: str, endpoint_name: str) -> str | None:
         """Defensively, what prepare_dataset should have refused: another dataset's endpoint, or
@@ -638,8 +671,10 @@ class _Deployer:
         config_name: str,
         variant: Variant,
         tags: dict[str, str],
-    ) -> Literal["create", "update"]:
-        """CreateEndpoint, or an UpdateEndpoint that Application Auto Scaling will accept."""
+        spec: DatasetSpec,
+    ) -> "Literal['create'] | RolloutRecord":
+        """CreateEndpoint, or a blue/green UpdateEndpoint that Application Auto Scaling will accept,
+        shifting traffic as the spec says and rolling back on the endpoint's alarms (how it moves)."""
         if endpoint is None:
             if self.host.create_endpoint(endpoint_name, config_name, tags):
                 return "create"
@@ -648,8 +683,10 @@ class _Deployer:
                 return "create"
             # Another run created the endpoint meanwhile: this one waits for it.
             raise EndpointBusyError(endpoint_name, "created by another deployment meanwhile")
-        update_endpoint(self.host, self.autoscaler, endpoint, config_name, variant)
-        return "update"
+        safety = update_safety(
+            self.alarms, endpoint_name, variant.name, spec.deployment, self.config.alarm_thresholds, tags
+        )
+        return update_endpoint(self.host, self.autoscaler, endpoint, config_name, variant, safety)
 
     # ------------------------------------------------------------ outcomes without a deployment
     def _reject(

@@ -15,11 +15,19 @@ from functools import partial
 from pydantic import BaseModel, ConfigDict
 
 from sagechain.console import console_url
+from sagechain.deployment.alarms import delete_rollback_alarms
 from sagechain.deployment.bookkeeping import Outcome, live_key, read_model_info
 from sagechain.errors import RequestRefusedError
 from sagechain.events import ModelExpired
 from sagechain.observability import logger
-from sagechain.ports import Autoscaler, DeploymentStore, EventPublisher, ExpirySchedules, StackSageMaker
+from sagechain.ports import (
+    Autoscaler,
+    DeploymentStore,
+    EventPublisher,
+    ExpirySchedules,
+    RollbackAlarms,
+    StackSageMaker,
+)
 from sagechain.records import ModelInfo, write_record
 
 
@@ -58,6 +66,10 @@ def schedule_expiry(
     return expires_at
 
 
+def _delete_alarms(alarms: RollbackAlarms, endpoint: str) -> None:
+    delete_rollback_alarms(alarms, endpoint)
+
+
 def expire_endpoint(
     due: ExpiryDue,
     sagemaker: StackSageMaker,
@@ -66,8 +78,10 @@ def expire_endpoint(
     publisher: EventPublisher,
     region: str,
     now: datetime,
+    alarms: RollbackAlarms | None = None,
 ) -> Outcome:
-    """Delete the endpoint, its configurations and models once its TTL has passed; Model Expired."""
+    """Delete the endpoint, its configurations and models (and its rollback alarms, given alarms) once
+    its TTL has passed; Model Expired."""
     name = due.endpoint_name
     live = read_model_info(store, live_key(name))
     if live is None:
@@ -96,6 +110,8 @@ def expire_endpoint(
             lambda: autoscaler.deregister(name, live.variant_name),
         )
     attempt(f"endpoint {name}", lambda: sagemaker.delete_endpoint(name))
+    if alarms is not None:
+        attempt(f"rollback alarms of {name}", partial(_delete_alarms, alarms, name))
     for config in dict.fromkeys(info.endpoint_config_name for info in kept if info.endpoint_config_name):
         attempt(f"endpoint configuration {config}", partial(sagemaker.delete_endpoint_config, config))
     for model in dict.fromkeys(info.model_name for info in kept):

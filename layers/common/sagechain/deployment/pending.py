@@ -10,14 +10,18 @@ carries the waiting deployments out in arrival order (the key starts with the ar
 Nothing polls.
 """
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 
+from sagechain.deployment.alarms import AlarmThresholds, arm_rollback_alarms
 from sagechain.deployment.bookkeeping import JSON
+from sagechain.deployment.rollout import PlannedUpdate, plan_update
 from sagechain.layout import pending_prefix
-from sagechain.ports import Autoscaler, DeploymentStore, EndpointState, ModelHost, Variant
-from sagechain.records import ModelInfo, read_record
+from sagechain.ports import Autoscaler, DeploymentStore, EndpointState, ModelHost, RollbackAlarms, Variant
+from sagechain.records import ModelInfo, RolloutRecord, read_record
+from sagechain.spec import DeploymentSpec, RolloutSpec
 
 
 class PendingDeployment(BaseModel):
@@ -61,14 +65,57 @@ def record_pending(store: DeploymentStore, pending: PendingDeployment) -> int:
     return len(waiting)
 
 
+@dataclass(frozen=True)
+class UpdateSafety:
+    """What makes an update safe: the spec's traffic shifting and the alarms it rolls back on."""
+
+    rollout: RolloutSpec
+    alarms: tuple[str, ...] = ()
+
+
+def update_safety(
+    alarms: RollbackAlarms | None,
+    endpoint: str,
+    variant: str,
+    deployment: DeploymentSpec,
+    thresholds: AlarmThresholds,
+    tags: dict[str, str],
+) -> UpdateSafety:
+    """The spec's traffic shifting, with the endpoint's rollback alarms put for this update (none
+    without a CloudWatch port: the update still shifts and bakes, nothing rolls it back)."""
+    # A spec.json from before deployment.rollout gets SageMaker's default update: nothing to watch.
+    if alarms is None or deployment.rollout.strategy is None:
+        return UpdateSafety(deployment.rollout)
+    names = arm_rollback_alarms(alarms, endpoint, variant, deployment, thresholds, tags)
+    return UpdateSafety(deployment.rollout, names)
+
+
+def fleet_size(deployment: DeploymentSpec, endpoint: EndpointState | None) -> int:
+    """The new configuration's instance count: the endpoint's current count within the spec's range, so
+    an update (an instance type change too) never starts the new fleet below what serves now."""
+    current = endpoint.instance_count if endpoint is not None else None
+    if current is None:
+        return deployment.min_instances
+    return max(deployment.min_instances, min(current, deployment.max_instances))
+
+
 def update_endpoint(
-    host: ModelHost, autoscaler: Autoscaler, endpoint: EndpointState, config_name: str, variant: Variant
-) -> None:
-    """An UpdateEndpoint that Application Auto Scaling will accept.
+    host: ModelHost,
+    autoscaler: Autoscaler,
+    endpoint: EndpointState,
+    config_name: str,
+    variant: Variant,
+    safety: UpdateSafety | None = None,
+) -> RolloutRecord:
+    """An UpdateEndpoint that Application Auto Scaling will accept, blue/green with the spec's
+    traffic shifting and rollback alarms (safety; None: SageMaker's default); how traffic moves.
 
     Application Auto Scaling refuses an update that changes a registered variant's instance
     type or removes the variant; changing only the model is allowed. (SageMaker guide:
-    https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-scaling-update.html)
+    https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-scaling-update.html) The new
+    configuration was created with at least the endpoint's current instance count, so the green
+    fleet is never smaller than the blue one it replaces; configure_autoscaling registers the
+    variant again once the endpoint is back in service.
     """
     current = host.endpoint_config(endpoint.config_name)
     forbidden = [
@@ -81,4 +128,17 @@ def update_endpoint(
         autoscaler.deregister(endpoint.name, name)
     # Retaining variant properties keeps the instance count autoscaling reached; after a
     # deregistration the new configuration's count applies and autoscaling registers again.
-    host.update_endpoint(endpoint.name, config_name, retain_variant_properties=not forbidden)
+    if safety is None:
+        plan = PlannedUpdate(None, "all at once")
+    else:
+        fleet = max(endpoint.instance_count or 1, 1)
+        plan = plan_update(safety.rollout, current, variant, fleet, safety.alarms)
+    host.update_endpoint(
+        endpoint.name, config_name, retain_variant_properties=not forbidden, blue_green=plan.blue_green
+    )
+    return RolloutRecord(
+        traffic=plan.traffic,
+        alarms=list(plan.blue_green.alarms) if plan.blue_green is not None else [],
+        instances_before=endpoint.instance_count,
+        instance_type_before=current.variants[0].instance_type if current.variants else None,
+    )

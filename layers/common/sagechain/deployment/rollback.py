@@ -5,9 +5,9 @@ configure_autoscaling records it there each time a model goes live, and keeps it
 endpoint configuration (cleanup deletes only older ones). So one read finds it, however many
 runs the stack has had. Rolling back is a deployment like any other: a new endpoint
 configuration, a copy of the previous model's own (same model, variant and instance type, the
-run's minimum instances), tagged with the previous run, so that its state changes are new to
-configure_autoscaling
-(whose idempotency key is endpoint, configuration and status); models/<model>/deploying.json
+instances serving now within the run's range), tagged with the previous run, so that its state
+changes are new to configure_autoscaling
+(whose idempotency key names endpoint, configuration and status); models/<model>/deploying.json
 names the model in flight; and the update is the autoscaling-aware UpdateEndpoint of
 pending.py. When the endpoint is back in service, configure_autoscaling registers
 autoscaling for it, makes it the live model and announces Model Live. So rolling back twice
@@ -26,7 +26,7 @@ from sagechain.deployment.bookkeeping import (
     read_model_info,
     read_run,
 )
-from sagechain.deployment.pending import update_endpoint
+from sagechain.deployment.pending import fleet_size, update_endpoint
 from sagechain.errors import ResourceMissingError
 from sagechain.events import ModelRolledBack
 from sagechain.layout import deploying_key
@@ -131,7 +131,9 @@ class RollbackService:
         config_name = names.sagemaker_name(previous.model_name, "rollback", replaced)
         variant = config.variants[0]
         tags = names.resource_tags(previous.run_id, self._stack_name, previous.attempt)
-        self._host.create_endpoint_config(config_name, variant, loaded[1].deployment.min_instances, tags)
+        # At least the instances serving now (within the previous run's range): no capacity drop.
+        count = fleet_size(loaded[1].deployment, endpoint)
+        self._host.create_endpoint_config(config_name, variant, count, tags)
         self._store.put_bytes(deploying_key(model), previous.model_dump_json(indent=2).encode(), JSON)
         update_endpoint(self._host, self._autoscaler, endpoint, config_name, variant)
         self._publisher.publish(

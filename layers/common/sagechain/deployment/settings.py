@@ -3,7 +3,7 @@
 from pydantic import Field
 
 from sagechain.guardrails import CommaList, PriceOverrides
-from sagechain.settings import FunctionSettings, SageMakerRoleArn, StageSettings
+from sagechain.settings import FunctionSettings, OptionalStr, SageMakerRoleArn, StageSettings
 
 
 class DeployModelSettings(StageSettings):
@@ -17,6 +17,9 @@ class DeployModelSettings(StageSettings):
     max_endpoint_instances: int = Field(alias="MAX_ENDPOINT_INSTANCES", ge=1)
     # Stack parameter AllowCustomNetworkAccess; IAM requires isolation too while it is false.
     allow_custom_network_access: bool = Field(alias="ALLOW_CUSTOM_NETWORK_ACCESS")
+    # The rollback alarms of an update (stack parameter RollbackErrorRatePercent; PredictFunction).
+    rollback_error_rate_percent: int = Field(default=5, alias="ROLLBACK_ERROR_RATE_PERCENT", ge=1, le=100)
+    predict_function_name: OptionalStr = Field(default=None, alias="PREDICT_FUNCTION_NAME")
 
 
 class ConfigureAutoscalingSettings(StageSettings):
@@ -28,6 +31,9 @@ class ConfigureAutoscalingSettings(StageSettings):
     # deployment.ttl_hours: the schedules invoke ExpireEndpointFunction as ExpirySchedulerRole.
     expiry_function_arn: str = Field(alias="EXPIRY_FUNCTION_ARN", pattern=r"^arn:aws[a-z-]*:lambda:")
     expiry_role_arn: str = Field(alias="EXPIRY_SCHEDULER_ROLE_ARN", pattern=r"^arn:aws[a-z-]*:iam::")
+    # A deployment that waited is carried out here, with the same rollback alarms as deploy_model's.
+    rollback_error_rate_percent: int = Field(default=5, alias="ROLLBACK_ERROR_RATE_PERCENT", ge=1, le=100)
+    predict_function_name: OptionalStr = Field(default=None, alias="PREDICT_FUNCTION_NAME")
 
 
 class ExpireEndpointSettings(FunctionSettings):

@@ -196,6 +196,8 @@ class _EndpointDetail(_Detail):
     status: str = Field(alias="EndpointStatus")
     config_name: str | None = Field(default=None, alias="EndpointConfigName")
     pending: _PendingDeployment | None = Field(default=None, alias="PendingDeploymentSummary")
+    # Epoch milliseconds in AWS's samples; ISO 8601 read too.
+    modified_at: datetime | None = Field(default=None, alias="LastModifiedTime")
 
 
 class StateChange(BaseModel):
@@ -219,6 +221,10 @@ class StateChange(BaseModel):
     # Training jobs: the secondary status, and those gone through so far when the event says.
     secondary_status: str | None = None
     transitions: tuple[StatusTransition, ...] = ()
+    # Endpoints: when the endpoint last changed (LastModifiedTime). The same state change sent twice
+    # carries the same time; an update SageMaker rolled back returns the endpoint to a configuration
+    # and status it had before, at a new time.
+    modified_at: datetime | None = None
 
     @property
     def endpoint_config_name(self) -> str | None:
@@ -321,6 +327,7 @@ def _endpoint(envelope: BusEnvelope) -> StateChange:
         detail.status,
         config_name=detail.config_name,
         pending_config_name=detail.pending.endpoint_config_name if detail.pending else None,
+        modified_at=detail.modified_at,
     )
 
 

@@ -20,6 +20,7 @@ from sagechain.events import (
     DatasetRejected,
     DeploymentFailed,
     DeploymentRejected,
+    DeploymentRolledBack,
     DeploymentStarted,
     DeploymentWaiting,
     EndpointHourlyCost,
@@ -433,6 +434,39 @@ def _deployment_failed(event: DeploymentFailed, lookup: SageMakerLookup) -> tupl
     return "Deployment failed", body
 
 
+def _deployment_rolled_back(event: DeploymentRolledBack, lookup: SageMakerLookup) -> tuple[str, EmailBody]:
+    fired = [a.alarm_name for a in event.alarms]
+    body = EmailBody(
+        f"The update of endpoint {event.endpoint_name} to model {event.model_name} was rolled back"
+        f"{' by alarm ' + ', '.join(fired) if fired else ''}: {event.live_model_name} (run "
+        f"{event.live_run_id}) stays live and keeps serving every request."
+    ).happened(
+        "SageMaker moved part of the traffic to the new model, a rollback alarm fired while it was watched, "
+        "and all traffic went back to the model that was live."
+    )
+    body.reason(event.reason).figures(
+        [
+            ("Traffic shifting", event.traffic),
+            *[
+                (
+                    f"Alarm {a.alarm_name}",
+                    f"{a.metric}: {', '.join(f'{v:g}' for v in a.values) or 'see reason'}"
+                    f"{f' (threshold {a.threshold:g})' if a.threshold is not None else ''}; {a.reason}",
+                )
+                for a in event.alarms
+            ],
+            ("Model that stays live", f"{event.live_model_name} (run {event.live_run_id})"),
+        ]
+    )
+    body.links([("Endpoint", event.console_url)]).next(
+        f"Look at why {event.model_name} failed or slowed down: its endpoint logs (CloudWatch log group "
+        f"/aws/sagemaker/Endpoints/{event.endpoint_name}) and the alarm's metric.",
+        "Nothing else: callers were served by the live model all along, and the rolled-back model was not "
+        "promoted. Fix it and upload dataset.json again to try a new model.",
+    )
+    return "Deployment rolled back", body
+
+
 def _hourly_cost(cost: EndpointHourlyCost | None) -> str:
     if cost is None:
         return "unknown: the price table has no price for this instance type here (InstancePriceOverrides)"
@@ -457,6 +491,9 @@ def _model_live(event: ModelLive, lookup: SageMakerLookup) -> tuple[str, EmailBo
         [
             ("Endpoint instance type", event.instance_type),
             ("Autoscaling", f"{event.min_instances} to {event.max_instances} instances"),
+            ("Traffic", event.traffic),
+            ("Instances before the update", event.instances_before),
+            ("Instances now", event.instances_after),
             ("Endpoint cost", _hourly_cost(event.hourly_cost)),
             ("Endpoint deleted at", _expiry(event.expires_at)),
         ]
@@ -599,6 +636,7 @@ _SAGECHAIN_EMAILS: dict[type[SagechainEvent], Callable[[Any, SageMakerLookup], t
     DeploymentStarted: _deployment_started,
     DeploymentRejected: _deployment_rejected,
     DeploymentFailed: _deployment_failed,
+    DeploymentRolledBack: _deployment_rolled_back,
     ModelLive: _model_live,
     RunStopped: _run_stopped,
     RunRetried: _run_retried,

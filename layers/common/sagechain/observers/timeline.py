@@ -33,6 +33,7 @@ from sagechain.events import (
     DatasetRejected,
     DeploymentFailed,
     DeploymentRejected,
+    DeploymentRolledBack,
     DeploymentStarted,
     DeploymentWaiting,
     LabelingFailed,
@@ -245,6 +246,13 @@ def _sagechain_outcome(  # noqa: PLR0911, PLR0912 - one case per event type
         case DeploymentFailed():
             summary = f"Deployment failed: endpoint {event.endpoint_name}"
             return Stage.DEPLOYMENT, ENDED, RunStatus.FAILED, summary, event.reason
+        case DeploymentRolledBack():
+            fired = ", ".join(a.alarm_name for a in event.alarms) or "an alarm"
+            summary = (
+                f"Deployment rolled back: {fired} fired while endpoint {event.endpoint_name} moved to "
+                f"{event.model_name}; {event.live_model_name} (run {event.live_run_id}) stays live"
+            )
+            return Stage.DEPLOYMENT, ENDED, RunStatus.FAILED, summary, event.reason
         case ModelLive():
             summary = (
                 f"Model live: {event.model_name} on endpoint {event.endpoint_name}, "
@@ -378,6 +386,8 @@ def _sagechain_facts(event: SagechainEvent) -> RunFacts:  # noqa: PLR0911
             )
         case DeploymentFailed():
             return RunFacts(endpoint_name=event.endpoint_name)
+        case DeploymentRolledBack():
+            return RunFacts(endpoint_name=event.endpoint_name, model_name=event.model_name)
         case DeploymentWaiting():
             return RunFacts(
                 training_job=event.training_job_name,
@@ -420,6 +430,8 @@ def _sagechain_jobs(delivery: SagechainDelivery) -> list[JobChange]:  # noqa: PL
             return [job(JobKind.ENDPOINT, event.endpoint_name, status, event.console_url)]
         case DeploymentFailed():
             return [job(JobKind.ENDPOINT, event.endpoint_name, FAILED, event.console_url, event.reason)]
+        case DeploymentRolledBack():
+            return [job(JobKind.ENDPOINT, event.endpoint_name, "InService", event.console_url, event.reason)]
         case ModelLive():
             return [job(JobKind.ENDPOINT, event.endpoint_name, "InService", event.console_url)]
         case RunStopped():

@@ -34,10 +34,11 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from sagechain.api_errors import ModelNotFoundError, StateConflictError
+from sagechain.deployment.alarms import delete_rollback_alarms
 from sagechain.errors import ResourceMissingError
 from sagechain.events import ModelDeleted
 from sagechain.layout import model_key
-from sagechain.ports import Autoscaler, DeploymentStore, EventPublisher, HostingRemover
+from sagechain.ports import Autoscaler, DeploymentStore, EventPublisher, HostingRemover, RollbackAlarms
 from sagechain.records import ModelInfo, read_record, write_record
 
 _AT_REST = frozenset({"InService", "Failed", "OutOfService", "UpdateRollbackFailed"})
@@ -102,12 +103,14 @@ class DeleteModelService:
         autoscaler: Autoscaler,
         publisher: EventPublisher,
         now: Callable[[], datetime],
+        alarms: RollbackAlarms | None = None,
     ) -> None:
         self._store = store
         self._host = host
         self._autoscaler = autoscaler
         self._publisher = publisher
         self._now = now
+        self._alarms = alarms
 
     def delete_model(self, model: str, requested_by: str | None = None) -> ModelDeletion:
         """Delete the model, or finish its deletion; ModelNotFoundError when unknown, StateConflictError
@@ -241,11 +244,13 @@ class DeleteModelService:
 
     def _delete_endpoint_dependents(self, endpoint: str, scaled_variants: list[str]) -> None:
         """What hangs off the endpoint and goes before it: its variants' autoscaling (policies and
-        target-tracking alarms go with it). A per-endpoint CloudWatch alarm is one more line here, as
-        in teardown.service.endpoint_dependents for the stack's deletion."""
+        target-tracking alarms go with it) and its rollback alarms (deleting a name that is gone is
+        no error), as teardown.service.endpoint_dependents does for the stack's deletion."""
         for variant in scaled_variants:
             if self._autoscaler.registered(endpoint, variant) is not None:
                 self._autoscaler.deregister(endpoint, variant)
+        if self._alarms is not None:
+            delete_rollback_alarms(self._alarms, endpoint)
 
     def _config_exists(self, name: str) -> bool:
         try:

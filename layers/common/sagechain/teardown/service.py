@@ -26,12 +26,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 
+from sagechain.deployment.alarms import delete_rollback_alarms
 from sagechain.errors import RequestRefusedError
 from sagechain.event_sources.cloudformation import CustomResourceRequest, CustomResourceResponse, respond
 from sagechain.event_sources.sagemaker import JobKind
 from sagechain.names import STACK_TAG
 from sagechain.observability import logger
-from sagechain.ports import NamedResource, StackAutoscaling, StackJobs, StackSageMaker, StackSchedules
+from sagechain.ports import (
+    NamedResource,
+    RollbackAlarms,
+    StackAutoscaling,
+    StackJobs,
+    StackSageMaker,
+    StackSchedules,
+)
 
 RETAIN_PROPERTY = "RetainEndpointsOnDelete"
 # Tuning jobs first: stopping one stops the training jobs it launched.
@@ -52,6 +60,7 @@ class StackResources:
     jobs: StackJobs
     autoscaling: StackAutoscaling
     schedules: StackSchedules
+    alarms: RollbackAlarms | None = None
 
 
 @dataclass
@@ -96,12 +105,17 @@ class _Work:
 
 def endpoint_dependents(resources: StackResources, endpoint: str, scaled_variants: list[str]) -> list[Step]:
     """What hangs off one endpoint and goes before it, as (what, delete) steps: its variants' scalable
-    targets (their scaling policies and target-tracking alarms go with them). Anything else made per
-    endpoint (a CloudWatch alarm, say) is one more step here."""
-    return [
+    targets (their scaling policies and target-tracking alarms go with them), and its rollback alarms
+    (deployment/alarms.py; deleting a name that is gone is no error)."""
+    steps: list[Step] = [
         (f"autoscaling of {endpoint}/{variant}", partial(resources.autoscaling.deregister, endpoint, variant))
         for variant in scaled_variants
     ]
+    if resources.alarms is not None:
+        steps.append(
+            (f"rollback alarms of {endpoint}", partial(delete_rollback_alarms, resources.alarms, endpoint))
+        )
+    return steps
 
 
 def handle_custom_resource(
