@@ -70,6 +70,16 @@ def attempt_parts(attempt: int) -> tuple[str, ...]:
     return () if attempt <= 1 else (f"a{attempt}",)
 
 
+# An endpoint's rollback alarms (deployment/alarms.py) are named after it: whatever deletes the
+# endpoint (DELETE /models, expiry, the stack's teardown) deletes these with it.
+ROLLBACK_ALARM_SUFFIXES = ("rollback-5xx", "rollback-4xx", "rollback-latency-p99", "rollback-predict-errors")
+
+
+def rollback_alarm_names(endpoint: str) -> list[str]:
+    """Every rollback alarm an endpoint may have."""
+    return [f"{endpoint}-{suffix}" for suffix in ROLLBACK_ALARM_SUFFIXES]
+
+
 def owned_run_id(tags: dict[str, str], stack_name: str) -> str | None:
     """The run a resource belongs to, or None unless this stack created it (STACK_TAG matches)."""
     if tags.get(STACK_TAG) != stack_name:

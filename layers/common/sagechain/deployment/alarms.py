@@ -17,10 +17,11 @@ with NamePrefix: IAM scopes the alarms by that prefix and the stack's tag.
 
 from dataclasses import dataclass
 
+from sagechain.names import ROLLBACK_ALARM_SUFFIXES, rollback_alarm_names
 from sagechain.ports import FiredAlarm, RollbackAlarm, RollbackAlarms
 from sagechain.spec import DeploymentSpec
 
-SUFFIXES = ("rollback-5xx", "rollback-4xx", "rollback-latency-p99", "rollback-predict-errors")
+SUFFIXES = ROLLBACK_ALARM_SUFFIXES
 # Lambda Errors of the predict function in a minute that count as failing (it answers callers'
 # mistakes itself; an error is a crash or a timeout).
 PREDICT_ERRORS_PER_MINUTE = 5
@@ -37,7 +38,7 @@ class AlarmThresholds:
 
 def alarm_names(endpoint: str) -> list[str]:
     """Every rollback alarm an endpoint may have."""
-    return [f"{endpoint}-{suffix}" for suffix in SUFFIXES]
+    return rollback_alarm_names(endpoint)
 
 
 def rollback_alarms(

@@ -34,10 +34,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from sagechain.api_errors import ModelNotFoundError, StateConflictError
-from sagechain.deployment.alarms import delete_rollback_alarms
 from sagechain.errors import ResourceMissingError
 from sagechain.events import ModelDeleted
 from sagechain.layout import model_key
+from sagechain.names import rollback_alarm_names
 from sagechain.ports import Autoscaler, DeploymentStore, EventPublisher, HostingRemover, RollbackAlarms
 from sagechain.records import ModelInfo, read_record, write_record
 
@@ -250,7 +250,7 @@ class DeleteModelService:
             if self._autoscaler.registered(endpoint, variant) is not None:
                 self._autoscaler.deregister(endpoint, variant)
         if self._alarms is not None:
-            delete_rollback_alarms(self._alarms, endpoint)
+            self._alarms.delete(rollback_alarm_names(endpoint))
 
     def _config_exists(self, name: str) -> bool:
         try:

@@ -26,11 +26,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 
-from sagechain.deployment.alarms import delete_rollback_alarms
 from sagechain.errors import RequestRefusedError
 from sagechain.event_sources.cloudformation import CustomResourceRequest, CustomResourceResponse, respond
 from sagechain.event_sources.sagemaker import JobKind
-from sagechain.names import STACK_TAG
+from sagechain.names import STACK_TAG, rollback_alarm_names
 from sagechain.observability import logger
 from sagechain.ports import (
     NamedResource,
@@ -106,14 +105,17 @@ class _Work:
 def endpoint_dependents(resources: StackResources, endpoint: str, scaled_variants: list[str]) -> list[Step]:
     """What hangs off one endpoint and goes before it, as (what, delete) steps: its variants' scalable
     targets (their scaling policies and target-tracking alarms go with them), and its rollback alarms
-    (deployment/alarms.py; deleting a name that is gone is no error)."""
+    (names.rollback_alarm_names; deleting a name that is gone is no error)."""
     steps: list[Step] = [
         (f"autoscaling of {endpoint}/{variant}", partial(resources.autoscaling.deregister, endpoint, variant))
         for variant in scaled_variants
     ]
     if resources.alarms is not None:
         steps.append(
-            (f"rollback alarms of {endpoint}", partial(delete_rollback_alarms, resources.alarms, endpoint))
+            (
+                f"rollback alarms of {endpoint}",
+                partial(resources.alarms.delete, rollback_alarm_names(endpoint)),
+            )
         )
     return steps
 
