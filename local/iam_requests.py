@@ -256,6 +256,14 @@ def _describe(call: Call, _: Resources) -> Authorization:
     return _one(Request(f"sagemaker:{call.operation}", _sagemaker_arn(call, kind, call.params[param])))
 
 
+# DescribeWorkteam names a team; its ARN is workteam/private-crowd/<name> for a private team
+# (vendor teams are described by their product listing, never by start_labeling).
+@_maps("sagemaker", "DescribeWorkteam")
+def _describe_workteam(call: Call, _: Resources) -> Authorization:
+    arn = call.arn("sagemaker", f"workteam/private-crowd/{call.params['WorkteamName']}")
+    return _one(Request("sagemaker:DescribeWorkteam", arn))
+
+
 # List* have no resource-level permissions: their resource is "*" (list_amazonsagemaker.html).
 @_maps(
     "sagemaker",

@@ -317,6 +317,30 @@ class EmulatedSageMaker:
         self.pending.append(lambda: self._finish_labeling(name))
         return {"LabelingJobArn": arn}
 
+    def _op_DescribeWorkteam(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        # Every private team of the account exists offline, with the portal SageMaker gives it.
+        name = params["WorkteamName"]
+        portal = sha256(name.encode()).hexdigest()[:10]
+        return {
+            "Workteam": {
+                "WorkteamName": name,
+                "WorkteamArn": f"{ARN}:workteam/private-crowd/{name}",
+                "WorkforceArn": f"{ARN}:workforce/default",
+                "Description": f"Private work team {name}",
+                "MemberDefinitions": [
+                    {
+                        "CognitoMemberDefinition": {
+                            "UserPool": f"{REGION}_sagechain",
+                            "UserGroup": name,
+                            "ClientId": "sagechainclientid0000000000",
+                        }
+                    }
+                ],
+                "SubDomain": f"{portal}.labeling.{REGION}.sagemaker.aws",
+                "CreateDate": _now(),
+            }
+        }
+
     def _op_DescribeLabelingJob(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
         return dict(self._get(self.labeling, params["LabelingJobName"], "Labeling job"))
 

@@ -133,6 +133,7 @@ class FakeSageMaker:
         self.labeling = dict(labeling or {})
         self.tuning = dict(tuning or {})
         self.endpoints = dict(endpoints or {})
+        self.portals: dict[str, str] = {}
         self.asked: list[str] = []
 
     def tags(self, arn: str) -> dict[str, str]:
@@ -160,6 +161,10 @@ class FakeSageMaker:
 
     def training_log_url(self, name: str) -> str:
         return f"https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#logStream:prefix={name}/"
+
+    def worker_portal(self, workteam_arn: str) -> str | None:
+        self.asked.append(f"DescribeWorkteam {workteam_arn}")
+        return self.portals.get(workteam_arn)
 
 
 class RecordingRunStore:

@@ -85,13 +85,16 @@ def test_the_artifacts_of_an_unknown_run_are_not_found(stack: LocalStack) -> Non
     assert (status, answer["error"]["code"]) == (404, "run_not_found")
 
 
-def test_the_model_live_email_links_the_runs_artifacts_route(stack: LocalStack) -> None:
+def test_the_emails_link_the_workers_portal_and_the_runs_artifacts_route(stack: LocalStack) -> None:
     upload_flowers(stack)
     stack.run_until_quiet()
     run_id = stack.observed[0]["detail"]["run_id"]
 
-    [live] = [
-        body for subject, body in published(PHYSICAL["NotificationTopic"]) if "Model live" in (subject or "")
-    ]
+    emails = published(PHYSICAL["NotificationTopic"])
+    [live] = [body for subject, body in emails if "Model live" in (subject or "")]
+    [labeling] = [body for subject, body in emails if "Labeling started" in (subject or "")]
 
     assert f"/v1/runs/{run_id}/artifacts" in live
+    # The demo's private work team has a portal (DescribeWorkteam): the email gives it.
+    portal = r"Workers' labeling portal: https://[0-9a-f]{10}\.labeling\.us-east-1\.sagemaker\.aws"
+    assert re.search(portal, labeling)

@@ -476,3 +476,29 @@ def test_emails_after_training_link_the_artifacts_route_and_s3_locations_get_con
     assert "X-Amz-" not in failed.body  # never a presigned URL in an email
     assert started is not None
     assert "in the S3 console: https://s3.console.aws.amazon.com/s3/" in started.body
+
+
+def test_the_labeling_started_email_gives_a_private_teams_portal_and_what_a_worker_does_first(
+    sagemaker: FakeSageMaker, store: MemoryStore
+) -> None:
+    team = "arn:aws:sagemaker:us-east-1:123456789012:workteam/private-crowd/sagechain-labelers"
+    sagemaker.portals[team] = "https://dlxbnqlv5o.labeling.us-east-1.sagemaker.aws"
+
+    email = email_for("labeling_started", sagemaker, store)
+
+    assert "Workers' labeling portal: https://dlxbnqlv5o.labeling.us-east-1.sagemaker.aws" in email.body
+    assert "sign in at https://dlxbnqlv5o.labeling.us-east-1.sagemaker.aws with the user name" in email.body
+    assert f"DescribeWorkteam {team}" in sagemaker.asked
+
+
+def test_a_public_workforce_is_not_asked_for_a_portal(sagemaker: FakeSageMaker, store: MemoryStore) -> None:
+    event = sample_event("notify", "labeling_started")
+    event["detail"].update(
+        workforce="public",
+        workteam_arn="arn:aws:sagemaker:us-east-1:394669845002:workteam/public-crowd/default",
+    )
+
+    email = email_for("labeling_started", sagemaker, store, event)
+
+    assert "portal" not in email.body.split("What to do next")[0]
+    assert not [asked for asked in sagemaker.asked if asked.startswith("DescribeWorkteam")]

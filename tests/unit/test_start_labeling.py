@@ -183,6 +183,7 @@ def test_single_label_classification_job_is_sent_whole_and_reported_started() ->
         console_url=f"https://us-east-1.console.aws.amazon.com/sagemaker/home?region=us-east-1#/labeling-jobs/{JOB}",
         output_uri=FOLDER,
         cost_estimate=event.cost_estimate,
+        workteam_arn=TEAM,
     )
     assert event.cost_estimate.total_usd == Decimal("3.20")
 

@@ -59,3 +59,27 @@ def test_call_counter_counts_each_operation_sent() -> None:
 )
 def test_outcomes_become_camel_case_metric_names(outcome: str, name: str) -> None:
     assert metric_name(outcome) == name
+
+
+def test_the_worker_portal_is_the_work_teams_subdomain_as_an_https_url() -> None:
+    from sagechain.adapters.sagemaker_status import SageMakerStatus  # noqa: PLC0415 - beside its use
+
+    client = boto3.client("sagemaker", region_name="us-east-1")
+    team = "arn:aws:sagemaker:us-east-1:123456789012:workteam/private-crowd/labelers"
+    member = {"CognitoMemberDefinition": {"UserPool": "us-east-1_x", "UserGroup": "g", "ClientId": "c"}}
+    described = {
+        "WorkteamName": "labelers",
+        "WorkteamArn": team,
+        "Description": "labelers",
+        "MemberDefinitions": [member],
+        "SubDomain": "dlxbnqlv5o.labeling.us-east-1.sagemaker.aws",
+    }
+    with Stubber(client) as stubber:
+        stubber.add_response("describe_workteam", {"Workteam": described}, {"WorkteamName": "labelers"})
+        stubber.add_client_error("describe_workteam", "ResourceNotFound", "Workteam gone does not exist.")
+
+        found = SageMakerStatus(client).worker_portal(team)
+        gone = SageMakerStatus(client).worker_portal(team.replace("labelers", "gone"))
+
+    assert found == "https://dlxbnqlv5o.labeling.us-east-1.sagemaker.aws"
+    assert gone is None

@@ -136,6 +136,7 @@ class LabelingStarted(SagechainEvent):
     cost_estimate: LabelingCostEstimate | None = None
     # Set when the spec asked for automated data labeling and the job runs without it.
     auto_labeling_refused_reason: str | None = None
+    workteam_arn: str | None = Field(default=None, description="The work team the tasks go to.")
 
 
 class LabelingFailed(SagechainEvent):

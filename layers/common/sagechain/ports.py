@@ -501,6 +501,9 @@ class SageMakerLookup(Protocol):
     def training_log_url(self, name: str) -> str:
         """The CloudWatch Logs console page of a training job's log streams."""
 
+    def worker_portal(self, workteam_arn: str) -> str | None:
+        """The labeling portal a private work team's workers sign in to (None when not known)."""
+
 
 class ScalingLookup(Protocol):
     """Application Auto Scaling, read-only."""

@@ -48,6 +48,16 @@ class SageMakerStatus:
             raise
         return response
 
+    def worker_portal(self, workteam_arn: str) -> str | None:
+        """DescribeWorkteam's SubDomain, "the URI of the labeling job's user interface. Workers open
+        this URI to start labeling" (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_Workteam.html),
+        as an https URL; None for a team that is gone or has none."""
+        team = self._describe("describe_workteam", WorkteamName=workteam_arn.rsplit("/", 1)[-1])
+        domain = (team or {}).get("Workteam", {}).get("SubDomain")
+        if not domain:
+            return None
+        return domain if domain.startswith("https://") else f"https://{domain.removeprefix('http://')}"
+
     def tags(self, arn: str) -> dict[str, str]:
         """A resource's tags ({} when it does not exist)."""
         tags: dict[str, str] = {}

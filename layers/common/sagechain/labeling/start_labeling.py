@@ -267,6 +267,7 @@ def _start(
         output_uri=plan.output_uri,
         cost_estimate=estimate,
         auto_labeling_refused_reason=auto_labeling_refused,
+        workteam_arn=workteam_arn,
     )
 
 

@@ -216,6 +216,10 @@ def _dataset_rejected(event: DatasetRejected, lookup: SageMakerLookup) -> tuple[
 
 
 def _labeling_started(event: LabelingStarted, lookup: SageMakerLookup) -> tuple[str, EmailBody]:
+    # Public and vendor workforces have no portal of the team's.
+    portal_url = None
+    if event.workforce == "private" and event.workteam_arn:
+        portal_url = lookup.worker_portal(event.workteam_arn)
     body = EmailBody(f"Ground Truth labeling job {event.job_name} has started for {event.objects} images.")
     body.figures(
         [
@@ -225,10 +229,25 @@ def _labeling_started(event: LabelingStarted, lookup: SageMakerLookup) -> tuple[
             ("Automated labeling", "on" if event.auto_labeling else "off"),
             ("Labeling cost estimate", _estimate(event.cost_estimate)),
         ]
-    ).links([("Labeling job", event.console_url), ("Labels will be written to", event.output_uri)])
+    ).links(
+        [
+            ("Workers' labeling portal", portal_url),
+            ("Labeling job", event.console_url),
+            ("Labels will be written to", event.output_uri),
+        ]
+    )
+    if event.workforce == "private":
+        portal = portal_url or "the labeling portal (SageMaker console, Labeling workforces, Private)"
+        first = (
+            f"Tell your work team: sign in at {portal} with the user name and temporary password from "
+            "the invitation email (or your identity provider), then choose the job under Jobs and "
+            "Start working. A worker not yet in the team is added in the console under Labeling "
+            "workforces, Private."
+        )
+    else:
+        first = "Workers of the chosen workforce pick the tasks up in their own portal."
     body.next(
-        "Workers label the images in Ground Truth's worker portal"
-        + (" (your private work team signs in there)." if event.workforce == "private" else "."),
+        first,
         "When the job completes, training starts by itself. You get an email then, or if the job "
         "fails or is stopped.",
     )
