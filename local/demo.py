@@ -6,9 +6,11 @@ track_run on every event. The demo uploads four datasets and shows what each one
 a folder for Ground Truth labeling, a zip with its labels provided (COCO), both ending in a
 live endpoint; one with a broken spec, which is rejected with the reason and kept; and one
 whose training instance type has no quota in the (emulated, new) account, whose run fails at
-training with an email that names the quota and how to raise it. It
-ends by listing the runs through GET /runs and calling each model through the predict
-handler (the emulated endpoint scores sample images by colour).
+training with an email that names the quota and how to raise it; the demo then raises the quota
+and retries that run (POST /runs/{run_id}/retry: it trains again without labeling again and goes
+live). It ends by listing the runs through GET /runs, the artifacts of one run (GET
+/runs/{run_id}/artifacts: its model and manifests as download links), and calling each model
+through the predict handler (the emulated endpoint scores sample images by colour).
 """
 
 import argparse
@@ -19,6 +21,7 @@ import sys
 import threading
 import time
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -131,6 +134,10 @@ def _model_live(d: dict[str, Any]) -> list[str]:
     ]
 
 
+def _run_retried(d: dict[str, Any]) -> list[str]:
+    return [f"run {d['run_id']}: attempt {d['attempt']} starts at {d['from_stage']} (no new labeling)"]
+
+
 FORMATS = {
     "Dataset Prepared": _dataset_prepared,
     "Dataset Rejected": _dataset_rejected,
@@ -142,6 +149,7 @@ FORMATS = {
     "Deployment Rejected": _deployment_rejected,
     "Deployment Failed": _deployment_failed,
     "Model Live": _model_live,
+    "Run Retried": _run_retried,
 }
 
 
@@ -250,6 +258,43 @@ def show_runs(api: LocalApi, printer: Printer) -> None:
         printer.line(f"{'run':<18} {run['run_id']}: {run['status']} - {run['summary']}")
 
 
+def retry_after_quota_raise(
+    stack: LocalStack, api: LocalApi, printer: Printer, on_round: Callable[[], None]
+) -> None:
+    """The quota the pets run met is raised (as Service Quotas would), then POST /runs/<id>/retry."""
+    failed = [e["detail"]["run_id"] for e in stack.observed if e["detail-type"] == "Training Failed"]
+    if not failed:
+        return
+    run_id = failed[0]
+    stack.sagemaker.instance_quotas[("training job", NO_QUOTA_TRAINING_TYPE)] = 1
+    printer.line(
+        f"{'quota':<18} {NO_QUOTA_TRAINING_TYPE} for training job usage raised to 1 (Service Quotas)"
+    )
+    answer = api.handle("POST", f"/runs/{run_id}/retry", {}, b"")
+    accepted = json.loads(answer.body)
+    printer.line(
+        f"{'retry':<18} POST /v1/runs/{run_id}/retry -> {answer.status}: attempt {accepted.get('attempt')}"
+    )
+    stack.run_until_quiet(on_event=printer.event, on_round=on_round)
+
+
+def show_artifacts(stack: LocalStack, api: LocalApi, printer: Printer) -> None:
+    """GET /runs/<id>/artifacts for the first run that went live: what it produced, to download."""
+    live = [e["detail"]["run_id"] for e in stack.observed if e["detail-type"] == "Model Live"]
+    if not live:
+        return
+    path = f"/runs/{live[0]}/artifacts"
+    answer = api.handle("GET", path, {}, b"")
+    found = json.loads(answer.body)
+    printer.line(f"{'artifacts':<18} GET /v1{path} -> {answer.status} (links valid 15 min)")
+    for job in found.get("jobs", []):
+        model = job.get("model") or {}
+        printer.line(f"{'':<18} {job['job_name']}: model.tar.gz {model.get('size_bytes', '?')} bytes")
+        printer.line(f"{'':<18}   {str(model.get('download_url', ''))[:96]}...")
+    names = ", ".join(manifest["name"] for manifest in found.get("manifests", []))
+    printer.line(f"{'':<18} manifests: {names}")
+
+
 def predict_sample(stack: LocalStack, api: LocalApi, printer: Printer) -> int:
     """POST a sample image to every live model through the predict handler; non-zero on failure."""
     samples = {
@@ -311,9 +356,11 @@ def main(argv: list[str] | None = None) -> int:
                 printer.line(f"{'email':<18} {subject}  ({path.relative_to(ROOT)})")
 
         stack.run_until_quiet(on_event=printer.event, on_round=show_emails)
-        report_failures(stack, printer)
         api = stack.api()
+        retry_after_quota_raise(stack, api, printer, show_emails)
+        report_failures(stack, printer)
         show_runs(api, printer)
+        show_artifacts(stack, api, printer)
         failed = predict_sample(stack, api, printer) + len(stack.failures) + len(stack.iam.problems)
         outcome = "FAILED" if failed else "done"
         printer.line(f"{outcome}: {len(stack.observed)} events, emails in {OUTBOX_SHOWN}")

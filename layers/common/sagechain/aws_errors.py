@@ -138,6 +138,11 @@ _INSTANCE_SETTING = {
 }
 _QUOTA_IN_MESSAGE = re.compile(r"service limit '([^']+)'")
 _AGAIN = "then upload dataset.json again to start a new run."
+# When the fix is outside dataset.json (a quota, a permission, a resource), the run itself can go on.
+_RETRY_OR_AGAIN = (
+    "then retry the run (POST /runs/<run_id>/retry on the operator API: nothing is labeled again), "
+    "or upload dataset.json again to start a new run."
+)
 
 
 def is_retryable(code: str, http_status: int | None = None) -> bool:
@@ -175,7 +180,7 @@ def _quota(
     other = f", or choose an instance type whose quota allows it ({setting})" if setting else ""
     fix = (
         f"Request an increase of {quota} in the Service Quotas console ({url}){other}, or wait for "
-        f"the account's running jobs to end; {_AGAIN}"
+        f"the account's running jobs to end; {_RETRY_OR_AGAIN}"
     )
     return cause, meaning, fix, name, url
 
@@ -198,8 +203,9 @@ def _explained(  # noqa: PLR0911 - one answer per kind
                 f"the stack's IAM role may not call {service}:{operation} as asked",
                 "AWS refused the call for lack of permission. This is the stack's IAM policy (or an SCP, "
                 "or a key policy), not the dataset: the message names the action and the resource.",
-                "The stack's operator grants the permission the message names (template.yaml), or "
-                f"removes what the spec asks that the stack does not allow; {_AGAIN}",
+                "The stack's operator grants the permission the message names (template.yaml) and "
+                f"retries the run (POST /runs/<run_id>/retry), or removes what the spec asks that the "
+                f"stack does not allow; {_AGAIN}",
             )
         case ErrorKind.NOT_FOUND:
             return (
