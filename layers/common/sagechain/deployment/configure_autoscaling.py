@@ -50,6 +50,7 @@ from sagechain.events import (
     DeploymentRolledBack,
     DeploymentStarted,
     FiredAlarmDetail,
+    ModelChoice,
     ModelLive,
 )
 from sagechain.layout import deploying_key
@@ -468,6 +469,7 @@ class _Stage:
             metric_name=pending.metric_name,
             metric_value=pending.metric_value,
             console_url=console_url(self.host.region, "endpoints", info.endpoint_name),
+            **dict(pending.choice or ModelChoice()),
         )
         self.publisher.publish(event)
         return Outcome(event.DETAIL_TYPE, f"the waiting deployment of run {info.run_id} started", event)
