@@ -21,7 +21,7 @@ import zlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from hashlib import sha256
 from typing import Any
 from urllib.parse import urlparse
@@ -457,8 +457,9 @@ class EmulatedSageMaker:
                 SecondaryStatus="Completed",
                 ModelArtifacts={"S3ModelArtifacts": f"s3://{bucket}/{key}"},
                 FinalMetricDataList=[{"MetricName": self._objective(job), "Value": value, "Timestamp": now}],
+                # The emulated job trains for its TrainingTimeInSeconds, so its start and end agree.
                 TrainingStartTime=job["CreationTime"],
-                TrainingEndTime=now,
+                TrainingEndTime=job["CreationTime"] + timedelta(seconds=600),
                 LastModifiedTime=now,
                 TrainingTimeInSeconds=600,
                 BillableTimeInSeconds=180 if spot else 600,

@@ -561,4 +561,5 @@ def test_a_tuning_jobs_trials_are_listed_page_by_page_with_their_tuned_values(st
         t["FinalHyperParameterTuningJobObjectiveMetric"]["MetricName"] == "validation:accuracy"
         for t in trials
     )
-    assert SageMakerHosting(sagemaker).tuning_trials("sagechain-r3-tune")[0].status == "Completed"
+    [trial, *_] = SageMakerHosting(sagemaker).tuning_trials("sagechain-r3-tune")
+    assert (trial.status, trial.training_seconds) == ("Completed", 600)
