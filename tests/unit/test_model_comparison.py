@@ -4,14 +4,24 @@ from datetime import UTC, datetime
 
 from sagechain.adapters.sagemaker_hosting import SageMakerHosting
 from sagechain.deployment.comparison import MAX_ROWS, Candidate, differing_hyperparameters, model_choice
-from sagechain.events import DeploymentRejected, DeploymentStarted
+from sagechain.deployment.pending import waiting_deployments
+from sagechain.events import DeploymentRejected, DeploymentStarted, DeploymentWaiting
 from sagechain.names import resource_tags
 from sagechain.ports import TuningOutcome, TuningTrial
-from tests.deploy_fakes import ARN, RUN, completed_job, ended_job, plan, store_with_run, training_change
+from tests.deploy_fakes import (
+    ARN,
+    ENDPOINT,
+    RUN,
+    completed_job,
+    ended_job,
+    plan,
+    store_with_run,
+    training_change,
+)
 from tests.deploy_fakes import tuning_change as tuning_state_change
 from tests.runs import STACK_NAME
 from tests.stubs import stubbed
-from tests.unit.test_deploy_model import Stage
+from tests.unit.test_deploy_model import OLD_CONFIG, Stage
 
 SETS = [f"sagechain-{RUN}-set-{i}" for i in (1, 2, 3)]
 GIVEN = [
@@ -212,3 +222,21 @@ def test_tuning_trials_are_read_from_every_page() -> None:
         TuningTrial(TRIALS[0], "Completed", {"learning_rate": "0.01"}, 0.9, 630),
         TuningTrial(TRIALS[1], "Failed", {"learning_rate": "0.01"}, None, 630),
     ]
+
+
+def test_a_deployment_that_waits_keeps_its_comparison_for_the_deployment_started_that_follows() -> None:
+    # Given three sets whose best model meets its endpoint busy with another update
+    stage = Stage(store_with_run(plan(job_names=SETS, mode="sets", hyperparameters=GIVEN)))
+    stage.sagemaker.put_endpoint("Updating", OLD_CONFIG)
+    for name, accuracy in zip(SETS, (0.91, 0.93, 0.88), strict=True):
+        stage.sagemaker.add_job(completed_job(name, accuracy))
+
+    for name in SETS:
+        stage.run(training_change(name))
+
+    # Then the queued deployment keeps how its job was chosen, for configure_autoscaling's event
+    [event] = stage.publisher.events
+    assert isinstance(event, DeploymentWaiting)
+    [(_key, pending)] = waiting_deployments(stage.store, ENDPOINT)
+    assert pending.choice is not None
+    assert [row.job_name for row in pending.choice.comparison] == [SETS[1], SETS[0], SETS[2]]
