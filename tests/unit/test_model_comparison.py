@@ -21,7 +21,7 @@ from tests.deploy_fakes import (
 from tests.deploy_fakes import tuning_change as tuning_state_change
 from tests.runs import STACK_NAME
 from tests.stubs import stubbed
-from tests.unit.test_deploy_model import OLD_CONFIG, Stage
+from tests.unit.test_deploy_model import OLD_CONFIG, Stage, _with_live
 
 SETS = [f"sagechain-{RUN}-set-{i}" for i in (1, 2, 3)]
 GIVEN = [
@@ -240,3 +240,20 @@ def test_a_deployment_that_waits_keeps_its_comparison_for_the_deployment_started
     [(_key, pending)] = waiting_deployments(stage.store, ENDPOINT)
     assert pending.choice is not None
     assert [row.job_name for row in pending.choice.comparison] == [SETS[1], SETS[0], SETS[2]]
+
+
+def test_a_gated_update_shows_the_live_models_value_beside_the_new_one() -> None:
+    # Given a live model at 0.90 and a new one at 0.95
+    stage = Stage()
+    _with_live(stage, accuracy=0.90)
+    stage.sagemaker.add_job(completed_job(accuracy=0.95))
+
+    stage.run(training_change())
+
+    [event] = stage.publisher.events
+    assert isinstance(event, DeploymentStarted)
+    assert (event.metric_value, event.live_value, event.live_model_name) == (
+        0.95,
+        0.90,
+        "sagechain-older-run-train",
+    )
