@@ -47,6 +47,13 @@ def test_a_three_set_run_emails_and_shows_the_comparison_best_first(stack: Local
     for job in best_first:
         assert f"learning_rate={job['HyperParameters']['learning_rate']}" in started
 
+    # And Model Live repeats why, with the final metrics
+    [live] = [
+        body for subject, body in published(PHYSICAL["NotificationTopic"]) if "Model live" in (subject or "")
+    ]
+    assert "Why this model\n--------------\n  highest validation:accuracy of 3 completed jobs" in live
+    assert f"validation:accuracy: {values[0]:g}" in live
+
     # And GET /runs/{run_id} shows the same comparison
     run_id = stack.observed[0]["detail"]["run_id"]
     run = json.loads(stack.api().handle("GET", f"/runs/{run_id}", {}, b"").body)

@@ -344,6 +344,13 @@ class ModelLive(SagechainEvent):
         default=None, description="Instances serving before the update (absent for a new endpoint)."
     )
     instances_after: int | None = Field(default=None, description="Instances serving now.")
+    final_metrics: dict[str, float] = Field(
+        default_factory=dict, description="Every final metric of the model's training job."
+    )
+    chosen_because: str | None = Field(
+        default=None,
+        description="Why its training job was chosen among several (Deployment Started has the table).",
+    )
 
 
 class FiredAlarmDetail(BaseModel):

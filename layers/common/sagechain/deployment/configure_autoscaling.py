@@ -247,6 +247,8 @@ class _Stage:
             traffic=_traffic(rollout),
             instances_before=rollout.instances_before if rollout is not None else None,
             instances_after=endpoint.instance_count,
+            final_metrics=info.final_metrics,
+            chosen_because=info.chosen_because,
         )
         self.publisher.publish(event)
         # Last: a retry after a failure above finds the deployment still in flight and announces it.

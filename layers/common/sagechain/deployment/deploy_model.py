@@ -652,7 +652,7 @@ class _Deployer:
             self.host.create_endpoint_config(config_name, variant, count, tags)
         except RequestRefusedError as err:
             return self._refused(run, endpoint_name, err)
-        info = self._model_info(run, job, endpoint_name, model_name, value)
+        info = self._model_info(run, job, endpoint_name, model_name, value, choice)
         # Written before the endpoint moves: configure_autoscaling reads them once it is in service.
         write_record(self.store, run_model_key(run.run_id), info)
         waiting = PendingDeployment(
@@ -706,7 +706,13 @@ class _Deployer:
         return f"the run's spec asks for more than this stack allows: {'; '.join(found)}." if found else None
 
     def _model_info(
-        self, run: _Run, job: TrainedJob, endpoint_name: str, model_name: str, value: float | None
+        self,
+        run: _Run,
+        job: TrainedJob,
+        endpoint_name: str,
+        model_name: str,
+        value: float | None,
+        choice: ModelChoice | None = None,
     ) -> ModelInfo:
         """model.json: what predict needs to call the endpoint and read its answers."""
         plan = run.plan
@@ -725,6 +731,8 @@ class _Deployer:
             metric=ModelMetric(name=metric, value=value) if metric and value is not None else None,
             deployed_at=self.now(),
             attempt=run.attempt,
+            final_metrics=choice.final_metrics if choice else {},
+            chosen_because=choice.chosen_because if choice else None,
         )
 
     def _point_endpoint(

@@ -543,7 +543,10 @@ def _expiry(expires_at: datetime | None) -> str:
 
 
 def _model_live(event: ModelLive, lookup: SageMakerLookup) -> tuple[str, EmailBody]:
-    body = EmailBody(f"Model {event.model_name} is live on endpoint {event.endpoint_name}.").figures(
+    body = EmailBody(f"Model {event.model_name} is live on endpoint {event.endpoint_name}.")
+    if event.chosen_because:
+        body.section("Why this model", [f"{event.chosen_because}."])
+    body.figures(
         [
             ("Endpoint instance type", event.instance_type),
             ("Autoscaling", f"{event.min_instances} to {event.max_instances} instances"),
@@ -553,6 +556,9 @@ def _model_live(event: ModelLive, lookup: SageMakerLookup) -> tuple[str, EmailBo
             ("Endpoint cost", _hourly_cost(event.hourly_cost)),
             ("Endpoint deleted at", _expiry(event.expires_at)),
         ]
+    )
+    body.figures(
+        [(name, f"{value:g}") for name, value in sorted(event.final_metrics.items())], "Final metrics"
     )
     keep = (
         [
