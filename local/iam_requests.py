@@ -247,6 +247,11 @@ _NAMED = {
     "DescribeEndpoint": ("endpoint", "EndpointName"),
     "DescribeEndpointConfig": ("endpoint-config", "EndpointConfigName"),
     "DescribeModel": ("model", "ModelName"),
+    # Authorized on the tuning job whose trials it lists (api-permissions-reference.html).
+    "ListTrainingJobsForHyperParameterTuningJob": (
+        "hyper-parameter-tuning-job",
+        "HyperParameterTuningJobName",
+    ),
 }
 
 

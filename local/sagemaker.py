@@ -21,7 +21,7 @@ import zlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from hashlib import sha256
 from typing import Any
 from urllib.parse import urlparse
@@ -481,8 +481,9 @@ class EmulatedSageMaker:
                 SecondaryStatus="Completed",
                 ModelArtifacts={"S3ModelArtifacts": f"s3://{bucket}/{key}"},
                 FinalMetricDataList=[{"MetricName": self._objective(job), "Value": value, "Timestamp": now}],
+                # The emulated job trains for its TrainingTimeInSeconds, so its start and end agree.
                 TrainingStartTime=job["CreationTime"],
-                TrainingEndTime=now,
+                TrainingEndTime=job["CreationTime"] + timedelta(seconds=600),
                 LastModifiedTime=now,
                 TrainingTimeInSeconds=600,
                 BillableTimeInSeconds=180 if spot else 600,
@@ -581,7 +582,10 @@ class EmulatedSageMaker:
                 "OutputDataConfig": definition["OutputDataConfig"],
                 "ResourceConfig": definition["ResourceConfig"],
                 "StoppingCondition": definition["StoppingCondition"],
-                "HyperParameters": {**definition.get("StaticHyperParameters", {}), "trial": str(index)},
+                "HyperParameters": {
+                    **definition.get("StaticHyperParameters", {}),
+                    **_tuned_values(tuning["HyperParameterTuningJobConfig"], index, count),
+                },
                 "Tags": tuning.get("Tags", []),
             }
             self._op_CreateTrainingJob(request)
@@ -628,6 +632,69 @@ class EmulatedSageMaker:
             _jsonable(detail),
             [tuning["HyperParameterTuningJobArn"]],
         )
+
+    def _op_ListTrainingJobsForHyperParameterTuningJob(  # noqa: N802
+        self, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The tuning job's trials, a page at a time (MaxResults, default 10; NextToken), sorted and
+        filtered as the API documents: SortBy Name (default), CreationTime, Status or
+        FinalObjectiveMetricValue (which leaves out trials without one), SortOrder, StatusEquals."""
+        tuning = self._get(self.tuning, params["HyperParameterTuningJobName"], "Tuning job")
+        config = tuning["HyperParameterTuningJobConfig"]
+        objective = config["HyperParameterTuningJobObjective"]
+        tuned = set(_range_names(config))
+        summaries = []
+        for job in self.training.values():
+            if job.get("TuningJobArn", "").lower() != tuning["HyperParameterTuningJobArn"].lower():
+                continue
+            summary: dict[str, Any] = {
+                "TrainingJobName": job["TrainingJobName"],
+                "TrainingJobArn": job["TrainingJobArn"],
+                "TuningJobName": tuning["HyperParameterTuningJobName"],
+                "CreationTime": job["CreationTime"],
+                "TrainingJobStatus": job["TrainingJobStatus"],
+                "TunedHyperParameters": {
+                    k: v for k, v in job.get("HyperParameters", {}).items() if k in tuned
+                },
+            }
+            for key in ("TrainingStartTime", "TrainingEndTime", "FailureReason"):
+                if key in job:
+                    summary[key] = job[key]
+            values = [
+                m["Value"]
+                for m in job.get("FinalMetricDataList", [])
+                if m["MetricName"] == objective["MetricName"]
+            ]
+            if values:
+                summary["FinalHyperParameterTuningJobObjectiveMetric"] = {
+                    "Type": objective["Type"],
+                    "MetricName": objective["MetricName"],
+                    "Value": values[-1],
+                }
+                summary["ObjectiveStatus"] = "Succeeded"
+            else:
+                summary["ObjectiveStatus"] = (
+                    "Failed" if job["TrainingJobStatus"] != "InProgress" else "Pending"
+                )
+            summaries.append(summary)
+        status = params.get("StatusEquals")
+        summaries = [s for s in summaries if status is None or s["TrainingJobStatus"] == status]
+        sort_by = params.get("SortBy", "Name")
+        if sort_by == "FinalObjectiveMetricValue":
+            summaries = [s for s in summaries if "FinalHyperParameterTuningJobObjectiveMetric" in s]
+        keys: dict[str, Callable[[dict[str, Any]], Any]] = {
+            "Name": lambda s: s["TrainingJobName"],
+            "CreationTime": lambda s: s["CreationTime"],
+            "Status": lambda s: s["TrainingJobStatus"],
+            "FinalObjectiveMetricValue": lambda s: s["FinalHyperParameterTuningJobObjectiveMetric"]["Value"],
+        }
+        summaries.sort(key=keys[sort_by], reverse=params.get("SortOrder") == "Descending")
+        start = int(params.get("NextToken") or 0)
+        end = start + int(params.get("MaxResults", 10))
+        page: dict[str, Any] = {"TrainingJobSummaries": summaries[start:end]}
+        if end < len(summaries):
+            page["NextToken"] = str(end)
+        return page
 
     # ------------------------------------------------------------ models and endpoints
     def _op_CreateModel(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
@@ -1186,6 +1253,29 @@ class EmulatedSageMaker:
         # One page: NameContains filters case-insensitively, as the List* calls do.
         contains = params.get("NameContains", "").lower()
         return [resource for name, resource in sorted(store.items()) if contains in name.lower()]
+
+
+def _range_names(config: dict[str, Any]) -> list[str]:
+    """The hyperparameters a tuning job tunes (its ParameterRanges)."""
+    ranges = config.get("ParameterRanges", {})
+    return [r["Name"] for kind in ranges.values() if isinstance(kind, list) for r in kind]
+
+
+def _tuned_values(config: dict[str, Any], index: int, count: int) -> dict[str, str]:
+    """Trial index's values of the tuned hyperparameters: evenly spread over each range (or its
+    categories), so each trial differs, deterministically."""
+    ranges = config.get("ParameterRanges", {})
+    values: dict[str, str] = {}
+    share = (index + 1) / (count + 1)
+    for spread in ranges.get("ContinuousParameterRanges", []):
+        low, high = float(spread["MinValue"]), float(spread["MaxValue"])
+        values[spread["Name"]] = f"{low + (high - low) * share:.6g}"
+    for spread in ranges.get("IntegerParameterRanges", []):
+        low, high = int(spread["MinValue"]), int(spread["MaxValue"])
+        values[spread["Name"]] = str(round(low + (high - low) * share))
+    for spread in ranges.get("CategoricalParameterRanges", []):
+        values[spread["Name"]] = spread["Values"][index % len(spread["Values"])]
+    return values or {"trial": str(index)}
 
 
 def _input_modes(job: dict[str, Any]) -> set[str]:

@@ -19,6 +19,7 @@ from sagechain.ports import (
     ScalableTarget,
     TrainedJob,
     TuningOutcome,
+    TuningTrial,
     Variant,
 )
 from sagechain.records import ModelInfo, TrainingRecord
@@ -205,6 +206,7 @@ class FakeSageMaker:
     region: str = REGION
     jobs: dict[str, TrainedJob] = field(default_factory=dict)
     tuning: dict[str, TuningOutcome] = field(default_factory=dict)
+    trials: dict[str, list[TuningTrial]] = field(default_factory=dict)
     resource_tags: dict[str, dict[str, str]] = field(default_factory=dict)
     models: dict[str, dict[str, object]] = field(default_factory=dict)
     configs: dict[str, EndpointConfig] = field(default_factory=dict)
@@ -227,6 +229,10 @@ class FakeSageMaker:
     def tuning_job(self, name: str) -> TuningOutcome:
         self.calls["DescribeHyperParameterTuningJob"] += 1
         return self.tuning[name]
+
+    def tuning_trials(self, name: str) -> list[TuningTrial]:
+        self.calls["ListTrainingJobsForHyperParameterTuningJob"] += 1
+        return list(self.trials.get(name, []))
 
     def tags(self, arn: str) -> dict[str, str]:
         self.calls["ListTags"] += 1

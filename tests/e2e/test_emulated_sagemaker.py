@@ -529,3 +529,37 @@ def test_a_described_tuning_job_is_shaped_as_the_api_returns_it(stack: LocalStac
     assert job["HyperParameterTuningJobStatus"] == "Completed"
     assert job["BestTrainingJob"]["TrainingJobName"].startswith("sagechain-r3-tune-")
     assert "Tags" not in job
+
+
+def test_a_tuning_jobs_trials_are_listed_page_by_page_with_their_tuned_values(stack: LocalStack) -> None:
+    sagemaker = boto3.client("sagemaker")
+    request = tuning_request()
+    config = request["HyperParameterTuningJobConfig"]
+    config["ResourceLimits"]["MaxNumberOfTrainingJobs"] = 3
+    config["ParameterRanges"] = {
+        "ContinuousParameterRanges": [{"Name": "learning_rate", "MinValue": "0.0", "MaxValue": "0.4"}]
+    }
+    request["TrainingJobDefinition"]["OutputDataConfig"] = {"S3OutputPath": f"s3://{stack.bucket}/runs/r3/"}
+    sagemaker.create_hyper_parameter_tuning_job(**request)
+    stack.run_until_quiet()
+
+    first = sagemaker.list_training_jobs_for_hyper_parameter_tuning_job(
+        HyperParameterTuningJobName="sagechain-r3-tune", MaxResults=2
+    )
+    rest = sagemaker.list_training_jobs_for_hyper_parameter_tuning_job(
+        HyperParameterTuningJobName="sagechain-r3-tune", MaxResults=2, NextToken=first["NextToken"]
+    )
+
+    trials = first["TrainingJobSummaries"] + rest["TrainingJobSummaries"]
+    assert "NextToken" not in rest
+    assert [t["TunedHyperParameters"] for t in trials] == [
+        {"learning_rate": "0.1"},
+        {"learning_rate": "0.2"},
+        {"learning_rate": "0.3"},
+    ]
+    assert all(
+        t["FinalHyperParameterTuningJobObjectiveMetric"]["MetricName"] == "validation:accuracy"
+        for t in trials
+    )
+    [trial, *_] = SageMakerHosting(sagemaker).tuning_trials("sagechain-r3-tune")
+    assert (trial.status, trial.training_seconds) == ("Completed", 600)

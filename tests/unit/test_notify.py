@@ -502,3 +502,73 @@ def test_a_public_workforce_is_not_asked_for_a_portal(sagemaker: FakeSageMaker, 
 
     assert "portal" not in email.body.split("What to do next")[0]
     assert not [asked for asked in sagemaker.asked if asked.startswith("DescribeWorkteam")]
+
+
+SETS = [f"sagechain-{RUN}-set-{i}" for i in (1, 2, 3)]
+
+
+def _chosen_among_sets(case: str) -> dict[str, Any]:
+    event = sample_event("notify", case)
+    event["detail"] = {
+        **event["detail"],
+        "training_job_name": SETS[1],
+        "final_metrics": {"validation:accuracy": 0.93, "train:accuracy": 0.97},
+        "comparison": [
+            {
+                "job_name": SETS[1],
+                "status": "Completed",
+                "objective_value": 0.93,
+                "hyperparameters": {"learning_rate": "0.05"},
+                "training_seconds": 610,
+                "chosen": True,
+            },
+            {
+                "job_name": SETS[0],
+                "status": "Completed",
+                "objective_value": 0.91,
+                "hyperparameters": {"learning_rate": "0.01"},
+                "training_seconds": 600,
+            },
+            {"job_name": SETS[2], "status": "Failed", "hyperparameters": {"learning_rate": "0.5"}},
+        ],
+        "jobs_compared": 4,
+        "chosen_because": "highest validation:accuracy of 2 completed jobs (0.93 vs 0.91); 1 failed",
+        "live_value": 0.9,
+        "live_model_name": "sagechain-older-run-train",
+    }
+    return event
+
+
+def test_deployment_started_shows_why_the_final_metrics_and_the_comparison_best_first(
+    sagemaker: FakeSageMaker, store: MemoryStore
+) -> None:
+    email = email_for("deployment_started", sagemaker, store, _chosen_among_sets("deployment_started"))
+
+    body = email.body
+    assert f"{SETS[1]}: highest validation:accuracy of 2 completed jobs (0.93 vs 0.91); 1 failed." in body
+    assert "Live model's value:     0.9 (sagechain-older-run-train)" in body
+    assert "Final metrics\n-------------\n  train:accuracy:      0.97\n  validation:accuracy: 0.93\n" in body
+    job = len(SETS[0])
+    table = [
+        f"     {'Job':<{job}}  Status     validation:accuracy  Duration     Hyperparameters that differ",
+        f"  *  {SETS[1]}  Completed  0.93                 10 min 10 s  learning_rate=0.05",
+        f"     {SETS[0]}  Completed  0.91                 10 min 00 s  learning_rate=0.01",
+        f"     {SETS[2]}  Failed     -                    -            learning_rate=0.5",
+        "  ... and 1 more",
+    ]
+    assert "How the 4 jobs compared (best first; * deployed)\n" in body
+    assert "\n".join(table) in body
+    # The reason first, figures next, links last.
+    order = ["Why this model", "Key figures", "Final metrics", "How the 4 jobs", "Links"]
+    assert [body.index(part) for part in order] == sorted(body.index(part) for part in order)
+
+
+def test_deployment_rejected_shows_the_comparison_beside_the_live_models_value(
+    sagemaker: FakeSageMaker, store: MemoryStore
+) -> None:
+    email = email_for("deployment_rejected", sagemaker, store, _chosen_among_sets("deployment_rejected"))
+
+    assert "Live model's value: 0.9" in email.body
+    assert "(best first; * judged by the quality gate)" in email.body
+    assert f"  *  {SETS[1]}  Completed  0.93" in email.body
+    assert email.body.index("Reason") < email.body.index("Why this model was the candidate")

@@ -212,7 +212,47 @@ class TrainingSkipped(SagechainEvent):
     labeling_job_name: str | None = None
 
 
-class DeploymentStarted(SagechainEvent):
+class JobComparison(BaseModel):
+    """One training job of a run's comparison (hyperparameter sets, or a tuning job's trials)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    job_name: str
+    status: str = Field(description="How the job ended: Completed, Failed, Stopped.")
+    objective_value: float | None = Field(
+        default=None, description="Its objective metric; absent when it reported none."
+    )
+    hyperparameters: dict[str, str] = Field(
+        default_factory=dict,
+        description="Only the hyperparameters whose values differ between the compared jobs (long "
+        "values shortened); a key the job did not set is left out.",
+    )
+    training_seconds: int | None = Field(default=None, description="How long it trained.")
+    chosen: bool = Field(default=False, description="The job whose model was judged by the quality gate.")
+
+
+class ModelChoice(BaseModel):
+    """Which job's model was chosen, how it did, and how the others did (Deployment Started/Rejected)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    final_metrics: dict[str, float] = Field(
+        default_factory=dict, description="Every final metric of the chosen job (FinalMetricDataList)."
+    )
+    comparison: list[JobComparison] = Field(
+        default_factory=list,
+        description="The run's sibling or tuning jobs, best first on the objective metric, at most 20 "
+        "(the chosen one always among them); empty for a single job.",
+    )
+    jobs_compared: int = Field(
+        default=0, description="How many jobs were compared (comparison holds at most 20)."
+    )
+    chosen_because: str | None = Field(
+        default=None, description="Why this job's model was chosen among the jobs compared, in words."
+    )
+
+
+class DeploymentStarted(SagechainEvent, ModelChoice):
     """A model passed the quality gate and its endpoint is being created or updated."""
 
     DETAIL_TYPE: ClassVar[str] = "Deployment Started"
@@ -226,9 +266,15 @@ class DeploymentStarted(SagechainEvent):
     metric_name: str | None = None
     metric_value: float | None = None
     console_url: str
+    live_value: float | None = Field(
+        default=None, description="The objective value of the model live before, when it has the same metric."
+    )
+    live_model_name: str | None = Field(
+        default=None, description="The model live before, when live_value is set."
+    )
 
 
-class DeploymentRejected(SagechainEvent):
+class DeploymentRejected(SagechainEvent, ModelChoice):
     """The quality gate kept a model from replacing what is live (or from going live)."""
 
     DETAIL_TYPE: ClassVar[str] = "Deployment Rejected"
@@ -299,6 +345,13 @@ class ModelLive(SagechainEvent):
         default=None, description="Instances serving before the update (absent for a new endpoint)."
     )
     instances_after: int | None = Field(default=None, description="Instances serving now.")
+    final_metrics: dict[str, float] = Field(
+        default_factory=dict, description="Every final metric of the model's training job."
+    )
+    chosen_because: str | None = Field(
+        default=None,
+        description="Why its training job was chosen among several (Deployment Started has the table).",
+    )
 
 
 class FiredAlarmDetail(BaseModel):

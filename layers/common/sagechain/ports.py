@@ -178,6 +178,18 @@ class TrainedJob(NamedTuple):
     model_data_url: str | None
     tuning_job_arn: str | None
     failure_reason: str | None
+    # TrainingTimeInSeconds, once the job has ended.
+    training_seconds: int | None = None
+
+
+class TuningTrial(NamedTuple):
+    """One training job a tuning job launched, as ListTrainingJobsForHyperParameterTuningJob tells it."""
+
+    name: str
+    status: str
+    hyperparameters: dict[str, str]
+    objective_value: float | None
+    training_seconds: int | None
 
 
 class TuningOutcome(NamedTuple):
@@ -291,6 +303,9 @@ class SageMakerJobs(Protocol):
 
     def tuning_job(self, name: str) -> TuningOutcome:
         """DescribeHyperParameterTuningJob."""
+
+    def tuning_trials(self, name: str) -> list[TuningTrial]:
+        """ListTrainingJobsForHyperParameterTuningJob, every page."""
 
     def tags(self, arn: str) -> dict[str, str]:
         """ListTags of any SageMaker resource, as a map."""

@@ -171,6 +171,9 @@ class ModelInfo(BaseModel):
     attempt: int = Field(default=1, ge=1)
     # An update of a live endpoint (deploying.json, then model.json): how traffic moves to this model.
     rollout: RolloutRecord | None = None
+    # How its training job was chosen (Deployment Started says more): Model Live repeats it.
+    final_metrics: dict[str, float] = Field(default_factory=dict)
+    chosen_because: str | None = None
 
 
 # ---------------------------------------------------------------- reading and writing them

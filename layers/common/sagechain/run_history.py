@@ -13,7 +13,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 from sagechain.event_sources.sagemaker import JobKind, StatusTransition
-from sagechain.events import WorstCaseCost
+from sagechain.events import JobComparison, WorstCaseCost
 from sagechain.records import ModelMetric
 
 
@@ -121,6 +121,15 @@ class RunFacts(BaseModel):
     validation_objects: int | None = None
     training_job: str | None = Field(default=None, description="The training job the quality gate judged.")
     metric: ModelMetric | None = None
+    final_metrics: dict[str, float] | None = Field(
+        default=None, description="Every final metric of the judged training job (FinalMetricDataList)."
+    )
+    comparison: list[JobComparison] | None = Field(
+        default=None,
+        description="The run's sibling or tuning jobs, best first, with the hyperparameters that differ "
+        "(at most 20; empty for a single job).",
+    )
+    chosen_because: str | None = Field(default=None, description="Why the judged job was chosen among them.")
     endpoint_name: str | None = None
     model_name: str | None = None
     endpoint_instance_type: str | None = None

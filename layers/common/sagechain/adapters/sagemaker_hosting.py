@@ -16,6 +16,7 @@ from sagechain.ports import (
     NamedResource,
     TrainedJob,
     TuningOutcome,
+    TuningTrial,
     Variant,
 )
 
@@ -105,6 +106,7 @@ class SageMakerHosting:
             model_data_url=artifacts,
             tuning_job_arn=job.get("TuningJobArn"),
             failure_reason=job.get("FailureReason"),
+            training_seconds=job.get("TrainingTimeInSeconds"),
         )
 
     def tuning_job(self, name: str) -> TuningOutcome:
@@ -121,6 +123,29 @@ class SageMakerHosting:
             objective_metric=objective.get("MetricName"),
             objective_value=None if value is None else float(value),
         )
+
+    def tuning_trials(self, name: str) -> list[TuningTrial]:
+        """ListTrainingJobsForHyperParameterTuningJob, every page: each trial's tuned
+        hyperparameters, status, objective value and training time (end minus start)."""
+        trials = []
+        pages = self._client.get_paginator("list_training_jobs_for_hyper_parameter_tuning_job")
+        for page in pages.paginate(HyperParameterTuningJobName=name, PaginationConfig={"PageSize": 100}):
+            for summary in page["TrainingJobSummaries"]:
+                objective: dict[str, Any] = dict(
+                    summary.get("FinalHyperParameterTuningJobObjectiveMetric") or {}
+                )
+                value = objective.get("Value")
+                start, end = summary.get("TrainingStartTime"), summary.get("TrainingEndTime")
+                trials.append(
+                    TuningTrial(
+                        name=summary["TrainingJobName"],
+                        status=summary["TrainingJobStatus"],
+                        hyperparameters=dict(summary.get("TunedHyperParameters", {})),
+                        objective_value=None if value is None else float(value),
+                        training_seconds=int((end - start).total_seconds()) if start and end else None,
+                    )
+                )
+        return trials
 
     def tags(self, arn: str) -> dict[str, str]:
         """ListTags, every page, as a map."""

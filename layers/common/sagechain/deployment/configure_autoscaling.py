@@ -50,6 +50,7 @@ from sagechain.events import (
     DeploymentRolledBack,
     DeploymentStarted,
     FiredAlarmDetail,
+    ModelChoice,
     ModelLive,
 )
 from sagechain.layout import deploying_key
@@ -246,6 +247,8 @@ class _Stage:
             traffic=_traffic(rollout),
             instances_before=rollout.instances_before if rollout is not None else None,
             instances_after=endpoint.instance_count,
+            final_metrics=info.final_metrics,
+            chosen_because=info.chosen_because,
         )
         self.publisher.publish(event)
         # Last: a retry after a failure above finds the deployment still in flight and announces it.
@@ -468,6 +471,7 @@ class _Stage:
             metric_name=pending.metric_name,
             metric_value=pending.metric_value,
             console_url=console_url(self.host.region, "endpoints", info.endpoint_name),
+            **dict(pending.choice or ModelChoice()),
         )
         self.publisher.publish(event)
         return Outcome(event.DETAIL_TYPE, f"the waiting deployment of run {info.run_id} started", event)

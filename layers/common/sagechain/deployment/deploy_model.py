@@ -24,6 +24,7 @@ an endpoint of the run's dataset whose creation failed is deleted first, and the
 An attempt a retry replaced, or a stopped run's, deploys nothing (why_not_start).
 """
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -46,6 +47,7 @@ from sagechain.deployment.bookkeeping import (
     read_run,
     run_model_key,
 )
+from sagechain.deployment.comparison import Candidate, model_choice
 from sagechain.deployment.failures import refused_deployment
 from sagechain.deployment.pending import (
     PendingDeployment,
@@ -62,6 +64,7 @@ from sagechain.events import (
     DeploymentRejected,
     DeploymentStarted,
     DeploymentWaiting,
+    ModelChoice,
     RunRetried,
     TrainingStarted,
 )
@@ -136,6 +139,8 @@ class SiblingRecord(BaseModel):
     job_name: str
     status: str
     metric_value: float | None = None
+    # TrainingTimeInSeconds, for the comparison (absent in records written before it).
+    training_seconds: int | None = None
 
 
 class Decision(BaseModel):
@@ -381,23 +386,60 @@ class _Deployer:
 
     def _deploy_best_of(self, run: _Run, tuning: TuningOutcome) -> Outcome:
         """Deploy a completed tuning job's best training job."""
+        trials = [
+            Candidate(t.name, t.status, t.objective_value, t.hyperparameters, t.training_seconds)
+            for t in self.jobs.tuning_trials(tuning.name)
+        ]
         if tuning.best_training_job is None:
             return self._reject(
                 run,
                 tuning.name,
                 f"tuning job {tuning.name} completed without a best training job "
                 "(no training job reported the objective metric).",
+                choice=self._choice(run, trials, None, by_tuning=True),
             )
         best = self.jobs.training_job(tuning.best_training_job)
         value = self._metric(run.plan, best)
         if value is None and tuning.objective_metric == run.plan.objective_metric:
             value = tuning.objective_value
-        return self._deploy(run, best, value)
+        return self._deploy(run, best, value, self._choice(run, trials, best, by_tuning=True))
+
+    def _choice(
+        self, run: _Run, candidates: list[Candidate], chosen: TrainedJob | None, by_tuning: bool = False
+    ) -> ModelChoice:
+        """The comparison of the run's jobs, and the chosen one's final metrics (finite ones: JSON
+        and DynamoDB take no NaN)."""
+        metrics = {k: v for k, v in (chosen.metrics if chosen else {}).items() if math.isfinite(v)}
+        plan = run.plan
+        return model_choice(
+            candidates,
+            chosen.name if chosen else None,
+            plan.objective_metric,
+            plan.objective_type,
+            metrics,
+            by_tuning,
+        )
+
+    def _sibling_candidates(self, run: _Run, ended: dict[str, SiblingRecord]) -> list[Candidate]:
+        """The siblings as ended, in hyperparameter-set order, each with the set it was given."""
+        plan = run.plan
+        sets = plan.hyperparameters if len(plan.hyperparameters) == len(plan.job_names) else []
+        given = dict(zip(plan.job_names, sets, strict=False))
+        return [
+            Candidate(name, r.status, r.metric_value, given.get(name, {}), r.training_seconds)
+            for name in plan.job_names
+            if (r := ended.get(name)) is not None
+        ]
 
     def _sibling_ended(self, run: _Run, job: TrainedJob) -> Outcome:
         """Record this sibling's ending; when it is the last, choose the best and deploy."""
         plan = run.plan
-        record = SiblingRecord(job_name=job.name, status=job.status, metric_value=self._metric(plan, job))
+        record = SiblingRecord(
+            job_name=job.name,
+            status=job.status,
+            metric_value=self._metric(plan, job),
+            training_seconds=job.training_seconds,
+        )
         write_record(self.store, f"{_siblings_prefix(run.run_id)}{job.name}.json", record)
         ended = self._ended_siblings(run)
         running = [name for name in plan.job_names if name not in ended]
@@ -419,10 +461,14 @@ class _Deployer:
         """Deploy the best of the siblings that completed (job: the one whose ending decided)."""
         plan = run.plan
         completed = [r for r in ended.values() if r.status == "Completed"]
+        candidates = self._sibling_candidates(run, ended)
         if not completed:
             statuses = ", ".join(f"{r.job_name} {r.status}" for r in ended.values())
             return self._reject(
-                run, job.name, f"none of the run's {len(ended)} training jobs completed ({statuses})."
+                run,
+                job.name,
+                f"none of the run's {len(ended)} training jobs completed ({statuses}).",
+                choice=self._choice(run, candidates, None),
             )
         # Best by the objective; a tie or a missing metric keeps the earlier job in the plan.
         completed.sort(key=lambda r: plan.job_names.index(r.job_name))
@@ -435,7 +481,7 @@ class _Deployer:
             ):
                 best = candidate
         chosen = job if best.job_name == job.name else self.jobs.training_job(best.job_name)
-        return self._deploy(run, chosen, best.metric_value)
+        return self._deploy(run, chosen, best.metric_value, self._choice(run, candidates, chosen))
 
     def redeploy(self, retried: RunRetried) -> Outcome:
         """A retry from deployment: the run's model, chosen again from its training, deployed anew."""
@@ -494,7 +540,10 @@ class _Deployer:
             sibling = self.jobs.training_job(name)
             if sibling.status in ENDED:
                 record = SiblingRecord(
-                    job_name=name, status=sibling.status, metric_value=self._metric(run.plan, sibling)
+                    job_name=name,
+                    status=sibling.status,
+                    metric_value=self._metric(run.plan, sibling),
+                    training_seconds=sibling.training_seconds,
                 )
                 write_record(self.store, f"{_siblings_prefix(run.run_id)}{name}.json", record)
                 ended[name] = record
@@ -505,21 +554,30 @@ class _Deployer:
         return job.metrics.get(plan.objective_metric) if plan.objective_metric else None
 
     # ------------------------------------------------------------ deploying it
-    def _deploy(self, run: _Run, job: TrainedJob, value: float | None) -> Outcome:
+    def _deploy(
+        self, run: _Run, job: TrainedJob, value: float | None, choice: ModelChoice | None = None
+    ) -> Outcome:
         plan, spec, prefix = run.plan, run.spec, self.config.name_prefix
+        # A single job: its final metrics, nothing to compare with.
+        choice = choice or self._choice(run, [], job).model_copy(update={"chosen_because": None})
         endpoint_name = endpoint_name_for(spec, plan.dataset, prefix)
         refusal = self._beyond_bounds(spec, plan.dataset, endpoint_name)
         if refusal:
-            return self._reject(run, job.name, refusal, value)
+            return self._reject(run, job.name, refusal, value, choice=choice)
         live = read_model_info(self.store, live_key(endpoint_name))
         model_name = model_name_for(job.name, prefix)
         if live is not None and live.model_name == model_name:
             live = None  # the live model is this one: nothing to compare against
         reason = quality_gate(plan, spec, job.name, value, live, self.config.allow_worse_model)
         if reason:
-            return self._reject(run, job.name, reason, value, live)
+            return self._reject(run, job.name, reason, value, live, choice)
         if job.model_data_url is None:
-            return self._reject(run, job.name, f"training job {job.name} has no model artifacts.", value)
+            return self._reject(
+                run, job.name, f"training job {job.name} has no model artifacts.", value, choice=choice
+            )
+        live_metric = live.metric if live is not None and live.metric is not None else None
+        if live_metric is not None and live_metric.name != plan.objective_metric:
+            live_metric = None
 
         config_name = _config_name_for(run, job.name, prefix)
         instance_type = spec.deployment.instance_type
@@ -538,7 +596,7 @@ class _Deployer:
             # No state change follows a deletion, so nothing would end a wait: retried instead.
             raise RetryableError(f"endpoint {endpoint_name} is Deleting; deploying {model_name} is retried")
         else:
-            started = self._start(run, job, value, endpoint, endpoint_name, model_name, config_name)
+            started = self._start(run, job, value, endpoint, endpoint_name, model_name, config_name, choice)
             if isinstance(started, Outcome):
                 return started
             action = started
@@ -555,6 +613,9 @@ class _Deployer:
             metric_name=plan.objective_metric,
             metric_value=value,
             console_url=console_url(self.host.region, "endpoints", endpoint_name),
+            live_value=live_metric.value if live_metric else None,
+            live_model_name=live.model_name if live_metric and live else None,
+            **dict(choice),
         )
         self.publisher.publish(event)
         return Outcome(event.DETAIL_TYPE, None, event)
@@ -568,6 +629,7 @@ class _Deployer:
         endpoint_name: str,
         model_name: str,
         config_name: str,
+        choice: ModelChoice | None = None,
     ) -> "Literal['create', 'update'] | Outcome":
         """CreateModel, CreateEndpointConfig, then CreateEndpoint or UpdateEndpoint; or the wait
         for a busy endpoint, or the failure of a refused request."""
@@ -590,7 +652,7 @@ class _Deployer:
             self.host.create_endpoint_config(config_name, variant, count, tags)
         except RequestRefusedError as err:
             return self._refused(run, endpoint_name, err)
-        info = self._model_info(run, job, endpoint_name, model_name, value)
+        info = self._model_info(run, job, endpoint_name, model_name, value, choice)
         # Written before the endpoint moves: configure_autoscaling reads them once it is in service.
         write_record(self.store, run_model_key(run.run_id), info)
         waiting = PendingDeployment(
@@ -602,6 +664,7 @@ class _Deployer:
             arrived_at=self.now(),
             endpoint_status=endpoint.status if endpoint is not None else "Creating",
             attempt=run.attempt,
+            choice=choice,
         )
         if endpoint is not None and normalized_status(endpoint.status) in BUSY:
             return self._wait(run, job, waiting)
@@ -643,7 +706,13 @@ class _Deployer:
         return f"the run's spec asks for more than this stack allows: {'; '.join(found)}." if found else None
 
     def _model_info(
-        self, run: _Run, job: TrainedJob, endpoint_name: str, model_name: str, value: float | None
+        self,
+        run: _Run,
+        job: TrainedJob,
+        endpoint_name: str,
+        model_name: str,
+        value: float | None,
+        choice: ModelChoice | None = None,
     ) -> ModelInfo:
         """model.json: what predict needs to call the endpoint and read its answers."""
         plan = run.plan
@@ -662,6 +731,8 @@ class _Deployer:
             metric=ModelMetric(name=metric, value=value) if metric and value is not None else None,
             deployed_at=self.now(),
             attempt=run.attempt,
+            final_metrics=choice.final_metrics if choice else {},
+            chosen_because=choice.chosen_because if choice else None,
         )
 
     def _point_endpoint(
@@ -696,6 +767,7 @@ class _Deployer:
         reason: str,
         value: float | None = None,
         live: ModelInfo | None = None,
+        choice: ModelChoice | None = None,
     ) -> Outcome:
         event = DeploymentRejected(
             run_id=run.run_id,
@@ -707,6 +779,7 @@ class _Deployer:
             metric_value=value,
             minimum=run.spec.deployment.min_objective_metric,
             live_value=live.metric.value if live is not None and live.metric is not None else None,
+            **dict(choice or ModelChoice()),
         )
         self.publisher.publish(event)
         return Outcome(event.DETAIL_TYPE, reason, event)

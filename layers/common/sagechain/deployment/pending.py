@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict
 from sagechain.deployment.alarms import AlarmThresholds, arm_rollback_alarms
 from sagechain.deployment.bookkeeping import JSON
 from sagechain.deployment.rollout import PlannedUpdate, plan_update
+from sagechain.events import ModelChoice
 from sagechain.layout import pending_prefix
 from sagechain.ports import Autoscaler, DeploymentStore, EndpointState, ModelHost, RollbackAlarms, Variant
 from sagechain.records import ModelInfo, RolloutRecord, read_record
@@ -38,6 +39,8 @@ class PendingDeployment(BaseModel):
     endpoint_status: str
     # The run attempt deploying (attempts.py): the Deployment Started it becomes says it.
     attempt: int = 1
+    # How its job was chosen (final metrics, comparison): the Deployment Started it becomes carries it.
+    choice: ModelChoice | None = None
 
 
 def _pending_key(pending: PendingDeployment) -> str:

@@ -80,7 +80,7 @@ class EmailBody:
         # Verbatim: the words SageMaker or the stage used, never reworded.
         return self.section("Reason", reason.splitlines() if reason else ["(SageMaker gave no reason)"])
 
-    def figures(self, pairs: list[tuple[str, str | int | None]]) -> "EmailBody":
+    def figures(self, pairs: list[tuple[str, str | int | None]], title: str = "Key figures") -> "EmailBody":
         shown = [(label, str(value)) for label, value in pairs if value is not None and value != ""]
         width = max((len(label) for label, _ in shown), default=0)
         lines = []
@@ -88,7 +88,7 @@ class EmailBody:
             lines.append(f"{label + ':':<{width + 1}} {value}")
             if value.startswith("s3://"):
                 lines.append(f"{'':<{width + 1}} {s3_console_link(value)}")
-        return self.section("Key figures", lines)
+        return self.section(title, lines)
 
     def links(self, pairs: list[tuple[str, str | None]]) -> "EmailBody":
         """Labelled links; an s3:// location gets its S3 console page beside it (one click)."""

@@ -24,9 +24,11 @@ from sagechain.events import (
     DeploymentStarted,
     DeploymentWaiting,
     EndpointHourlyCost,
+    JobComparison,
     LabelingCostEstimate,
     LabelingFailed,
     LabelingStarted,
+    ModelChoice,
     ModelDeleted,
     ModelExpired,
     ModelLive,
@@ -166,6 +168,49 @@ def _training_links(lookup: SageMakerLookup, name: str | None) -> list[tuple[str
         (f"Training job {name}", lookup.console_url(JobKind.TRAINING, name)),
         (f"Training logs of {name}", lookup.training_log_url(name)),
     ]
+
+
+# ---------------------------------------------------------------- how the model was chosen
+
+
+def comparison_table(rows: list[JobComparison], metric: str | None, total: int) -> list[str]:
+    """The jobs compared as fixed-width columns, best first, the chosen one marked with *."""
+    header = ["", "Job", "Status", metric or "Objective", "Duration", "Hyperparameters that differ"]
+    cells = [
+        [
+            "*" if row.chosen else "",
+            row.job_name,
+            row.status,
+            f"{row.objective_value:g}" if row.objective_value is not None else "-",
+            duration(row.training_seconds) or "-",
+            " ".join(f"{key}={value}" for key, value in row.hyperparameters.items()) or "-",
+        ]
+        for row in rows
+    ]
+    widths = [max(len(line[i]) for line in [header, *cells]) for i in range(len(header))]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
+        for line in [header, *cells]
+    ]
+    if total > len(rows):
+        lines.append(f"... and {total - len(rows)} more")
+    return lines
+
+
+def _choice_sections(body: EmailBody, choice: ModelChoice, metric: str | None, chosen_mark: str) -> None:
+    """The chosen job's final metrics, then the comparison table (after the key figures)."""
+    body.figures(
+        [(name, f"{value:g}") for name, value in sorted(choice.final_metrics.items())], "Final metrics"
+    )
+    if choice.comparison:
+        table = comparison_table(choice.comparison, metric, choice.jobs_compared)
+        body.section(f"How the {choice.jobs_compared} jobs compared (best first; * {chosen_mark})", table)
+
+
+def _live(value: float | None, model_name: str | None = None) -> str | None:
+    if value is None:
+        return None
+    return f"{value:g}" + (f" ({model_name})" if model_name else "")
 
 
 # ---------------------------------------------------------------- sagechain events
@@ -377,15 +422,20 @@ def _deployment_started(event: DeploymentStarted, lookup: SageMakerLookup) -> tu
         f"The model trained by {event.training_job_name} passed the quality gate: "
         f"endpoint {event.endpoint_name} is being {verb}."
     )
+    if event.chosen_because:
+        body.section("Why this model", [f"{event.training_job_name}: {event.chosen_because}."])
     body.figures(
         [
             ("Metric", _metric(event.metric_name, event.metric_value)),
+            ("Live model's value", _live(event.live_value, event.live_model_name)),
             ("Model", event.model_name),
             ("Endpoint configuration", event.endpoint_config_name),
             ("Endpoint instance type", event.instance_type),
             *_training_figures(lookup.training_job(event.training_job_name)),
         ]
-    ).links([("Endpoint", event.console_url), *_training_links(lookup, event.training_job_name)])
+    )
+    _choice_sections(body, event, event.metric_name, "deployed")
+    body.links([("Endpoint", event.console_url), *_training_links(lookup, event.training_job_name)])
     body.next(
         'Nothing. When the endpoint is in service, autoscaling is set up and you get "Model live" with '
         "the predict URL."
@@ -396,6 +446,10 @@ def _deployment_started(event: DeploymentStarted, lookup: SageMakerLookup) -> tu
 
 def _deployment_rejected(event: DeploymentRejected, lookup: SageMakerLookup) -> tuple[str, EmailBody]:
     body = EmailBody(f"The model trained by {event.training_job_name} was not deployed.").reason(event.reason)
+    if event.chosen_because:
+        body.section(
+            "Why this model was the candidate", [f"{event.training_job_name}: {event.chosen_because}."]
+        )
     body.figures(
         [
             ("Metric", _metric(event.metric_name, event.metric_value)),
@@ -403,7 +457,9 @@ def _deployment_rejected(event: DeploymentRejected, lookup: SageMakerLookup) -> 
             ("Live model's value", f"{event.live_value:g}" if event.live_value is not None else None),
             *_training_figures(lookup.training_job(event.training_job_name)),
         ]
-    ).links(_training_links(lookup, event.training_job_name))
+    )
+    _choice_sections(body, event, event.metric_name, "judged by the quality gate")
+    body.links(_training_links(lookup, event.training_job_name))
     body.next(
         "Whatever is live keeps serving.",
         "For a better model: more or cleaner labels, other hyperparameters or a tuning job (training in "
@@ -506,7 +562,10 @@ def _expiry(expires_at: datetime | None) -> str:
 
 
 def _model_live(event: ModelLive, lookup: SageMakerLookup) -> tuple[str, EmailBody]:
-    body = EmailBody(f"Model {event.model_name} is live on endpoint {event.endpoint_name}.").figures(
+    body = EmailBody(f"Model {event.model_name} is live on endpoint {event.endpoint_name}.")
+    if event.chosen_because:
+        body.section("Why this model", [f"{event.chosen_because}."])
+    body.figures(
         [
             ("Endpoint instance type", event.instance_type),
             ("Autoscaling", f"{event.min_instances} to {event.max_instances} instances"),
@@ -516,6 +575,9 @@ def _model_live(event: ModelLive, lookup: SageMakerLookup) -> tuple[str, EmailBo
             ("Endpoint cost", _hourly_cost(event.hourly_cost)),
             ("Endpoint deleted at", _expiry(event.expires_at)),
         ]
+    )
+    body.figures(
+        [(name, f"{value:g}") for name, value in sorted(event.final_metrics.items())], "Final metrics"
     )
     keep = (
         [

@@ -24,7 +24,7 @@ in the history and its job but moves the run no more. An event's attempt is its 
 `attempt` for sagechain events, the `sagechain:attempt` tag for SageMaker's.
 """
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sagechain.event_sources.eventbridge import SagechainDelivery
 from sagechain.event_sources.sagemaker import FAILED, STOPPED, JobKind, StateChange, StatusTransition
@@ -38,6 +38,7 @@ from sagechain.events import (
     DeploymentWaiting,
     LabelingFailed,
     LabelingStarted,
+    ModelChoice,
     ModelDeleted,
     ModelExpired,
     ModelLive,
@@ -331,6 +332,17 @@ def _metric(name: str | None, value: float | None) -> ModelMetric | None:
     return ModelMetric(name=name, value=value) if name is not None and value is not None else None
 
 
+def _choice_facts(event: ModelChoice) -> dict[str, Any]:
+    """How the judged job was chosen; an event from before it (no final metrics) sets nothing."""
+    if not event.final_metrics and not event.comparison:
+        return {}
+    return {
+        "final_metrics": event.final_metrics,
+        "comparison": event.comparison,
+        "chosen_because": event.chosen_because,
+    }
+
+
 def _sagechain_facts(event: SagechainEvent) -> RunFacts:  # noqa: PLR0911
     match event:
         case DatasetPrepared():
@@ -379,10 +391,13 @@ def _sagechain_facts(event: SagechainEvent) -> RunFacts:  # noqa: PLR0911
                 endpoint_name=event.endpoint_name,
                 model_name=event.model_name,
                 endpoint_instance_type=event.instance_type,
+                **_choice_facts(event),
             )
         case DeploymentRejected():
             return RunFacts(
-                training_job=event.training_job_name, metric=_metric(event.metric_name, event.metric_value)
+                training_job=event.training_job_name,
+                metric=_metric(event.metric_name, event.metric_value),
+                **_choice_facts(event),
             )
         case DeploymentFailed():
             return RunFacts(endpoint_name=event.endpoint_name)
