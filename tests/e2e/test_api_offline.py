@@ -89,9 +89,15 @@ def test_make_demo_runs_the_whole_chain_to_a_prediction(capsys: pytest.CaptureFi
     # The COCO zip became one box per image, four of each class
     [fruit_prepared] = [line for line in lines if line.startswith("Dataset Prepared   run fruit-")]
     assert fruit_prepared.endswith("8 images, skipped nothing, labels {'apple': 4, 'blueberry': 4}")
-    # Each dataset ended where the demo means it to: two live, one rejected, one over a quota
+    # Each dataset ended where the demo means it to: the run over a quota failed, then went live
+    # once the quota was raised and it was retried (attempt 2, trained without labeling again)
     runs = {line.split()[1].rsplit("-", 1)[0]: line.split()[2] for line in lines if line.startswith("run ")}
-    assert runs == {"flowers": "live", "fruit": "live", "typo": "rejected", "pets": "failed"}
+    assert runs == {"flowers": "live", "fruit": "live", "typo": "rejected", "pets": "live"}
+    assert any(line.startswith("Training Failed    run pets-") for line in lines)
+    [retry] = [line for line in lines if line.startswith("retry ")]
+    assert retry.endswith("-> 202: attempt 2")
+    [artifacts] = [line for line in lines if line.startswith("artifacts ")]
+    assert artifacts.endswith("-> 200 (links valid 15 min)")
     # And both live models answer: the blueberry is found in a box, the tulip ranked first
     answers = {
         line.split("/models/")[1].split("/")[0]: json.loads(lines[i + 1].strip())
