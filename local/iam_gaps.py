@@ -11,7 +11,6 @@ _POWERTOOLS_GET = (
 _POWERTOOLS_DELETE = "Powertools idempotency deletes the in-progress record when the handler raises"
 _ABORT = "s3transfer aborts a multipart upload whose part failed; no test fails an upload part"
 _FORBIDDEN_UPDATE = "the forbidden-update path (deregister, update, re-register) has no e2e test"
-_UNTAGGED = "asked only when an event carries no tags; the emulation always sends them"
 _HAND_DELETED = (
     "asked only when models/<endpoint>/model.json is missing as the expiry schedule fires (deleted by "
     "hand), so S3 answers 404, not 403; no test deletes it"
@@ -37,7 +36,6 @@ NOT_YET_EXERCISED: dict[str, dict[str, str]] = {
         "dynamodb:DeleteItem": _POWERTOOLS_DELETE,
         "dynamodb:GetItem": _POWERTOOLS_GET,
         "sagemaker:DeleteEndpoint": _RETRY + " (a retry from deployment meets a Failed endpoint)",
-        "sagemaker:ListTags": _UNTAGGED,
     },
     "ExpireEndpointFunction": {
         "s3:ListBucket": _HAND_DELETED,
