@@ -57,7 +57,7 @@ types: $(BIN)/.installed
 	$(BIN)/mypy
 
 unit: $(BIN)/.installed
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2
 
 template-check: $(BIN)/.installed $(CHECKOV_VENV)/.installed
 	$(BIN)/sam validate --lint --template template.yaml --region $(REGION)
@@ -75,7 +75,7 @@ demo: $(BIN)/.installed
 # docs/iam.md: each function's granted actions and the e2e tests that use them (a whole e2e
 # run records them; tests/e2e/test_iam_grants.py keeps the page current).
 iam-doc: $(BIN)/.installed
-	IAM_DOC_WRITE=1 $(BIN)/pytest -q tests/e2e
+	IAM_DOC_WRITE=1 $(BIN)/pytest -q -n 2 tests/e2e
 
 # Every bench/<name>.py is a benchmark with a main(); figures go to bench/README.md.
 bench: $(BIN)/.installed

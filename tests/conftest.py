@@ -56,3 +56,71 @@ TEST_ENV = {
 }
 # Set before any test module imports boto3 or a handler: nothing may reach AWS.
 os.environ.update(TEST_ENV)
+
+
+# ---------------------------------------------------------------- the IAM grants report under xdist
+# Each pytest-xdist worker runs a share of the e2e tests and records what IAM allowed in its own
+# process; the grants report must see them all (tests/e2e/grants.py). Workers save theirs when
+# their session ends; the controller, once every worker has finished, merges and judges them.
+import tempfile  # noqa: E402 - the report's part of the test environment, kept together
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+_E2E = Path(__file__).parent / "e2e"
+_GRANTS_REPORT = "test_iam_grants.py"
+_IAM_DIR = pytest.StashKey[Path]()
+_WHOLE_E2E = pytest.StashKey[bool]()
+
+
+def _is_controller(config: pytest.Config) -> bool:
+    return not hasattr(config, "workerinput") and bool(getattr(config.option, "numprocesses", None))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if _is_controller(config):
+        config.stash[_IAM_DIR] = Path(tempfile.mkdtemp(prefix="sagechain-iam-"))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: "pytest.Item") -> None:  # an xdist WorkerController
+    workerinput = node.workerinput  # type: ignore[attr-defined]
+    workerinput["sagechain_iam_dir"] = str(node.config.stash[_IAM_DIR])
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node: object, ids: list[str]) -> None:
+    config: pytest.Config = node.config  # type: ignore[attr-defined]
+    files = {Path(nodeid.split("::", 1)[0]).name for nodeid in ids if nodeid.startswith("tests/e2e/")}
+    expected = {path.name for path in _E2E.glob("test_*.py")}
+    config.stash[_WHOLE_E2E] = (
+        files == expected and not config.getoption("keyword") and not config.getoption("markexpr")
+    )
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None:
+        from local import iam_guard  # noqa: PLC0415 - only e2e workers have recorded anything
+
+        from tests.e2e.grants import save  # noqa: PLC0415
+
+        save(iam_guard.EXERCISED, Path(workerinput["sagechain_iam_dir"]) / f"{workerinput['workerid']}.json")
+        return
+    if not _is_controller(config) or not config.stash.get(_WHOLE_E2E, False):
+        return
+    from tests.e2e.grants import doc_problem, grant_problems, merged  # noqa: PLC0415
+
+    exercised = merged(sorted(config.stash[_IAM_DIR].glob("*.json")))
+    problems = grant_problems(exercised)
+    stale = doc_problem(exercised, write=bool(os.environ.get("IAM_DOC_WRITE")))
+    problems += [stale] if stale else []
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_sep("=", "IAM grants report (merged from the workers)", red=bool(problems))
+        reporter.write_line(
+            "\n".join(problems) if problems else "every grant is exercised; docs/iam.md is current"
+        )
+    if problems and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
