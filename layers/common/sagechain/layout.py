@@ -5,6 +5,8 @@
                   model.json, and each stage's own files
     models/<model>/model.json       the live model of an endpoint
     models/<model>/pending/...      deployments waiting for the endpoint (deployment/pending.py)
+    batches/<model>/<name>/images/...   images to score; batches/<model>/<name>/batch.json last starts it
+    batches/<model>/<name>/transform.manifest, batch-record.json, output/..., predictions.jsonl, summary.json
     failures/<yyyy>/<mm>/<dd>/<function>/<message-id>.json   an event a failure queue parked
 
 No output prefix matches a trigger's input pattern (no recursion).
@@ -29,6 +31,9 @@ MANIFEST_CONTENT_TYPE = "application/x-ndjson"
 
 
 FAILURES = "failures/"
+
+BATCHES = "batches/"
+BATCH_FILE = "batch.json"
 
 
 def uploaded_dataset(key: str) -> tuple[str, Literal["folder", "zip"]] | None:
@@ -89,3 +94,18 @@ def deploying_key(model: str) -> str:
 def pending_prefix(endpoint: str) -> str:
     """models/<endpoint>/pending/: the deployments waiting for the endpoint, oldest first."""
     return f"models/{endpoint}/pending/"
+
+
+def uploaded_batch(key: str) -> tuple[str, str] | None:
+    """The (model, name) a batches/<model>/<name>/batch.json upload starts; None for any other key."""
+    if not key.startswith(BATCHES):
+        return None
+    parts = key[len(BATCHES) :].split("/")
+    if len(parts) != 3 or parts[2] != BATCH_FILE or not parts[0] or not parts[1]:
+        return None
+    return parts[0], parts[1]
+
+
+def batch_key(model: str, name: str, file: str) -> str:
+    """batches/<model>/<name>/<file>"""
+    return f"{BATCHES}{model}/{name}/{file}"
