@@ -23,7 +23,7 @@ from sagechain.event_sources.drops import (
     truncated,
 )
 from sagechain.event_sources.sagemaker import SAGEMAKER_SOURCE, BusEnvelope, StateChange, state_change
-from sagechain.events import EVENT_SOURCE, SAGECHAIN_EVENTS, SagechainEvent
+from sagechain.events import EVENT_SOURCE, SAGECHAIN_EVENTS, BatchEvent, SagechainEvent
 
 
 class SagechainDelivery(BaseModel):
@@ -36,8 +36,11 @@ class SagechainDelivery(BaseModel):
 
     @property
     def about(self) -> str:
-        """What the event is about: its type, run and attempt (each stage emits one per attempt)."""
+        """What the event is about: its type, run and attempt (each stage emits one per attempt); a
+        batch's events, its own id too (a run's model scores many batches)."""
         about = f"{self.event.DETAIL_TYPE}#{self.event.run_id}"
+        if isinstance(self.event, BatchEvent):
+            about = f"{about}#{self.event.batch_id}"
         return about if self.event.attempt == 1 else f"{about}#a{self.event.attempt}"
 
 
