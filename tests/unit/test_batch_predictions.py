@@ -96,10 +96,12 @@ def test_a_bad_batch_json_is_rejected_with_what_to_fix(raw: bytes, says: str) ->
 # --- the transform manifest ------------------------------------------------------------------
 
 
-def build(objects: dict[str, bytes]) -> tuple[MemoryStore, TransformManifestStats]:
+def build(
+    objects: dict[str, bytes], task: str = "image-classification"
+) -> tuple[MemoryStore, TransformManifestStats]:
     store = MemoryStore(objects=objects)
     writer = store.open_writer("batches/flowers/tonight/transform.manifest", "application/json")
-    stats = write_transform_manifest(store.iter_objects(PREFIX), PREFIX, store.uri(PREFIX), writer)
+    stats = write_transform_manifest(store.iter_objects(PREFIX), PREFIX, store.uri(PREFIX), writer, task)
     return store, stats
 
 
@@ -142,7 +144,7 @@ def test_the_manifest_streams_one_key_at_a_time() -> None:
 
     writer = CountingWriter()
 
-    stats = write_transform_manifest(listing(), PREFIX, f"s3://bucket/{PREFIX}", writer)
+    stats = write_transform_manifest(listing(), PREFIX, f"s3://bucket/{PREFIX}", writer, "object-detection")
 
     assert stats.images == 10_000
     assert writer.committed
@@ -159,12 +161,11 @@ def test_an_empty_prefix_is_rejected_and_nothing_is_written() -> None:
 
 
 def test_an_object_detection_batch_takes_the_one_format_it_has_and_rejects_a_mix() -> None:
-    _, jpegs = build({PREFIX + "a.jpg": b"x", PREFIX + "b.jpeg": b"x"})
-    _, mixed = build({PREFIX + "a.jpg": b"x", PREFIX + "b.png": b"x"})
+    _, jpegs = build({PREFIX + "a.jpg": b"x", PREFIX + "b.jpeg": b"x"}, "object-detection")
 
     assert jpegs.content_type("object-detection") == "image/jpeg"
     with pytest.raises(BatchRejectedError, match="two batches"):
-        mixed.content_type("object-detection")
+        build({PREFIX + "a.jpg": b"x", PREFIX + "b.png": b"x"}, "object-detection")
 
 
 # --- the answers as predictions --------------------------------------------------------------

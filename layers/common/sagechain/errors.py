@@ -31,9 +31,10 @@ class BatchRejectedError(SagechainError):
     """A batch cannot start (bad batch.json, unknown model, no images); nothing is started and
     the upload is kept. The reason is written for the person who uploaded it."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, skipped: dict[str, int] | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.skipped = dict(skipped or {})
 
 
 class RetryableError(SagechainError):

@@ -23,6 +23,9 @@ from sagechain.ports import ObjectWriter, StoredObject
 _TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png"}
 ANY_IMAGE = "application/x-image"
 SKIPPED_REASON = "not an image (.jpg, .jpeg, .png)"
+# The transform job's MaxPayloadInMB: the built-in algorithms read requests of at most 6 MB.
+MAX_IMAGE_MB = 6
+TOO_LARGE_REASON = f"larger than {MAX_IMAGE_MB} MB"
 
 
 def image_content_type(key: str) -> str | None:
@@ -47,7 +50,8 @@ class TransformManifestStats:
             counts = ", ".join(f"{count} {kind}" for kind, count in sorted(self.content_types.items()))
             raise BatchRejectedError(
                 f"an object detection batch is one image format, this one has {counts}: "
-                "upload the JPEG and PNG images as two batches"
+                "upload the JPEG and PNG images as two batches",
+                skipped=dict(self.skipped),
             )
         return next(iter(self.content_types), "image/jpeg")
 
@@ -59,8 +63,11 @@ def batch_images(listed: Iterable[StoredObject], prefix: str, stats: TransformMa
         if not relative or relative.endswith("/"):
             continue
         kind = image_content_type(relative)
-        if kind is None or item.size == 0:
-            stats.skipped[SKIPPED_REASON if kind is None else "empty file"] += 1
+        if kind is None:
+            stats.skipped[SKIPPED_REASON] += 1
+            continue
+        if item.size == 0 or item.size > MAX_IMAGE_MB * 1024 * 1024:
+            stats.skipped["empty file" if item.size == 0 else TOO_LARGE_REASON] += 1
             continue
         stats.images += 1
         stats.content_types[kind] += 1
@@ -68,10 +75,11 @@ def batch_images(listed: Iterable[StoredObject], prefix: str, stats: TransformMa
 
 
 def write_transform_manifest(
-    listed: Iterable[StoredObject], prefix: str, prefix_uri: str, writer: ObjectWriter
+    listed: Iterable[StoredObject], prefix: str, prefix_uri: str, writer: ObjectWriter, task: str
 ) -> TransformManifestStats:
     """Streams the manifest of the images under prefix into writer (one key in memory at a time);
-    an empty batch is rejected and the writer aborted."""
+    a batch without images, or with images the task's model cannot read in one job, is rejected
+    and the writer aborted."""
     stats = TransformManifestStats()
     writer.write(b'[{"prefix": ' + json.dumps(prefix_uri).encode() + b"}")
     for relative in batch_images(listed, prefix, stats):
@@ -82,8 +90,14 @@ def write_transform_manifest(
         raise BatchRejectedError(
             f"no images under {prefix}"
             + (f" ({skipped} other files skipped)" if skipped else "")
-            + f": upload {', '.join(IMAGE_SUFFIXES)} files there, then batch.json again"
+            + f": upload {', '.join(IMAGE_SUFFIXES)} files there, then batch.json again",
+            skipped=dict(stats.skipped),
         )
+    try:
+        stats.content_type(task)
+    except BatchRejectedError:
+        writer.abort()
+        raise
     writer.write(b"]\n")
     writer.commit()
     return stats
