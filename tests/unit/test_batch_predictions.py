@@ -6,7 +6,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from sagechain.batch.manifest import ANY_IMAGE, TransformManifestStats, write_transform_manifest
+from sagechain.batch.manifest import (
+    ANY_IMAGE,
+    TransformManifestStats,
+    manifest_images,
+    write_transform_manifest,
+)
 from sagechain.batch.outputs import BatchSummary, output_key, write_predictions
 from sagechain.batch.spec import BatchBounds, BatchSpec, instance_type_of, parse_batch_spec
 from sagechain.errors import BatchRejectedError
@@ -116,8 +121,9 @@ def test_the_manifest_lists_the_images_relative_to_the_prefix_and_skips_other_fi
         }
     )
 
-    manifest = json.loads(store.objects["batches/flowers/tonight/transform.manifest"])
-    assert manifest == [{"prefix": f"s3://bucket/{PREFIX}"}, "a.jpg", "sub/b.PNG"]
+    written = store.objects["batches/flowers/tonight/transform.manifest"]
+    assert json.loads(written) == [{"prefix": f"s3://bucket/{PREFIX}"}, "a.jpg", "sub/b.PNG"]
+    assert list(manifest_images(written.splitlines())) == ["a.jpg", "sub/b.PNG"]
     assert stats.images == 2
     assert dict(stats.skipped) == {"not an image (.jpg, .jpeg, .png)": 1, "empty file": 1}
     assert stats.content_type("image-classification") == ANY_IMAGE

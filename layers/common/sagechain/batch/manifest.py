@@ -101,3 +101,13 @@ def write_transform_manifest(
     writer.write(b"]\n")
     writer.commit()
     return stats
+
+
+def manifest_images(lines: Iterable[bytes]) -> Iterator[str]:
+    """The relative keys of a manifest write_transform_manifest wrote (one entry a line), streamed."""
+    # Lines: [{"prefix": ...},   "a.jpg",   ...   "z.png"]  -- each entry a JSON string.
+    for number, line in enumerate(lines):
+        entry = line.strip().removesuffix(b"]").removesuffix(b",")
+        if number == 0 or not entry:
+            continue  # the {"prefix": ...} line
+        yield str(json.loads(entry))
