@@ -55,6 +55,23 @@ def test_a_classification_batch_scores_every_image_with_the_live_model(stack: Lo
     assert completed["label_counts"] == {"rose": 2, "tulip": 2}
     [email] = [m for s, m in published(PHYSICAL["NotificationTopic"]) if s and "Batch completed" in s]
     assert f"s3://{stack.bucket}/{prefix}predictions.jsonl" in email
+    # The status API lists the batch with its cost estimate; its model's run history has it.
+    api = stack.api()
+    listed = json.loads(api.handle("GET", f"/models/{endpoint}/batches", {}, b"").body)
+    one = json.loads(api.handle("GET", f"/models/{endpoint}/batches/tonight", {}, b"").body)
+    assert [b["batch_name"] for b in listed["batches"]] == ["tonight"]
+    assert (one["status"], one["scored"], one["cost_estimate"]["instance_type"]) == (
+        "Completed",
+        len(images),
+        "ml.m5.large",
+    )
+    assert api.handle("GET", f"/models/{endpoint}/batches/nope", {}, b"").status == 404
+    run = json.loads(api.handle("GET", f"/runs/{completed['run_id']}", {}, b"").body)
+    assert run["status"] == "live"
+    assert [h["event"] for h in run["history"] if h["event"].startswith("Batch ")] == [
+        "Batch Started",
+        "Batch Completed",
+    ]
 
 
 def test_an_object_detection_batch_writes_boxes_labelled_like_the_api(stack: LocalStack) -> None:
