@@ -145,3 +145,14 @@ def test_another_stacks_transform_job_is_ignored() -> None:
         collect_batch(change(sagemaker, "Completed"), store, RecordingPublisher(), "other-stack", LATER)
         is None
     )
+
+
+def test_the_documented_transform_state_change_reads_as_a_failed_transform_job() -> None:
+    from tests.aws import sample_event  # noqa: PLC0415
+
+    parsed = state_change(sample_event("collect_batch", "transform_job_failed"), JobKind.TRANSFORM)
+
+    assert parsed is not None
+    assert (parsed.name, parsed.status) == ("sagechain-batch-tonight-3f2a9c1d0b7e", "Failed")
+    assert parsed.failure_reason == "ClientError: See job logs for more information"
+    assert parsed.tags["sagechain:batch"] == "sagechain-flowers/tonight"
