@@ -138,6 +138,27 @@ def _run_retried(d: dict[str, Any]) -> list[str]:
     return [f"run {d['run_id']}: attempt {d['attempt']} starts at {d['from_stage']} (no new labeling)"]
 
 
+def _batch_started(d: dict[str, Any]) -> list[str]:
+    cost = d.get("cost_estimate") or {}
+    return [
+        f"batch {d['batch_name']} of {d['model']}: transform job {d['transform_job_name']}, "
+        f"{d['images']} images on {d['instance_count']} x {d['instance_type']} "
+        f"(at most {cost.get('max_usd', '?')} USD), "
+        f"skipped {d['skipped'] or 'nothing'}"
+    ]
+
+
+def _batch_completed(d: dict[str, Any]) -> list[str]:
+    return [
+        f"batch {d['batch_name']}: {d['scored']} of {d['images']} scored, labels {d['label_counts']}",
+        f"predictions in {d['predictions_uri']}",
+    ]
+
+
+def _batch_rejected(d: dict[str, Any]) -> list[str]:
+    return [f"batch {d['batch_name']} of {d['model']}: {d['reason']}"]
+
+
 FORMATS = {
     "Dataset Prepared": _dataset_prepared,
     "Dataset Rejected": _dataset_rejected,
@@ -150,6 +171,9 @@ FORMATS = {
     "Deployment Failed": _deployment_failed,
     "Model Live": _model_live,
     "Run Retried": _run_retried,
+    "Batch Started": _batch_started,
+    "Batch Completed": _batch_completed,
+    "Batch Rejected": _batch_rejected,
 }
 
 
@@ -316,6 +340,35 @@ def predict_sample(stack: LocalStack, api: LocalApi, printer: Printer) -> int:
     return failed
 
 
+def score_batch(stack: LocalStack, api: LocalApi, printer: Printer, show_emails: Callable[[], None]) -> int:
+    """A small batch for the live flowers model (batches/<model>/<name>/, batch.json last): one
+    transform job, then predictions.jsonl; non-zero unless the batch completed."""
+    live = {e["detail"]["endpoint_name"] for e in stack.observed if e["detail-type"] == "Model Live"}
+    model = "sagechain-flowers"
+    if model not in live:
+        return 1
+    s3 = boto3.client("s3", region_name=REGION)
+    prefix = f"batches/{model}/tonight/"
+    for name, data in flower_images(per_class=2).items():
+        s3.put_object(Bucket=stack.bucket, Key=f"{prefix}images/{name}", Body=data)
+    s3.put_object(Bucket=stack.bucket, Key=f"{prefix}images/README.txt", Body=b"not an image: skipped")
+    s3.put_object(Bucket=stack.bucket, Key=f"{prefix}batch.json", Body=b'{"k": 1}')
+    printer.line(
+        f"{'upload':<18} s3://{stack.bucket}/{prefix}images/ (4 images, 1 other file), batch.json last"
+    )
+    stack.run_until_quiet(on_event=printer.event, on_round=show_emails)
+    answer = api.handle("GET", f"/models/{model}/batches/tonight", {}, b"")
+    batch = json.loads(answer.body)
+    printer.line(
+        f"{'batch':<18} GET /v1/models/{model}/batches/tonight -> {answer.status}: {batch.get('status')}"
+    )
+    key = f"{prefix}predictions.jsonl"
+    for line in s3.get_object(Bucket=stack.bucket, Key=key)["Body"].read().decode().splitlines()[:2]:
+        printer.line(f"{'':<18} {line}")
+    printer.line(f"{'':<18} all of them: s3://{stack.bucket}/{key}")
+    return 0 if batch.get("status") == "Completed" else 1
+
+
 def serve_until_interrupted(api: LocalApi, port: int, printer: Printer) -> None:
     """The API on 127.0.0.1 until Ctrl-C, requests turned into API Gateway events."""
     server = serve(api, port, threading.Lock())
@@ -361,7 +414,10 @@ def main(argv: list[str] | None = None) -> int:
         report_failures(stack, printer)
         show_runs(api, printer)
         show_artifacts(stack, api, printer)
-        failed = predict_sample(stack, api, printer) + len(stack.failures) + len(stack.iam.problems)
+        failed = predict_sample(stack, api, printer)
+        failed += (
+            score_batch(stack, api, printer, show_emails) + len(stack.failures) + len(stack.iam.problems)
+        )
         outcome = "FAILED" if failed else "done"
         printer.line(f"{outcome}: {len(stack.observed)} events, emails in {OUTBOX_SHOWN}")
         if args.serve:

@@ -247,6 +247,7 @@ _NAMED = {
     "DescribeEndpoint": ("endpoint", "EndpointName"),
     "DescribeEndpointConfig": ("endpoint-config", "EndpointConfigName"),
     "DescribeModel": ("model", "ModelName"),
+    "DescribeTransformJob": ("transform-job", "TransformJobName"),
     # Authorized on the tuning job whose trials it lists (api-permissions-reference.html).
     "ListTrainingJobsForHyperParameterTuningJob": (
         "hyper-parameter-tuning-job",
@@ -302,6 +303,7 @@ _STOPPED = {
     "StopTrainingJob": ("training-job", "TrainingJobName"),
     "StopLabelingJob": ("labeling-job", "LabelingJobName"),
     "StopHyperParameterTuningJob": ("hyper-parameter-tuning-job", "HyperParameterTuningJobName"),
+    "StopTransformJob": ("transform-job", "TransformJobName"),
 }
 
 
@@ -359,6 +361,7 @@ _CREATED = {
     "CreateModel": ("model", "ModelName"),
     "CreateEndpointConfig": ("endpoint-config", "EndpointConfigName"),
     "CreateEndpoint": ("endpoint", "EndpointName"),
+    "CreateTransformJob": ("transform-job", "TransformJobName"),
 }
 
 
@@ -382,6 +385,10 @@ def _create(call: Call, _: Resources) -> Authorization:
             sorted({v["InstanceType"] for v in variants if "InstanceType" in v})
         )
         context["sagemaker:ModelArn"] = tuple(_sagemaker_arn(call, "model", v["ModelName"]) for v in variants)
+    elif call.operation == "CreateTransformJob":
+        # Condition keys of CreateTransformJob: sagemaker:InstanceTypes and sagemaker:ModelArn among them.
+        context["sagemaker:InstanceTypes"] = (params["TransformResources"]["InstanceType"],)
+        context["sagemaker:ModelArn"] = (_sagemaker_arn(call, "model", params["ModelName"]),)
     requests = [Request(f"sagemaker:{call.operation}", arn, context)]
     if call.operation == "CreateEndpoint":
         # CreateEndpoint is authorized on the endpoint and on the configuration it uses.

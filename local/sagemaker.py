@@ -209,7 +209,10 @@ class EmulatedSageMaker:
     models: dict[str, dict[str, Any]] = field(default_factory=dict)
     endpoint_configs: dict[str, dict[str, Any]] = field(default_factory=dict)
     endpoints: dict[str, dict[str, Any]] = field(default_factory=dict)
+    transform: dict[str, dict[str, Any]] = field(default_factory=dict)
     pending: list[Callable[[], None]] = field(default_factory=list)
+    # A transform job failure to inject: called with the job, returns its FailureReason or None.
+    fail_transform: Callable[[dict[str, Any]], str | None] = lambda _job: None
     # Blue/green updates (added for issue 16): called with (endpoint, phase) as each phase of an update
     # with a DeploymentConfig starts ("creating", "canary", "linear-<n>", "full", "baking",
     # "terminating"), so a test can put an alarm into ALARM mid-canary; and, per endpoint, the
@@ -1068,6 +1071,7 @@ class EmulatedSageMaker:
             (self.endpoints, "EndpointArn"),
             (self.models, "ModelArn"),
             (self.endpoint_configs, "EndpointConfigArn"),
+            (self.transform, "TransformJobArn"),
         ):
             for resource in store.values():
                 if resource.get(key) == arn:
@@ -1083,21 +1087,108 @@ class EmulatedSageMaker:
             )
         config = self.endpoint_configs[endpoint["EndpointConfigName"]]
         model = self.models[config["ProductionVariants"][0]["ModelName"]]
-        labels = self._served_labels(model)
         body = params["Body"] if isinstance(params["Body"], bytes) else params["Body"].read()
-        scores = _colour_scores(body, labels)
-        image = model.get("PrimaryContainer", {}).get("Image", "")
-        if "/object-detection:" in image:
-            best = max(range(len(scores)), key=scores.__getitem__) if scores else 0
-            answer: Any = {"prediction": [[float(best), scores[best] if scores else 0.0, 0.1, 0.1, 0.9, 0.9]]}
-        else:
-            answer = {"prediction": scores}
+        answer = self._builtin_answer(model, body)
+        if isinstance(answer, list):
+            answer = {"prediction": answer}
         data = json.dumps(answer).encode()
         return {
             "Body": StreamingBody(io.BytesIO(data), len(data)),
             "ContentType": "application/json",
             "InvokedProductionVariant": config["ProductionVariants"][0]["VariantName"],
         }
+
+    def _builtin_answer(self, model: dict[str, Any], body: bytes) -> Any:
+        """What the built-in algorithm behind model answers for an image, as batch transform writes it:
+        image classification a JSON list of probabilities, one per class; object detection
+        {"prediction": [[class, score, xmin, ymin, xmax, ymax], ...]} (image-classification.html,
+        object-detection-in-formats.html). The endpoint wraps a classification in {"prediction": ...}."""
+        scores = _colour_scores(body, self._served_labels(model))
+        image = model.get("PrimaryContainer", {}).get("Image", "")
+        if "/object-detection:" in image:
+            best = max(range(len(scores)), key=scores.__getitem__) if scores else 0
+            return {"prediction": [[float(best), scores[best] if scores else 0.0, 0.1, 0.1, 0.9, 0.9]]}
+        return scores
+
+    # ------------------------------------------------------------ batch transform (issue 18)
+    def _op_CreateTransformJob(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        name, model = params["TransformJobName"], params["ModelName"]
+        if model not in self.models:
+            raise ApiError("ValidationException", f'Could not find model "{ARN}:model/{model.lower()}".')
+        source = params["TransformInput"]["DataSource"]["S3DataSource"]
+        # One image per request: an image cannot be split (SplitType None) nor joined with others.
+        if (
+            params.get("BatchStrategy") == "MultiRecord"
+            and params["TransformInput"].get("SplitType", "None") == "None"
+        ):
+            raise ApiError("ValidationException", "MultiRecord requires a SplitType other than None.")
+        if name in self.transform:
+            # CreateTransformJob's name rule (API_CreateTransformJob.html): unique per account and Region.
+            raise ApiError(
+                "ValidationException",
+                f"Job name must be unique within an AWS account and region, and a job with this name "
+                f"already exists ({ARN}:transform-job/{name})",
+            )
+        now = _now()
+        self.transform[name] = {
+            **params,
+            "TransformJobArn": f"{ARN}:transform-job/{name}",
+            "TransformJobStatus": "InProgress",
+            "CreationTime": now,
+            "DataSource": source,
+        }
+        self.pending.append(lambda: self._finish_transform(name))
+        return {"TransformJobArn": self.transform[name]["TransformJobArn"]}
+
+    def _op_DescribeTransformJob(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        job = self._get(self.transform, params["TransformJobName"], "Transform job")
+        return {k: v for k, v in job.items() if k not in {"Tags", "DataSource"}}
+
+    def _op_StopTransformJob(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        name = params["TransformJobName"]
+        job = self._get(self.transform, name, "Transform job")
+        self._stop(job, "TransformJobStatus", "transform job", name)
+
+        def stopped() -> None:
+            job.update(TransformJobStatus="Stopped", TransformEndTime=_now())
+            self._emit_transform(job)
+
+        self.pending.append(stopped)
+        return {}
+
+    def _finish_transform(self, name: str) -> None:
+        """Each manifest entry's answer at <S3OutputPath>/<entry>.out, then the state change."""
+        job = self.transform[name]
+        s3 = boto3.client("s3", region_name=REGION)
+        failure = self.fail_transform(job)
+        if failure is None:
+            bucket, key = _s3_split(job["DataSource"]["S3Uri"])
+            manifest = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+            prefix, entries = manifest[0]["prefix"], manifest[1:]
+            out_bucket, out_prefix = _s3_split(job["TransformOutput"]["S3OutputPath"])
+            model = self.models[job["ModelName"]]
+            for entry in entries:
+                in_bucket, in_key = _s3_split(prefix + entry)
+                body = s3.get_object(Bucket=in_bucket, Key=in_key)["Body"].read()
+                s3.put_object(
+                    Bucket=out_bucket,
+                    Key=f"{out_prefix.rstrip('/')}/{entry}.out",
+                    Body=json.dumps(self._builtin_answer(model, body)).encode(),
+                )
+        now = _now()
+        job.update(
+            TransformJobStatus="Failed" if failure else "Completed",
+            TransformStartTime=job["CreationTime"],
+            TransformEndTime=now,
+        )
+        if failure:
+            job["FailureReason"] = failure
+        self._emit_transform(job)
+
+    def _emit_transform(self, job: dict[str, Any]) -> None:
+        detail = {k: v for k, v in job.items() if k not in {"Tags", "DataSource"}}
+        detail["Tags"] = {tag["Key"]: tag["Value"] for tag in job.get("Tags", [])}
+        self.emit("SageMaker Transform Job State Change", _jsonable(detail), [job["TransformJobArn"]])
 
     def _served_labels(self, model: dict[str, Any]) -> list[str]:
         uri = model.get("PrimaryContainer", {}).get("ModelDataUrl", "")

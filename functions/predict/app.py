@@ -15,9 +15,9 @@ from sagechain.adapters.sagemaker_runtime import SageMakerRuntimeEndpoint
 from sagechain.event_sources.api_gateway import JSON, SagechainResolver
 from sagechain.inference import openapi
 from sagechain.inference import predict as service
-from sagechain.inference.prediction import Prediction
 from sagechain.inference.settings import PredictSettings
 from sagechain.observability import logger, tracer
+from sagechain.prediction import Prediction
 
 settings = PredictSettings.from_env()
 app = SagechainResolver()

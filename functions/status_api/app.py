@@ -1,4 +1,5 @@
-"""status_api: GET /runs, GET /runs/{run_id}, GET /runs/{run_id}/artifacts, GET /models/{model}.
+"""status_api: GET /runs, GET /runs/{run_id}, GET /runs/{run_id}/artifacts, GET /models/{model}, and
+GET /models/{model}/batches, GET /models/{model}/batches/{name}.
 
 `app` is the Powertools resolver; its routes' types make the OpenAPI schema
 (app.get_openapi_json_schema()), so importing this module needs no AWS and no settings.
@@ -21,7 +22,7 @@ from sagechain.observers.artifacts import ArtifactService, RunArtifacts
 from sagechain.observers.email_delivery import EmailDelivery
 from sagechain.observers.settings import StatusApiSettings
 from sagechain.observers.status_api import StatusService
-from sagechain.observers.status_models import ModelStatus, RunDetail, RunPage
+from sagechain.observers.status_models import BatchList, BatchView, ModelStatus, RunDetail, RunPage
 
 app = SagechainResolver()
 ERROR_RESPONSES = error_responses(400, 404, 500)
@@ -80,6 +81,26 @@ def get_run_artifacts(run_id: Annotated[str, Path(max_length=128)]) -> RunArtifa
 )
 def get_model(model: Annotated[str, Path(max_length=128)]) -> ModelStatus:
     return service().model_status(model)
+
+
+@app.get(
+    "/models/<model>/batches",
+    summary="A model's batch predictions, newest first, with their cost estimates and status",
+    responses=ERROR_RESPONSES,
+)
+def list_batches(model: Annotated[str, Path(max_length=128)]) -> BatchList:
+    return service().list_batches(model)
+
+
+@app.get(
+    "/models/<model>/batches/<name>",
+    summary="One batch: its transform job, cost estimate, status and, once done, its counts and predictions",
+    responses=ERROR_RESPONSES,
+)
+def get_batch(
+    model: Annotated[str, Path(max_length=128)], name: Annotated[str, Path(max_length=128)]
+) -> BatchView:
+    return service().get_batch(model, name)
 
 
 @logger.inject_lambda_context

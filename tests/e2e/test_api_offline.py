@@ -110,3 +110,8 @@ def test_make_demo_runs_the_whole_chain_to_a_prediction(capsys: pytest.CaptureFi
     assert 0 <= box["xmin"] < box["xmax"] <= 1
     assert 0 <= box["ymin"] < box["ymax"] <= 1
     assert [p["label"] for p in answers["sagechain-flowers"]["predictions"]] == ["tulip", "rose"]
+    # And a batch scored the flowers model's images: where its predictions are is printed
+    [batch] = [line for line in lines if line.startswith("batch ") and "GET /v1/" in line]
+    assert batch.endswith("-> 200: Completed")
+    assert any(line.startswith("Batch Completed") and "rose" in line for line in lines)
+    assert any("/batches/sagechain-flowers/tonight/predictions.jsonl" in line for line in lines)

@@ -35,7 +35,8 @@ def rules(function: str) -> dict[str, EventPattern]:
 
 def event(case: str) -> dict[str, Any]:
     """A sample as the stack the rules are read for (the local one, AWS::StackId resolved) sent it."""
-    folder = "notify" if (ROOT / "events" / "notify" / f"{case}.json").exists() else "track_run"
+    folders = [f for f in ("notify", "collect_batch") if (ROOT / "events" / f / f"{case}.json").exists()]
+    folder = folders[0] if folders else "track_run"
     sample = sample_event(folder, case)
     sample["resources"] = [LOCAL_STACK_ID if arn == STACK_ID else arn for arn in sample["resources"]]
     return sample
@@ -179,6 +180,11 @@ STATUSES: dict[str, tuple[str, str, list[str]]] = {
         "LabelingJobStatus",
         ["Initializing", "InProgress", "Completed", "Failed", "Stopping", "Stopped"],
     ),
+    "SageMaker Transform Job State Change": (
+        "transform_job_failed",
+        "TransformJobStatus",
+        ["InProgress", "Completed", "Failed", "Stopping", "Stopped"],
+    ),
 }
 ALL = "every status"
 # Each rule on a SageMaker source: the statuses it is for (in DescribeX's spelling).
@@ -195,6 +201,7 @@ HEARS: dict[str, set[str] | str] = {
     "DeployModelFunction.TrainingJobEnded": {"Completed", "Failed", "Stopped"},
     "DeployModelFunction.TuningJobCompleted": {"Completed"},
     "ConfigureAutoscalingFunction.EndpointStateChanged": {"InService", "Failed", "UpdateRollbackFailed"},
+    "CollectBatchFunction.TransformJobEnded": {"Completed", "Failed", "Stopped"},
 }
 
 

@@ -255,10 +255,19 @@ def test_a_failure_inside_answers_500_without_a_stack_trace(api: ModuleType) -> 
 def test_the_resolver_describes_its_routes_and_errors_in_openapi(api: ModuleType) -> None:
     schema = json.loads(api.app.get_openapi_json_schema(title="sagechain status"))
 
-    assert set(schema["paths"]) == {"/runs", "/runs/{run_id}", "/runs/{run_id}/artifacts", "/models/{model}"}
+    assert set(schema["paths"]) == {
+        "/runs",
+        "/runs/{run_id}",
+        "/runs/{run_id}/artifacts",
+        "/models/{model}",
+        "/models/{model}/batches",
+        "/models/{model}/batches/{name}",
+    }
     not_found = schema["paths"]["/runs/{run_id}"]["get"]["responses"]["404"]
     assert not_found["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorResponse")
-    assert {"RunPage", "RunDetail", "ModelStatus"} <= set(schema["components"]["schemas"])
+    assert {"RunPage", "RunDetail", "ModelStatus", "BatchList", "BatchView"} <= set(
+        schema["components"]["schemas"]
+    )
 
 
 def test_while_nobody_has_confirmed_the_email_every_run_answered_says_so() -> None:

@@ -42,6 +42,8 @@ OPERATOR_ROUTES = {
     "GET /runs/{run_id}",
     "GET /runs/{run_id}/artifacts",
     "GET /models/{model}",
+    "GET /models/{model}/batches",
+    "GET /models/{model}/batches/{name}",
     "POST /runs/{run_id}/stop",
     "POST /runs/{run_id}/retry",
     "DELETE /models/{model}",

@@ -265,7 +265,13 @@ def covers(general: str, specific: str) -> bool:
 
 def test_the_rules_start_stages_on_the_keys_the_design_names() -> None:
     assert sorted(trigger_patterns()) == sorted(
-        ["datasets/*/dataset.json", "datasets/*.zip", "runs/*/input.manifest", "runs/*/labeled.manifest"]
+        [
+            "datasets/*/dataset.json",
+            "datasets/*.zip",
+            "runs/*/input.manifest",
+            "runs/*/labeled.manifest",
+            "batches/*/*/batch.json",
+        ]
     )
 
 
@@ -282,7 +288,7 @@ def test_jobs_can_write_no_key_that_starts_a_stage() -> None:
     allowed = [p for s in puts if s["Effect"] == "Allow" for p in bucket_patterns(s)]
     denied = [p for s in puts if s["Effect"] == "Deny" for p in bucket_patterns(s)]
 
-    assert sorted(allowed) == ["runs/*/labeling/*", "runs/*/training/*"]
+    assert sorted(allowed) == ["batches/*/output/*", "runs/*/labeling/*", "runs/*/training/*"]
     for trigger in trigger_patterns():
         if any(overlap(pattern, trigger) for pattern in allowed):
             assert any(covers(pattern, trigger) for pattern in denied), f"jobs could write {trigger}"

@@ -217,6 +217,40 @@ EXPECTED: dict[str, tuple[str, list[str]]] = {
             "Upload dataset.json again to train and deploy a new model on this endpoint.",
         ],
     ),
+    "batch_started": (
+        "Batch started",
+        [
+            "Batch tonight started: transform job sagechain-flowers-tonight-3f2a9c1d0b7e scores 3 images",
+            "Worst-case cost:",
+            "0.12 USD",
+            "s3://sagechain-data/batches/sagechain-flowers/tonight/",
+        ],
+    ),
+    "batch_rejected": (
+        "Batch rejected",
+        [
+            "Batch tonight for model sagechain-flowers was rejected: nothing was started.",
+            "instance_count is 9; at most 2 (stack parameter MaxEndpointInstances)",
+            "upload batch.json again",
+        ],
+    ),
+    "batch_completed": (
+        "Batch completed",
+        [
+            "Batch tonight completed: 2 of 3 images scored",
+            "daisy 1, rose 1",
+            "s3://sagechain-data/batches/sagechain-flowers/tonight/predictions.jsonl",
+            "s3://sagechain-data/batches/sagechain-flowers/tonight/summary.json",
+            "Failed images are listed in the summary",
+        ],
+    ),
+    "batch_failed": (
+        "Batch failed",
+        [
+            "transform job sagechain-flowers-tonight-3f2a9c1d0b7e Failed",
+            "ClientError: See job logs for more information",
+        ],
+    ),
     "labeling_job_failed": (
         "Labeling job failed",
         [

@@ -8,7 +8,7 @@ import pytest
 from tests.aws import ROOT
 
 PACKAGE = ROOT / "layers" / "common" / "sagechain"
-STAGES = ("ingest", "labeling", "training", "deployment", "observers", "inference", "run_control")
+STAGES = ("ingest", "labeling", "training", "deployment", "observers", "inference", "run_control", "batch")
 
 
 def _part_of(path: Path) -> str:

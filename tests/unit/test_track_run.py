@@ -1,10 +1,14 @@
 """What track_run records for each event (the table's conditional writes are tested on moto)."""
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 
+from sagechain.event_sources.eventbridge import SagechainDelivery
 from sagechain.event_sources.sagemaker import JobKind
+from sagechain.events import BatchCompleted
+from sagechain.observers.timeline import sagechain_change
 from sagechain.observers.track_run import track_run
 from sagechain.ports import EndpointFacts, TrainingJobFacts
 from sagechain.run_history import RunStatus, Stage
@@ -215,3 +219,33 @@ def test_a_partial_start_stays_in_progress_and_its_history_names_the_refused_set
     assert change.history.error is not None
     assert change.history.error.startswith("refused: set 1 sagechain-x-train-1 (ResourceLimitExceeded: ")
     assert "refused: set 1" in change.summary
+
+
+@pytest.mark.parametrize("case", ["batch_started", "batch_rejected", "batch_completed", "batch_failed"])
+def test_a_batch_is_kept_in_its_models_run_history_without_moving_the_run(
+    case: str, sagemaker: FakeSageMaker, store: MemoryStore
+) -> None:
+    runs = RecordingRunStore()
+
+    track_run(sample_event("notify", case), sagemaker, store, runs, "sagechain", STACK_NAME, STACK_ID)
+
+    [change] = runs.changes
+    assert change.run_id == RUN
+    assert not change.starts_run
+    # Below every stage's position ("1." is the dataset's): a live run stays where it is.
+    assert change.progress.startswith("0.")
+    assert change.history_key.endswith("#tonight-3f2a9c1d0b7e")
+    assert change.history is not None
+    assert change.history.summary.startswith("Batch tonight (s3://sagechain-data/batches/sagechain-flowers/")
+
+
+def test_two_batches_of_one_run_are_two_history_entries_and_two_emails() -> None:
+    detail = sample_event("notify", "batch_completed")["detail"]
+    first = BatchCompleted.model_validate(detail)
+    second = first.model_copy(update={"batch_id": "later-0123456789ab", "batch_name": "later"})
+    deliveries = [
+        SagechainDelivery(event=e, at=datetime(2026, 3, 10, 2, tzinfo=UTC)) for e in (first, second)
+    ]
+
+    assert len({sagechain_change(d).history_key for d in deliveries}) == 2
+    assert len({d.about for d in deliveries}) == 2

@@ -38,6 +38,13 @@ class ModelNotFoundError(ApiError):
     code = "model_not_found"
 
 
+class BatchNotFoundError(ApiError):
+    """404: the model has no batch of this name."""
+
+    status = 404
+    code = "batch_not_found"
+
+
 class RunNotFoundError(ApiError):
     """404: no run has this id."""
 

@@ -27,6 +27,16 @@ class DatasetRejectedError(SagechainError):
         self.worst_case = worst_case
 
 
+class BatchRejectedError(SagechainError):
+    """A batch cannot start (bad batch.json, unknown model, no images); nothing is started and
+    the upload is kept. The reason is written for the person who uploaded it."""
+
+    def __init__(self, reason: str, skipped: dict[str, int] | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.skipped = dict(skipped or {})
+
+
 class RetryableError(SagechainError):
     """A transient failure: the handler re-raises it so EventBridge or Lambda retries."""
 

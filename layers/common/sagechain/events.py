@@ -482,6 +482,88 @@ class RunRetried(SagechainEvent):
     requested_by: str | None = Field(default=None, description="The caller API Gateway identified.")
 
 
+# ---------------------------------------------------------------- batch predictions
+# A batch is not a run: its events carry the run of the model that scores it (run_id, dataset)
+# so it appears in that run's history, keyed on its own batch_id. A batch rejected before a model
+# is known carries its batch_id as run_id and the model's name as dataset.
+
+
+class BatchCostEstimate(BaseModel):
+    """The most a batch can cost: its instances for its max runtime (on-demand, dated table)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    prices_as_of: str = Field(description="Date of the price table; 'override' for InstancePriceOverrides.")
+    region: str
+    instance_type: str
+    instance_count: int
+    usd_per_instance_hour: Decimal
+    max_runtime_hours: Decimal
+    max_usd: Decimal
+
+
+class BatchEvent(SagechainEvent):
+    """Base of the batch events."""
+
+    batch_id: str = Field(description="The batch's own id: the same upload delivered twice has the same id.")
+    model: str = Field(description="The model (endpoint) named by batches/<model>/<name>/.")
+    batch_name: str
+    batch_uri: str = Field(description="s3://<bucket>/batches/<model>/<name>/")
+
+
+class BatchStarted(BatchEvent):
+    """batch.json arrived: a transform job scores the batch's images with the model."""
+
+    DETAIL_TYPE: ClassVar[str] = "Batch Started"
+
+    transform_job_name: str
+    model_name: str = Field(description="The SageMaker model the transform job runs.")
+    training_job_name: str
+    task: str
+    images: int
+    skipped: dict[str, int] = Field(description="Files under images/ that are not scored, by reason.")
+    content_type: str
+    instance_type: str
+    instance_count: int
+    cost_estimate: BatchCostEstimate | None = None
+    console_url: str
+
+
+class BatchRejected(BatchEvent):
+    """The batch cannot start (bad batch.json, unknown model, no images): nothing started, the upload kept."""
+
+    DETAIL_TYPE: ClassVar[str] = "Batch Rejected"
+
+    reason: str
+    skipped: dict[str, int] = Field(default_factory=dict)
+
+
+class BatchCompleted(BatchEvent):
+    """The transform job completed: predictions.jsonl and summary.json are written."""
+
+    DETAIL_TYPE: ClassVar[str] = "Batch Completed"
+
+    transform_job_name: str
+    images: int
+    scored: int
+    failed: int
+    label_counts: dict[str, int]
+    predictions_uri: str
+    summary_uri: str
+    console_url: str
+
+
+class BatchFailed(BatchEvent):
+    """The transform job failed or was stopped, or SageMaker refused it: no predictions."""
+
+    DETAIL_TYPE: ClassVar[str] = "Batch Failed"
+
+    transform_job_name: str
+    reason: str = Field(description="What failed and why, as SageMaker said it, and what to do.")
+    status: str = Field(description="Failed, Stopped, or Refused (CreateTransformJob was refused).")
+    console_url: str | None = None
+
+
 SAGECHAIN_EVENTS: tuple[type[SagechainEvent], ...] = (
     DatasetPrepared,
     DatasetRejected,
@@ -501,6 +583,10 @@ SAGECHAIN_EVENTS: tuple[type[SagechainEvent], ...] = (
     ModelDeleted,
     ModelRolledBack,
     ModelExpired,
+    BatchStarted,
+    BatchRejected,
+    BatchCompleted,
+    BatchFailed,
 )
 
 

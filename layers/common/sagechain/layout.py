@@ -5,6 +5,10 @@
                   model.json, and each stage's own files
     models/<model>/model.json       the live model of an endpoint
     models/<model>/pending/...      deployments waiting for the endpoint (deployment/pending.py)
+    batches/<model>/<name>/images/...   images to score; batches/<model>/<name>/batch.json last starts it
+    batches/<model>/<name>/predictions.jsonl, summary.json   a batch's results (the latest upload's)
+    batches/<model>/<name>/<batch_id>/transform.manifest, output/...   one upload's transform job
+    models/<model>/batches/<name>.json   the batch's record (BatchRecord): status API and collect_batch
     failures/<yyyy>/<mm>/<dd>/<function>/<message-id>.json   an event a failure queue parked
 
 No output prefix matches a trigger's input pattern (no recursion).
@@ -29,6 +33,9 @@ MANIFEST_CONTENT_TYPE = "application/x-ndjson"
 
 
 FAILURES = "failures/"
+
+BATCHES = "batches/"
+BATCH_FILE = "batch.json"
 
 
 def uploaded_dataset(key: str) -> tuple[str, Literal["folder", "zip"]] | None:
@@ -89,3 +96,38 @@ def deploying_key(model: str) -> str:
 def pending_prefix(endpoint: str) -> str:
     """models/<endpoint>/pending/: the deployments waiting for the endpoint, oldest first."""
     return f"models/{endpoint}/pending/"
+
+
+def uploaded_batch(key: str) -> tuple[str, str] | None:
+    """The (model, name) a batches/<model>/<name>/batch.json upload starts; None for any other key."""
+    if not key.startswith(BATCHES):
+        return None
+    parts = key[len(BATCHES) :].split("/")
+    if len(parts) != 3 or parts[2] != BATCH_FILE or not parts[0] or not parts[1]:
+        return None
+    return parts[0], parts[1]
+
+
+def batch_key(model: str, name: str, file: str) -> str:
+    """batches/<model>/<name>/<file>"""
+    return f"{BATCHES}{model}/{name}/{file}"
+
+
+def batch_images_prefix(model: str, name: str) -> str:
+    """batches/<model>/<name>/images/"""
+    return batch_key(model, name, "images/")
+
+
+def batch_work_prefix(model: str, name: str, batch_id: str) -> str:
+    """batches/<model>/<name>/<batch_id>/: one upload's manifest and transform output."""
+    return batch_key(model, name, f"{batch_id}/")
+
+
+def batch_records_prefix(model: str) -> str:
+    """models/<model>/batches/: a record per batch of the model."""
+    return f"models/{model}/batches/"
+
+
+def batch_record_key(model: str, name: str) -> str:
+    """models/<model>/batches/<name>.json"""
+    return f"{batch_records_prefix(model)}{name}.json"

@@ -39,6 +39,17 @@ def run_id(dataset: str, bucket: str, key: str, version: str | None) -> str:
     return f"{slug(dataset, 24) or 'dataset'}-{digest}"
 
 
+def batch_id(batch: str, bucket: str, key: str, version: str | None) -> str:
+    """The id of one batch.json upload: the same object delivered twice yields the same id."""
+    digest = _digest(f"{bucket}\n{key}\n{version or ''}", 12)
+    return f"{slug(batch, 24) or 'batch'}-{digest}"
+
+
+def transform_job_name(name_prefix: str, batch_id: str) -> str:
+    """The transform job of a batch: <prefix>-batch-<batch id>, so one upload is one job."""
+    return sagemaker_name(name_prefix, "batch", batch_id)
+
+
 # Every SageMaker resource sagechain creates carries this tag, valued with its run id.
 RUN_ID_TAG = "sagechain:run-id"
 # ... and this one, valued with the name of the stack that created it: two stacks with the same
@@ -49,6 +60,10 @@ STACK_TAG = "sagechain:stack"
 # ... and, from a run's second attempt (POST /runs/{run_id}/retry) on, this one, valued with the
 # attempt: track_run places a job's events in the attempt they belong to.
 ATTEMPT_TAG = "sagechain:attempt"
+
+
+# ... and a transform job this one, valued with <model>/<name>: collect_batch finds its batch by it.
+BATCH_TAG = "sagechain:batch"
 
 
 def resource_tags(run_id: str, stack_name: str, attempt: int = 1) -> dict[str, str]:

@@ -165,6 +165,23 @@ class TrainingJobs(Protocol):
         """The SageMaker console page of a training job (jobs) or tuning job."""
 
 
+class TransformJobs(Protocol):
+    """SageMaker, as the batch stage uses it (CreateTransformJob, DescribeModel)."""
+
+    @property
+    def region(self) -> str:
+        """The region the jobs run in."""
+
+    def model_exists(self, name: str) -> bool:
+        """Whether the SageMaker model called name exists (DescribeModel)."""
+
+    def create_transform_job(self, request: dict[str, Any]) -> bool:
+        """Create a transform job (False: the name was taken); RequestRefusedError when refused."""
+
+    def console_url(self, name: str) -> str:
+        """The SageMaker console page of a transform job."""
+
+
 # ---------------------------------------------------------------- hosting and autoscaling (deployment)
 
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 
 from sagechain.errors import DatasetRejectedError
-from sagechain.events import EndpointHourlyCost, LabelingCostEstimate, WorstCaseCost
+from sagechain.events import BatchCostEstimate, EndpointHourlyCost, LabelingCostEstimate, WorstCaseCost
 from sagechain.spec import DatasetSpec, TaskType
 
 # (objects in the tier, USD per object); None = no upper bound.
@@ -227,3 +227,29 @@ def delete_endpoint_commands(endpoint_name: str, config_name: str | None, model_
         f"aws sagemaker delete-endpoint-config --endpoint-config-name {config}",
         f"aws sagemaker delete-model --model-name {model_name}",
     ]
+
+
+def batch_cost_estimate(
+    region: str,
+    instance_type: str,
+    instance_count: int,
+    max_runtime_minutes: int,
+    overrides: Mapping[str, Decimal],
+) -> BatchCostEstimate | None:
+    """The most a transform job bills: its instances for its max runtime; None when the price is unknown.
+
+    Batch transform bills per instance-hour; the table's real-time inference rates stand in for it
+    (the same instance types; set InstancePriceOverrides where the region's batch rates differ)."""
+    price = overrides.get(instance_type, ENDPOINT_PRICES.get(region, {}).get(instance_type))
+    if price is None:
+        return None
+    hours = (Decimal(max_runtime_minutes) / 60).quantize(_CENT)
+    return BatchCostEstimate(
+        prices_as_of="override" if instance_type in overrides else PRICES_AS_OF,
+        region=region,
+        instance_type=instance_type,
+        instance_count=instance_count,
+        usd_per_instance_hour=price,
+        max_runtime_hours=hours,
+        max_usd=(instance_count * price * Decimal(max_runtime_minutes) / 60).quantize(_CENT),
+    )

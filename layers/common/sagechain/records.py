@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sagechain.errors import ObjectNotFoundError
-from sagechain.events import EndpointHourlyCost, RefusedTrainingJob
+from sagechain.events import BatchCostEstimate, EndpointHourlyCost, RefusedTrainingJob
 
 if TYPE_CHECKING:  # ports imports the run history, which imports ModelMetric from here
     from sagechain.ports import ObjectStore
@@ -177,6 +177,39 @@ class ModelInfo(BaseModel):
 
 
 # ---------------------------------------------------------------- reading and writing them
+BatchStatus = Literal["InProgress", "Completed", "Failed", "Stopped"]
+
+
+class BatchRecord(BaseModel):
+    """models/<model>/batches/<name>.json: one batch, as start_batch began it and collect_batch ended it."""
+
+    batch_id: str
+    model: str
+    batch_name: str
+    batch_uri: str
+    status: BatchStatus
+    transform_job_name: str
+    scored_by: ModelInfo = Field(description="The model the batch runs, as it was when the batch started.")
+    k: int
+    threshold: float
+    images: int
+    skipped: dict[str, int]
+    content_type: str
+    instance_type: str
+    instance_count: int
+    max_runtime_minutes: int
+    cost_estimate: BatchCostEstimate | None = None
+    console_url: str
+    created_at: datetime
+    ended_at: datetime | None = None
+    scored: int | None = None
+    failed: int | None = None
+    label_counts: dict[str, int] | None = None
+    predictions_uri: str | None = None
+    summary_uri: str | None = None
+    failure_reason: str | None = None
+
+
 def read_record[Record: BaseModel](store: "ObjectStore", key: str, model: type[Record]) -> Record | None:
     """A small JSON object as a model, or None when it does not exist.
 

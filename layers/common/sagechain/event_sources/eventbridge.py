@@ -22,8 +22,14 @@ from sagechain.event_sources.drops import (
     invalid,
     truncated,
 )
-from sagechain.event_sources.sagemaker import SAGEMAKER_SOURCE, BusEnvelope, StateChange, state_change
-from sagechain.events import EVENT_SOURCE, SAGECHAIN_EVENTS, SagechainEvent
+from sagechain.event_sources.sagemaker import (
+    SAGEMAKER_SOURCE,
+    BusEnvelope,
+    JobKind,
+    StateChange,
+    state_change,
+)
+from sagechain.events import EVENT_SOURCE, SAGECHAIN_EVENTS, BatchEvent, SagechainEvent
 
 
 class SagechainDelivery(BaseModel):
@@ -36,8 +42,11 @@ class SagechainDelivery(BaseModel):
 
     @property
     def about(self) -> str:
-        """What the event is about: its type, run and attempt (each stage emits one per attempt)."""
+        """What the event is about: its type, run and attempt (each stage emits one per attempt); a
+        batch's events, its own id too (a run's model scores many batches)."""
         about = f"{self.event.DETAIL_TYPE}#{self.event.run_id}"
+        if isinstance(self.event, BatchEvent):
+            about = f"{about}#{self.event.batch_id}"
         return about if self.event.attempt == 1 else f"{about}#a{self.event.attempt}"
 
 
@@ -103,6 +112,10 @@ def _sagechain_delivery(event: Mapping[str, Any], stack_id: str) -> SagechainDel
     return SagechainDelivery(event=parsed, at=envelope.time)
 
 
+# The SageMaker resources of a run that the observers follow.
+RUN_JOB_KINDS = (JobKind.LABELING, JobKind.TRAINING, JobKind.TUNING, JobKind.ENDPOINT)
+
+
 def parse_bus_event(event: object, stack_id: str) -> SagechainDelivery | StateChange | None:
     """A delivered EventBridge event as what it is about, or None for a kind sagechain does not
     follow. A `sagechain` event that is malformed, too long, or not this stack's (its
@@ -112,7 +125,8 @@ def parse_bus_event(event: object, stack_id: str) -> SagechainDelivery | StateCh
         drop(event, "the event is not a JSON object")
         return None
     if event.get("source") == SAGEMAKER_SOURCE:
-        return state_change(event)
+        # A transform job is told by its batch's own events (Batch Completed, Batch Failed).
+        return state_change(event, *RUN_JOB_KINDS)
     if event.get("source") != EVENT_SOURCE:
         return None
     delivery = _sagechain_delivery(event, stack_id)

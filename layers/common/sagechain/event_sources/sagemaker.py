@@ -14,6 +14,10 @@ and the Ground Truth page "Use Amazon EventBridge in Ground Truth":
   `EndpointStatus` in upper snake case (`IN_SERVICE`, `UPDATING`, `FAILED`), not `InService`;
   its EndpointArn lower-cases the name, so the name is taken from EndpointName. During an
   update `PendingDeploymentSummary.EndpointConfigName` names the configuration being deployed.
+- SageMaker Transform Job State Change: the DescribeTransformJob shape, `TransformJobName`,
+  `TransformJobArn`, `TransformJobStatus` (`InProgress`, `Completed`, `Failed`, `Stopping`,
+  `Stopped`), `FailureReason`, `TransformOutput`, `Tags` (the EventBridge schema registry's
+  aws.sagemaker@SageMakerTransformJobStateChange; API_TransformJobSummary.html for the statuses).
 - `Tags` is an empty map in every documented example, while the EventBridge schema registry
   types it as a list of {Key, Value}: both forms are read.
 
@@ -44,6 +48,7 @@ LABELING_DETAIL_TYPE = "SageMaker Ground Truth Labeling Job State Change"
 TRAINING_DETAIL_TYPE = "SageMaker Training Job State Change"
 TUNING_DETAIL_TYPE = "SageMaker HyperParameter Tuning Job State Change"
 ENDPOINT_DETAIL_TYPE = "SageMaker Endpoint State Change"
+TRANSFORM_DETAIL_TYPE = "SageMaker Transform Job State Change"
 
 
 class JobKind(StrEnum):
@@ -53,6 +58,7 @@ class JobKind(StrEnum):
     TRAINING = "training-job"
     TUNING = "hyper-parameter-tuning-job"
     ENDPOINT = "endpoint"
+    TRANSFORM = "transform-job"
 
     @property
     def label(self) -> str:
@@ -70,12 +76,14 @@ _KIND_LABELS = {
     JobKind.TRAINING: "Training job",
     JobKind.TUNING: "Tuning job",
     JobKind.ENDPOINT: "Endpoint",
+    JobKind.TRANSFORM: "Transform job",
 }
 _CONSOLE_KINDS = {
     JobKind.LABELING: "labeling-jobs",
     JobKind.TRAINING: "jobs",
     JobKind.TUNING: "hyper-tuning-jobs",
     JobKind.ENDPOINT: "endpoints",
+    JobKind.TRANSFORM: "transform-jobs",
 }
 
 # Statuses that end a job or put an endpoint out of use: the ones notify emails.
@@ -182,6 +190,12 @@ class _TuningDetail(_Detail):
     name: str = Field(alias="HyperParameterTuningJobName")
     arn: str = Field(alias="HyperParameterTuningJobArn")
     status: str = Field(alias="HyperParameterTuningJobStatus")
+
+
+class _TransformDetail(_Detail):
+    name: str = Field(alias="TransformJobName")
+    arn: str = Field(alias="TransformJobArn")
+    status: str = Field(alias="TransformJobStatus")
 
 
 class _PendingDeployment(BaseModel):
@@ -331,11 +345,17 @@ def _endpoint(envelope: BusEnvelope) -> StateChange:
     )
 
 
+def _transform(envelope: BusEnvelope) -> StateChange:
+    detail = _TransformDetail.model_validate(envelope.detail)
+    return _change(JobKind.TRANSFORM, envelope, detail, detail.name, detail.arn, detail.status)
+
+
 _PARSERS = {
     LABELING_DETAIL_TYPE: _labeling,
     TRAINING_DETAIL_TYPE: _training,
     TUNING_DETAIL_TYPE: _tuning,
     ENDPOINT_DETAIL_TYPE: _endpoint,
+    TRANSFORM_DETAIL_TYPE: _transform,
 }
 
 

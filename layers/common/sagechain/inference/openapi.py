@@ -16,7 +16,7 @@ from aws_lambda_powertools.event_handler.openapi.models import OpenAPI, Server, 
 
 from sagechain.event_sources.api_gateway import JSON, SagechainResolver, error_responses
 from sagechain.inference.predict import CUSTOM_TYPES, IMAGE_TYPES, MAX_PAYLOAD_BYTES
-from sagechain.inference.prediction import Prediction
+from sagechain.prediction import Prediction
 
 PUBLISHED_FILE = "openapi.json"
 TITLE = "sagechain inference API"

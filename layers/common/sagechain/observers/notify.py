@@ -16,6 +16,10 @@ from sagechain.aws_errors import AwsErrorExplanation
 from sagechain.event_sources.eventbridge import SagechainDelivery, parse_bus_event
 from sagechain.event_sources.sagemaker import ALARMING_STATUSES, FAILED, JobKind, StateChange
 from sagechain.events import (
+    BatchCompleted,
+    BatchFailed,
+    BatchRejected,
+    BatchStarted,
     DatasetPrepared,
     DatasetRejected,
     DeploymentFailed,
@@ -705,6 +709,73 @@ def _model_expired(event: ModelExpired, lookup: SageMakerLookup) -> tuple[str, E
     return "Model expired", body
 
 
+def _batch_started(event: BatchStarted, lookup: SageMakerLookup) -> tuple[str, EmailBody]:
+    body = EmailBody(
+        f"Batch {event.batch_name} started: transform job {event.transform_job_name} scores "
+        f"{event.images} images with model {event.model_name} (endpoint {event.model} is not touched)."
+    ).figures(
+        [
+            ("Images", event.images),
+            ("Skipped files", _counts(event.skipped)),
+            ("Instances", f"{event.instance_count} x {event.instance_type}"),
+            ("Content type", event.content_type),
+            (
+                "Worst-case cost",
+                f"{event.cost_estimate.max_usd} USD" if event.cost_estimate else "price unknown",
+            ),
+        ]
+    )
+    body.links([("Transform job", event.console_url), ("Batch", event.batch_uri)])
+    body.next("Nothing to do: an email follows when the predictions are written.")
+    return "Batch started", body
+
+
+def _batch_rejected(event: BatchRejected, lookup: SageMakerLookup) -> tuple[str, EmailBody]:
+    body = EmailBody(f"Batch {event.batch_name} for model {event.model} was rejected: nothing was started.")
+    body.reason(event.reason)
+    if event.skipped:
+        body.figures([("Skipped files", _counts(event.skipped))])
+    body.links([("Batch (kept as uploaded)", event.batch_uri)])
+    body.next("Fix what the reason says, then upload batch.json again to start the batch.")
+    return "Batch rejected", body
+
+
+def _batch_completed(event: BatchCompleted, lookup: SageMakerLookup) -> tuple[str, EmailBody]:
+    body = EmailBody(
+        f"Batch {event.batch_name} completed: {event.scored} of {event.images} images scored "
+        f"by transform job {event.transform_job_name}."
+    ).figures(
+        [
+            ("Images scored", event.scored),
+            ("Images failed", event.failed),
+            ("Predictions per label", _counts(event.label_counts)),
+        ]
+    )
+    body.links(
+        [
+            ("Predictions (one JSON line per image)", event.predictions_uri),
+            ("Summary (counts, failed images and why)", event.summary_uri),
+            ("Transform job", event.console_url),
+        ]
+    )
+    body.next(
+        "Failed images are listed in the summary with the reason; upload them as a new batch to retry."
+        if event.failed
+        else "Nothing to do."
+    )
+    return "Batch completed", body
+
+
+def _batch_failed(event: BatchFailed, lookup: SageMakerLookup) -> tuple[str, EmailBody]:
+    body = EmailBody(
+        f"Batch {event.batch_name} failed: transform job {event.transform_job_name} {event.status}."
+    )
+    body.reason(event.reason)
+    body.links([("Transform job", event.console_url), ("Batch", event.batch_uri)])
+    body.next("Fix the cause, then upload batch.json again under a new batch name.")
+    return "Batch failed", body
+
+
 _SAGECHAIN_EMAILS: dict[type[SagechainEvent], Callable[[Any, SageMakerLookup], tuple[str, EmailBody]]] = {
     DatasetPrepared: _dataset_prepared,
     DatasetRejected: _dataset_rejected,
@@ -724,6 +795,10 @@ _SAGECHAIN_EMAILS: dict[type[SagechainEvent], Callable[[Any, SageMakerLookup], t
     ModelDeleted: _model_deleted,
     ModelRolledBack: _model_rolled_back,
     ModelExpired: _model_expired,
+    BatchStarted: _batch_started,
+    BatchRejected: _batch_rejected,
+    BatchCompleted: _batch_completed,
+    BatchFailed: _batch_failed,
 }
 
 

@@ -11,11 +11,13 @@ import re
 
 from pydantic import ValidationError
 
-from sagechain.api_errors import InvalidRequestError, ModelNotFoundError, RunNotFoundError
+from sagechain.api_errors import BatchNotFoundError, InvalidRequestError, ModelNotFoundError, RunNotFoundError
 from sagechain.errors import ObjectNotFoundError
-from sagechain.layout import model_key
+from sagechain.layout import batch_record_key, batch_records_prefix, model_key
 from sagechain.observers.email_delivery import EmailDelivery
 from sagechain.observers.status_models import (
+    BatchList,
+    BatchView,
     EndpointState,
     LiveModel,
     ModelStatus,
@@ -25,7 +27,7 @@ from sagechain.observers.status_models import (
 )
 from sagechain.ports import Cursor, EndpointFacts, ObjectStore, RunStore, SageMakerLookup, ScalingLookup
 from sagechain.pricing import delete_endpoint_commands
-from sagechain.records import ModelInfo
+from sagechain.records import BatchRecord, ModelInfo, read_record
 from sagechain.run_history import RunItem
 
 MODEL_INFO_MAX_BYTES = 1024 * 1024
@@ -74,6 +76,37 @@ def _summary(run: RunItem, email_warning: str | None) -> RunSummary:
         last_error=redact(run.last_error),
         endpoint_name=run.endpoint_name,
         email_warning=email_warning,
+    )
+
+
+# GET /models/{model}/batches answers the newest ones within the API's time.
+MAX_BATCHES_LISTED = 100
+
+
+def _batch_view(record: BatchRecord) -> BatchView:
+    return BatchView(
+        model=record.model,
+        batch_name=record.batch_name,
+        batch_id=record.batch_id,
+        status=record.status,
+        transform_job_name=record.transform_job_name,
+        model_name=record.scored_by.model_name,
+        training_job_name=record.scored_by.training_job_name,
+        run_id=record.scored_by.run_id,
+        images=record.images,
+        skipped=record.skipped,
+        instance_type=record.instance_type,
+        instance_count=record.instance_count,
+        max_runtime_minutes=record.max_runtime_minutes,
+        cost_estimate=record.cost_estimate,
+        created_at=record.created_at,
+        ended_at=record.ended_at,
+        scored=record.scored,
+        failed=record.failed,
+        label_counts=record.label_counts,
+        predictions_uri=record.predictions_uri,
+        summary_uri=record.summary_uri,
+        failure_reason=redact(record.failure_reason),
     )
 
 
@@ -151,6 +184,25 @@ class StatusService:
             failure_reason=redact(endpoint.failure_reason),
             updated_at=endpoint.updated_at,
         )
+
+    def list_batches(self, model: str, limit: int = MAX_BATCHES_LISTED) -> BatchList:
+        """The model's batches (models/<model>/batches/), newest first, at most limit."""
+        records = []
+        for item in self._store.iter_objects(batch_records_prefix(model)):
+            record = read_record(self._store, item.key, BatchRecord)
+            if record is not None:
+                records.append(record)
+        records.sort(key=lambda record: record.created_at, reverse=True)
+        return BatchList(model=model, batches=[_batch_view(record) for record in records[:limit]])
+
+    def get_batch(self, model: str, name: str) -> BatchView:
+        """One batch; BatchNotFoundError when the model has none of that name."""
+        record = read_record(self._store, batch_record_key(model, name), BatchRecord)
+        if record is None:
+            raise BatchNotFoundError(
+                f"Model {model!r} has no batch {name!r}. GET /models/{model}/batches lists its batches."
+            )
+        return _batch_view(record)
 
     def model_status(self, model: str) -> ModelStatus:
         """The endpoint behind a model and the model it serves; ModelNotFoundError when neither exists."""

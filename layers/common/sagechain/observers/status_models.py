@@ -1,4 +1,4 @@
-"""The status API's responses (GET /runs, /runs/{run_id}, /models/{model}) and its error body.
+"""The status API's responses (GET /runs, /runs/{run_id}, /models/{model}, its batches) and its error body.
 
 These models are the routes' return types, so Powertools' OpenAPI generator describes
 the API from them. Nothing here carries an ARN or an account id: the service redacts
@@ -9,7 +9,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sagechain.events import EndpointHourlyCost
+from sagechain.events import BatchCostEstimate, EndpointHourlyCost
 from sagechain.records import ModelMetric
 from sagechain.run_history import HistoryEntry, JobState, RunFacts, RunStatus, ScalingRange, Stage
 
@@ -99,3 +99,43 @@ class ModelStatus(BaseModel):
         description="The AWS CLI commands that delete the endpoint, its configuration and its model "
         "(DELETE /models/{model} on the operator API does the same).",
     )
+
+
+class BatchView(BaseModel):
+    """One batch of a model (batches/<model>/<name>/): its transform job, cost and results."""
+
+    model_config = ConfigDict(frozen=True)
+
+    model: str
+    batch_name: str
+    batch_id: str
+    status: str = Field(description="InProgress, Completed, Failed or Stopped (the transform job's).")
+    transform_job_name: str
+    model_name: str = Field(description="The SageMaker model that scores the batch.")
+    training_job_name: str
+    run_id: str = Field(description="The run whose model scores the batch; its history lists the batch.")
+    images: int
+    skipped: dict[str, int]
+    instance_type: str
+    instance_count: int
+    max_runtime_minutes: int
+    cost_estimate: BatchCostEstimate | None = Field(
+        default=None, description="The most the transform job bills: its instances for its max runtime."
+    )
+    created_at: datetime
+    ended_at: datetime | None = None
+    scored: int | None = None
+    failed: int | None = None
+    label_counts: dict[str, int] | None = None
+    predictions_uri: str | None = None
+    summary_uri: str | None = None
+    failure_reason: str | None = None
+
+
+class BatchList(BaseModel):
+    """A model's batches, newest first."""
+
+    model_config = ConfigDict(frozen=True)
+
+    model: str
+    batches: list[BatchView]

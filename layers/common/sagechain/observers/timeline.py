@@ -22,6 +22,11 @@ per attempt: the keys of attempt N > 1 start with `rNN.`, above every key of the
 before it, and a late event of attempt 1 (a job's Stopped arriving after the retry) is kept
 in the history and its job but moves the run no more. An event's attempt is its own
 `attempt` for sagechain events, the `sagechain:attempt` tag for SageMaker's.
+
+A batch (batches/<model>/<name>/) is not a run: its events land in the history of the run whose
+model scores it, keyed on the batch's own id, at a position below every stage's (batch_progress_key),
+so they never move that run's stage or status. A batch rejected before its model is known has no
+run: its own batch_id is the run id of a small item holding only its rejection.
 """
 
 from typing import Any, NamedTuple
@@ -29,6 +34,11 @@ from typing import Any, NamedTuple
 from sagechain.event_sources.eventbridge import SagechainDelivery
 from sagechain.event_sources.sagemaker import FAILED, STOPPED, JobKind, StateChange, StatusTransition
 from sagechain.events import (
+    BatchCompleted,
+    BatchEvent,
+    BatchFailed,
+    BatchRejected,
+    BatchStarted,
     DatasetPrepared,
     DatasetRejected,
     DeploymentFailed,
@@ -69,6 +79,8 @@ from sagechain.run_history import (
 # RETRIED: a retry's first entry, before its stage starts; WAITING: a deployment queued behind
 # its busy endpoint, before it starts.
 RETRIED = 1
+# A batch's events: in its model's run history, never moving the run (see the module's docstring).
+BATCH = 0
 WAITING, STARTED, RUNNING, STOPPING, DONE, ENDED = 5, 10, 11, 15, 20, 30
 FROM_SAGEMAKER, FROM_SAGECHAIN = 0, 1
 
@@ -129,6 +141,11 @@ def progress_key(stage: Stage, step: int, source: int, subject: str, attempt: in
     keys start with the stage's digit, attempt N's with "rNN." ("r" sorts after every digit)."""
     key = f"{stage.rank}.{step:02d}.{source}.{subject}"
     return key if attempt <= 1 else f"r{attempt:02d}.{key}"
+
+
+def batch_progress_key(about: str) -> str:
+    """A batch event's position: below every stage's key ("0." < "1."), so it never moves a run."""
+    return f"0.{BATCH:02d}.{FROM_SAGECHAIN}.{about}"
 
 
 def history_key(about: str, attempt: int) -> str:
@@ -280,6 +297,30 @@ def _sagechain_outcome(  # noqa: PLR0911, PLR0912 - one case per event type
                 f"(deployment.ttl_hours){left}"
             )
             return Stage.LIVE, ENDED, RunStatus.EXPIRED, summary, None
+        case BatchStarted() | BatchRejected() | BatchCompleted() | BatchFailed():
+            return _batch_outcome(event)
+    raise TypeError(f"no timeline entry for {type(event).__name__}")
+
+
+def _batch_outcome(event: BatchEvent) -> tuple[Stage, int, RunStatus, str, str | None]:
+    batch = f"Batch {event.batch_name} ({event.batch_uri})"
+    match event:
+        case BatchStarted():
+            summary = (
+                f"{batch} started: transform job {event.transform_job_name} scores {event.images} images "
+                f"on {event.instance_count} x {event.instance_type}"
+            )
+            return Stage.LIVE, BATCH, RunStatus.LIVE, summary, None
+        case BatchCompleted():
+            summary = (
+                f"{batch} completed: {event.scored} of {event.images} images scored "
+                f"({_counts(event.label_counts)}); {event.failed} failed"
+            )
+            return Stage.LIVE, BATCH, RunStatus.LIVE, summary, None
+        case BatchRejected():
+            return Stage.LIVE, BATCH, RunStatus.REJECTED, f"{batch} rejected", event.reason
+        case BatchFailed():
+            return Stage.LIVE, BATCH, RunStatus.FAILED, f"{batch} failed ({event.status})", event.reason
     raise TypeError(f"no timeline entry for {type(event).__name__}")
 
 
@@ -461,7 +502,7 @@ def _sagechain_jobs(delivery: SagechainDelivery) -> list[JobChange]:  # noqa: PL
 
 
 def _subject(event: SagechainEvent) -> str | None:
-    for field in ("job_name", "tuning_job_name", "endpoint_name", "training_job_name"):
+    for field in ("transform_job_name", "job_name", "tuning_job_name", "endpoint_name", "training_job_name"):
         value = getattr(event, field, None)
         if isinstance(value, str):
             return value
@@ -475,6 +516,8 @@ def sagechain_change(delivery: SagechainDelivery) -> RunChange:
     # A partial start is in progress, not failed: the history says what was refused, the
     # run's last error stays the error of its furthest failure.
     noted = refused_sets(event.refused) if isinstance(event, TrainingStarted) and event.refused else error
+    # A run may have many batches: each one's entries are keyed on its own id.
+    about = f"{event.DETAIL_TYPE}#{event.batch_id}" if isinstance(event, BatchEvent) else event.DETAIL_TYPE
     return RunChange(
         run_id=event.run_id,
         dataset=event.dataset,
@@ -483,10 +526,14 @@ def sagechain_change(delivery: SagechainDelivery) -> RunChange:
         facts=_sagechain_facts(event),
         stage=stage,
         status=status,
-        progress=progress_key(stage, step, FROM_SAGECHAIN, event.DETAIL_TYPE, event.attempt),
+        progress=(
+            batch_progress_key(about)
+            if isinstance(event, BatchEvent)
+            else progress_key(stage, step, FROM_SAGECHAIN, event.DETAIL_TYPE, event.attempt)
+        ),
         summary=summary,
         error=error,
-        history_key=history_key(event.DETAIL_TYPE, event.attempt),
+        history_key=history_key(about, event.attempt),
         history=HistoryEntry(
             at=delivery.at,
             stage=stage,

@@ -1,0 +1,1 @@
+"""Batch predictions: batches/<model>/<name>/batch.json -> a SageMaker transform job -> predictions.jsonl."""
