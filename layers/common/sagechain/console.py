@@ -30,10 +30,15 @@ def function_log_url(region: str, function_name: str) -> str:
     return f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#logsV2:log-groups/log-group/{group}"
 
 
-def s3_console_url(region: str, bucket: str, key: str) -> str:
+def s3_console_url(region: str | None, bucket: str, key: str) -> str:
     """The S3 console page of an object (its properties and a Download button), or of a prefix
-    when the key ends in "/"."""
-    quoted = quote(key, safe="")
-    if key.endswith("/") or not key:
-        return f"https://s3.console.aws.amazon.com/s3/buckets/{bucket}?region={region}&prefix={quoted}"
-    return f"https://s3.console.aws.amazon.com/s3/object/{bucket}?region={region}&prefix={quoted}"
+    when the key ends in "/"; without a region the console finds the bucket's own."""
+    kind = "buckets" if key.endswith("/") or not key else "object"
+    where = f"region={region}&" if region else ""
+    return f"https://s3.console.aws.amazon.com/s3/{kind}/{bucket}?{where}prefix={quote(key, safe='')}"
+
+
+def s3_uri_console_url(uri: str) -> str:
+    """The S3 console page of an s3://bucket/key location (what the emails name)."""
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return s3_console_url(None, bucket, key)

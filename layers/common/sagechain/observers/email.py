@@ -6,9 +6,10 @@ use one subject format and one body layout, so a reader sees the same email ever
 
 import unicodedata
 from datetime import UTC, datetime
-from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict
+
+from sagechain.console import s3_uri_console_url
 
 # SNS Publish: "Subjects must be UTF-8 text with no line breaks or control characters, and
 # less than 100 characters long" (botocore's SNS service model, Publish.Subject).
@@ -46,14 +47,6 @@ def subject_line(dataset: str | None, stage: str, run_id: str | None) -> str:
     return f"{head}{name}{tail}"[:SUBJECT_MAX]
 
 
-def s3_console_link(uri: str) -> str:
-    """The S3 console page of an s3:// object (or of a prefix, for a URI ending in "/")."""
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
-    quoted = quote(key, safe="")
-    kind = "buckets" if not key or key.endswith("/") else "object"
-    return f"https://s3.console.aws.amazon.com/s3/{kind}/{bucket}?prefix={quoted}"
-
-
 class EmailBody:
     """A plain-text email: a headline, then titled sections of indented lines."""
 
@@ -87,7 +80,7 @@ class EmailBody:
         for label, value in shown:
             lines.append(f"{label + ':':<{width + 1}} {value}")
             if value.startswith("s3://"):
-                lines.append(f"{'':<{width + 1}} {s3_console_link(value)}")
+                lines.append(f"{'':<{width + 1}} {s3_uri_console_url(value)}")
         return self.section(title, lines)
 
     def links(self, pairs: list[tuple[str, str | None]]) -> "EmailBody":
@@ -98,7 +91,7 @@ class EmailBody:
                 continue
             lines.append(f"{label}: {url}")
             if url.startswith("s3://"):
-                lines.append(f"{label} in the S3 console: {s3_console_link(url)}")
+                lines.append(f"{label} in the S3 console: {s3_uri_console_url(url)}")
         return self.section("Links", lines)
 
     def next(self, *lines: str) -> "EmailBody":
