@@ -36,6 +36,7 @@ import boto3
 import time_machine
 
 from local.api import LocalApi, Route
+from local.botocore_cache import share_botocore_loader
 from local.iam_guard import IamGuard
 from local.lambda_context import FakeLambdaContext
 from local.sagemaker import EmulatedSageMaker
@@ -49,6 +50,8 @@ from local.template import (
     function_name,
 )
 from sagechain.adapters import clients
+
+share_botocore_loader()
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs.literals import QueueAttributeNameType

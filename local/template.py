@@ -1,5 +1,7 @@
 """template.yaml, read the way CloudFormation would resolve it for one local stack."""
 
+import copy
+import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,6 +73,15 @@ class FunctionDefinition:
     timeout_seconds: int = 3  # Lambda's default
 
 
+@functools.cache
+def _parsed(path: Path, mtime_ns: int) -> dict[str, Any]:
+    """template.yaml parsed once per process and version of the file: SAM's YAML loader is pure
+    Python and takes seconds on this template, which every offline stack (every e2e test) reads."""
+    del mtime_ns  # part of the cache key only: an edited template is parsed again
+    document: dict[str, Any] = yaml_parse(path.read_text())
+    return document
+
+
 def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
@@ -81,7 +92,7 @@ class Template:
     def __init__(
         self, physical: dict[str, str], parameters: dict[str, str], path: Path = ROOT / "template.yaml"
     ):
-        self.document = yaml_parse(path.read_text())
+        self.document = copy.deepcopy(_parsed(path, path.stat().st_mtime_ns))
         self._physical = physical
         self.parameters = {
             name: str(spec.get("Default", "")) for name, spec in self.document.get("Parameters", {}).items()
