@@ -26,10 +26,11 @@ export AWS_DEFAULT_REGION ?= $(REGION)
 # SAM's python builder looks for `python3.13` on PATH: the venv provides it.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help demo test lint types unit template-check build bench schema openapi iam-doc clean
+.PHONY: help demo sandbox test lint types unit template-check build bench schema openapi iam-doc clean
 
 help:
 	@echo "make demo   run the pipeline offline (moto), from upload to prediction"
+	@echo "make sandbox  the offline stack with S3 and the API on 127.0.0.1: run your own dataset"
 	@echo "make test   lint, types, tests, template checks and sam build"
 	@echo "make bench  run the benchmarks in bench/"
 	@echo "make openapi  write the API's OpenAPI document (docs/openapi.json)"
@@ -72,6 +73,11 @@ test: lint types unit template-check build
 
 demo: $(BIN)/.installed
 	$(BIN)/python -m local.demo $(ARGS)
+
+# The offline stack serving S3 (moto's server mode) and the API on 127.0.0.1 until Ctrl-C:
+# `sagechain --local upload DIR` (or `aws --endpoint-url`) runs your dataset through the chain.
+sandbox: $(BIN)/.installed
+	$(BIN)/python -m local.sandbox $(ARGS)
 # docs/iam.md: each function's granted actions and the e2e tests that use them (a whole e2e
 # run records them; tests/e2e/test_iam_grants.py keeps the page current).
 iam-doc: $(BIN)/.installed
