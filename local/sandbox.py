@@ -15,6 +15,9 @@ server takes, so an upload runs through the whole chain by itself:
 Emails land in <out>/outbox/. The emulated endpoint scores images by colour, and the emulated
 Ground Truth workforce labels only what a test tells it to, so bring labels (class folders or
 COCO, `labeling.mode: provided`) for a run that goes live. Ctrl-C (or SIGTERM) stops it.
+
+<out>/stack.json (default local/out/sandbox/stack.json) describes the sandbox in the shape
+CloudFormation's DescribeStacks gives a deployed stack; `sagechain --local` reads it.
 """
 
 import argparse
@@ -27,6 +30,7 @@ import threading
 import time
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 LAYER = Path(__file__).resolve().parent.parent / "layers" / "common"
 sys.path.insert(0, str(LAYER))
@@ -38,13 +42,31 @@ from local.api import serve  # noqa: E402
 from local.demo import Printer  # noqa: E402
 from local.outbox import Outbox  # noqa: E402
 from local.stack import OFFLINE_ENVIRONMENT, PHYSICAL, LocalStack  # noqa: E402
-from local.template import ROOT  # noqa: E402
+from local.template import REGION, ROOT  # noqa: E402
 
 POLL_SECONDS = 0.5
 
 
 def _stop(_signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt
+
+
+def stack_document(stack: LocalStack, api_url: str, s3_url: str) -> dict[str, Any]:
+    """The sandbox as CloudFormation's DescribeStacks describes a stack (the outputs the CLI reads,
+    every parameter), plus the S3 endpoint to send requests to."""
+    outputs = {"DataBucketName": stack.bucket, "ApiUrl": api_url, "OperatorApiUrl": api_url}
+    return {
+        "StackName": "sagechain-sandbox",
+        "StackId": stack.template.resolve({"Ref": "AWS::StackId"}),
+        "StackStatus": "CREATE_COMPLETE",
+        "Region": REGION,
+        "Outputs": [{"OutputKey": key, "OutputValue": value} for key, value in outputs.items()],
+        "Parameters": [
+            {"ParameterKey": key, "ParameterValue": str(value)}
+            for key, value in stack.template.parameters.items()
+        ],
+        "S3EndpointUrl": s3_url,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,7 +77,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8080, help="the API's port (default 8080; 0: any free)")
     parser.add_argument("--s3-port", type=int, default=5000, help="the S3 endpoint's port (default 5000)")
     parser.add_argument("--out", type=Path, default=ROOT / "local" / "out" / "sandbox", help="emails go here")
-    parser.add_argument("--ready-file", type=Path, help="write the endpoints here as JSON once serving")
     parser.add_argument("--verbose", action="store_true", help="show the functions' own JSON logs")
     args = parser.parse_args(argv)
     os.environ.update(OFFLINE_ENVIRONMENT)
@@ -79,13 +100,13 @@ def main(argv: list[str] | None = None) -> int:
             for path, subject in outbox.collect():
                 printer.line(f"{'email':<18} {subject}  ({path})")
 
-        endpoints = {"api_url": api_url, "s3_endpoint_url": s3_url, "bucket": stack.bucket}
+        stack_file = args.out / "stack.json"
         printer.line(f"sandbox: S3 {s3_url} (bucket {stack.bucket}), API {api_url} - Ctrl-C stops")
-        printer.line(f"  sagechain --local --local-api {api_url} --local-s3 {s3_url} upload ./my-images")
+        printer.line(f"  sagechain --local --sandbox-file {stack_file} upload ./my-images")
         printer.line(f"  aws --endpoint-url {s3_url} s3 ls s3://{stack.bucket}/ --recursive")
         printer.line(f"  emails in {outbox.folder}")
-        if args.ready_file:
-            args.ready_file.write_text(json.dumps(endpoints))
+        # What `sagechain --local` reads: DescribeStacks' shape, as a deployed stack answers it.
+        stack_file.write_text(json.dumps(stack_document(stack, api_url, s3_url), indent=2))
         try:
             while True:
                 with lock:
@@ -97,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         except KeyboardInterrupt:
             printer.line("stopped")
         finally:
+            stack_file.unlink(missing_ok=True)  # `sagechain --local` then says it is not running
             server.shutdown()
             server.server_close()
             s3_server.stop()
