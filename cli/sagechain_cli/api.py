@@ -15,7 +15,7 @@ from urllib.parse import quote, urlencode
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
-from botocore.exceptions import HTTPClientError
+from botocore.exceptions import BotoCoreError
 from botocore.httpsession import URLLib3Session
 
 from sagechain_cli.errors import FAILED, NOT_FOUND, REFUSED, CliError
@@ -71,7 +71,7 @@ class ApiClient:
             SigV4Auth(self._credentials, "execute-api", self._region).add_auth(request)
         try:
             response = self._http.send(request.prepare())
-        except HTTPClientError as err:
+        except BotoCoreError as err:  # connection refused, DNS, TLS, timeouts
             raise CliError(f"could not reach {self.base_url}: {err}", FAILED) from None
         answer = Answer(response.status_code, dict(response.headers.items()), response.content)
         if 200 <= answer.status < 300:
