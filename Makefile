@@ -31,16 +31,19 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 help:
 	@echo "make demo   run the pipeline offline (moto), from upload to prediction"
 	@echo "make sandbox  the offline stack with S3 and the API on 127.0.0.1: run your own dataset"
+	@echo "             (then: $(BIN)/sagechain --local upload DIR; $(BIN)/sagechain --help)"
 	@echo "make test   lint, types, tests, template checks and sam build"
 	@echo "make bench  run the benchmarks in bench/"
 	@echo "make openapi  write the API's OpenAPI document (docs/openapi.json)"
 	@echo "make iam-doc  write docs/iam.md (granted actions and the tests that use them)"
 
-$(BIN)/.installed: requirements-dev.txt layers/common/requirements.txt
+# The `sagechain` CLI (cli/, pyproject.toml) is installed editable: $(BIN)/sagechain runs this checkout.
+$(BIN)/.installed: requirements-dev.txt layers/common/requirements.txt pyproject.toml
 	@test -n "$(PYTHON313)" || { echo "error: Python 3.13 not found (set PYTHON313=/path/to/python3.13)"; exit 1; }
 	$(PYTHON313) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --no-deps --editable .
 	touch $@
 
 $(CHECKOV_VENV)/.installed: requirements-checkov.txt
