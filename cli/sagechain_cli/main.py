@@ -334,11 +334,17 @@ def runs(context: Context, limit: int) -> None:
     if context.as_json:
         context.emit(page)
         return
-    table = Table("run", "dataset", "status", "stage", "updated", "summary")
+    # Ids and times are what a person copies: never cut; the summary wraps (the run id starts
+    # with its dataset's name).
+    table = Table()
+    table.add_column("run", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("stage", no_wrap=True)
+    table.add_column("updated", no_wrap=True)
+    table.add_column("summary")
     for run in page.get("runs", []):
         table.add_row(
             run["run_id"],
-            run.get("dataset") or "",
             run.get("status") or "",
             run.get("stage") or "",
             run.get("updated_at") or run.get("created_at") or "",
