@@ -5,6 +5,7 @@ dataset the stack would reject looks like before upload, resuming, stack discove
 errors, signing, exit codes, and following a run.
 """
 
+import ast
 import functools
 import json
 from collections.abc import Iterator
@@ -470,3 +471,18 @@ def test_draw_writes_a_classifications_labels_across_the_top_of_the_image(tmp_pa
     assert drawn == 2
     assert any(top)
     assert bottom
+
+
+def test_the_cli_uses_only_the_core_of_the_sagechain_package() -> None:
+    # DESIGN.md: the CLI talks to the stack through S3 and the API; it reuses the core's spec,
+    # guardrails, names and layout, never a stage's or an adapter's internals.
+    stages_and_adapters = {"ingest", "labeling", "training", "deployment", "observers", "inference"}
+    stages_and_adapters |= {"run_control", "batch", "teardown", "adapters"}
+    imported = set()
+    for path in (ROOT / "cli" / "sagechain_cli").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("sagechain."):
+                imported.add(node.module.split(".")[1])
+
+    assert imported
+    assert not imported & stages_and_adapters
