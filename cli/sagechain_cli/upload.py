@@ -1,8 +1,9 @@
 """Upload a checked dataset: images in parallel with progress, resumable, dataset.json last.
 
-An object already in the bucket with the same size and MD5 (the `md5` metadata this command
-writes, or a single-part ETag) is skipped, so running the same upload again after an
-interruption sends only what is missing. dataset.json goes last and alone: its arrival seals
+An object already in the bucket with the same size and MD5 (a single-part object's ETag under
+the bucket's SSE-S3, or the `md5` metadata this command writes) is skipped, so running the same
+upload again after an interruption sends only what is missing (one listing per 1,000 objects
+finds what is there). dataset.json goes last and alone: its arrival seals
 the dataset and starts the run, whose id is derived from its version as the stack derives it
 (sagechain.names.run_id).
 """
@@ -42,7 +43,32 @@ def _md5(path: LocalFile) -> str:
     return digest.hexdigest()
 
 
-def _already_there(s3: Any, bucket: str, file: LocalFile, md5: str) -> bool:
+def _listed(s3: Any, bucket: str, prefix: str) -> dict[str, tuple[int, str]] | None:
+    """key -> (size, ETag) of what is already under the dataset's prefix, one page per 1,000
+    objects instead of one HEAD per file; None when listing is not allowed (HEAD each file)."""
+    found: dict[str, tuple[int, str]] = {}
+    try:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for obj in page.get("Contents", []):
+                found[obj["Key"]] = (int(obj["Size"]), str(obj.get("ETag", "")).strip('"'))
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") in ("AccessDenied", "403"):
+            return None
+        raise
+    return found
+
+
+def _already_there(
+    s3: Any, bucket: str, file: LocalFile, md5: str, listed: dict[str, tuple[int, str]] | None
+) -> bool:
+    if listed is not None:
+        size, etag = listed.get(file.key, (-1, ""))
+        if size != file.size:
+            return False
+        # The bucket encrypts with SSE-S3: a single-part object's ETag is its MD5. A multipart
+        # one's is not (aws s3 cp splits large files): its `md5` metadata, if this CLI wrote it.
+        if etag == md5:
+            return True
     try:
         head = s3.head_object(Bucket=bucket, Key=file.key)
     except ClientError as err:
@@ -71,9 +97,14 @@ def upload_dataset(
     started = time.perf_counter()
     uploaded = already = sent = 0
 
+    try:
+        listed = _listed(s3, bucket, plan.spec_file.key.rsplit("/", 1)[0] + "/")
+    except ClientError as err:
+        raise CliError(f"S3 refused to list s3://{bucket}: {err}", FAILED) from None
+
     def send(file: LocalFile) -> bool:
         md5 = _md5(file)
-        if _already_there(s3, bucket, file, md5):
+        if _already_there(s3, bucket, file, md5, listed):
             return False
         _put(s3, bucket, file, md5)
         return True
