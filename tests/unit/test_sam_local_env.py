@@ -10,6 +10,7 @@ stack env.json names, so the handlers act on them instead of ignoring them.
 
 import json
 import os
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,10 +29,12 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
 def _functions() -> list[Any]:
-    stacks, _ = SamLocalStackProvider.get_stacks(
-        str(ROOT / "template.yaml"), parameter_overrides={"NotificationEmail": "ml-team@example.com"}
-    )
-    return list(SamFunctionProvider(stacks).get_all())
+    with warnings.catch_warnings():  # at collection, before pytestmark applies
+        warnings.simplefilter("ignore", DeprecationWarning)
+        stacks, _ = SamLocalStackProvider.get_stacks(
+            str(ROOT / "template.yaml"), parameter_overrides={"NotificationEmail": "ml-team@example.com"}
+        )
+        return list(SamFunctionProvider(stacks).get_all())
 
 
 FUNCTIONS = _functions()
