@@ -26,20 +26,24 @@ export AWS_DEFAULT_REGION ?= $(REGION)
 # SAM's python builder looks for `python3.13` on PATH: the venv provides it.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help demo test lint types unit template-check build bench schema openapi iam-doc clean
+.PHONY: help demo sandbox test lint types unit template-check build bench schema openapi iam-doc clean
 
 help:
 	@echo "make demo   run the pipeline offline (moto), from upload to prediction"
+	@echo "make sandbox  the offline stack with S3 and the API on 127.0.0.1: run your own dataset"
+	@echo "             (then: $(BIN)/sagechain --local upload DIR; $(BIN)/sagechain --help)"
 	@echo "make test   lint, types, tests, template checks and sam build"
 	@echo "make bench  run the benchmarks in bench/"
 	@echo "make openapi  write the API's OpenAPI document (docs/openapi.json)"
 	@echo "make iam-doc  write docs/iam.md (granted actions and the tests that use them)"
 
-$(BIN)/.installed: requirements-dev.txt layers/common/requirements.txt
+# The `sagechain` CLI (cli/, pyproject.toml) is installed editable: $(BIN)/sagechain runs this checkout.
+$(BIN)/.installed: requirements-dev.txt layers/common/requirements.txt pyproject.toml
 	@test -n "$(PYTHON313)" || { echo "error: Python 3.13 not found (set PYTHON313=/path/to/python3.13)"; exit 1; }
 	$(PYTHON313) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --no-deps --editable .
 	touch $@
 
 $(CHECKOV_VENV)/.installed: requirements-checkov.txt
@@ -72,6 +76,11 @@ test: lint types unit template-check build
 
 demo: $(BIN)/.installed
 	$(BIN)/python -m local.demo $(ARGS)
+
+# The offline stack serving S3 (moto's server mode) and the API on 127.0.0.1 until Ctrl-C:
+# `sagechain --local upload DIR` (or `aws --endpoint-url`) runs your dataset through the chain.
+sandbox: $(BIN)/.installed
+	$(BIN)/python -m local.sandbox $(ARGS)
 # docs/iam.md: each function's granted actions and the e2e tests that use them (a whole e2e
 # run records them; tests/e2e/test_iam_grants.py keeps the page current).
 iam-doc: $(BIN)/.installed

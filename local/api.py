@@ -7,12 +7,21 @@ carries x-api-key must carry a key of its route's API's usage plan, or it is ref
 as API Gateway refuses it. Binary bodies are base64-encoded as API Gateway does
 for the stack's binary media types, and a base64-encoded response is decoded on the
 way out.
+
+Where the offline API differs from API Gateway, it does so to help a person at a terminal:
+an unknown route is a JSON 404 that lists the routes (API Gateway answers 403 "Missing
+Authentication Token"); a body that is not UTF-8 text arrives base64-encoded whatever its
+Content-Type says (curl --data-binary without -H sends application/x-www-form-urlencoded, which
+API Gateway would pass on as mangled text: the handler answers 415 either way); a handler that
+raises is a 502 as API Gateway's "Internal server error", not a dropped connection; and the
+deployed APIs' URLs in answers are rewritten to the server's own (serve()).
 """
 
 import base64
 import json
 import re
 import threading
+import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -60,7 +69,7 @@ def proxy_event(
     match = route.pattern.match(parts.path)
     query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
     content_type = headers.get("Content-Type", headers.get("content-type", ""))
-    is_text = not body or content_type.startswith(TEXT_TYPES)
+    is_text = not body or (content_type.startswith(TEXT_TYPES) and _is_utf8(body))
     return {
         "resource": route.path,
         "path": parts.path,
@@ -87,6 +96,18 @@ def proxy_event(
     }
 
 
+def _is_utf8(body: bytes) -> bool:
+    try:
+        body.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _json(status: int, document: dict[str, Any]) -> ApiResponse:
+    return ApiResponse(status, {"Content-Type": "application/json"}, json.dumps(document).encode())
+
+
 class LocalApi:
     """Routes requests to handlers by the template's Api events."""
 
@@ -95,10 +116,29 @@ class LocalApi:
         routes: list[Route],
         invoke: Callable[[str, dict[str, Any]], Any],
         api_keys: dict[str, str] | None = None,
+        deployed_urls: dict[str, str] | None = None,
     ) -> None:
         self.routes = routes
         self._invoke = invoke
         self.api_keys = api_keys or {}  # key value -> the API whose usage plan has it
+        # The base URL each API (logical id) has in the functions' environment, e.g. the predict
+        # URL template: serve() rewrites them in answers to the local server's.
+        self.deployed_urls = deployed_urls or {}
+        # Text replaced in every text answer (deployed URL -> local URL); serve() and the sandbox add.
+        self.replacements: dict[str, str] = {}
+
+    def route_list(self) -> list[str]:
+        """Every route as METHOD /v1/path, the order the template declares them."""
+        return list(dict.fromkeys(f"{r.method.upper()} /{STAGE}{r.path}" for r in self.routes))
+
+    def _localized(self, headers: dict[str, str], payload: bytes) -> bytes:
+        content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
+        if not self.replacements or not content_type.startswith(TEXT_TYPES):
+            return payload
+        text = payload.decode()
+        for deployed, local in self.replacements.items():
+            text = text.replace(deployed, local)
+        return text.encode()
 
     def handle(self, method: str, raw_path: str, headers: dict[str, str], body: bytes) -> ApiResponse:
         """One request, answered as API Gateway would."""
@@ -111,8 +151,7 @@ class LocalApi:
             # the template's DEFAULT_4XX error shape; tests/unit/test_local_api.py checks both).
             routes = [r for r in routes if self.api_keys.get(api_key) == r.api]
             if not routes:
-                refused = {"error": {"code": "INVALID_API_KEY", "message": "Forbidden"}}
-                return ApiResponse(403, {"Content-Type": "application/json"}, json.dumps(refused).encode())
+                return _json(403, {"error": {"code": "INVALID_API_KEY", "message": "Forbidden"}})
         if routes:
             route = routes[0]
             result = self._invoke(route.function, proxy_event(route, method, raw_path, headers, body))
@@ -122,13 +161,19 @@ class LocalApi:
             multi = result.get("multiValueHeaders") or {}
             answer_headers = {key: values[-1] for key, values in multi.items() if values}
             answer_headers.update(result.get("headers") or {})
-            return ApiResponse(int(result.get("statusCode", 200)), answer_headers, payload)
-        message = {"message": "Missing Authentication Token"}  # API Gateway's answer to an unknown route
-        return ApiResponse(403, {"Content-Type": "application/json"}, json.dumps(message).encode())
+            status = int(result.get("statusCode", 200))
+            return ApiResponse(status, answer_headers, self._localized(answer_headers, payload))
+        # API Gateway answers an unknown route 403 "Missing Authentication Token"; offline, a
+        # person gets told what exists instead.
+        unknown = f"no route {method} /{STAGE}{path} (on AWS: 403 Missing Authentication Token)"
+        return _json(
+            404, {"error": {"code": "ROUTE_NOT_FOUND", "message": unknown}, "routes": self.route_list()}
+        )
 
 
 def serve(api: LocalApi, port: int, lock: threading.Lock) -> ThreadingHTTPServer:
-    """An HTTP server on 127.0.0.1 that answers through api (one request at a time)."""
+    """An HTTP server on 127.0.0.1 that answers through api (one request at a time); the
+    deployed APIs' URLs in its answers become its own (port 0: any free port)."""
 
     class Handler(BaseHTTPRequestHandler):
         def _answer(self) -> None:
@@ -136,8 +181,12 @@ def serve(api: LocalApi, port: int, lock: threading.Lock) -> ThreadingHTTPServer
             body = self.rfile.read(length) if length else b""
             # API Gateway's URLs start with the stage (/v1/...); the routes do not.
             path = self.path.removeprefix(f"/{STAGE}") or "/"
-            with lock:
-                response = api.handle(self.command, path, dict(self.headers.items()), body)
+            try:
+                with lock:
+                    response = api.handle(self.command, path, dict(self.headers.items()), body)
+            except Exception:  # API Gateway answers a failed integration 502; so does this server
+                traceback.print_exc()
+                response = _json(502, {"message": "Internal server error"})
             self.send_response(response.status)
             for key, value in response.headers.items():
                 self.send_header(key, value)
@@ -150,4 +199,7 @@ def serve(api: LocalApi, port: int, lock: threading.Lock) -> ThreadingHTTPServer
         def log_message(self, format: str, *args: Any) -> None:
             print(f"  http {self.command} {self.path} -> {args[1] if len(args) > 1 else ''}", flush=True)
 
-    return ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    local = f"http://127.0.0.1:{server.server_port}/{STAGE}"
+    api.replacements.update(dict.fromkeys(api.deployed_urls.values(), local))
+    return server

@@ -66,6 +66,7 @@ PHYSICAL = {
     "Api": "local",
     "OperatorApi": "local-operator",
 }
+API_IDS = ("Api", "OperatorApi")
 # ApiAuth=API_KEY offline: one key per API's usage plan (ApiApiKey, OperatorApiApiKey), as SAM's
 # CreateUsagePlan PER_API makes them. A request with x-api-key must carry its route's API's key.
 OFFLINE_API_KEYS = {"offline-inference-key": "Api", "offline-operator-key": "OperatorApi"}
@@ -297,7 +298,9 @@ class LocalStack:
             for logical_id, function in self.functions.items()
             for method, path, api in function.definition.api_routes
         ]
-        return LocalApi(routes, self.invoke, OFFLINE_API_KEYS)
+        # The base URLs template.yaml gives the functions (PREDICT_URL_TEMPLATE, OPERATOR_API_URL).
+        deployed = {api: f"https://{PHYSICAL[api]}.execute-api.{REGION}.amazonaws.com/v1" for api in API_IDS}
+        return LocalApi(routes, self.invoke, OFFLINE_API_KEYS, deployed)
 
     def queue_url(self, arn: str) -> str:
         """The URL of one of the template's queues, by ARN."""

@@ -1,11 +1,13 @@
 """The offline API Gateway: requests become the proxy events API Gateway sends."""
 
 import base64
+import http.client
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
-from local.api import LocalApi, Route, proxy_event
+from local.api import LocalApi, Route, proxy_event, serve
 from local.sample_data import png
 from samcli.yamlhelper import yaml_parse
 
@@ -32,7 +34,7 @@ def test_json_body_stays_text() -> None:
     assert json.loads(event["body"]) == {"a": 1}
 
 
-def test_requests_are_routed_by_method_and_path_and_unknown_routes_get_api_gateways_403() -> None:
+def test_requests_are_routed_by_method_and_path_and_unknown_routes_get_a_404_listing_the_routes() -> None:
     seen: list[tuple[str, dict[str, Any]]] = []
 
     def invoke(function: str, event: dict[str, Any]) -> dict[str, Any]:
@@ -49,7 +51,9 @@ def test_requests_are_routed_by_method_and_path_and_unknown_routes_get_api_gatew
     assert ok.status == 200
     assert seen[0][0] == "Runs"
     assert seen[0][1]["pathParameters"] == {"run_id": "abc"}
-    assert missing.status == 403
+    assert missing.status == 404
+    assert missing.headers["Content-Type"] == "application/json"
+    assert json.loads(missing.body)["routes"] == ["GET /v1/runs/{run_id}", "POST /v1/models/{model}/predict"]
 
 
 def test_an_api_key_is_refused_on_the_routes_of_another_apis_usage_plan() -> None:
@@ -106,3 +110,60 @@ def test_a_key_outside_the_routes_usage_plan_gets_api_gateways_own_403_in_the_te
             .replace("$context.error.messageString", json.dumps("Forbidden"))
         )
         assert (refused.status, json.loads(refused.body)) == (403, json.loads(rendered))
+
+
+def test_a_png_posted_as_curls_default_form_content_type_arrives_base64_and_unchanged() -> None:
+    # curl --data-binary without -H sends Content-Type: application/x-www-form-urlencoded.
+    image = png(4, 4, (1, 2, 3))
+    route = Route("PredictFunction", "POST", "/models/{model}/predict")
+
+    for headers in ({"Content-Type": "application/x-www-form-urlencoded"}, {}):
+        event = proxy_event(route, "POST", "/models/m/predict", headers, image)
+
+        assert event["isBase64Encoded"] is True
+        assert base64.b64decode(event["body"]) == image
+
+
+def test_the_server_answers_a_png_without_content_type_and_a_crashing_handler_with_json() -> None:
+    def invoke(function: str, event: dict[str, Any]) -> dict[str, Any]:
+        if event["path"] == "/crash":
+            raise RuntimeError("boom")
+        return {"statusCode": 415, "headers": {"Content-Type": "application/json"}, "body": '{"e": 1}'}
+
+    api = LocalApi([Route("P", "POST", "/models/{model}/predict"), Route("C", "GET", "/crash")], invoke)
+    server = serve(api, 0, threading.Lock())
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    answers = []
+    try:
+        for method, path, body in (
+            ("POST", "/v1/models/m/predict", png(4, 4, (1, 2, 3))),
+            ("GET", "/v1/crash", None),
+        ):
+            # http.client sends no Content-Type unless told: a client that names no type.
+            connection = http.client.HTTPConnection("127.0.0.1", server.server_port, timeout=10)
+            connection.request(method, path, body=body)
+            response = connection.getresponse()
+            answers.append((response.status, json.loads(response.read())))
+            connection.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert answers == [(415, {"e": 1}), (502, {"message": "Internal server error"})]
+
+
+def test_deployed_api_urls_in_answers_become_the_local_servers() -> None:
+    deployed = "https://local.execute-api.us-east-1.amazonaws.com/v1"
+    body = json.dumps({"predict_url": f"{deployed}/models/m/predict"})
+    api = LocalApi(
+        [Route("S", "GET", "/models/{model}")],
+        lambda *_: {"statusCode": 200, "headers": {"Content-Type": "application/json"}, "body": body},
+        deployed_urls={"Api": deployed},
+    )
+    server = serve(api, 0, threading.Lock())
+    server.server_close()
+
+    answer = api.handle("GET", "/models/m", {}, b"")
+
+    local = f"http://127.0.0.1:{server.server_port}/v1/models/m/predict"
+    assert json.loads(answer.body) == {"predict_url": local}

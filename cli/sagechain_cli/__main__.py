@@ -1,0 +1,5 @@
+"""python -m sagechain_cli"""
+
+from sagechain_cli.main import cli
+
+cli()
