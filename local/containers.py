@@ -196,7 +196,11 @@ def run_training(container: LocalContainer, job: dict[str, Any]) -> TrainingRun:
             )
             exit_code, log = done.returncode, done.stdout + done.stderr
         except subprocess.TimeoutExpired as err:
-            exit_code, log = -1, f"{err.stdout or ''}{err.stderr or ''}"
+            parts = [
+                part.decode(errors="replace") if isinstance(part, bytes) else part or ""
+                for part in (err.stdout, err.stderr)
+            ]
+            exit_code, log = -1, "".join(parts)
             (root / "output" / "failure").write_text(f"the job ran longer than {limit} s offline")
         seconds = max(1, round(time.monotonic() - started))
         failure = None
