@@ -106,6 +106,11 @@ class MemoryStore:
     def upload_stream(self, key: str, stream: BinaryIO, content_type: str) -> None:
         self.objects[key] = stream.read()
 
+    def copy(self, source_key: str, key: str) -> None:
+        if source_key not in self.objects:
+            raise ObjectNotFoundError(source_key)
+        self.objects[key] = self.objects[source_key]
+
 
 class RecordingPublisher:
     """Keeps every published event."""
@@ -185,11 +190,6 @@ class RecordingRunStore:
 
 class MemoryDeploymentStore(MemoryStore):
     """MemoryStore with the deploy stage's conditional write and delete."""
-
-    def copy(self, source_key: str, key: str) -> None:
-        if source_key not in self.objects:
-            raise ObjectNotFoundError(source_key)
-        self.objects[key] = self.objects[source_key]
 
     def put_bytes_if_absent(self, key: str, data: bytes, content_type: str) -> bool:
         if key in self.objects:
