@@ -66,6 +66,12 @@ def test_channels_no_request_could_honour_are_rejected(channels: dict[str, Any],
     assert expected in rejection(custom(channels=channels))
 
 
+def test_a_files_channel_that_would_inherit_pipe_mode_is_rejected() -> None:
+    reason = rejection(custom(channels=FILES, input_mode="Pipe"))
+
+    assert "channel 'train' holds files but would be read in Pipe mode" in reason
+
+
 def test_class_folders_need_single_label_classification() -> None:
     reason = rejection(custom(channels=FILES), task="object-detection")
 

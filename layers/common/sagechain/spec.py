@@ -357,6 +357,12 @@ class TrainingSpec(_Section):
                 )
             if name in self.extra_channels:
                 raise ValueError(f"channel {name!r} is in both channels and extra_channels")
+        for name, channel in self.channels.items():
+            if channel.source == ChannelSource.FILES and self.channel_mode(name) == "Pipe":
+                raise ValueError(
+                    f"channel {name!r} holds files but would be read in Pipe mode (training.input_mode): "
+                    "give it input_mode File or FastFile"
+                )
         if self.channels and not all(name in self.channels for name in DATA_CHANNELS):
             raise ValueError("channels must include train and validation (source 'manifest' or 'files')")
         return self

@@ -79,22 +79,33 @@ def write_files_channels(
         if channel.source != ChannelSource.FILES:
             continue
         prefix = channel_prefix(run_id, name)
-        labels_lines: list[bytes] = []
+        # Streamed, like the split manifests: a labels file is as long as the split.
+        labels = (
+            store.open_writer(f"{prefix}{LABELS_FILE}", MANIFEST_CONTENT_TYPE)
+            if channel.layout == FilesLayout.LABELS_FILE
+            else None
+        )
         try:
             for image in _images(store, manifests[name], dataset):
                 file = channel_file_name(image.key)
-                if channel.layout == FilesLayout.CLASS_FOLDERS:
+                if labels is None:
                     store.copy(image.key, f"{prefix}{_class_name(image.line, attribute, spec.labels)}/{file}")
                     continue
                 store.copy(image.key, f"{prefix}{file}")
                 entry = {"file": file, **{k: v for k, v in image.line.items() if k != "source-ref"}}
-                labels_lines.append(json.dumps(entry, sort_keys=True).encode())
+                labels.write(json.dumps(entry, sort_keys=True).encode() + b"\n")
         except ObjectNotFoundError as err:
+            if labels is not None:
+                labels.abort()
             raise TrainingNotStartedError(
                 f"{store.uri(err.key)} is listed for channel {name} but is gone: upload the dataset again."
             ) from None
-        if channel.layout == FilesLayout.LABELS_FILE:
-            store.put_bytes(f"{prefix}{LABELS_FILE}", b"\n".join(labels_lines) + b"\n", MANIFEST_CONTENT_TYPE)
+        except BaseException:
+            if labels is not None:
+                labels.abort()
+            raise
+        if labels is not None:
+            labels.commit()
         uris[name] = store.uri(prefix)
     return uris
 
