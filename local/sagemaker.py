@@ -674,7 +674,15 @@ class EmulatedSageMaker:
             children.append(self.training[child])
         done = [c for c in children if c["TrainingJobStatus"] == "Completed"]
         maximize = objective["Type"] == "Maximize"
-        best = sorted(done, key=lambda c: c["FinalMetricDataList"][0]["Value"], reverse=maximize)[:1]
+
+        def objective_value(child: dict[str, Any]) -> float | None:
+            # A locally run container reports its own metrics: the objective by name, if it printed it.
+            values = [m["Value"] for m in child.get("FinalMetricDataList", []) if m["MetricName"] == metric]
+            return values[-1] if values else None
+
+        metric = objective["MetricName"]
+        scored = [c for c in done if objective_value(c) is not None]
+        best = sorted(scored, key=lambda c: objective_value(c) or 0.0, reverse=maximize)[:1]
         tuning.update(
             HyperParameterTuningJobStatus="Completed",
             LastModifiedTime=_now(),
@@ -701,7 +709,7 @@ class EmulatedSageMaker:
                 "TunedHyperParameters": job["HyperParameters"],
                 "FinalHyperParameterTuningJobObjectiveMetric": {
                     "MetricName": objective["MetricName"],
-                    "Value": job["FinalMetricDataList"][0]["Value"],
+                    "Value": objective_value(job),
                 },
             }
         # The event carries no best job (AWS documents none): handlers describe the tuning job.
