@@ -116,6 +116,12 @@ def test_the_example_trains_for_real_the_best_set_serves_and_a_worse_run_is_gate
     answer = json.loads(response.body)
     assert (answer["label"], answer["labels"]) == ("tulip", ["rose", "tulip"])
     assert answer["prediction"][1] > answer["prediction"][0]
+    # ... and what the container refuses (it reads PNGs only) is the model's error, its status kept
+    refused = stack.api().handle(
+        "POST", f"/models/{model_name}/predict", {"Content-Type": "application/json"}, b"{}"
+    )
+    assert refused.status == 424
+    assert json.loads(refused.body)["error"]["code"] == "model_error"
 
     # When a second run trains a worse set beside one the container fails on
     upload(stack, "datasets/flowers/dataset.json", json.dumps(second_run()).encode())
