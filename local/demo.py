@@ -8,9 +8,13 @@ live endpoint; one with a broken spec, which is rejected with the reason and kep
 whose training instance type has no quota in the (emulated, new) account, whose run fails at
 training with an email that names the quota and how to raise it; the demo then raises the quota
 and retries that run (POST /runs/{run_id}/retry: it trains again without labeling again and goes
-live). It ends by listing the runs through GET /runs, the artifacts of one run (GET
-/runs/{run_id}/artifacts: its model and manifests as download links), and calling each model
-through the predict handler (the emulated endpoint scores sample images by colour).
+live). That run brings its own container, examples/histogram-classifier: its training script
+really runs (a local process under SageMaker's /opt/ml contract, on files channels) and its
+serving code answers the pets model's predictions. It ends by listing the runs through GET /runs,
+the artifacts of one run (GET /runs/{run_id}/artifacts: its model and manifests as download
+links), and calling each model
+through the predict handler (the built-in models' emulated endpoints score sample images by colour;
+the pets model answers from the example container's own serving code).
 """
 
 import argparse
@@ -32,10 +36,11 @@ import boto3  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
 from local.api import LocalApi, serve  # noqa: E402
+from local.containers import histogram_classifier  # noqa: E402
 from local.outbox import Outbox  # noqa: E402
 from local.sample_data import FLOWER_COLOURS, FRUIT_COLOURS, flower_images, fruit_images, png  # noqa: E402
 from local.stack import OFFLINE_ENVIRONMENT, PHYSICAL, LocalStack  # noqa: E402
-from local.template import REGION, ROOT  # noqa: E402
+from local.template import ACCOUNT, REGION, ROOT  # noqa: E402
 
 OUTBOX = ROOT / "local" / "out" / "outbox"
 OUTBOX_SHOWN = "local/out/outbox/"
@@ -180,6 +185,19 @@ FORMATS = {
 # The demo account, like a new one, has no quota for this GPU type (SageMaker's default for
 # many GPU instance types is 0): the "pets" dataset asks for it and its training is refused.
 NO_QUOTA_TRAINING_TYPE = "ml.g5.xlarge"
+# The example container (examples/histogram-classifier) as if pushed to this account's ECR: the demo
+# registers it as locally runnable, so the pets run trains and serves it for real.
+EXAMPLE_IMAGE = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/sagechain-histogram-classifier:1"
+EXAMPLE_TRAINING = {
+    "algorithm": EXAMPLE_IMAGE,
+    "hyperparameters": {"bins": "4"},
+    "metric_definitions": [
+        {"name": "validation:accuracy", "regex": r"validation:accuracy=([0-9.]+)"},
+        {"name": "validation:loss", "regex": r"validation:loss=([0-9.]+)"},
+    ],
+    "objective": {"metric": "validation:loss", "type": "Minimize"},
+    "channels": {"train": {"source": "files"}, "validation": {"source": "files"}},
+}
 
 
 def upload_datasets(stack: LocalStack, printer: Printer) -> None:
@@ -241,12 +259,13 @@ def upload_datasets(stack: LocalStack, printer: Printer) -> None:
         "task": "image-classification",
         "labels": labels,
         "labeling": {"mode": "provided"},
-        "training": {"instance_type": NO_QUOTA_TRAINING_TYPE},
+        "training": {**EXAMPLE_TRAINING, "instance_type": NO_QUOTA_TRAINING_TYPE},
     }
     s3.put_object(Bucket=bucket, Key="datasets/pets/dataset.json", Body=json.dumps(spec).encode())
     printer.line(
-        f"uploaded  datasets/pets/ (labels as class folders, training on {NO_QUOTA_TRAINING_TYPE}: no quota)"
+        f"uploaded  datasets/pets/ (labels as class folders, training on {NO_QUOTA_TRAINING_TYPE}: no quota;"
     )
+    printer.line(f"{'':<10}its own container, examples/histogram-classifier, on files channels)")
 
 
 STAGE_OF = {
@@ -336,7 +355,8 @@ def predict_sample(stack: LocalStack, api: LocalApi, printer: Printer) -> int:
         printer.line(f"{'predict':<18} POST /v1{path} ({what}) -> {response.status}")
         printer.line(f"{'':<18} {response.body.decode()}")
         failed += response.status != 200
-    printer.line(f"{'':<18} (an emulated endpoint answered: it scores sample images by colour)")
+    printer.line(f"{'':<18} (built-in models: an emulated endpoint scores sample images by colour;")
+    printer.line(f"{'':<18}  sagechain-pets: the example container's serving code, on the model it trained)")
     return failed
 
 
@@ -396,7 +416,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ.update(OFFLINE_ENVIRONMENT)
     printer = Printer()
-    with mock_aws(), LocalStack(parameters={"LogLevel": "DEBUG" if args.verbose else "ERROR"}) as stack:
+    parameters = {"LogLevel": "DEBUG" if args.verbose else "ERROR"}
+    containers = {EXAMPLE_IMAGE: histogram_classifier()}
+    with mock_aws(), LocalStack(parameters=parameters, containers=containers) as stack:
         printer.line(
             f"local stack from template.yaml on moto: {len(stack.functions)} function(s), "
             f"bucket {stack.bucket}"

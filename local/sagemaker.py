@@ -14,6 +14,7 @@ and puts AWS's state-change event for it on the default bus, as SageMaker does.
 
 import io
 import json
+import logging
 import re
 import struct
 import tarfile
@@ -33,11 +34,13 @@ from botocore.model import OperationModel, Shape
 from botocore.response import StreamingBody
 from botocore.validate import validate_parameters
 
+from local.containers import LocalContainer, LocalServing, TrainingRun, run_training
 from local.template import ACCOUNT, REGION
 from sagechain.manifest import Box, LabeledLineBuilder
 from sagechain.spec import TaskType
 
 ARN = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}"
+logger = logging.getLogger(__name__)
 # Ground Truth's built-in task Lambdas are named after the task (PRE-/ACS-<task>).
 _TASK_BY_LAMBDA = {
     "ImageMultiClassMultiLabel": TaskType.IMAGE_CLASSIFICATION_MULTILABEL,
@@ -62,10 +65,12 @@ Answer = list[str] | tuple[int, int, list[Box]]
 class ApiError(Exception):
     """An error SageMaker would answer with (code and message as AWS sends them)."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, original_status: int | None = None) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
+        # InvokeEndpoint's ModelError: the status the container answered (OriginalStatusCode).
+        self.original_status = original_status
 
 
 def _member_path(path: str, name: str) -> str:
@@ -219,6 +224,14 @@ class EmulatedSageMaker:
     # instances serving after every step (old and new fleets together while both are up).
     on_phase: Callable[[str, str], None] = lambda _endpoint, _phase: None
     serving: dict[str, list[int]] = field(default_factory=dict)
+    # Bring your own container (issue 19): images whose code runs for real offline (local/containers.py).
+    # A custom image not listed here is simulated (a score from the hyperparameters, a colour rule for
+    # predictions), and says so: a warning in the log and its URI in `simulated_images`.
+    containers: dict[str, LocalContainer] = field(default_factory=dict)
+    simulated_images: list[str] = field(default_factory=list)
+    local_serving: LocalServing = field(default_factory=LocalServing)
+    # The local runs, by job name: exit code, log, metrics (what CloudWatch would hold).
+    local_runs: dict[str, TrainingRun] = field(default_factory=dict)
 
     # ------------------------------------------------------------ wiring
     def install(self) -> "EmulatedSageMaker":
@@ -253,10 +266,12 @@ class EmulatedSageMaker:
             self.calls[model.name] += 1
             result = handler(params)
         except ApiError as err:
-            error = {
+            error: dict[str, Any] = {
                 "Error": {"Code": err.code, "Message": err.message},
                 "ResponseMetadata": {"HTTPStatusCode": 400},
             }
+            if err.original_status is not None:
+                error["OriginalStatusCode"] = err.original_status
             return AWSResponse(url, 400, HTTPHeaders(), None), error
         if model.output_shape is not None:
             validate_parameters(result, model.output_shape)
@@ -447,10 +462,28 @@ class EmulatedSageMaker:
         definitions = job.get("AlgorithmSpecification", {}).get("MetricDefinitions", [])
         return definitions[0]["Name"] if definitions else "validation:accuracy"
 
+    def _custom_image(self, image: str) -> LocalContainer | None:
+        """The registered container of a custom image; None (and a warning, once) when it is simulated."""
+        if image in self.containers:
+            return self.containers[image]
+        builtin = any(f"/{algorithm}:" in image for algorithm in _OBJECTIVE)
+        if not builtin and image not in self.simulated_images:
+            self.simulated_images.append(image)
+            logger.warning(
+                "emulated SageMaker: image %s is not registered as locally runnable "
+                "(LocalStack(containers=...)); its jobs and endpoints are simulated",
+                image,
+            )
+        return None
+
     def _finish_training(self, name: str, tuning_job: str | None = None) -> None:
         job = self.training[name]
-        now = _now()
+        container = self._custom_image(job["AlgorithmSpecification"].get("TrainingImage", ""))
         failure = self.fail_training(job)
+        if container is not None and not failure:
+            self._run_locally(name, container, tuning_job)
+            return
+        now = _now()
         # The secondary statuses a job goes through (SecondaryStatusTransition); Downloading only
         # for File or FastFile input, which copy the data to the instance before training.
         if _input_modes(job) & {"File", "FastFile"}:
@@ -490,6 +523,50 @@ class EmulatedSageMaker:
                 LastModifiedTime=now,
                 TrainingTimeInSeconds=600,
                 BillableTimeInSeconds=180 if spot else 600,
+            )
+        if tuning_job:
+            job["TuningJobArn"] = f"{ARN}:hyper-parameter-tuning-job/{tuning_job}"
+        self._emit_training(job)
+
+    def _run_locally(self, name: str, container: LocalContainer, tuning_job: str | None) -> None:
+        """The job's code, run for real: its tarballs, final metrics and FailureReason."""
+        job = self.training[name]
+        if _input_modes(job) & {"File", "FastFile"}:
+            _secondary(job, "Downloading", "Downloading input data")
+        _secondary(job, "Training", "Training image download completed. Training in progress.")
+        run = run_training(container, job)
+        self.local_runs[name] = run
+        now = _now()
+        timing = {
+            "TrainingStartTime": job["CreationTime"],
+            "TrainingEndTime": job["CreationTime"] + timedelta(seconds=run.seconds),
+            "LastModifiedTime": now,
+            "TrainingTimeInSeconds": run.seconds,
+            "BillableTimeInSeconds": run.seconds,
+        }
+        if run.failure_reason is not None:
+            _secondary(job, "Failed", "Training job failed", ended=True)
+            job.update(
+                TrainingJobStatus="Failed",
+                SecondaryStatus="Failed",
+                FailureReason=run.failure_reason,
+                **timing,
+            )
+        else:
+            _secondary(job, "Uploading", "Uploading generated training model")
+            _secondary(job, "Completed", "Training job completed", ended=True)
+            s3 = boto3.client("s3", region_name=REGION)
+            bucket, prefix = _s3_split(job["OutputDataConfig"]["S3OutputPath"])
+            base = f"{prefix.rstrip('/')}/{name}/output"
+            s3.put_object(Bucket=bucket, Key=f"{base}/model.tar.gz", Body=run.model_tar)
+            if run.output_tar is not None:
+                s3.put_object(Bucket=bucket, Key=f"{base}/output.tar.gz", Body=run.output_tar)
+            job.update(
+                TrainingJobStatus="Completed",
+                SecondaryStatus="Completed",
+                ModelArtifacts={"S3ModelArtifacts": f"s3://{bucket}/{base}/model.tar.gz"},
+                FinalMetricDataList=[{**metric, "Timestamp": now} for metric in run.metrics],
+                **timing,
             )
         if tuning_job:
             job["TuningJobArn"] = f"{ARN}:hyper-parameter-tuning-job/{tuning_job}"
@@ -597,7 +674,15 @@ class EmulatedSageMaker:
             children.append(self.training[child])
         done = [c for c in children if c["TrainingJobStatus"] == "Completed"]
         maximize = objective["Type"] == "Maximize"
-        best = sorted(done, key=lambda c: c["FinalMetricDataList"][0]["Value"], reverse=maximize)[:1]
+
+        def objective_value(child: dict[str, Any]) -> float | None:
+            # A locally run container reports its own metrics: the objective by name, if it printed it.
+            values = [m["Value"] for m in child.get("FinalMetricDataList", []) if m["MetricName"] == metric]
+            return values[-1] if values else None
+
+        metric = objective["MetricName"]
+        scored = [c for c in done if objective_value(c) is not None]
+        best = sorted(scored, key=lambda c: objective_value(c) or 0.0, reverse=maximize)[:1]
         tuning.update(
             HyperParameterTuningJobStatus="Completed",
             LastModifiedTime=_now(),
@@ -624,7 +709,7 @@ class EmulatedSageMaker:
                 "TunedHyperParameters": job["HyperParameters"],
                 "FinalHyperParameterTuningJobObjectiveMetric": {
                     "MetricName": objective["MetricName"],
-                    "Value": job["FinalMetricDataList"][0]["Value"],
+                    "Value": objective_value(job),
                 },
             }
         # The event carries no best job (AWS documents none): handlers describe the tuning job.
@@ -1088,6 +1173,10 @@ class EmulatedSageMaker:
         config = self.endpoint_configs[endpoint["EndpointConfigName"]]
         model = self.models[config["ProductionVariants"][0]["ModelName"]]
         body = params["Body"] if isinstance(params["Body"], bytes) else params["Body"].read()
+        variant = config["ProductionVariants"][0]["VariantName"]
+        container = self._custom_image(model.get("PrimaryContainer", {}).get("Image", ""))
+        if container is not None:
+            return self._served_locally(container, model, params, body, variant)
         answer = self._builtin_answer(model, body)
         if isinstance(answer, list):
             answer = {"prediction": answer}
@@ -1096,6 +1185,33 @@ class EmulatedSageMaker:
             "Body": StreamingBody(io.BytesIO(data), len(data)),
             "ContentType": "application/json",
             "InvokedProductionVariant": config["ProductionVariants"][0]["VariantName"],
+        }
+
+    def _served_locally(
+        self,
+        container: LocalContainer,
+        model: dict[str, Any],
+        params: dict[str, Any],
+        body: bytes,
+        variant: str,
+    ) -> dict[str, Any]:
+        """The container's own /invocations answer; an error status is InvokeEndpoint's ModelError (424)
+        with OriginalStatusCode, as https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_runtime_InvokeEndpoint.html
+        lists it."""
+        status, data, content_type = self.local_serving.invoke(
+            container, model["PrimaryContainer"]["ModelDataUrl"], body, params.get("ContentType", "")
+        )
+        if status != 200:
+            raise ApiError(
+                "ModelError",
+                f"Received client error ({status}) from primary with message "
+                f'"{data.decode(errors="replace")}".',
+                original_status=status,
+            )
+        return {
+            "Body": StreamingBody(io.BytesIO(data), len(data)),
+            "ContentType": content_type,
+            "InvokedProductionVariant": variant,
         }
 
     def _builtin_answer(self, model: dict[str, Any], body: bytes) -> Any:

@@ -37,6 +37,7 @@ import time_machine
 
 from local.api import LocalApi, Route
 from local.botocore_cache import share_botocore_loader
+from local.containers import LocalContainer
 from local.iam_guard import IamGuard
 from local.lambda_context import FakeLambdaContext
 from local.sagemaker import EmulatedSageMaker
@@ -159,11 +160,14 @@ class LocalStack:
     functions: dict[str, LocalFunction] = field(default_factory=dict)
     failures: list[Delivery] = field(default_factory=list)
     observed: list[dict[str, Any]] = field(default_factory=list)
+    # Custom images whose code runs for real offline, by image URI (local/containers.py); any other
+    # custom image is simulated.
+    containers: dict[str, LocalContainer] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.template = Template(PHYSICAL, {**DEMO_PARAMETERS, **self.parameters})
         self.bucket = PHYSICAL["DataBucket"]
-        self.sagemaker = EmulatedSageMaker(emit=self._emit_sagemaker_event)
+        self.sagemaker = EmulatedSageMaker(emit=self._emit_sagemaker_event, containers=dict(self.containers))
         self._traveller: Any = None
         self._clock: Any = None
         self.waited_seconds = 0

@@ -246,6 +246,7 @@ class FakeSageMaker:
         role_arn: str,
         network_isolation: bool,
         tags: dict[str, str],
+        environment: dict[str, str] | None = None,
     ) -> bool:
         self.calls["CreateModel"] += 1
         if name in self.models:
@@ -256,6 +257,7 @@ class FakeSageMaker:
             "role_arn": role_arn,
             "network_isolation": network_isolation,
             "tags": tags,
+            "environment": dict(environment or {}),
         }
         return True
 

@@ -106,6 +106,11 @@ class MemoryStore:
     def upload_stream(self, key: str, stream: BinaryIO, content_type: str) -> None:
         self.objects[key] = stream.read()
 
+    def copy(self, source_key: str, key: str) -> None:
+        if source_key not in self.objects:
+            raise ObjectNotFoundError(source_key)
+        self.objects[key] = self.objects[source_key]
+
 
 class RecordingPublisher:
     """Keeps every published event."""

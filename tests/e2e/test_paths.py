@@ -167,6 +167,8 @@ def _custom(stack: LocalStack) -> None:
     [job] = stack.sagemaker.training.values()
     assert job["AlgorithmSpecification"]["TrainingImage"] == CUSTOM_IMAGE
     assert [c["ChannelName"] for c in job["InputDataConfig"]] == ["train", "validation", "weights"]
+    # Not registered as locally runnable: simulated, and the emulation says so.
+    assert stack.sagemaker.simulated_images == [CUSTOM_IMAGE]
 
 
 @path("multi-label through Ground Truth", multi_label_by_ground_truth)

@@ -71,3 +71,18 @@ def test_store_reports_missing_objects_as_not_found(s3: object) -> None:
     assert store.exists("datasets/nope.json") is False
     with pytest.raises(ObjectNotFoundError):
         store.read_bytes("datasets/nope.json", 10)
+
+
+def test_copy_duplicates_an_object_within_the_bucket_and_a_missing_source_is_not_found(s3: object) -> None:
+    client = boto3.client("s3")
+    client.put_object(Bucket=BUCKET, Key="datasets/d/images/rose/0.png", Body=b"png bytes")
+    store = S3ObjectStore(BUCKET, client)
+
+    store.copy("datasets/d/images/rose/0.png", "runs/r/channels/train/rose/0.png")
+
+    assert (
+        client.get_object(Bucket=BUCKET, Key="runs/r/channels/train/rose/0.png")["Body"].read()
+        == b"png bytes"
+    )
+    with pytest.raises(ObjectNotFoundError):
+        store.copy("datasets/d/images/gone.png", "runs/r/channels/train/gone.png")

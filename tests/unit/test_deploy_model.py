@@ -13,6 +13,7 @@ from sagechain.events import DeploymentFailed, DeploymentRejected, DeploymentSta
 from sagechain.names import RUN_ID_TAG, STACK_TAG, resource_tags
 from sagechain.ports import EndpointConfig, TuningOutcome, Variant
 from sagechain.records import ModelInfo
+from sagechain.spec import DatasetSpec
 from tests.deploy_fakes import (
     ARN,
     ENDPOINT,
@@ -110,6 +111,38 @@ def test_custom_images_serve_isolated_with_their_own_image_by_default() -> None:
 
     assert stage.sagemaker.models[JOB]["network_isolation"] is True
     assert stage.sagemaker.models[JOB]["image"] == custom
+
+
+def test_a_custom_container_serves_from_its_serving_image_with_its_environment() -> None:
+    custom = "123456789012.dkr.ecr.us-east-1.amazonaws.com/sagechain-train:1"
+    serving = "123456789012.dkr.ecr.us-east-1.amazonaws.com/sagechain-serve:1"
+    own = DatasetSpec.model_validate(
+        {
+            "task": "image-classification",
+            "labels": ["rose", "tulip"],
+            "training": {"algorithm": custom},
+            "deployment": {"instance_type": "ml.m5.large", "image": serving, "environment": {"THREADS": "2"}},
+        }
+    )
+    stage = Stage(store_with_run(plan(algorithm="custom", training_image=custom), own))
+    stage.sagemaker.add_job(completed_job())
+
+    stage.run(training_change())
+
+    model = stage.sagemaker.models[JOB]
+    assert (model["image"], model["environment"]) == (serving, {"THREADS": "2"})
+    assert model["model_data_url"] == completed_job().model_data_url
+
+
+def test_a_minimum_without_an_objective_names_training_objective_as_the_fix() -> None:
+    stage = Stage(store_with_run(plan(objective_metric=None), spec(min_objective_metric=0.9)))
+    stage.sagemaker.add_job(completed_job())
+
+    stage.run(training_change())
+
+    [event] = stage.publisher.events
+    assert isinstance(event, DeploymentRejected)
+    assert "Name training.objective" in event.reason
 
 
 def test_custom_images_keep_network_access_when_the_operator_allows_it() -> None:

@@ -323,3 +323,39 @@ def test_without_a_maximum_any_ttl_is_accepted(ttl_hours: int | None) -> None:
     event = upload(store_with_images(), flowers(deployment=deployment))
 
     assert isinstance(event, DatasetPrepared)
+
+
+OWN_CONTAINER = {
+    "algorithm": f"{OUR_REGISTRY}/sagechain-histogram:1",
+    "channels": {"train": {"source": "files"}, "validation": {"source": "files"}},
+}
+
+
+def test_a_serving_image_outside_the_allowed_repositories_is_rejected_and_the_dataset_kept() -> None:
+    store = store_with_images()
+    document = flowers(training=OWN_CONTAINER, deployment={"image": f"{OUR_REGISTRY}/other-team-serving:1"})
+
+    event = upload(store, document)
+
+    assert isinstance(event, DatasetRejected)
+    assert f"deployment.image is {OUR_REGISTRY}/other-team-serving:1" in event.reason
+    assert "AllowedTrainingImageRepositories" in event.reason
+    assert "datasets/flowers/images/0.png" in store.objects
+
+
+def test_a_serving_image_from_the_allowed_repositories_is_accepted() -> None:
+    document = flowers(training=OWN_CONTAINER, deployment={"image": f"{OUR_REGISTRY}/sagechain-serving:1"})
+
+    assert isinstance(upload(store_with_images(), document), DatasetPrepared)
+
+
+def test_a_channel_reading_another_datasets_folder_is_rejected_at_upload() -> None:
+    channels = {**OWN_CONTAINER["channels"], "config": {"source": "datasets/someone-else/config/"}}  # type: ignore[dict-item]
+
+    event = upload(store_with_images(), flowers(training={**OWN_CONTAINER, "channels": channels}))
+
+    assert isinstance(event, DatasetRejected)
+    assert (
+        "training.channels.config.source datasets/someone-else/config/ is not a folder of this dataset"
+        in (event.reason)
+    )

@@ -5,6 +5,7 @@ botocore validates the request against the API model, and `expected_params` asse
 whole request, field by field.
 """
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,7 +14,7 @@ from botocore.stub import Stubber
 
 from sagechain import names
 from sagechain.adapters.training import SageMakerTraining
-from sagechain.events import TrainingStarted
+from sagechain.events import TrainingSkipped, TrainingStarted
 from sagechain.records import TrainingRecord
 from sagechain.spec import TaskType
 from sagechain.training.start_training import TrainingTrigger, start_training
@@ -420,3 +421,128 @@ def test_several_hyperparameter_sets_start_one_job_each_for_the_deploy_stage_to_
     assert record.objective is not None
     assert (record.objective.name, record.objective.type) == ("validation:accuracy", "Maximize")
     assert record.class_split["rose"].model_dump() == {"train": 20, "validation": 5}
+
+
+def _prefix(name: str, uri: str, mode: str | None = None) -> dict[str, Any]:
+    channel: dict[str, Any] = {
+        "ChannelName": name,
+        "DataSource": {
+            "S3DataSource": {
+                "S3DataType": "S3Prefix",
+                "S3Uri": uri,
+                "S3DataDistributionType": "FullyReplicated",
+            }
+        },
+    }
+    if mode:
+        channel["InputMode"] = mode
+    return channel
+
+
+def _own_container_run(layout: str) -> tuple[MemoryStore, Any]:
+    spec = provided_spec(
+        TaskType.IMAGE_CLASSIFICATION,
+        ["rose", "tulip"],
+        {
+            "algorithm": CUSTOM_IMAGE,
+            "instance_type": "ml.g5.xlarge",
+            "hyperparameters": [{"bins": "2"}, {"bins": "4"}],
+            "metric_definitions": [{"name": "validation:loss", "regex": "validation:loss=([0-9.]+)"}],
+            "objective": {"metric": "validation:loss", "type": "Minimize"},
+            "channels": {
+                "train": {"source": "files", "layout": layout},
+                "validation": {"source": "files", "layout": layout, "input_mode": "FastFile"},
+                "config": {"source": "datasets/garden/config/"},
+            },
+        },
+    )
+    store = MemoryStore(BUCKET)
+    put_run(store, spec, classification_lines(spec, BUCKET, two_class_labels(10)))
+    for i in range(10):
+        store.objects[f"datasets/garden/images/{i:04}.jpg"] = f"image {i}".encode()
+    return store, spec
+
+
+def _own_container_job(index: int, bins: str) -> dict[str, Any]:
+    return {
+        "TrainingJobName": f"{JOB}-{index}",
+        "AlgorithmSpecification": {
+            "TrainingImage": CUSTOM_IMAGE,
+            "TrainingInputMode": "File",
+            "MetricDefinitions": [{"Name": "validation:loss", "Regex": "validation:loss=([0-9.]+)"}],
+        },
+        "HyperParameters": {"bins": bins},
+        "RoleArn": ROLE_ARN,
+        "InputDataConfig": [
+            _prefix("train", f"{RUN}/channels/train/"),
+            _prefix("validation", f"{RUN}/channels/validation/", "FastFile"),
+            _prefix("config", f"s3://{BUCKET}/datasets/garden/config/"),
+        ],
+        "OutputDataConfig": {"S3OutputPath": f"{RUN}/training/"},
+        "ResourceConfig": {"InstanceType": "ml.g5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 50},
+        "StoppingCondition": {"MaxRuntimeInSeconds": 86_400},
+        "EnableNetworkIsolation": True,
+        "Tags": TAGS,
+    }
+
+
+def test_own_container_files_channels_get_the_split_in_class_folders_and_the_objective_is_recorded(
+    sagemaker: tuple[Any, Stubber],
+) -> None:
+    client, stubber = sagemaker
+    store, _ = _own_container_run("class-folders")
+    created(stubber, _own_container_job(0, "2"))
+    created(stubber, _own_container_job(1, "4"))
+
+    event, _ = run_training(client, store)
+
+    assert isinstance(event, TrainingStarted)
+    copies = sorted(k for k in store.objects if k.startswith(f"runs/{RUN_ID}/channels/"))
+    # 10 images, 2 of each class in validation; each copy is in its class's folder.
+    assert len(copies) == 10
+    assert {tuple(k.split("/")[3:5]) for k in copies} == {
+        ("train", "rose"),
+        ("train", "tulip"),
+        ("validation", "rose"),
+        ("validation", "tulip"),
+    }
+    validation = [k for k in copies if "/validation/" in k]
+    assert len(validation) == 2
+    record = TrainingRecord.model_validate_json(store.objects[f"runs/{RUN_ID}/training.json"])
+    assert record.objective is not None
+    assert (record.objective.name, record.objective.type) == ("validation:loss", "Minimize")
+
+
+def test_own_container_labels_file_layout_lists_each_copied_image_with_its_label(
+    sagemaker: tuple[Any, Stubber],
+) -> None:
+    client, stubber = sagemaker
+    store, _ = _own_container_run("labels-file")
+    created(stubber, _own_container_job(0, "2"))
+    created(stubber, _own_container_job(1, "4"))
+
+    run_training(client, store)
+
+    prefix = f"runs/{RUN_ID}/channels/validation/"
+    lines = [json.loads(raw) for raw in store.objects[f"{prefix}labels.jsonl"].splitlines()]
+    assert [line["label-metadata"]["class-name"] for line in lines] == ["rose", "tulip"]
+    for line in lines:
+        assert "source-ref" not in line
+        assert store.objects[f"{prefix}{line['file']}"].startswith(b"image ")
+
+
+def test_a_files_channel_refuses_images_outside_the_dataset_and_starts_nothing(
+    sagemaker: tuple[Any, Stubber],
+) -> None:
+    client, _ = sagemaker
+    store, spec = _own_container_run("class-folders")
+    foreign = classification_lines(spec, BUCKET, two_class_labels(10)).replace(
+        b"datasets/garden/", b"datasets/other/"
+    )
+    store.objects[f"runs/{RUN_ID}/labeled.manifest"] = foreign
+
+    event, _ = run_training(client, store)
+
+    assert isinstance(event, TrainingSkipped)
+    assert "outside this dataset" in event.reason
+    assert not [k for k in store.objects if k.startswith(f"runs/{RUN_ID}/channels/")]

@@ -291,11 +291,23 @@ def labeling_violations(spec: DatasetSpec, bounds: Guardrails) -> list[str]:
     return found
 
 
+def serving_image_violations(deployment: DeploymentSpec, bounds: Guardrails) -> list[str]:
+    """A serving image from outside the repositories training images may come from."""
+    sources = bounds.image_repository_prefixes()
+    if deployment.image is None or deployment.image.startswith(sources):
+        return []
+    return [
+        f"deployment.image is {deployment.image}; this stack serves only images whose URI starts with "
+        f"{_listed(sources)} (stack parameter AllowedTrainingImageRepositories)"
+    ]
+
+
 def spec_violations(spec: DatasetSpec, bounds: Guardrails) -> list[str]:
     """Every way the spec (with the stack's defaults filled in) exceeds the stack's bounds."""
     return [
         *labeling_violations(spec, bounds),
         *training_violations(spec.training, bounds),
+        *serving_image_violations(spec.deployment, bounds),
         *endpoint_violations(
             spec.deployment, bounds.allowed_endpoint_instance_types, bounds.max_endpoint_instances
         ),

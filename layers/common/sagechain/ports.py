@@ -72,6 +72,9 @@ class ObjectStore(Protocol):
     def upload_stream(self, key: str, stream: BinaryIO, content_type: str) -> None:
         """Copy a readable stream to key without holding it whole in memory."""
 
+    def copy(self, source_key: str, key: str) -> None:
+        """Copy an object of this bucket to key, server-side (CopyObject); ObjectNotFoundError if absent."""
+
 
 class EventPublisher(Protocol):
     """The event bus."""
@@ -341,8 +344,9 @@ class ModelHost(Protocol):
         role_arn: str,
         network_isolation: bool,
         tags: dict[str, str],
+        environment: dict[str, str] | None = None,
     ) -> bool:
-        """CreateModel; False when a model of that name already exists."""
+        """CreateModel (with the container's environment, if any); False when the model exists."""
 
     def create_endpoint_config(
         self,

@@ -176,6 +176,80 @@ class TuningSpec(_Section):
     ranges: list[ParameterRange] = Field(min_length=1, max_length=30)
 
 
+# CreateTrainingJob's Channel.ChannelName (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_Channel.html).
+CHANNEL_NAME = r"^[A-Za-z0-9.\-_]{1,64}$"
+# The data channels sagechain fills from the run's labeled images.
+DATA_CHANNELS = ("train", "validation")
+# A folder of the dataset itself: datasets/<name>/<folder>/ (ChannelSpec refuses "." and ".." segments).
+_DATASET_FOLDER = r"^datasets/[^/]+/([^/]+/)+$"
+# ContainerDefinition.Environment of CreateModel: at most 100 entries, keys [a-zA-Z_][a-zA-Z0-9_]*, each key
+# and value at most 1,024 characters, all of them together at most 32 KB
+# (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ContainerDefinition.html).
+SERVING_ENVIRONMENT_MAX_ENTRIES = 100
+SERVING_ENVIRONMENT_MAX_LENGTH = 1_024
+SERVING_ENVIRONMENT_MAX_TOTAL = 32 * 1_024
+_ENVIRONMENT_KEY = r"^[a-zA-Z_][a-zA-Z0-9_]*$"
+
+
+class ChannelSource(StrEnum):
+    """What sagechain puts in a channel besides a dataset folder."""
+
+    MANIFEST = "manifest"
+    FILES = "files"
+
+
+class FilesLayout(StrEnum):
+    """How a files channel arranges the split's images."""
+
+    CLASS_FOLDERS = "class-folders"
+    LABELS_FILE = "labels-file"
+
+
+class ChannelSpec(_Section):
+    """One input channel of a custom container (docs/container.md)."""
+
+    source: ChannelSource | Annotated[str, StringConstraints(pattern=_DATASET_FOLDER, max_length=1_024)] = (
+        Field(
+            description=(
+                "'manifest': the split's augmented manifest (channels train and validation); 'files': the "
+                "split's images, copied under runs/<run_id>/channels/<channel>/ (train and validation); or a "
+                "folder of this dataset, datasets/<name>/<folder>/ (config/, pretrained/, evaluation/...)."
+            )
+        )
+    )
+    input_mode: Literal["File", "FastFile", "Pipe"] | None = Field(
+        default=None,
+        description="How SageMaker hands the channel over; default training.input_mode, else File.",
+    )
+    layout: FilesLayout = Field(
+        default=FilesLayout.CLASS_FOLDERS,
+        description=(
+            "source 'files': class-folders (<channel>/<label>/<image>, single-label classification) or "
+            "labels-file (<channel>/<image> plus <channel>/labels.jsonl, one manifest line per image)."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _files_are_files(self) -> Self:
+        if any(part in (".", "..") for part in str(self.source).split("/")):
+            raise ValueError(
+                f"source {self.source!r} has a '.' or '..' folder: name the dataset's folder itself"
+            )
+        if self.source == ChannelSource.FILES and self.input_mode == "Pipe":
+            raise ValueError(
+                "a 'files' channel cannot be read in Pipe mode, which streams objects without their names: "
+                "use File or FastFile, or source 'manifest' for Pipe"
+            )
+        return self
+
+
+class ObjectiveSpec(_Section):
+    """The metric that ranks a custom container's jobs, gates the model and compares it with the live one."""
+
+    metric: str = Field(min_length=1, max_length=255, description="A name from training.metric_definitions.")
+    type: Literal["Maximize", "Minimize"] = "Maximize"
+
+
 class TrainingSpec(_Section):
     """How the model is trained."""
 
@@ -221,6 +295,22 @@ class TrainingSpec(_Section):
         default_factory=dict,
         description="Custom containers: channel name -> s3:// prefix (pretrained weights, config).",
     )
+    channels: dict[Annotated[str, StringConstraints(pattern=CHANNEL_NAME)], ChannelSpec] = Field(
+        default_factory=dict,
+        max_length=20,
+        description=(
+            "Custom containers: each input channel and what feeds it (docs/container.md). Absent: train and "
+            "validation get the split manifests. Given: exactly these channels (train and validation must "
+            "come from 'manifest' or 'files')."
+        ),
+    )
+    objective: ObjectiveSpec | None = Field(
+        default=None,
+        description=(
+            "Custom containers without tuning: the metric (from metric_definitions) that picks the best "
+            "hyperparameter set, meets deployment.min_objective_metric and is compared with the live model."
+        ),
+    )
 
     @field_validator("hyperparameters")
     @classmethod
@@ -236,6 +326,51 @@ class TrainingSpec(_Section):
         if self.max_wait_seconds is not None and self.max_wait_seconds < self.max_runtime_seconds:
             raise ValueError("max_wait_seconds must be at least max_runtime_seconds")
         return self
+
+    @model_validator(mode="after")
+    def _custom_container_fields(self) -> Self:
+        custom = [name for name in ("channels", "objective") if getattr(self, name)]
+        if self.algorithm == "builtin" and custom:
+            raise ValueError(
+                f"{' and '.join(custom)} are for custom containers (the built-in algorithm reads train and "
+                "validation and reports its own objective): remove them, or set algorithm to your image"
+            )
+        metrics = {m.name for m in self.metric_definitions}
+        if self.objective is not None and self.objective.metric not in metrics:
+            raise ValueError(
+                f"objective.metric {self.objective.metric!r} is not one of metric_definitions "
+                f"({', '.join(sorted(metrics)) or 'none'}): SageMaker reads only those from the logs"
+            )
+        if self.objective is not None and self.tuning is not None:
+            raise ValueError(
+                "objective and tuning exclude each other: the tuning job names its objective_metric"
+            )
+        for name, channel in self.channels.items():
+            if channel.source in (ChannelSource.MANIFEST, ChannelSource.FILES) and name not in DATA_CHANNELS:
+                raise ValueError(
+                    f"channel {name!r}: source {channel.source} fills only the train and validation channels "
+                    "(the run's split); give another channel a dataset folder datasets/<name>/<folder>/"
+                )
+            if name in DATA_CHANNELS and channel.source not in (ChannelSource.MANIFEST, ChannelSource.FILES):
+                raise ValueError(
+                    f"channel {name!r} holds the run's split: its source is 'manifest' or 'files'"
+                )
+            if name in self.extra_channels:
+                raise ValueError(f"channel {name!r} is in both channels and extra_channels")
+        for name, channel in self.channels.items():
+            if channel.source == ChannelSource.FILES and self.channel_mode(name) == "Pipe":
+                raise ValueError(
+                    f"channel {name!r} holds files but would be read in Pipe mode (training.input_mode): "
+                    "give it input_mode File or FastFile"
+                )
+        if self.channels and not all(name in self.channels for name in DATA_CHANNELS):
+            raise ValueError("channels must include train and validation (source 'manifest' or 'files')")
+        return self
+
+    def channel_mode(self, name: str) -> str:
+        """The input mode of a channel: its own, else training.input_mode, else File."""
+        channel = self.channels.get(name)
+        return (channel.input_mode if channel else None) or self.input_mode or "File"
 
 
 # SageMaker's deployment guardrails (blue/green updates of a live endpoint), whose rules these
@@ -355,6 +490,26 @@ class DeploymentSpec(_Section):
     scale_in_cooldown_seconds: int = Field(default=300, ge=0, le=3_600)
     scale_out_cooldown_seconds: int = Field(default=60, ge=0, le=3_600)
     min_objective_metric: float | None = None
+    image: Annotated[str, StringConstraints(pattern=_IMAGE_URI)] | None = Field(
+        default=None,
+        description=(
+            "Custom containers: the serving image (default: the training image); it serves the training "
+            "job's model.tar.gz. " + _BOUNDED.format("AllowedTrainingImageRepositories")
+        ),
+    )
+    environment: dict[
+        Annotated[
+            str, StringConstraints(pattern=_ENVIRONMENT_KEY, max_length=SERVING_ENVIRONMENT_MAX_LENGTH)
+        ],
+        Annotated[str, StringConstraints(max_length=SERVING_ENVIRONMENT_MAX_LENGTH)],
+    ] = Field(
+        default_factory=dict,
+        max_length=SERVING_ENVIRONMENT_MAX_ENTRIES,
+        description=(
+            "Custom containers: the serving container's environment (CreateModel's Environment: at most 100 "
+            "variables, each key and value at most 1,024 characters, 32 KB in all)."
+        ),
+    )
     rollout: RolloutSpec = Field(default_factory=RolloutSpec)
     max_latency_p99_ms: int | None = Field(
         default=None,
@@ -388,6 +543,16 @@ class DeploymentSpec(_Section):
         if isinstance(data, dict) and LEGACY_ALLOW_WORSE_MODEL in data:
             return {key: value for key, value in data.items() if key != LEGACY_ALLOW_WORSE_MODEL}
         return data
+
+    @field_validator("environment")
+    @classmethod
+    def _environment_fits(cls, value: dict[str, str]) -> dict[str, str]:
+        total = sum(len(k.encode()) + len(v.encode()) for k, v in value.items())
+        if total > SERVING_ENVIRONMENT_MAX_TOTAL:
+            raise ValueError(
+                f"{total:,} bytes of variables; CreateModel takes {SERVING_ENVIRONMENT_MAX_TOTAL:,} at most"
+            )
+        return value
 
     @model_validator(mode="after")
     def _range(self) -> Self:
@@ -444,6 +609,40 @@ class DatasetSpec(_Section):
         if self.task is TaskType.IMAGE_CLASSIFICATION and len(self.labels) < 2:
             raise ValueError("image-classification needs at least 2 labels")
         return self
+
+    @model_validator(mode="after")
+    def _serving_fits_training(self) -> Self:
+        deployment = self.deployment
+        if self.training.algorithm == "builtin" and (deployment.image or deployment.environment):
+            raise ValueError(
+                "deployment.image and deployment.environment are for custom containers: the built-in "
+                "algorithm serves its own model"
+            )
+        for name, channel in self.training.channels.items():
+            if (
+                channel.source == ChannelSource.FILES
+                and channel.layout == FilesLayout.CLASS_FOLDERS
+                and self.task is not TaskType.IMAGE_CLASSIFICATION
+            ):
+                raise ValueError(
+                    f"training.channels.{name}: class folders hold one label per image; {self.task} needs "
+                    "layout 'labels-file'"
+                )
+        return self
+
+    def serving_image(self, training_image: str) -> str:
+        """The image that serves the model: deployment.image, else the training image."""
+        return self.deployment.image or training_image
+
+    def foreign_channel_folders(self, dataset: str) -> list[str]:
+        """The channels whose folder is not this dataset's (each a sentence); empty when all are."""
+        own = f"datasets/{dataset}/"
+        return [
+            f"training.channels.{name}.source {channel.source} is not a folder of this dataset ({own}...)"
+            for name, channel in sorted(self.training.channels.items())
+            if channel.source not in (ChannelSource.MANIFEST, ChannelSource.FILES)
+            and not str(channel.source).startswith(own)
+        ]
 
     def endpoint_name(self, dataset: str, name_prefix: str) -> str:
         """The run's endpoint: deployment.endpoint_name (prefixed when it lacks the stack's prefix,

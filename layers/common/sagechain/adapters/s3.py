@@ -260,6 +260,17 @@ class S3ObjectStore:
             stream, self.bucket, key, ExtraArgs={"ContentType": content_type}, Config=_TRANSFER
         )
 
+    def copy(self, source_key: str, key: str) -> None:
+        """CopyObject within the bucket (objects up to 5 GB: larger images are not images we train on)."""
+        try:
+            self._client.copy_object(
+                Bucket=self.bucket, Key=key, CopySource={"Bucket": self.bucket, "Key": source_key}
+            )
+        except ClientError as err:
+            if _is_not_found(err):
+                raise ObjectNotFoundError(source_key) from err
+            raise
+
     def put_bytes_if_absent(self, key: str, data: bytes, content_type: str) -> bool:
         """A small object, written only if the key is free (If-None-Match: *); whether it was."""
         try:

@@ -22,7 +22,11 @@ from sagechain.ports import (
 
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient
-    from mypy_boto3_sagemaker.type_defs import ProductionVariantTypeDef, TagTypeDef
+    from mypy_boto3_sagemaker.type_defs import (
+        ContainerDefinitionTypeDef,
+        ProductionVariantTypeDef,
+        TagTypeDef,
+    )
 
 
 def _tag_list(tags: dict[str, str]) -> "list[TagTypeDef]":
@@ -163,12 +167,16 @@ class SageMakerHosting:
         role_arn: str,
         network_isolation: bool,
         tags: dict[str, str],
+        environment: dict[str, str] | None = None,
     ) -> bool:
         """CreateModel; a model of that name already existing is success (False)."""
+        container: ContainerDefinitionTypeDef = {"Image": image, "ModelDataUrl": model_data_url}
+        if environment:
+            container["Environment"] = environment
         try:
             self._client.create_model(
                 ModelName=name,
-                PrimaryContainer={"Image": image, "ModelDataUrl": model_data_url},
+                PrimaryContainer=container,
                 ExecutionRoleArn=role_arn,
                 EnableNetworkIsolation=network_isolation,
                 Tags=_tag_list(tags),

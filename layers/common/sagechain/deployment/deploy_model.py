@@ -201,7 +201,8 @@ def quality_gate(  # noqa: PLR0911 - one return per reason a person can act on
     if minimum is not None and metric is None:
         return (
             f"deployment.min_objective_metric is {minimum:g}, but training names no objective metric "
-            "to check it against. Add metric_definitions (custom images) or remove the minimum."
+            "to check it against. Name training.objective (a metric of training.metric_definitions) for a "
+            "custom image, or remove the minimum."
         )
     if metric is None:
         return None
@@ -640,12 +641,15 @@ class _Deployer:
         try:
             self.host.create_model(
                 model_name,
-                image=plan.training_image,
+                # A custom container's deployment.image, else the training image; either serves the
+                # training job's model.tar.gz (docs/container.md).
+                image=spec.serving_image(plan.training_image),
                 model_data_url=model_data_url,
                 role_arn=self.config.role_arn,
                 # Built-in algorithms always serve isolated; custom images unless the operator allows.
                 network_isolation=plan.algorithm == "builtin" or not self.config.allow_custom_network_access,
                 tags=tags,
+                environment=dict(spec.deployment.environment) or None,
             )
             # At least the instances serving now: an update never starts the new fleet smaller.
             count = fleet_size(spec.deployment, endpoint)

@@ -125,6 +125,12 @@ def _skipped_summary(stats: ManifestStats) -> str:
 def _check_bounds(upload: DatasetUpload, spec: DatasetSpec, store: ObjectStore, bounds: Guardrails) -> None:
     """Reject, before anything is listed or written, a spec beyond what the operator allows."""
     check_spec(spec, bounds)
+    foreign = spec.foreign_channel_folders(upload.dataset)
+    if foreign:
+        raise DatasetRejectedError(
+            f"{'; '.join(foreign)}: a channel reads only this dataset's folders or the run's own data. "
+            f"Move the files under datasets/{upload.dataset}/ and name that folder."
+        )
     endpoint = spec.endpoint_name(upload.dataset, bounds.name_prefix)
     reason = foreign_endpoint(endpoint_owner(store, endpoint), upload.dataset, endpoint)
     if reason:

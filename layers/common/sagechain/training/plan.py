@@ -6,18 +6,31 @@ hyperparameters come from the data (builtin_algorithms.py), the rest from
 training.hyperparameters, else the algorithm's documented defaults. Custom containers get
 the manifests as files (File or FastFile) or, in Pipe mode, as RecordIO records like the
 built-in algorithms, plus any extra channels, the spec's hyperparameters, environment and
-metric definitions. Requests are plain dicts in the API's shape; tests prove each variant
+metric definitions. With training.channels a custom container chooses each channel: the
+manifest as above, the split's images as files (an S3Prefix of copies under
+runs/<run_id>/channels/<channel>/, start_training makes them), or a folder of the dataset, each
+with its own input mode (docs/container.md); training.objective names the metric its jobs are
+compared and gated on. Requests are plain dicts in the API's shape; tests prove each variant
 against botocore's model.
 """
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from sagechain import names
 from sagechain.errors import TrainingNotStartedError
 from sagechain.records import ObjectiveMetric
-from sagechain.spec import DatasetSpec, HyperparameterValue, TrainingSpec, TuningSpec
+from sagechain.spec import (
+    CHANNEL_NAME,
+    DATA_CHANNELS,
+    ChannelSource,
+    ChannelSpec,
+    DatasetSpec,
+    HyperparameterValue,
+    TrainingSpec,
+    TuningSpec,
+)
 from sagechain.training import builtin_algorithms
 
 TrainingJobRequest = dict[str, Any]
@@ -27,8 +40,8 @@ MANIFEST_LINES = "application/jsonlines"
 # MaxRuntimeInSeconds may be at most 28 days (CreateTrainingJob, StoppingCondition); the
 # spot wait defaults to twice the runtime, capped there (the spec caps max_wait_seconds too).
 SPOT_MAX_WAIT_SECONDS = 28 * 24 * 3600
-_CHANNEL_NAME = re.compile(r"^[A-Za-z0-9.\-_]{1,64}$")
-_DATA_CHANNELS = ("train", "validation")
+_CHANNEL_NAME = re.compile(CHANNEL_NAME)
+_DATA_CHANNELS = DATA_CHANNELS
 
 
 @dataclass(frozen=True)
@@ -41,6 +54,8 @@ class TrainingData:
     validation_objects: int
     max_boxes: int
     label_attribute: str
+    # training.channels' files and dataset-folder channels: channel -> s3:// prefix.
+    channel_uris: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -183,13 +198,36 @@ def _input_mode(spec: DatasetSpec) -> str:
     return spec.training.input_mode or "File"
 
 
+def _chosen_channel(
+    name: str, channel: ChannelSpec, spec: DatasetSpec, data: TrainingData, uris: dict[str, str]
+) -> dict[str, Any]:
+    """One channel of training.channels, with its own InputMode when it differs from the job's."""
+    mode = spec.training.channel_mode(name)
+    if channel.source == ChannelSource.MANIFEST and mode == "Pipe":
+        request = _augmented_channel(name, uris[name], data.label_attribute, builtin_algorithms.RECORDIO)
+    elif channel.source == ChannelSource.MANIFEST:
+        request = _prefix_channel(name, uris[name], MANIFEST_LINES)
+    else:
+        # files: the split's copies; a dataset folder: as it is. Both are prefixes SageMaker downloads
+        # (File), mounts (FastFile, S3Prefix only) or streams (Pipe) as they are.
+        request = _prefix_channel(name, data.channel_uris[name])
+    if mode != _input_mode(spec):
+        request["InputMode"] = mode
+    return request
+
+
 def _channels(spec: DatasetSpec, data: TrainingData) -> list[dict[str, Any]]:
     uris = {"train": data.train_uri, "validation": data.validation_uri}
     mode = _input_mode(spec)
-    if _is_builtin(spec.training):
+    if spec.training.channels:
+        chosen = spec.training.channels
+        # train and validation first, then the others by name: a stable request.
+        order = [*_DATA_CHANNELS, *sorted(n for n in chosen if n not in _DATA_CHANNELS)]
+        channels = [_chosen_channel(name, chosen[name], spec, data, uris) for name in order]
+    elif _is_builtin(spec.training):
         content_type = builtin_algorithms.channel_content_type(spec.task)
         return [_augmented_channel(n, uris[n], data.label_attribute, content_type) for n in _DATA_CHANNELS]
-    if mode == "Pipe":
+    elif mode == "Pipe":
         channels = [
             _augmented_channel(n, uris[n], data.label_attribute, builtin_algorithms.RECORDIO)
             for n in _DATA_CHANNELS
@@ -265,6 +303,9 @@ def _objective(spec: DatasetSpec) -> ObjectiveMetric | None:
         return ObjectiveMetric(
             name=builtin_algorithms.builtin_algorithm(spec.task).objective_metric, type="Maximize"
         )
+    objective = spec.training.objective
+    if objective is not None:
+        return ObjectiveMetric(name=objective.metric, type=objective.type)
     return None
 
 

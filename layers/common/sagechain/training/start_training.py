@@ -72,6 +72,7 @@ from sagechain.names import attempt_of, owned_run_id
 from sagechain.ports import EventPublisher, LabelingJobSummary, ObjectStore, TrainingJobs
 from sagechain.records import ClassSplit, RunInfo, TrainingRecord, read_record
 from sagechain.spec import DatasetSpec
+from sagechain.training.file_channels import dataset_folder_uris, write_files_channels
 from sagechain.training.manifest_split import NO_OBJECTS, SplitResult, split_manifest
 from sagechain.training.plan import (
     TrainingData,
@@ -437,7 +438,13 @@ def _train(
         training = spec.training.model_copy(update={"instance_type": environment.default_instance_type})
         spec = spec.model_copy(update={"training": training})
     check_training_spec(spec, environment.region)
+    folders = dataset_folder_uris(store, spec, run.info.dataset)
     result, attribute = _split(run, store)
+    manifests = {
+        "train": run_key(run.run_id, TRAIN_MANIFEST),
+        "validation": run_key(run.run_id, VALIDATION_MANIFEST),
+    }
+    files = write_files_channels(store, spec, run.run_id, run.info.dataset, manifests, attribute)
     data = TrainingData(
         train_uri=store.uri(run_key(run.run_id, TRAIN_MANIFEST)),
         validation_uri=store.uri(run_key(run.run_id, VALIDATION_MANIFEST)),
@@ -445,6 +452,7 @@ def _train(
         validation_objects=result.validation,
         max_boxes=result.max_boxes,
         label_attribute=attribute,
+        channel_uris={**folders, **files},
     )
     target = TrainingTarget(
         run_id=run.run_id,
