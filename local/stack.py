@@ -79,6 +79,10 @@ QUEUES = {
     "PrepareDatasetDeadLetterQueue": "sagechain-demo-prepare-dataset-dead-letters",
     "StartTrainingQueue": "sagechain-demo-start-training",
     "StartTrainingDeadLetterQueue": "sagechain-demo-start-training-dead-letters",
+    "StartBatchQueue": "sagechain-demo-start-batch",
+    "StartBatchDeadLetterQueue": "sagechain-demo-start-batch-dead-letters",
+    "CollectBatchQueue": "sagechain-demo-collect-batch",
+    "CollectBatchDeadLetterQueue": "sagechain-demo-collect-batch-dead-letters",
 }
 for _logical, _name in QUEUES.items():
     PHYSICAL[f"{_logical}.Arn"] = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{_name}"

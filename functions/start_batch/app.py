@@ -12,6 +12,7 @@ from sagechain.adapters.transform import SageMakerTransform
 from sagechain.batch.settings import StartBatchSettings
 from sagechain.batch.start_batch import start_batch
 from sagechain.event_sources.s3 import ObjectRef, objects_created
+from sagechain.event_sources.sqs import answer_batch, is_sqs_event
 from sagechain.observability import count, logger, metrics, tracer
 
 settings = StartBatchSettings.from_env()
@@ -39,11 +40,19 @@ def start(ref: ObjectRef) -> dict[str, Any]:
     return {"outcome": event.DETAIL_TYPE, **event.model_dump(mode="json")}
 
 
+def start_on(event: dict[str, Any]) -> dict[str, Any]:
+    """Object Created batches/<model>/<name>/batch.json -> Batch Started, Rejected or Failed."""
+    refs = [ref for ref in objects_created(event) if ref.bucket == settings.data_bucket]
+    return {"batches": [start(ref=ref) for ref in refs]}
+
+
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Object Created batches/<model>/<name>/batch.json -> Batch Started, Rejected or Failed."""
+    """StartBatchQueue's SQS batch (its rule's events) -> the messages to retry; one of those
+    events itself (as a redrive invokes it) -> what the stage did."""
     idempotency.register_lambda_context(context)
-    refs = [ref for ref in objects_created(event) if ref.bucket == settings.data_bucket]
-    return {"batches": [start(ref=ref) for ref in refs]}
+    if is_sqs_event(event):
+        return answer_batch(event, start_on)
+    return start_on(event)

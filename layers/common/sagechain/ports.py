@@ -182,6 +182,13 @@ class TransformJobs(Protocol):
         """The SageMaker console page of a transform job."""
 
 
+class MessageQueue(Protocol):
+    """A stage's own SQS queue, for the work it hands itself (a big batch's shards)."""
+
+    def send_all(self, bodies: list[str]) -> None:
+        """Send each body as one message."""
+
+
 # ---------------------------------------------------------------- hosting and autoscaling (deployment)
 
 

@@ -2,10 +2,15 @@
 
 from pydantic import Field
 
+from sagechain.batch.collect_batch import CollectConfig
 from sagechain.batch.spec import BatchBounds
 from sagechain.batch.start_batch import BatchConfig
 from sagechain.guardrails import CommaList, PriceOverrides
 from sagechain.settings import StageSettings
+
+# Answers read at once by collect_batch (and its S3 client's connection pool): 64 GETs of ~20 ms
+# each is ~3,000 answers a second, a 5,000-image shard in about 2 s (bench/batch_outputs.py).
+ANSWER_READERS = 64
 
 
 class StartBatchSettings(StageSettings):
@@ -40,3 +45,13 @@ class StartBatchSettings(StageSettings):
 
 class CollectBatchSettings(StageSettings):
     """collect_batch: the bucket holding the batch's record and outputs, and the bus it reports on."""
+
+    collect_batch_queue_url: str = Field(alias="COLLECT_BATCH_QUEUE_URL", min_length=1)
+    batch_shard_images: int = Field(alias="BATCH_SHARD_IMAGES", ge=2, le=100_000)
+
+    @property
+    def config(self) -> CollectConfig:
+        """What the stack decides for collecting every batch."""
+        return CollectConfig(
+            stack_name=self.stack_name, shard_images=self.batch_shard_images, readers=ANSWER_READERS
+        )
