@@ -10,8 +10,17 @@ from sagechain.adapters.events import EventBridgePublisher
 from sagechain.adapters.idempotency import once_per
 from sagechain.adapters.queue import SqsQueue
 from sagechain.adapters.s3 import S3ObjectStore
-from sagechain.batch.collect_batch import BatchShard, batch_shard_of, collect_batch, collect_shard
+from sagechain.adapters.scheduler import EventBridgeSchedules
+from sagechain.adapters.transform import SageMakerTransform
+from sagechain.batch.collect_batch import (
+    BatchShard,
+    batch_shard_of,
+    collect_batch,
+    collect_shard,
+    stop_overdue_batch,
+)
 from sagechain.batch.settings import CollectBatchSettings
+from sagechain.batch.start_batch import batch_deadline_of
 from sagechain.event_sources.drops import detail_type
 from sagechain.event_sources.sagemaker import JobKind, StateChange, state_change
 from sagechain.event_sources.sqs import answer_batch, is_sqs_event
@@ -22,7 +31,7 @@ config = settings.config
 # Keyed on the job and its status: SageMaker may send one state change twice; a shard on the
 # job and the shard's number: a shard message may be delivered twice.
 idempotency, once = once_per("[name, status]", settings.idempotency_table, "change")
-_, once_per_shard = once_per("key", settings.idempotency_table, "shard")
+shard_idempotency, once_per_shard = once_per("[transform_job_name, shard]", settings.idempotency_table, "shard")
 
 
 def _store() -> S3ObjectStore:
@@ -37,7 +46,13 @@ def _publisher() -> EventBridgePublisher:
 def collect(change: StateChange) -> dict[str, Any]:
     """Collect one ended transform job (or queue its shards), once."""
     event = collect_batch(
-        change, _store(), _publisher(), SqsQueue(settings.collect_batch_queue_url), config, datetime.now(UTC)
+        change,
+        _store(),
+        _publisher(),
+        SqsQueue(settings.collect_batch_queue_url),
+        config,
+        datetime.now(UTC),
+        EventBridgeSchedules(settings.collect_batch_queue_arn, None),
     )
     if event is None:
         logger.info("not one of this stack's batches, or handled already; ignored")
@@ -60,8 +75,20 @@ def collect_one_shard(shard: BatchShard) -> dict[str, Any]:
 
 
 def collect_on(event: dict[str, Any]) -> dict[str, Any]:
-    """SageMaker Transform Job State Change (Completed, Failed, Stopped), or one of this function's
-    shard messages -> Batch Completed or Failed (or shards queued, or a part written)."""
+    """SageMaker Transform Job State Change (Completed, Failed, Stopped), one of this function's
+    shard messages, or a batch's deadline -> Batch Completed or Failed (or shards queued, a part
+    written, the job stopped)."""
+    deadline = batch_deadline_of(event)
+    if deadline is not None:
+        # Not once-only: a second stop of a stopped job is refused, and answered False.
+        stopped = stop_overdue_batch(deadline, _store(), SageMakerTransform(), datetime.now(UTC))
+        logger.info(
+            "batch deadline", extra={"transform_job_name": deadline.transform_job_name, "stopped": stopped}
+        )
+        return {
+            "outcome": "stopped" if stopped else "ended already",
+            "transform_job_name": deadline.transform_job_name,
+        }
     shard = batch_shard_of(event)
     if shard is not None:
         logger.append_keys(batch_shard=shard.key)
@@ -81,6 +108,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """CollectBatchQueue's SQS batch -> the messages to retry; one queued body itself (as a
     redrive invokes it) -> what the stage did."""
     idempotency.register_lambda_context(context)
+    shard_idempotency.register_lambda_context(context)
     if is_sqs_event(event):
         return answer_batch(event, collect_on)
     return collect_on(event)

@@ -8,6 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from sagechain.adapters.events import EventBridgePublisher
 from sagechain.adapters.idempotency import once_per
 from sagechain.adapters.s3 import S3ObjectStore
+from sagechain.adapters.scheduler import EventBridgeSchedules
 from sagechain.adapters.transform import SageMakerTransform
 from sagechain.batch.settings import StartBatchSettings
 from sagechain.batch.start_batch import start_batch
@@ -32,6 +33,11 @@ def start(ref: ObjectRef) -> dict[str, Any]:
         EventBridgePublisher(settings.event_bus_name, settings.stack_id),
         config,
         datetime.now(UTC),
+        EventBridgeSchedules(
+            settings.collect_batch_queue_arn,
+            settings.deadline_role_arn,
+            description="sagechain: stops the batch's transform job when max_runtime_minutes has passed",
+        ),
     )
     if event is None:
         logger.info("no batch to start; ignored", extra={"key": ref.key})

@@ -12,14 +12,16 @@ from sagechain.batch.collect_batch import (
     batch_shard_of,
     collect_batch,
     collect_shard,
+    stop_overdue_batch,
 )
-from sagechain.batch.start_batch import start_batch
+from sagechain.batch.start_batch import BatchDeadline, start_batch
 from sagechain.event_sources.s3 import ObjectRef
 from sagechain.event_sources.sagemaker import JobKind, StateChange, state_change
 from sagechain.events import BatchCompleted, BatchFailed, BatchStarted
 from sagechain.ports import StoredObject
 from sagechain.records import BatchRecord
 from tests.fakes import MemoryDeploymentStore, MemoryStore, RecordingPublisher
+from tests.unit.test_expiry import RecordingSchedules
 from tests.unit.test_start_batch import CONFIG, IMAGES, KEY, MODEL, NOW, FakeTransformJobs, live_model
 
 LATER = datetime(2026, 3, 10, 3, tzinfo=UTC)
@@ -51,6 +53,7 @@ def started(task: str, images: dict[str, bytes]) -> tuple[MemoryStore, BatchStar
         RecordingPublisher(),
         CONFIG,
         NOW,
+        RecordingSchedules(),
     )
     assert isinstance(event, BatchStarted)
     return store, event, sagemaker
@@ -96,7 +99,15 @@ def test_a_completed_classification_batch_writes_one_line_per_image_and_the_coun
     answer(store, sagemaker, {"a.jpg": [0.9, 0.1], "b.jpg": [0.2, 0.8]})
     publisher = RecordingPublisher()
 
-    event = collect_batch(change(sagemaker, "Completed"), store, publisher, RecordingQueue(), COLLECT, LATER)
+    event = collect_batch(
+        change(sagemaker, "Completed"),
+        store,
+        publisher,
+        RecordingQueue(),
+        COLLECT,
+        LATER,
+        RecordingSchedules(),
+    )
 
     assert isinstance(event, BatchCompleted)
     assert lines(store) == [
@@ -121,7 +132,13 @@ def test_a_completed_detection_batch_writes_boxes_over_the_threshold() -> None:
     answer(store, sagemaker, {"a.jpg": {"prediction": [[1, 0.75, 0.1, 0.2, 0.3, 0.4], [0, 0.2, 0, 0, 1, 1]]}})
 
     event = collect_batch(
-        change(sagemaker, "Completed"), store, RecordingPublisher(), RecordingQueue(), COLLECT, LATER
+        change(sagemaker, "Completed"),
+        store,
+        RecordingPublisher(),
+        RecordingQueue(),
+        COLLECT,
+        LATER,
+        RecordingSchedules(),
     )
 
     assert isinstance(event, BatchCompleted)
@@ -145,7 +162,13 @@ def test_a_failed_or_stopped_job_fails_the_batch_with_the_reason(
     store, _, sagemaker = started("image-classification", {"a.jpg": b"x"})
 
     event = collect_batch(
-        change(sagemaker, status, reason), store, RecordingPublisher(), RecordingQueue(), COLLECT, LATER
+        change(sagemaker, status, reason),
+        store,
+        RecordingPublisher(),
+        RecordingQueue(),
+        COLLECT,
+        LATER,
+        RecordingSchedules(),
     )
 
     assert isinstance(event, BatchFailed)
@@ -157,12 +180,26 @@ def test_a_duplicate_completion_is_handled_once() -> None:
     store, _, sagemaker = started("image-classification", {"a.jpg": b"x"})
     answer(store, sagemaker, {"a.jpg": [0.9, 0.1]})
     collect_batch(
-        change(sagemaker, "Completed"), store, RecordingPublisher(), RecordingQueue(), COLLECT, LATER
+        change(sagemaker, "Completed"),
+        store,
+        RecordingPublisher(),
+        RecordingQueue(),
+        COLLECT,
+        LATER,
+        RecordingSchedules(),
     )
     publisher = RecordingPublisher()
 
     assert (
-        collect_batch(change(sagemaker, "Completed"), store, publisher, RecordingQueue(), COLLECT, LATER)
+        collect_batch(
+            change(sagemaker, "Completed"),
+            store,
+            publisher,
+            RecordingQueue(),
+            COLLECT,
+            LATER,
+            RecordingSchedules(),
+        )
         is None
     )
     assert publisher.events == []
@@ -179,6 +216,7 @@ def test_another_stacks_transform_job_is_ignored() -> None:
             RecordingQueue(),
             CollectConfig("other-stack", 5000, 4),
             LATER,
+            RecordingSchedules(),
         )
         is None
     )
@@ -208,7 +246,15 @@ SHARDED = CollectConfig(stack_name="sagechain", shard_images=2, readers=4)
 
 def queued_shards(store: MemoryStore, sagemaker: FakeTransformJobs) -> list[BatchShard]:
     queue = RecordingQueue()
-    queued = collect_batch(change(sagemaker, "Completed"), store, RecordingPublisher(), queue, SHARDED, LATER)
+    queued = collect_batch(
+        change(sagemaker, "Completed"),
+        store,
+        RecordingPublisher(),
+        queue,
+        SHARDED,
+        LATER,
+        RecordingSchedules(),
+    )
     shards = [batch_shard_of(json.loads(body)) for body in queue.sent]
     assert queued == shards
     return [shard for shard in shards if shard is not None]
@@ -226,6 +272,7 @@ def test_answers_read_by_many_threads_keep_the_manifests_order() -> None:
         RecordingQueue(),
         CollectConfig("sagechain", 5000, readers=8),
         LATER,
+        RecordingSchedules(),
     )
 
     assert [line["image"] for line in lines(store)] == [IMAGES + name for name in images]
@@ -236,7 +283,13 @@ def test_a_big_batch_is_collected_in_shards_and_merged_once_into_the_single_invo
     single, _, single_jobs = started("image-classification", FIVE)
     answer(single, single_jobs, FIVE_ANSWERS)
     one = collect_batch(
-        change(single_jobs, "Completed"), single, RecordingPublisher(), RecordingQueue(), COLLECT, LATER
+        change(single_jobs, "Completed"),
+        single,
+        RecordingPublisher(),
+        RecordingQueue(),
+        COLLECT,
+        LATER,
+        RecordingSchedules(),
     )
     store, _, sagemaker = started("image-classification", FIVE)
     answer(store, sagemaker, FIVE_ANSWERS)
@@ -333,3 +386,90 @@ def test_a_shard_that_crashed_mid_merge_merges_on_its_retry() -> None:
 def test_a_body_that_is_not_a_shard_is_not_read_as_one() -> None:
     assert batch_shard_of({"source": "aws.sagemaker", "detail": {}}) is None
     assert batch_shard_of({"batch_shard": {"shard": "x"}}) is None
+
+
+# ---------------------------------------------------------------- max runtime: the deadline stops the job
+class RecordingStopper:
+    """StopTransformJob: stops what still runs, answers False for the rest."""
+
+    def __init__(self, running: set[str]) -> None:
+        self.running, self.stopped = running, list[str]()
+
+    def stop_transform_job(self, name: str) -> bool:
+        if name not in self.running:
+            return False
+        self.running.discard(name)
+        self.stopped.append(name)
+        return True
+
+
+def deadline_of(store: MemoryStore) -> BatchDeadline:
+    record = BatchRecord.model_validate_json(store.objects[RECORD])
+    return BatchDeadline(
+        model=MODEL,
+        batch_name="tonight",
+        batch_id=record.batch_id,
+        transform_job_name=record.transform_job_name,
+        max_runtime_minutes=record.max_runtime_minutes,
+    )
+
+
+def test_a_batch_still_running_at_its_deadline_is_stopped_and_fails_saying_how_to_give_it_longer() -> None:
+    store, started_event, sagemaker = started("image-classification", {"a.jpg": b"x"})
+    record = BatchRecord.model_validate_json(store.objects[RECORD])
+    deadline = deadline_of(store)
+    stopper = RecordingStopper({started_event.transform_job_name})
+    deadlines = RecordingSchedules()
+    deadlines.put(started_event.transform_job_name, LATER, deadline.message())
+
+    assert stop_overdue_batch(deadline, store, stopper, LATER) is True
+    event = collect_batch(
+        change(sagemaker, "Stopped"), store, RecordingPublisher(), RecordingQueue(), COLLECT, LATER, deadlines
+    )
+
+    assert stopper.stopped == [started_event.transform_job_name]
+    assert isinstance(event, BatchFailed)
+    assert event.status == "Stopped"
+    assert f"max runtime of {record.max_runtime_minutes} minutes" in event.reason
+    assert "max_runtime_minutes in batch.json" in event.reason
+    assert "MaxBatchHours" in event.reason
+    assert deadlines.schedules == {}
+
+
+def test_a_deadline_after_the_batch_ended_stops_nothing() -> None:
+    store, started_event, sagemaker = started("image-classification", {"a.jpg": b"x"})
+    answer(store, sagemaker, {"a.jpg": [0.9, 0.1]})
+    deadlines = RecordingSchedules()
+    deadlines.put(started_event.transform_job_name, LATER, "{}")
+    collect_batch(
+        change(sagemaker, "Completed"),
+        store,
+        RecordingPublisher(),
+        RecordingQueue(),
+        COLLECT,
+        LATER,
+        deadlines,
+    )
+    stopper = RecordingStopper({started_event.transform_job_name})
+
+    deadline = deadline_of(store)
+    assert stop_overdue_batch(deadline, store, stopper, LATER) is False
+    assert stopper.stopped == []
+    assert deadlines.schedules == {}  # the completion deleted it
+
+
+def test_a_batch_stopped_by_someone_else_before_its_deadline_fails_as_stopped() -> None:
+    store, _, sagemaker = started("image-classification", {"a.jpg": b"x"})
+
+    event = collect_batch(
+        change(sagemaker, "Stopped"),
+        store,
+        RecordingPublisher(),
+        RecordingQueue(),
+        COLLECT,
+        LATER,
+        RecordingSchedules(),
+    )
+
+    assert isinstance(event, BatchFailed)
+    assert "max runtime" not in event.reason

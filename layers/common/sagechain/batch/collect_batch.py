@@ -12,6 +12,11 @@ message per shard to collect_batch's own queue; each shard maps its slice of the
 whole). The shard that finds every part's summary present claims the merge with a write-once
 object (<work>/merge.claim, S3 If-None-Match), concatenates the parts into predictions.jsonl and
 sums their summaries: one Batch Completed however many shards finish at once or arrive twice.
+
+Max runtime: the batch's deadline schedule (start_batch) sends BatchDeadline at created +
+max_runtime_minutes; a job still running then is marked (<work>/deadline.reached) and stopped,
+and its Stopped change fails the batch saying the max runtime was reached and how to raise it.
+Any end of the job deletes its deadline schedule.
 """
 
 import json
@@ -26,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from sagechain.batch.manifest import manifest_images
 from sagechain.batch.outputs import OUTPUT_MAX_BYTES, BatchSummary, merged_summary, write_predictions
-from sagechain.batch.start_batch import OUTPUT_DIR, TRANSFORM_MANIFEST
+from sagechain.batch.start_batch import OUTPUT_DIR, TRANSFORM_MANIFEST, BatchDeadline
 from sagechain.errors import RetryableError
 from sagechain.event_sources.sagemaker import COMPLETED, FAILED, STOPPED, StateChange
 from sagechain.events import BatchCompleted, BatchFailed
@@ -38,7 +43,13 @@ from sagechain.layout import (
     batch_work_prefix,
 )
 from sagechain.names import BATCH_TAG, STACK_TAG
-from sagechain.ports import DeploymentStore, EventPublisher, MessageQueue
+from sagechain.ports import (
+    BatchDeadlines,
+    DeploymentStore,
+    EventPublisher,
+    MessageQueue,
+    TransformStopper,
+)
 from sagechain.records import BatchRecord, read_record, write_record
 
 PREDICTIONS_FILE = "predictions.jsonl"
@@ -47,6 +58,7 @@ JSON = "application/json"
 PARTS_DIR = "parts/"
 PART_SUMMARY_SUFFIX = ".summary.json"
 MERGE_CLAIM = "merge.claim"
+DEADLINE_REACHED = "deadline.reached"
 # The key a shard message's body carries: no EventBridge event has it.
 SHARD_MESSAGE_KEY = "batch_shard"
 SUMMARY_MAX_BYTES = 1024 * 1024
@@ -76,7 +88,7 @@ class BatchShard(BaseModel):
 
     @property
     def key(self) -> str:
-        """What the shard is about (its idempotency key): the job and the shard's number."""
+        """The shard, named: the job and the shard's number (what the merge claim holds)."""
         return f"{self.transform_job_name}#{self.shard:05d}"
 
     def message(self) -> str:
@@ -145,6 +157,7 @@ def collect_batch(
     shards_queue: MessageQueue,
     config: CollectConfig,
     now: datetime,
+    deadlines: BatchDeadlines,
 ) -> BatchCompleted | BatchFailed | list[BatchShard] | None:
     """Write a completed batch's predictions and summary (or queue its shards), or report its
     failure; None when the change is not about one of this stack's batches, not final, or already
@@ -162,8 +175,13 @@ def collect_batch(
     # Another job: an earlier upload of the same batch name, which a later one replaced.
     if record.transform_job_name != change.name or record.status != "InProgress":
         return None
+    # The job has ended: its deadline has nothing left to stop.
+    deadlines.remove(record.transform_job_name)
     if change.status != COMPLETED:
         reason = change.failure_reason or f"the transform job was {change.status.lower()}"
+        work = batch_work_prefix(model, name, record.batch_id)
+        if change.status == STOPPED and store.exists(work + DEADLINE_REACHED):
+            reason = max_runtime_reason(record.max_runtime_minutes)
         write_record(
             store,
             batch_record_key(model, name),
@@ -193,6 +211,32 @@ def collect_batch(
         store, record, _images(store, record), batch_key(model, name, PREDICTIONS_FILE), config
     )
     return _complete(store, publisher, record, summary, now)
+
+
+def max_runtime_reason(minutes: int) -> str:
+    """Why a batch stopped at its deadline failed, and how to give it longer."""
+    return (
+        f"the batch reached its max runtime of {minutes} minutes and was stopped before it finished; "
+        "raise max_runtime_minutes in batch.json (at most the stack's MaxBatchHours x 60), or split "
+        "the images into smaller batches, then upload batch.json again"
+    )
+
+
+def stop_overdue_batch(
+    deadline: BatchDeadline, store: DeploymentStore, sagemaker: TransformStopper, now: datetime
+) -> bool:
+    """The batch's max runtime has passed: stop its job if it still runs; whether it was stopped."""
+    record = read_record(store, batch_record_key(deadline.model, deadline.batch_name), BatchRecord)
+    if (
+        record is None
+        or record.transform_job_name != deadline.transform_job_name
+        or record.status != "InProgress"
+    ):
+        return False
+    # Marked first: the Stopped change may come before this invocation ends.
+    marker = batch_work_prefix(deadline.model, deadline.batch_name, deadline.batch_id) + DEADLINE_REACHED
+    store.put_bytes(marker, now.isoformat().encode(), JSON)
+    return sagemaker.stop_transform_job(deadline.transform_job_name)
 
 
 def collect_shard(

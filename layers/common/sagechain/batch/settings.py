@@ -22,6 +22,11 @@ class StartBatchSettings(StageSettings):
     max_endpoint_instances: int = Field(alias="MAX_ENDPOINT_INSTANCES", ge=1)
     max_batch_hours: int = Field(alias="MAX_BATCH_HOURS", ge=1, le=72)
     instance_price_overrides: PriceOverrides = Field(alias="INSTANCE_PRICE_OVERRIDES")
+    # max_runtime_minutes: the deadline schedules send to CollectBatchQueue as BatchDeadlineSchedulerRole.
+    collect_batch_queue_arn: str = Field(alias="COLLECT_BATCH_QUEUE_ARN", pattern=r"^arn:aws[a-z-]*:sqs:")
+    deadline_role_arn: str = Field(
+        alias="BATCH_DEADLINE_SCHEDULER_ROLE_ARN", pattern=r"^arn:aws[a-z-]*:iam::"
+    )
 
     @property
     def bounds(self) -> BatchBounds:
@@ -47,6 +52,7 @@ class CollectBatchSettings(StageSettings):
     """collect_batch: the bucket holding the batch's record and outputs, and the bus it reports on."""
 
     collect_batch_queue_url: str = Field(alias="COLLECT_BATCH_QUEUE_URL", min_length=1)
+    collect_batch_queue_arn: str = Field(alias="COLLECT_BATCH_QUEUE_ARN", pattern=r"^arn:aws[a-z-]*:sqs:")
     batch_shard_images: int = Field(alias="BATCH_SHARD_IMAGES", ge=2, le=100_000)
 
     @property
