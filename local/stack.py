@@ -94,7 +94,9 @@ PHYSICAL["ExpireEndpointFunction.Arn"] = (
     f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function_name('ExpireEndpointFunction')}"
 )
 PHYSICAL["ExpirySchedulerRole.Arn"] = f"arn:aws:iam::{ACCOUNT}:role/sagechain-demo-expiry-scheduler"
-PHYSICAL["BatchDeadlineSchedulerRole.Arn"] = f"arn:aws:iam::{ACCOUNT}:role/sagechain-demo-batch-deadline-scheduler"
+PHYSICAL["BatchDeadlineSchedulerRole.Arn"] = (
+    f"arn:aws:iam::{ACCOUNT}:role/sagechain-demo-batch-deadline-scheduler"
+)
 DEMO_PARAMETERS = {
     "NotificationEmail": "ml-team@example.com",
     "DefaultWorkteamArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:workteam/private-crowd/sagechain-demo",
@@ -464,12 +466,12 @@ class LocalStack:
                 raise NotImplementedError(f"schedule {name}: only UTC fires offline, not {zone}")
             if datetime.fromisoformat(at[1]).replace(tzinfo=UTC) > due_by:
                 continue
-            target = schedule["Target"]
+            target, payload = schedule["Target"], schedule["Target"].get("Input") or "{}"
             if target["Arn"].startswith(f"arn:aws:sqs:{REGION}:{ACCOUNT}:"):
                 # An SQS target is sent its Input as the message body (a batch's deadline).
-                self._sqs.send_message(QueueUrl=self.queue_url(target["Arn"]), MessageBody=target.get("Input") or "{}")
+                self._sqs.send_message(QueueUrl=self.queue_url(target["Arn"]), MessageBody=payload)
             else:
-                deliveries.append(self._invoke(targets[target["Arn"]], json.loads(target.get("Input") or "{}")))
+                deliveries.append(self._invoke(targets[target["Arn"]], json.loads(payload)))
             if schedule.get("ActionAfterCompletion") == "DELETE":
                 scheduler.delete_schedule(Name=name, GroupName=group)
         return deliveries

@@ -31,7 +31,9 @@ config = settings.config
 # Keyed on the job and its status: SageMaker may send one state change twice; a shard on the
 # job and the shard's number: a shard message may be delivered twice.
 idempotency, once = once_per("[name, status]", settings.idempotency_table, "change")
-shard_idempotency, once_per_shard = once_per("[transform_job_name, shard]", settings.idempotency_table, "shard")
+shard_idempotency, once_per_shard = once_per(
+    "[transform_job_name, shard]", settings.idempotency_table, "shard"
+)
 
 
 def _store() -> S3ObjectStore:
