@@ -27,6 +27,12 @@ NOT_YET_EXERCISED: dict[str, dict[str, str]] = {
         "dynamodb:GetItem": _POWERTOOLS_GET,
         "s3:AbortMultipartUpload": _ABORT,
     },
+    "TeardownFunction": {
+        "sagemaker:StopTransformJob": (
+            "asked only when the stack is deleted while a batch runs; the e2e teardown tests delete it "
+            "mid-training (tests/unit/test_teardown.py stops a transform job against botocore's Stubber)"
+        ),
+    },
     "StartBatchFunction": {
         "dynamodb:DeleteItem": _POWERTOOLS_DELETE,
         "dynamodb:GetItem": _POWERTOOLS_GET,

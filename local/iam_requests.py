@@ -286,6 +286,7 @@ def _describe_workteam(call: Call, _: Resources) -> Authorization:
     "ListLabelingJobs",
     "ListTrainingJobs",
     "ListHyperParameterTuningJobs",
+    "ListTransformJobs",
 )
 def _list_hosting(call: Call, _: Resources) -> Authorization:
     return _one(Request(f"sagemaker:{call.operation}", "*"))

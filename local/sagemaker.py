@@ -1306,6 +1306,11 @@ class EmulatedSageMaker:
         jobs = self._with_status(self.training, params, "TrainingJobStatus")
         return {"TrainingJobSummaries": [{k: j[k] for k in keys if k in j} for j in jobs]}
 
+    def _op_ListTransformJobs(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        keys = ("TransformJobName", "TransformJobArn", "CreationTime", "TransformJobStatus")
+        jobs = self._with_status(self.transform, params, "TransformJobStatus")
+        return {"TransformJobSummaries": [{k: j[k] for k in keys if k in j} for j in jobs]}
+
     def _op_ListLabelingJobs(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
         summaries = [
             {
