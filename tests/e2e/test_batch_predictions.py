@@ -152,6 +152,9 @@ def test_a_batch_still_running_at_its_max_runtime_is_stopped_and_fails_saying_so
     stack.run_until_quiet()
     assert [e["detail-type"] for e in batch_events(stack)] == ["Batch Started"]
     assert stack.fire_schedules() == []  # not due yet
+    running = json.loads(stack.api().handle("GET", f"/models/{endpoint}/batches/slow", {}, b"").body)
+    assert running["progress"]["answered"] == "0 of 1 images answered"
+    assert running["progress"]["deadline_at"] is not None
 
     # When the stack's clock passes the deadline and its schedule fires
     stack.wait(31 * 60)

@@ -40,6 +40,7 @@ from sagechain.errors import BatchRejectedError, ObjectTooLargeError, RequestRef
 from sagechain.event_sources.s3 import ObjectRef
 from sagechain.events import BatchFailed, BatchRejected, BatchStarted
 from sagechain.layout import (
+    BATCH_OUTPUT_DIR,
     MANIFEST_CONTENT_TYPE,
     batch_images_prefix,
     batch_key,
@@ -54,7 +55,7 @@ from sagechain.pricing import batch_cost_estimate
 from sagechain.records import BatchRecord, ModelInfo, read_record, write_record
 
 TRANSFORM_MANIFEST = "transform.manifest"
-OUTPUT_DIR = "output/"
+OUTPUT_DIR = BATCH_OUTPUT_DIR
 BUILTIN_ACCEPT = "application/json"
 # The key a deadline message's body carries: no EventBridge event has it.
 DEADLINE_MESSAGE_KEY = "batch_deadline"
