@@ -200,6 +200,13 @@ def _queue(call: Call, _: Resources) -> Authorization:
     return _one(Request(f"sqs:{call.operation}", call.arn("sqs", name)))
 
 
+# SendMessageBatch is authorized as sqs:SendMessage (list_amazonsqs.html: no action of its own).
+@_maps("sqs", "SendMessageBatch")
+def _queue_batch(call: Call, _: Resources) -> Authorization:
+    name = str(call.params["QueueUrl"]).rstrip("/").rsplit("/", 1)[-1]
+    return _one(Request("sqs:SendMessage", call.arn("sqs", name)))
+
+
 # ------------------------------------------------------------------ EventBridge Scheduler
 # (list_amazoneventbridgescheduler.html): a schedule's ARN is schedule/<group>/<name>; Create and
 # Update pass the target's role (iam:PassRole, to scheduler.amazonaws.com).
@@ -279,6 +286,7 @@ def _describe_workteam(call: Call, _: Resources) -> Authorization:
     "ListLabelingJobs",
     "ListTrainingJobs",
     "ListHyperParameterTuningJobs",
+    "ListTransformJobs",
 )
 def _list_hosting(call: Call, _: Resources) -> Authorization:
     return _one(Request(f"sagemaker:{call.operation}", "*"))

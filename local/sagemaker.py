@@ -218,6 +218,8 @@ class EmulatedSageMaker:
     pending: list[Callable[[], None]] = field(default_factory=list)
     # A transform job failure to inject: called with the job, returns its FailureReason or None.
     fail_transform: Callable[[dict[str, Any]], str | None] = lambda _job: None
+    # Transform jobs that run until stopped: a batch that outlives its max runtime.
+    hold_transforms: bool = False
     # Blue/green updates (added for issue 16): called with (endpoint, phase) as each phase of an update
     # with a DeploymentConfig starts ("creating", "canary", "linear-<n>", "full", "baking",
     # "terminating"), so a test can put an alarm into ALARM mid-canary; and, per endpoint, the
@@ -1253,7 +1255,8 @@ class EmulatedSageMaker:
             "CreationTime": now,
             "DataSource": source,
         }
-        self.pending.append(lambda: self._finish_transform(name))
+        if not self.hold_transforms:
+            self.pending.append(lambda: self._finish_transform(name))
         return {"TransformJobArn": self.transform[name]["TransformJobArn"]}
 
     def _op_DescribeTransformJob(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
@@ -1418,6 +1421,11 @@ class EmulatedSageMaker:
         keys = ("TrainingJobName", "TrainingJobArn", "CreationTime", "TrainingJobStatus", "SecondaryStatus")
         jobs = self._with_status(self.training, params, "TrainingJobStatus")
         return {"TrainingJobSummaries": [{k: j[k] for k in keys if k in j} for j in jobs]}
+
+    def _op_ListTransformJobs(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        keys = ("TransformJobName", "TransformJobArn", "CreationTime", "TransformJobStatus")
+        jobs = self._with_status(self.transform, params, "TransformJobStatus")
+        return {"TransformJobSummaries": [{k: j[k] for k in keys if k in j} for j in jobs]}
 
     def _op_ListLabelingJobs(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
         summaries = [

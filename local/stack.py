@@ -84,6 +84,10 @@ QUEUES = {
     "PrepareDatasetDeadLetterQueue": "sagechain-demo-prepare-dataset-dead-letters",
     "StartTrainingQueue": "sagechain-demo-start-training",
     "StartTrainingDeadLetterQueue": "sagechain-demo-start-training-dead-letters",
+    "StartBatchQueue": "sagechain-demo-start-batch",
+    "StartBatchDeadLetterQueue": "sagechain-demo-start-batch-dead-letters",
+    "CollectBatchQueue": "sagechain-demo-collect-batch",
+    "CollectBatchDeadLetterQueue": "sagechain-demo-collect-batch-dead-letters",
 }
 for _logical, _name in QUEUES.items():
     PHYSICAL[f"{_logical}.Arn"] = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{_name}"
@@ -95,6 +99,9 @@ PHYSICAL["ExpireEndpointFunction.Arn"] = (
     f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function_name('ExpireEndpointFunction')}"
 )
 PHYSICAL["ExpirySchedulerRole.Arn"] = f"arn:aws:iam::{ACCOUNT}:role/sagechain-demo-expiry-scheduler"
+PHYSICAL["BatchDeadlineSchedulerRole.Arn"] = (
+    f"arn:aws:iam::{ACCOUNT}:role/sagechain-demo-batch-deadline-scheduler"
+)
 DEMO_PARAMETERS = {
     "NotificationEmail": "ml-team@example.com",
     "DefaultWorkteamArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:workteam/private-crowd/sagechain-demo",
@@ -448,7 +455,8 @@ class LocalStack:
     # ------------------------------------------------------------ EventBridge Scheduler, offline
     def fire_schedules(self, now: datetime | None = None) -> list[Delivery]:
         """Invoke every one-time schedule due by `now` (the stack's clock by default) as EventBridge
-        Scheduler does: an async invoke of its Lambda target with its Input, then the schedule is
+        Scheduler does: an async invoke of its Lambda target with its Input (a message with its Input
+        as the body for an SQS target; the returned deliveries are the Lambda ones), then the schedule is
         deleted when its ActionAfterCompletion is DELETE. Call run_until_quiet after it."""
         scheduler = boto3.client("scheduler", region_name=REGION)
         due_by = now or datetime.now(UTC)
@@ -468,8 +476,12 @@ class LocalStack:
                 raise NotImplementedError(f"schedule {name}: only UTC fires offline, not {zone}")
             if datetime.fromisoformat(at[1]).replace(tzinfo=UTC) > due_by:
                 continue
-            target = schedule["Target"]
-            deliveries.append(self._invoke(targets[target["Arn"]], json.loads(target.get("Input") or "{}")))
+            target, payload = schedule["Target"], schedule["Target"].get("Input") or "{}"
+            if target["Arn"].startswith(f"arn:aws:sqs:{REGION}:{ACCOUNT}:"):
+                # An SQS target is sent its Input as the message body (a batch's deadline).
+                self._sqs.send_message(QueueUrl=self.queue_url(target["Arn"]), MessageBody=payload)
+            else:
+                deliveries.append(self._invoke(targets[target["Arn"]], json.loads(payload)))
             if schedule.get("ActionAfterCompletion") == "DELETE":
                 scheduler.delete_schedule(Name=name, GroupName=group)
         return deliveries

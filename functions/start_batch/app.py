@@ -8,10 +8,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from sagechain.adapters.events import EventBridgePublisher
 from sagechain.adapters.idempotency import once_per
 from sagechain.adapters.s3 import S3ObjectStore
+from sagechain.adapters.scheduler import EventBridgeSchedules
 from sagechain.adapters.transform import SageMakerTransform
 from sagechain.batch.settings import StartBatchSettings
 from sagechain.batch.start_batch import start_batch
 from sagechain.event_sources.s3 import ObjectRef, objects_created
+from sagechain.event_sources.sqs import answer_batch, is_sqs_event
 from sagechain.observability import count, logger, metrics, tracer
 
 settings = StartBatchSettings.from_env()
@@ -31,6 +33,11 @@ def start(ref: ObjectRef) -> dict[str, Any]:
         EventBridgePublisher(settings.event_bus_name, settings.stack_id),
         config,
         datetime.now(UTC),
+        EventBridgeSchedules(
+            settings.collect_batch_queue_arn,
+            settings.deadline_role_arn,
+            description="sagechain: stops the batch's transform job when max_runtime_minutes has passed",
+        ),
     )
     if event is None:
         logger.info("no batch to start; ignored", extra={"key": ref.key})
@@ -39,11 +46,19 @@ def start(ref: ObjectRef) -> dict[str, Any]:
     return {"outcome": event.DETAIL_TYPE, **event.model_dump(mode="json")}
 
 
+def start_on(event: dict[str, Any]) -> dict[str, Any]:
+    """Object Created batches/<model>/<name>/batch.json -> Batch Started, Rejected or Failed."""
+    refs = [ref for ref in objects_created(event) if ref.bucket == settings.data_bucket]
+    return {"batches": [start(ref=ref) for ref in refs]}
+
+
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Object Created batches/<model>/<name>/batch.json -> Batch Started, Rejected or Failed."""
+    """StartBatchQueue's SQS batch (its rule's events) -> the messages to retry; one of those
+    events itself (as a redrive invokes it) -> what the stage did."""
     idempotency.register_lambda_context(context)
-    refs = [ref for ref in objects_created(event) if ref.bucket == settings.data_bucket]
-    return {"batches": [start(ref=ref) for ref in refs]}
+    if is_sqs_event(event):
+        return answer_batch(event, start_on)
+    return start_on(event)

@@ -33,6 +33,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         autoscaling=ApplicationAutoScaling({}, teardown_client("application-autoscaling")),
         schedules=EventBridgeSchedules(settings.expiry_function_arn, None, teardown_client("scheduler")),
         alarms=CloudWatchAlarms(teardown_client("cloudwatch")),
+        batch_deadlines=EventBridgeSchedules(
+            settings.collect_batch_queue_arn, None, teardown_client("scheduler")
+        ),
     )
     response = handle_custom_resource(
         request,

@@ -27,6 +27,8 @@ FAILURE_QUEUES = (
     "AsyncFailureQueue",
     "PrepareDatasetDeadLetterQueue",
     "StartTrainingDeadLetterQueue",
+    "StartBatchDeadLetterQueue",
+    "CollectBatchDeadLetterQueue",
     "ReportFailuresDeadLetterQueue",
 )
 

@@ -201,7 +201,7 @@ HEARS: dict[str, set[str] | str] = {
     "DeployModelFunction.TrainingJobEnded": {"Completed", "Failed", "Stopped"},
     "DeployModelFunction.TuningJobCompleted": {"Completed"},
     "ConfigureAutoscalingFunction.EndpointStateChanged": {"InService", "Failed", "UpdateRollbackFailed"},
-    "CollectBatchFunction.TransformJobEnded": {"Completed", "Failed", "Stopped"},
+    "CollectBatchFunctionTransformJobEnded": {"Completed", "Failed", "Stopped"},
 }
 
 

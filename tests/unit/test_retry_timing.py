@@ -40,5 +40,10 @@ def test_the_long_stages_read_their_events_from_a_queue() -> None:
     long_running = {f.logical_id for f in IDEMPOTENT if f.timeout_seconds > FIRST_ASYNC_RETRY_SECONDS}
     queued = {f.logical_id for f in IDEMPOTENT if f.queue_sources and not f.patterns}
 
-    assert long_running == {"PrepareDatasetFunction", "StartTrainingFunction"}
+    assert long_running == {
+        "PrepareDatasetFunction",
+        "StartTrainingFunction",
+        "StartBatchFunction",
+        "CollectBatchFunction",
+    }
     assert long_running <= queued

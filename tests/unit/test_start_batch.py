@@ -1,7 +1,7 @@
 """start_batch: an upload of batch.json becomes one validated transform job, or a rejection."""
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -16,6 +16,7 @@ from sagechain.event_sources.s3 import ObjectRef
 from sagechain.events import BatchFailed, BatchRejected, BatchStarted
 from sagechain.records import BatchRecord, ModelInfo
 from tests.fakes import MemoryStore, RecordingPublisher
+from tests.unit.test_expiry import RecordingSchedules
 
 MODEL = "sagechain-flowers"
 KEY = f"batches/{MODEL}/tonight/batch.json"
@@ -89,12 +90,16 @@ def upload(
 
 
 def run(
-    store: MemoryStore, sagemaker: FakeTransformJobs | None = None, etag: str = "e1"
+    store: MemoryStore,
+    sagemaker: FakeTransformJobs | None = None,
+    etag: str = "e1",
+    deadlines: RecordingSchedules | None = None,
 ) -> tuple[Any, RecordingPublisher, FakeTransformJobs]:
     sagemaker = sagemaker or FakeTransformJobs()
     publisher = RecordingPublisher()
     ref = ObjectRef(bucket=store.bucket, key=KEY, etag=etag)
-    return start_batch(ref, store, sagemaker, publisher, CONFIG, NOW), publisher, sagemaker
+    event = start_batch(ref, store, sagemaker, publisher, CONFIG, NOW, deadlines or RecordingSchedules())
+    return event, publisher, sagemaker
 
 
 def test_batch_json_starts_one_tagged_transform_job_over_a_manifest_of_the_images() -> None:
@@ -209,4 +214,34 @@ def test_keys_that_seal_no_batch_are_ignored() -> None:
     store = upload()
     ref = ObjectRef(bucket=store.bucket, key=f"batches/{MODEL}/tonight/images/batch.json", etag="e")
 
-    assert start_batch(ref, store, FakeTransformJobs(), RecordingPublisher(), CONFIG, NOW) is None
+    assert (
+        start_batch(ref, store, FakeTransformJobs(), RecordingPublisher(), CONFIG, NOW, RecordingSchedules())
+        is None
+    )
+
+
+def test_the_max_runtime_is_a_one_time_schedule_that_sends_the_job_to_collect_batch() -> None:
+    from sagechain.batch.start_batch import batch_deadline_of  # noqa: PLC0415
+
+    store = upload(b'{"max_runtime_minutes": 90}')
+    deadlines = RecordingSchedules()
+
+    event, _, sagemaker = run(store, deadlines=deadlines)
+
+    [(name, (at, payload))] = deadlines.schedules.items()
+    [job] = sagemaker.jobs
+    assert name == job == event.transform_job_name
+    assert at == NOW + timedelta(minutes=90)
+    deadline = batch_deadline_of(json.loads(payload))
+    assert deadline is not None
+    assert (deadline.transform_job_name, deadline.max_runtime_minutes) == (job, 90)
+    record = BatchRecord.model_validate_json(store.objects[f"models/{MODEL}/batches/tonight.json"])
+    assert record.deadline_at == at
+
+
+def test_a_rejected_batch_schedules_no_deadline() -> None:
+    deadlines = RecordingSchedules()
+
+    run(upload(b"not json"), deadlines=deadlines)
+
+    assert deadlines.schedules == {}

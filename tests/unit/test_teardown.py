@@ -22,6 +22,7 @@ from tests.aws import sample_event
 STACK = "sagechain"
 OURS = {"sagechain:stack": STACK}
 THEIRS = {"sagechain:stack": "another-stack"}
+ARN_PREFIX = "arn:aws:sagemaker:us-east-1:123456789012:"
 
 
 class Account:
@@ -289,3 +290,68 @@ def test_the_adapters_send_valid_list_requests_and_read_every_page() -> None:
     assert running == [NamedResource("sagechain-a-train", "arn:a")]
     assert scaled == {"sagechain-a": ["AllTraffic"]}
     assert pending == ["sagechain-a"]
+
+
+class BatchDeadlines:
+    """The batches' deadline schedules (they send to CollectBatchQueue), kept apart from expiry's."""
+
+    def __init__(self, aws: Account, names: list[str]) -> None:
+        self.aws, self.names = aws, names
+
+    def pending(self, name_prefix: str) -> list[str]:
+        return [name for name in self.names if name.startswith(name_prefix)]
+
+    def remove(self, name: str) -> None:
+        self.aws.done.append(f"deadline {name}")
+
+
+def test_this_stacks_running_batches_stop_and_their_deadline_schedules_go_before_the_endpoints() -> None:
+    aws = account()
+    aws.add_job(JobKind.TRANSFORM, "sagechain-batch-tonight-0a1b", OURS)
+    aws.add_job(JobKind.TRANSFORM, "sagechain-batch-theirs-2c3d", THEIRS)
+    deadlines = BatchDeadlines(aws, ["sagechain-batch-tonight-0a1b"])
+
+    response = handle_custom_resource(
+        request(),
+        StackResources(sagemaker=aws, jobs=aws, autoscaling=aws, schedules=aws, batch_deadlines=deadlines),
+        "sagechain",
+        STACK,
+        lambda: 600.0,
+    )
+
+    assert response.status == "SUCCESS"
+    assert "stop sagechain-batch-theirs-2c3d" not in aws.done
+    stopped, deadline = (
+        aws.done.index("stop sagechain-batch-tonight-0a1b"),
+        aws.done.index("deadline sagechain-batch-tonight-0a1b"),
+    )
+    assert stopped < deadline < aws.done.index("endpoint sagechain-flowers")
+
+
+def test_a_transform_job_is_stopped_with_stop_transform_job_and_listed_in_progress() -> None:
+    client = boto3.client("sagemaker", region_name="us-east-1")
+    stubber = Stubber(client)
+    stubber.add_response(
+        "list_transform_jobs",
+        {
+            "TransformJobSummaries": [
+                {
+                    "TransformJobName": "sagechain-batch-tonight-0a1b",
+                    "TransformJobArn": f"{ARN_PREFIX}transform-job/sagechain-batch-tonight-0a1b",
+                    "CreationTime": datetime(2026, 12, 1, tzinfo=UTC),
+                    "TransformJobStatus": "InProgress",
+                }
+            ]
+        },
+        {"NameContains": "sagechain", "StatusEquals": "InProgress"},
+    )
+    stubber.add_response("stop_transform_job", {}, {"TransformJobName": "sagechain-batch-tonight-0a1b"})
+    stubber.add_client_error(
+        "stop_transform_job", "ValidationException", "The transform job is not in progress"
+    )
+    stopper = SageMakerJobStopper(client)
+
+    with stubber:
+        [job] = stopper.running(JobKind.TRANSFORM, "sagechain")
+        assert stopper.stop(JobKind.TRANSFORM, job.name) is True
+        assert stopper.stop(JobKind.TRANSFORM, job.name) is False

@@ -36,6 +36,7 @@ FAILURES = "failures/"
 
 BATCHES = "batches/"
 BATCH_FILE = "batch.json"
+BATCH_OUTPUT_DIR = "output/"
 
 
 def uploaded_dataset(key: str) -> tuple[str, Literal["folder", "zip"]] | None:
@@ -121,6 +122,11 @@ def batch_images_prefix(model: str, name: str) -> str:
 def batch_work_prefix(model: str, name: str, batch_id: str) -> str:
     """batches/<model>/<name>/<batch_id>/: one upload's manifest and transform output."""
     return batch_key(model, name, f"{batch_id}/")
+
+
+def batch_output_prefix(model: str, name: str, batch_id: str) -> str:
+    """batches/<model>/<name>/<batch_id>/output/: the transform job's answers, <image>.out each."""
+    return batch_work_prefix(model, name, batch_id) + BATCH_OUTPUT_DIR
 
 
 def batch_records_prefix(model: str) -> str:

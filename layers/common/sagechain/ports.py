@@ -185,6 +185,30 @@ class TransformJobs(Protocol):
         """The SageMaker console page of a transform job."""
 
 
+class TransformStopper(Protocol):
+    """StopTransformJob, for a batch past its max runtime."""
+
+    def stop_transform_job(self, name: str) -> bool:
+        """Ask SageMaker to stop the job; False when it is no longer running."""
+
+
+class BatchDeadlines(Protocol):
+    """One-time schedules (EventBridge Scheduler), one per batch, that end it at its max runtime."""
+
+    def put(self, name: str, at: datetime, payload: str) -> None:
+        """Create the schedule, or replace the one of that name: it fires once at `at` (UTC)."""
+
+    def remove(self, name: str) -> None:
+        """Delete the schedule; no-op when there is none."""
+
+
+class MessageQueue(Protocol):
+    """A stage's own SQS queue, for the work it hands itself (a big batch's shards)."""
+
+    def send_all(self, bodies: list[str]) -> None:
+        """Send each body as one message."""
+
+
 # ---------------------------------------------------------------- hosting and autoscaling (deployment)
 
 

@@ -198,6 +198,9 @@ class BatchRecord(BaseModel):
     instance_type: str
     instance_count: int
     max_runtime_minutes: int
+    deadline_at: datetime | None = Field(
+        default=None, description="When the batch is stopped if still running: created + max_runtime_minutes."
+    )
     cost_estimate: BatchCostEstimate | None = None
     console_url: str
     created_at: datetime

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient
     from mypy_boto3_sagemaker_runtime import SageMakerRuntimeClient
     from mypy_boto3_sns import SNSClient
+    from mypy_boto3_sqs import SQSClient
 
 # Standard retries back off on throttling; timeouts stay well inside a function's timeout.
 CLIENT_CONFIG = Config(
@@ -28,6 +29,19 @@ CLIENT_CONFIG = Config(
 def s3_client() -> "S3Client":
     """The S3 client of this container."""
     return boto3.client("s3", config=CLIENT_CONFIG)
+
+
+@cache
+def s3_pooled_client(connections: int) -> "S3Client":
+    """An S3 client for `connections` threads at once: its pool holds that many connections
+    (botocore's default is 10; a thread beyond it waits for one). boto3 clients are thread-safe."""
+    return boto3.client("s3", config=CLIENT_CONFIG.merge(Config(max_pool_connections=connections)))
+
+
+@cache
+def sqs_client() -> "SQSClient":
+    """The SQS client of this container."""
+    return boto3.client("sqs", config=CLIENT_CONFIG)
 
 
 @cache
@@ -87,6 +101,8 @@ def clear_client_cache() -> None:
     """Forget every client (tests and the offline stack start each function cold)."""
     for factory in (
         s3_client,
+        s3_pooled_client,
+        sqs_client,
         s3_signing_client,
         events_client,
         sagemaker_client,

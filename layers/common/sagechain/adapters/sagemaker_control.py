@@ -19,6 +19,7 @@ _OPERATIONS = {
     JobKind.LABELING: "StopLabelingJob",
     JobKind.TRAINING: "StopTrainingJob",
     JobKind.TUNING: "StopHyperParameterTuningJob",
+    JobKind.TRANSFORM: "StopTransformJob",
 }
 # ListLabelingJobs, ListTrainingJobs, ListHyperParameterTuningJobs: paginator, summaries, name and ARN.
 _LISTS = {
@@ -29,6 +30,12 @@ _LISTS = {
         "HyperParameterTuningJobSummaries",
         "HyperParameterTuningJobName",
         "HyperParameterTuningJobArn",
+    ),
+    JobKind.TRANSFORM: (
+        "list_transform_jobs",
+        "TransformJobSummaries",
+        "TransformJobName",
+        "TransformJobArn",
     ),
 }
 
@@ -51,6 +58,8 @@ class SageMakerJobStopper:
                     self._client.stop_training_job(TrainingJobName=name)
                 case JobKind.TUNING:
                     self._client.stop_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+                case JobKind.TRANSFORM:
+                    self._client.stop_transform_job(TransformJobName=name)
                 case _:
                     raise ValueError(f"{kind} is not a job that can be stopped")
         except ClientError as err:

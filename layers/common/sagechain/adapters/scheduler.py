@@ -40,13 +40,21 @@ GROUP = "default"
 
 
 class EventBridgeSchedules:
-    """Implements ExpirySchedules (and StackSchedules): schedules in the default group that invoke one
-    Lambda function. Only put() needs the role; teardown, which lists and deletes, has none."""
+    """Implements ExpirySchedules, BatchDeadlines (and StackSchedules): schedules in the default group
+    that invoke one target (a Lambda function, or an SQS queue sent the payload as a message). Only
+    put() needs the role; teardown, which lists and deletes, has none."""
 
-    def __init__(self, target_arn: str, role_arn: str | None, client: "BaseClient | None" = None) -> None:
+    def __init__(
+        self,
+        target_arn: str,
+        role_arn: str | None,
+        client: "BaseClient | None" = None,
+        description: str = "sagechain: deletes the endpoint when deployment.ttl_hours has passed",
+    ) -> None:
         self._client: Any = client or scheduler_client()
         self._target_arn = target_arn
         self._role_arn = role_arn
+        self._description = description
 
     def pending(self, name_prefix: str) -> list[str]:
         """The schedules whose names start with name_prefix and that invoke this function (another
@@ -70,7 +78,7 @@ class EventBridgeSchedules:
             "FlexibleTimeWindow": {"Mode": "OFF"},
             "ActionAfterCompletion": "DELETE",
             "Target": {"Arn": self._target_arn, "RoleArn": self._role_arn, "Input": payload},
-            "Description": "sagechain: deletes the endpoint when deployment.ttl_hours has passed",
+            "Description": self._description,
         }
         try:
             self._client.create_schedule(**request)

@@ -47,6 +47,17 @@ class SageMakerTransform:
             raise refused from err
         return True
 
+    def stop_transform_job(self, name: str) -> bool:
+        """StopTransformJob; False when the job is no longer running (SageMaker answers a Stop* of an
+        ended or stopping job with ValidationException, of an unknown one with ResourceNotFound)."""
+        try:
+            self._client.stop_transform_job(TransformJobName=name)
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") in {"ValidationException", "ResourceNotFound"}:
+                return False
+            raise
+        return True
+
     def console_url(self, name: str) -> str:
         """The SageMaker console page of a transform job."""
         return console_url(self.region, "transform-jobs", name)

@@ -5,13 +5,33 @@ mapped by predict's own mapping (batch/outputs.py) into batches/<model>/<name>/p
 the counts into summary.json, and "Batch Completed" is published. Failed or Stopped: "Batch Failed"
 with SageMaker's reason. The job is found by its tags (sagechain:stack must name this stack,
 sagechain:batch names <model>/<name>); a change for a batch already ended is a duplicate: nothing.
+
+A batch of more than `shard_images` images is collected in shards: the Completed change sends one
+message per shard to collect_batch's own queue; each shard maps its slice of the manifest into
+<work>/parts/<nnnnn>.jsonl, then <nnnnn>.summary.json (written last: its presence says the part is
+whole). The shard that finds every part's summary present claims the merge with a write-once
+object (<work>/merge.claim, S3 If-None-Match), concatenates the parts into predictions.jsonl and
+sums their summaries: one Batch Completed however many shards finish at once or arrive twice.
+
+Max runtime: the batch's deadline schedule (start_batch) sends BatchDeadline at created +
+max_runtime_minutes; a job still running then is marked (<work>/deadline.reached) and stopped,
+and its Stopped change fails the batch saying the max runtime was reached and how to raise it.
+Any end of the job deletes its deadline schedule.
 """
 
+import json
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
+from itertools import islice
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from sagechain.batch.manifest import manifest_images
-from sagechain.batch.outputs import OUTPUT_MAX_BYTES, write_predictions
-from sagechain.batch.start_batch import OUTPUT_DIR, TRANSFORM_MANIFEST
+from sagechain.batch.outputs import OUTPUT_MAX_BYTES, BatchSummary, merged_summary, write_predictions
+from sagechain.batch.start_batch import OUTPUT_DIR, TRANSFORM_MANIFEST, BatchDeadline
 from sagechain.errors import RetryableError
 from sagechain.event_sources.sagemaker import COMPLETED, FAILED, STOPPED, StateChange
 from sagechain.events import BatchCompleted, BatchFailed
@@ -23,12 +43,68 @@ from sagechain.layout import (
     batch_work_prefix,
 )
 from sagechain.names import BATCH_TAG, STACK_TAG
-from sagechain.ports import EventPublisher, ObjectStore
+from sagechain.ports import (
+    BatchDeadlines,
+    DeploymentStore,
+    EventPublisher,
+    MessageQueue,
+    TransformStopper,
+)
 from sagechain.records import BatchRecord, read_record, write_record
 
 PREDICTIONS_FILE = "predictions.jsonl"
 SUMMARY_FILE = "summary.json"
 JSON = "application/json"
+PARTS_DIR = "parts/"
+PART_SUMMARY_SUFFIX = ".summary.json"
+MERGE_CLAIM = "merge.claim"
+DEADLINE_REACHED = "deadline.reached"
+# The key a shard message's body carries: no EventBridge event has it.
+SHARD_MESSAGE_KEY = "batch_shard"
+SUMMARY_MAX_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class CollectConfig:
+    """What the stack decides for collecting: whose jobs, the shard size, how many answers at once."""
+
+    stack_name: str
+    shard_images: int
+    readers: int
+
+
+class BatchShard(BaseModel):
+    """One shard of a big batch's collection: images [shard x size, (shard + 1) x size) of its manifest."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    model: str
+    batch_name: str
+    batch_id: str
+    transform_job_name: str
+    shard: int
+    shards: int
+    shard_images: int
+
+    @property
+    def key(self) -> str:
+        """The shard, named: the job and the shard's number (what the merge claim holds)."""
+        return f"{self.transform_job_name}#{self.shard:05d}"
+
+    def message(self) -> str:
+        """The body of the shard's message to collect_batch's queue."""
+        return json.dumps({SHARD_MESSAGE_KEY: self.model_dump(mode="json")})
+
+
+def batch_shard_of(event: dict[str, Any]) -> BatchShard | None:
+    """The shard a queued body asks for; None when the body is not a shard message."""
+    body = event.get(SHARD_MESSAGE_KEY)
+    if body is None:
+        return None
+    try:
+        return BatchShard.model_validate(body)
+    except ValidationError:
+        return None
 
 
 def _batch_of(change: StateChange, stack_name: str) -> tuple[str, str] | None:
@@ -38,14 +114,57 @@ def _batch_of(change: StateChange, stack_name: str) -> tuple[str, str] | None:
     return (model, name) if slash and model and name else None
 
 
+def _common(record: BatchRecord) -> dict[str, Any]:
+    return {
+        "run_id": record.scored_by.run_id,
+        "dataset": record.scored_by.dataset,
+        "attempt": record.scored_by.attempt,
+        "batch_id": record.batch_id,
+        "model": record.model,
+        "batch_name": record.batch_name,
+        "batch_uri": record.batch_uri,
+        "transform_job_name": record.transform_job_name,
+        "console_url": record.console_url,
+    }
+
+
+def _images(store: DeploymentStore, record: BatchRecord) -> Iterator[str]:
+    work = batch_work_prefix(record.model, record.batch_name, record.batch_id)
+    return manifest_images(store.iter_lines(work + TRANSFORM_MANIFEST))
+
+
+def _map_answers(
+    store: DeploymentStore, record: BatchRecord, images: Iterator[str], key: str, config: CollectConfig
+) -> BatchSummary:
+    work = batch_work_prefix(record.model, record.batch_name, record.batch_id)
+    return write_predictions(
+        record.scored_by,
+        images,
+        batch_images_prefix(record.model, record.batch_name),
+        work + OUTPUT_DIR,
+        lambda output: store.read_bytes(output, OUTPUT_MAX_BYTES),
+        store.open_writer(key, MANIFEST_CONTENT_TYPE),
+        k=record.k,
+        threshold=record.threshold,
+        readers=config.readers,
+    )
+
+
 def collect_batch(
-    change: StateChange, store: ObjectStore, publisher: EventPublisher, stack_name: str, now: datetime
-) -> BatchCompleted | BatchFailed | None:
-    """Write a completed batch's predictions and summary, or report its failure; None when the change
-    is not about one of this stack's batches, not final, or already handled."""
+    change: StateChange,
+    store: DeploymentStore,
+    publisher: EventPublisher,
+    shards_queue: MessageQueue,
+    config: CollectConfig,
+    now: datetime,
+    deadlines: BatchDeadlines,
+) -> BatchCompleted | BatchFailed | list[BatchShard] | None:
+    """Write a completed batch's predictions and summary (or queue its shards), or report its
+    failure; None when the change is not about one of this stack's batches, not final, or already
+    handled."""
     if change.status not in {COMPLETED, FAILED, STOPPED}:
         return None
-    found = _batch_of(change, stack_name)
+    found = _batch_of(change, config.stack_name)
     if found is None:
         return None
     model, name = found
@@ -56,42 +175,140 @@ def collect_batch(
     # Another job: an earlier upload of the same batch name, which a later one replaced.
     if record.transform_job_name != change.name or record.status != "InProgress":
         return None
-    common = {
-        "run_id": record.scored_by.run_id,
-        "dataset": record.scored_by.dataset,
-        "attempt": record.scored_by.attempt,
-        "batch_id": record.batch_id,
-        "model": model,
-        "batch_name": name,
-        "batch_uri": record.batch_uri,
-        "transform_job_name": change.name,
-        "console_url": record.console_url,
-    }
+    # The job has ended: its deadline has nothing left to stop.
+    deadlines.remove(record.transform_job_name)
     if change.status != COMPLETED:
         reason = change.failure_reason or f"the transform job was {change.status.lower()}"
+        work = batch_work_prefix(model, name, record.batch_id)
+        if change.status == STOPPED and store.exists(work + DEADLINE_REACHED):
+            reason = max_runtime_reason(record.max_runtime_minutes)
         write_record(
             store,
             batch_record_key(model, name),
             record.model_copy(update={"status": change.status, "ended_at": now, "failure_reason": reason}),
         )
-        failed = BatchFailed(**common, reason=reason, status=change.status)
+        failed = BatchFailed(**_common(record), reason=reason, status=change.status)
         publisher.publish(failed)
         return failed
-    work = batch_work_prefix(model, name, record.batch_id)
-    predictions_key, summary_key = (
-        batch_key(model, name, PREDICTIONS_FILE),
-        batch_key(model, name, SUMMARY_FILE),
+    if record.images > config.shard_images:
+        shards = [
+            BatchShard(
+                model=model,
+                batch_name=name,
+                batch_id=record.batch_id,
+                transform_job_name=record.transform_job_name,
+                shard=number,
+                shards=math.ceil(record.images / config.shard_images),
+                shard_images=config.shard_images,
+            )
+            for number in range(math.ceil(record.images / config.shard_images))
+        ]
+        # A crash after sending retries the change and sends them again: each shard runs once
+        # (collect_batch's idempotency keys on BatchShard.key), and a late copy finds the batch ended.
+        shards_queue.send_all([shard.message() for shard in shards])
+        return shards
+    summary = _map_answers(
+        store, record, _images(store, record), batch_key(model, name, PREDICTIONS_FILE), config
     )
-    summary = write_predictions(
-        record.scored_by,
-        manifest_images(store.iter_lines(work + TRANSFORM_MANIFEST)),
-        batch_images_prefix(model, name),
-        work + OUTPUT_DIR,
-        lambda key: store.read_bytes(key, OUTPUT_MAX_BYTES),
-        store.open_writer(predictions_key, MANIFEST_CONTENT_TYPE),
-        k=record.k,
-        threshold=record.threshold,
+    return _complete(store, publisher, record, summary, now)
+
+
+def max_runtime_reason(minutes: int) -> str:
+    """Why a batch stopped at its deadline failed, and how to give it longer."""
+    return (
+        f"the batch reached its max runtime of {minutes} minutes and was stopped before it finished; "
+        "raise max_runtime_minutes in batch.json (at most the stack's MaxBatchHours x 60), or split "
+        "the images into smaller batches, then upload batch.json again"
     )
+
+
+def stop_overdue_batch(
+    deadline: BatchDeadline, store: DeploymentStore, sagemaker: TransformStopper, now: datetime
+) -> bool:
+    """The batch's max runtime has passed: stop its job if it still runs; whether it was stopped."""
+    record = read_record(store, batch_record_key(deadline.model, deadline.batch_name), BatchRecord)
+    if (
+        record is None
+        or record.transform_job_name != deadline.transform_job_name
+        or record.status != "InProgress"
+    ):
+        return False
+    # Marked first: the Stopped change may come before this invocation ends.
+    marker = batch_work_prefix(deadline.model, deadline.batch_name, deadline.batch_id) + DEADLINE_REACHED
+    store.put_bytes(marker, now.isoformat().encode(), JSON)
+    return sagemaker.stop_transform_job(deadline.transform_job_name)
+
+
+def collect_shard(
+    shard: BatchShard,
+    store: DeploymentStore,
+    publisher: EventPublisher,
+    config: CollectConfig,
+    now: datetime,
+) -> BatchCompleted | None:
+    """Map one shard's answers into its part; the shard that completes the set merges them and
+    ends the batch. None when the batch is not (or no longer) waiting for this shard, or when
+    other parts are still missing, or another shard merges."""
+    record = read_record(store, batch_record_key(shard.model, shard.batch_name), BatchRecord)
+    if (
+        record is None
+        or record.transform_job_name != shard.transform_job_name
+        or record.batch_id != shard.batch_id
+        or record.status != "InProgress"
+    ):
+        return None
+    parts = batch_work_prefix(shard.model, shard.batch_name, shard.batch_id) + PARTS_DIR
+    start = shard.shard * shard.shard_images
+    images = islice(_images(store, record), start, start + shard.shard_images)
+    summary = _map_answers(store, record, images, f"{parts}{shard.shard:05d}.jsonl", config)
+    part_summary = f"{parts}{shard.shard:05d}{PART_SUMMARY_SUFFIX}"
+    store.put_bytes(part_summary, summary.model_dump_json().encode(), JSON)
+    # Listed after writing its own: of shards finishing together, the last writer sees every part.
+    present = sum(1 for item in store.iter_objects(parts) if item.key.endswith(PART_SUMMARY_SUFFIX))
+    if present < shard.shards:
+        return None
+    claim = batch_work_prefix(shard.model, shard.batch_name, shard.batch_id) + MERGE_CLAIM
+    # Taken: another finisher merges, unless it was this very shard, crashed mid-merge and retried.
+    if (
+        not store.put_bytes_if_absent(claim, shard.key.encode(), JSON)
+        and store.read_bytes(claim, SUMMARY_MAX_BYTES) != shard.key.encode()
+    ):
+        return None
+    return _merge(store, publisher, record, shard, parts, now)
+
+
+def _merge(
+    store: DeploymentStore,
+    publisher: EventPublisher,
+    record: BatchRecord,
+    shard: BatchShard,
+    parts: str,
+    now: datetime,
+) -> BatchCompleted:
+    predictions = batch_key(shard.model, shard.batch_name, PREDICTIONS_FILE)
+    writer = store.open_writer(predictions, MANIFEST_CONTENT_TYPE)
+    summaries = []
+    for number in range(shard.shards):
+        # Streamed, a part at a time: memory holds one 64 KiB chunk, not the batch.
+        for line in store.iter_lines(f"{parts}{number:05d}.jsonl"):
+            if line:
+                writer.write(line + b"\n")
+        raw = store.read_bytes(f"{parts}{number:05d}{PART_SUMMARY_SUFFIX}", SUMMARY_MAX_BYTES)
+        summaries.append(BatchSummary.model_validate_json(raw))
+    writer.commit()
+    return _complete(store, publisher, record, merged_summary(summaries), now)
+
+
+def _complete(
+    store: DeploymentStore,
+    publisher: EventPublisher,
+    record: BatchRecord,
+    summary: BatchSummary,
+    now: datetime,
+) -> BatchCompleted:
+    model, name = record.model, record.batch_name
+    predictions_key = batch_key(model, name, PREDICTIONS_FILE)
+    summary_key = batch_key(model, name, SUMMARY_FILE)
     summary.skipped = record.skipped
     store.put_bytes(summary_key, summary.model_dump_json(indent=2).encode(), JSON)
     write_record(
@@ -110,7 +327,7 @@ def collect_batch(
         ),
     )
     completed = BatchCompleted(
-        **common,
+        **_common(record),
         images=summary.images,
         scored=summary.scored,
         failed=summary.failed,

@@ -6,8 +6,9 @@ response form; it is read with the same mapping POST /models/{model}/predict use
 """
 
 import json
-from collections import Counter
-from collections.abc import Callable, Iterable
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -68,6 +69,34 @@ def _line(image_key: str, prediction: Prediction) -> bytes:
     return json.dumps(line, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
 
 
+def _read(read_output: Callable[[str], bytes], key: str) -> bytes | Exception:
+    try:
+        return read_output(key)
+    except (ObjectNotFoundError, ObjectTooLargeError) as err:
+        return err
+
+
+def read_answers(
+    images: Iterable[str], output_prefix: str, read_output: Callable[[str], bytes], readers: int
+) -> Iterator[tuple[str, bytes | Exception]]:
+    """Each image with its answer (or the not-found / too-large error), in the images' order, read
+    by `readers` threads; at most 4 x readers answers are held at once, whatever the batch's size."""
+    if readers <= 1:
+        for relative in images:
+            yield relative, _read(read_output, output_key(output_prefix, relative))
+        return
+    window: deque[tuple[str, Future[bytes | Exception]]] = deque()
+    with ThreadPoolExecutor(max_workers=readers, thread_name_prefix="answers") as pool:
+        for relative in images:
+            window.append((relative, pool.submit(_read, read_output, output_key(output_prefix, relative))))
+            if len(window) >= 4 * readers:
+                done, future = window.popleft()
+                yield done, future.result()
+        while window:
+            done, future = window.popleft()
+            yield done, future.result()
+
+
 def write_predictions(
     info: ModelInfo,
     images: Iterable[str],
@@ -77,17 +106,21 @@ def write_predictions(
     writer: ObjectWriter,
     k: int,
     threshold: float,
+    readers: int = 1,
 ) -> BatchSummary:
     """Streams one line per scored image into writer; images without a readable answer are counted
-    as failed with the reason. read_output(key) returns the bytes of an output object."""
+    as failed with the reason. read_output(key) returns the bytes of an output object; `readers`
+    threads read them (it must be safe to call from several threads)."""
     summary = BatchSummary()
     labels: Counter[str] = Counter()
     failed: list[FailedImage] = []
-    for relative in images:
+    for relative, answer in read_answers(images, output_prefix, read_output, readers):
         summary.images += 1
         image_key = images_prefix + relative
         try:
-            prediction = _prediction(info, read_output(output_key(output_prefix, relative)), k, threshold)
+            if isinstance(answer, Exception):
+                raise answer
+            prediction = _prediction(info, answer, k, threshold)
         except ObjectNotFoundError:
             reason = "the transform job wrote no answer for it (see the job's CloudWatch logs)"
         except ObjectTooLargeError as err:
@@ -106,3 +139,18 @@ def write_predictions(
     summary.label_counts = dict(sorted(labels.items()))
     summary.failed_images = failed
     return summary
+
+
+def merged_summary(parts: Iterable[BatchSummary]) -> BatchSummary:
+    """One summary of a batch collected in shards: counts summed, the first failed images kept."""
+    merged = BatchSummary()
+    labels: Counter[str] = Counter()
+    for part in parts:
+        merged.images += part.images
+        merged.scored += part.scored
+        merged.failed += part.failed
+        labels.update(part.label_counts)
+        room = FAILED_LISTED_MAX - len(merged.failed_images)
+        merged.failed_images.extend(part.failed_images[: max(room, 0)])
+    merged.label_counts = dict(sorted(labels.items()))
+    return merged

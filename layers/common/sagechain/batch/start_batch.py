@@ -12,12 +12,21 @@ Request (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateTra
   read (MultiRecord would concatenate images into one payload);
 - MaxPayloadInMB 6: the built-in algorithms' request limit; larger images are skipped and counted;
 - Accept application/json, so each answer is the JSON predict maps (sagechain.prediction).
+
+A transform job has no stopping condition (API_CreateTransformJob.html has no StoppingCondition,
+unlike CreateTrainingJob), so batch.json's max_runtime_minutes is a one-time EventBridge Scheduler
+schedule named after the job, at created + max_runtime_minutes, whose target sends BatchDeadline
+to collect_batch's queue; collect_batch stops the job if it is still running, and deletes the
+schedule when the job ends (ActionAfterCompletion DELETE removes it once it has fired).
 """
 
+import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from sagechain.batch.manifest import MAX_IMAGE_MB, write_transform_manifest
 from sagechain.batch.spec import (
@@ -31,6 +40,7 @@ from sagechain.errors import BatchRejectedError, ObjectTooLargeError, RequestRef
 from sagechain.event_sources.s3 import ObjectRef
 from sagechain.events import BatchFailed, BatchRejected, BatchStarted
 from sagechain.layout import (
+    BATCH_OUTPUT_DIR,
     MANIFEST_CONTENT_TYPE,
     batch_images_prefix,
     batch_key,
@@ -40,13 +50,42 @@ from sagechain.layout import (
     uploaded_batch,
 )
 from sagechain.names import BATCH_TAG, batch_id, resource_tags, transform_job_name
-from sagechain.ports import EventPublisher, ObjectStore, TransformJobs
+from sagechain.ports import BatchDeadlines, EventPublisher, ObjectStore, TransformJobs
 from sagechain.pricing import batch_cost_estimate
 from sagechain.records import BatchRecord, ModelInfo, read_record, write_record
 
 TRANSFORM_MANIFEST = "transform.manifest"
-OUTPUT_DIR = "output/"
+OUTPUT_DIR = BATCH_OUTPUT_DIR
 BUILTIN_ACCEPT = "application/json"
+# The key a deadline message's body carries: no EventBridge event has it.
+DEADLINE_MESSAGE_KEY = "batch_deadline"
+
+
+class BatchDeadline(BaseModel):
+    """The message a batch's deadline schedule sends collect_batch: stop this job if still running."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    model: str
+    batch_name: str
+    batch_id: str
+    transform_job_name: str
+    max_runtime_minutes: int
+
+    def message(self) -> str:
+        """The schedule's Input: the body of the message its target (collect_batch's queue) gets."""
+        return json.dumps({DEADLINE_MESSAGE_KEY: self.model_dump(mode="json")})
+
+
+def batch_deadline_of(event: dict[str, Any]) -> BatchDeadline | None:
+    """The deadline a queued body carries; None when the body is not a deadline message."""
+    body = event.get(DEADLINE_MESSAGE_KEY)
+    if body is None:
+        return None
+    try:
+        return BatchDeadline.model_validate(body)
+    except ValidationError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -137,6 +176,7 @@ def start_batch(
     publisher: EventPublisher,
     config: BatchConfig,
     now: datetime,
+    deadlines: BatchDeadlines,
 ) -> BatchStarted | BatchRejected | BatchFailed | None:
     """Start the batch an upload seals (or reject it); None when the key seals no batch or the
     batch was started already."""
@@ -158,7 +198,7 @@ def start_batch(
             raise BatchRejectedError(f"batch.json is {err.size:,} bytes; at most {err.limit:,}") from None
         spec = parse_batch_spec(raw, config.bounds)
         info = _scoring_model(store, sagemaker, model, spec)
-        return _start(batch, spec, info, store, sagemaker, publisher, config, now)
+        return _start(batch, spec, info, store, sagemaker, publisher, config, now, deadlines)
     except BatchRejectedError as err:
         rejected = BatchRejected(
             run_id=info.run_id if info else batch.batch_id,
@@ -184,6 +224,7 @@ def _start(
     publisher: EventPublisher,
     config: BatchConfig,
     now: datetime,
+    deadlines: BatchDeadlines,
 ) -> BatchStarted | BatchFailed:
     images_prefix = batch_images_prefix(batch.model, batch.name)
     work = batch_work_prefix(batch.model, batch.name, batch.batch_id)
@@ -235,6 +276,16 @@ def _start(
         )
         publisher.publish(failed)
         return failed
+    # Before the record: a crash here retries the delivery, which finds no record and puts it again.
+    deadline_at = now + timedelta(minutes=spec.max_runtime_minutes)
+    deadline = BatchDeadline(
+        model=batch.model,
+        batch_name=batch.name,
+        batch_id=batch.batch_id,
+        transform_job_name=job_name,
+        max_runtime_minutes=spec.max_runtime_minutes,
+    )
+    deadlines.put(job_name, deadline_at, deadline.message())
     cost = batch_cost_estimate(
         sagemaker.region, instance_type, spec.instance_count, spec.max_runtime_minutes, config.price_overrides
     )
@@ -258,6 +309,7 @@ def _start(
             instance_type=instance_type,
             instance_count=spec.instance_count,
             max_runtime_minutes=spec.max_runtime_minutes,
+            deadline_at=deadline_at,
             cost_estimate=cost,
             console_url=console,
             created_at=now,

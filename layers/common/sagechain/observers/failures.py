@@ -1,14 +1,14 @@
 """report_failures: every event a failure queue parks is saved for redrive and emailed, once.
 
-Four queues park what the chain could not do. RulesDeadLetterQueue holds events an EventBridge
+Several queues park what the chain could not do. RulesDeadLetterQueue holds events an EventBridge
 rule could not deliver to its function (the function is missing, not allowed, throttled);
 AsyncFailureQueue holds Lambda's on-failure destination records, events a function failed
 on every attempt; each long stage's dead letter queue (PrepareDatasetDeadLetterQueue,
-StartTrainingDeadLetterQueue) holds the events its queue delivered to it five times in vain,
-as they were, with no error attached (the stage's log has it). Each parked message becomes
-one email that names the stage, the run, the error in plain words and how to redrive the
-event, which is first written to the data bucket under failures/ (no rule listens there).
-The message shapes are event_sources.sqs's.
+StartTrainingDeadLetterQueue, StartBatchDeadLetterQueue, CollectBatchDeadLetterQueue) holds
+the events its queue delivered to it five times in vain, as they were, with no error attached
+(the stage's log has it). Each parked message becomes one email that names the stage, the run,
+the error in plain words and how to redrive the event, which is first written to the data
+bucket under failures/ (no rule listens there). The message shapes are event_sources.sqs's.
 """
 
 import json
@@ -47,6 +47,8 @@ _STAGES = {
     "NotifyFunction": ("notify", "Notification email"),
     "TrackRunFunction": ("track_run", "Run history"),
     "WatchRunsFunction": ("watch_runs", "Stale-run check"),
+    "StartBatchFunction": ("start_batch", "Batch start"),
+    "CollectBatchFunction": ("collect_batch", "Batch collection"),
 }
 
 # EventBridge's ERROR_CODE values (eb-rule-dlq.html), in plain words.

@@ -8,15 +8,20 @@ import base64
 import binascii
 import json
 import re
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from itertools import islice
 
 from pydantic import ValidationError
 
 from sagechain.api_errors import BatchNotFoundError, InvalidRequestError, ModelNotFoundError, RunNotFoundError
 from sagechain.errors import ObjectNotFoundError
-from sagechain.layout import batch_record_key, batch_records_prefix, model_key
+from sagechain.layout import batch_output_prefix, batch_record_key, batch_records_prefix, model_key
 from sagechain.observers.email_delivery import EmailDelivery
 from sagechain.observers.status_models import (
     BatchList,
+    BatchProgress,
     BatchView,
     EndpointState,
     LiveModel,
@@ -81,6 +86,32 @@ def _summary(run: RunItem, email_warning: str | None) -> RunSummary:
 
 # GET /models/{model}/batches answers the newest ones within the API's time.
 MAX_BATCHES_LISTED = 100
+# A running batch's answers are counted over at most 3 ListObjectsV2 pages (1,000 keys each,
+# https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html): within the API's time
+# whatever the batch's size; beyond it the count is "at least".
+ANSWERS_COUNTED_MAX = 3_000
+ANSWER_SUFFIX = ".out"
+
+
+def batch_progress(record: BatchRecord, answers: int, at_least: bool, now: datetime) -> BatchProgress:
+    """A running batch's elapsed time, cost so far against its estimate, and images answered."""
+    elapsed = max(now - record.created_at, timedelta(0))
+    minutes = int(elapsed.total_seconds() // 60)
+    estimate = record.cost_estimate
+    so_far = None
+    if estimate is not None:
+        hours = Decimal(int(elapsed.total_seconds())) / Decimal(3600)
+        billed = estimate.usd_per_instance_hour * estimate.instance_count * hours
+        so_far = min(billed, estimate.max_usd).quantize(Decimal("0.01"))
+    return BatchProgress(
+        elapsed_minutes=minutes,
+        deadline_at=record.deadline_at,
+        cost_so_far_usd=so_far,
+        cost_estimate_usd=estimate.max_usd if estimate else None,
+        images_answered=answers,
+        images_answered_at_least=at_least,
+        answered=f"{'at least ' if at_least else ''}{answers:,} of {record.images:,} images answered",
+    )
 
 
 def _batch_view(record: BatchRecord) -> BatchView:
@@ -121,7 +152,9 @@ class StatusService:
         scaling: ScalingLookup,
         name_prefix: str,
         email: EmailDelivery,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        self._clock = clock
         self._email = email
         self._runs = runs
         self._store = store
@@ -202,7 +235,13 @@ class StatusService:
             raise BatchNotFoundError(
                 f"Model {model!r} has no batch {name!r}. GET /models/{model}/batches lists its batches."
             )
-        return _batch_view(record)
+        view = _batch_view(record)
+        if record.status != "InProgress":
+            return view
+        listed = self._store.iter_objects(batch_output_prefix(model, name, record.batch_id))
+        answers = sum(1 for item in islice(listed, ANSWERS_COUNTED_MAX) if item.key.endswith(ANSWER_SUFFIX))
+        progress = batch_progress(record, answers, answers >= ANSWERS_COUNTED_MAX, self._clock())
+        return view.model_copy(update={"progress": progress})
 
     def model_status(self, model: str) -> ModelStatus:
         """The endpoint behind a model and the model it serves; ModelNotFoundError when neither exists."""

@@ -6,6 +6,7 @@ them from the texts it copies out of SageMaker.
 """
 
 from datetime import datetime
+from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -101,6 +102,29 @@ class ModelStatus(BaseModel):
     )
 
 
+class BatchProgress(BaseModel):
+    """How far a running batch has got: time, money and images so far."""
+
+    model_config = ConfigDict(frozen=True)
+
+    elapsed_minutes: int
+    deadline_at: datetime | None = Field(
+        default=None,
+        description="When the batch is stopped if still running (created + max_runtime_minutes).",
+    )
+    cost_so_far_usd: Decimal | None = Field(
+        default=None, description="Its instances for the minutes elapsed, at the estimate's price."
+    )
+    cost_estimate_usd: Decimal | None = Field(
+        default=None, description="The most it can cost (the estimate)."
+    )
+    images_answered: int = Field(description="Answers (.out objects) the transform job has written so far.")
+    images_answered_at_least: bool = Field(
+        description="True when counting stopped at the API's bound: at least images_answered are answered."
+    )
+    answered: str = Field(description='In words, e.g. "at least 3,000 of 10,000 images answered".')
+
+
 class BatchView(BaseModel):
     """One batch of a model (batches/<model>/<name>/): its transform job, cost and results."""
 
@@ -130,6 +154,9 @@ class BatchView(BaseModel):
     predictions_uri: str | None = None
     summary_uri: str | None = None
     failure_reason: str | None = None
+    progress: BatchProgress | None = Field(
+        default=None, description="A running batch's progress (GET /models/{model}/batches/{name} only)."
+    )
 
 
 class BatchList(BaseModel):

@@ -4,10 +4,11 @@ deploy_model creates endpoints, configurations and models at run time, so CloudF
 know them and `sam delete` would leave them billing. Jobs still running would bill on with no stack
 left to use what they make, and an expiry schedule would fire into a deleted function. So on Delete,
 in this order:
-1. the labeling, training and tuning jobs in progress are stopped (tuning jobs first: their
-   training jobs stop with them);
+1. the labeling, training, tuning and transform (batch) jobs in progress are stopped (tuning jobs
+   first: their training jobs stop with them);
 2. the pending expiry schedules are deleted (default group, names starting NamePrefix-, target
-   this stack's expiry function: another stack's schedules invoke its own);
+   this stack's expiry function: another stack's schedules invoke its own), and the batches'
+   deadline schedules (target this stack's CollectBatchQueue);
 3. unless the property RetainEndpointsOnDelete (the stack parameter) is "true": each endpoint's
    dependents (endpoint_dependents: its variants' autoscaling), then the endpoint, then the
    endpoint configurations, then the models are deleted.
@@ -46,6 +47,7 @@ _JOBS = (
     (JobKind.TUNING, "tuning job"),
     (JobKind.LABELING, "labeling job"),
     (JobKind.TRAINING, "training job"),
+    (JobKind.TRANSFORM, "transform job"),
 )
 
 Step = tuple[str, Callable[[], object]]
@@ -60,6 +62,7 @@ class StackResources:
     autoscaling: StackAutoscaling
     schedules: StackSchedules
     alarms: RollbackAlarms | None = None
+    batch_deadlines: StackSchedules | None = None
 
 
 @dataclass
@@ -193,6 +196,12 @@ def delete_stack_resources(
         work.check("finding expiry schedules")
         for schedule in resources.schedules.pending(prefix):
             work.attempt(f"expiry schedule {schedule}", partial(resources.schedules.remove, schedule))
+        if resources.batch_deadlines is not None:
+            work.check("finding batch deadline schedules")
+            for schedule in resources.batch_deadlines.pending(prefix):
+                work.attempt(
+                    f"batch deadline schedule {schedule}", partial(resources.batch_deadlines.remove, schedule)
+                )
         if retain_endpoints:
             logger.info("endpoints retained", extra={"property": RETAIN_PROPERTY})
             return work.teardown
