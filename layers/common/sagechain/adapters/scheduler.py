@@ -44,9 +44,13 @@ class EventBridgeSchedules:
     Lambda function. Only put() needs the role; teardown, which lists and deletes, has none."""
 
     def __init__(self, target_arn: str, role_arn: str | None, client: "BaseClient | None" = None) -> None:
-        self._client: Any = client or scheduler_client()
+        self._given = client  # the client is made on first use, not at cold start
         self._target_arn = target_arn
         self._role_arn = role_arn
+
+    @property
+    def _client(self) -> Any:
+        return self._given or scheduler_client()
 
     def pending(self, name_prefix: str) -> list[str]:
         """The schedules whose names start with name_prefix and that invoke this function (another
