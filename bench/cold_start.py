@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "layers" / "common"))
 
 from local.stack import DEMO_PARAMETERS, PHYSICAL  # noqa: E402
-from local.template import ACCOUNT, REGION, Template  # noqa: E402
+from local.template import REGION, Template  # noqa: E402
 
 # What the Lambda Python runtime ships besides the standard library ("Runtime-included SDK
 # versions", https://docs.aws.amazon.com/lambda/latest/dg/lambda-python.html#python-sdk-included).
@@ -121,7 +121,7 @@ def lambda_environment(function_env: dict[str, str], name: str, task: Path, trac
         "AWS_LAMBDA_FUNCTION_NAME": name,
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
         "AWS_ACCESS_KEY_ID": "ASIABENCHMARK",
-        "AWS_SECRET_ACCESS_KEY": "benchmark",  # noqa: S105  # not a secret: nothing is called
+        "AWS_SECRET_ACCESS_KEY": "benchmark",
         "AWS_SESSION_TOKEN": "benchmark",
         "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
         **function_env,
@@ -134,9 +134,24 @@ def sample(task: Path, layer: Path, runtime: Path, env: dict[str, str]) -> tuple
     """One cold start: (init ms, whole process ms, watched modules loaded)."""
     started = time.perf_counter()
     done = subprocess.run(  # noqa: S603  # our own interpreter and script
-        [sys.executable, "-S", "-I", "-B", "-c", SAMPLE, str(task), str(layer), str(runtime), "app",
-         ",".join(WATCHED)],
-        env=env, capture_output=True, text=True, check=False, cwd=task,
+        [
+            sys.executable,
+            "-S",
+            "-I",
+            "-B",
+            "-c",
+            SAMPLE,
+            str(task),
+            str(layer),
+            str(runtime),
+            "app",
+            ",".join(WATCHED),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=task,
     )
     process_ms = (time.perf_counter() - started) * 1000
     if done.returncode:
@@ -157,10 +172,14 @@ def main() -> None:
     if not layer.is_dir():
         raise SystemExit(f"no layer in {build}: run `make build` (sam build) first")
     definitions = [
-        d for d in Template(PHYSICAL, DEMO_PARAMETERS).functions() if not args.functions or d.logical_id in args.functions
+        d
+        for d in Template(PHYSICAL, DEMO_PARAMETERS).functions()
+        if not args.functions or d.logical_id in args.functions
     ]
-    print(f"layer: {layer_zip_mb(layer):.2f} MB zipped; runtime packages in it: "
-          f"{[p for p in RUNTIME_PACKAGES if (layer / p).exists() or (layer / f'{p}.py').exists()] or 'none'}")
+    print(
+        f"layer: {layer_zip_mb(layer):.2f} MB zipped; runtime packages in it: "
+        f"{[p for p in RUNTIME_PACKAGES if (layer / p).exists() or (layer / f'{p}.py').exists()] or 'none'}"
+    )
     with tempfile.TemporaryDirectory() as scratch:
         runtime = runtime_dir(Path(scratch) / "runtime")
         opt_python, replaced = host_layer(layer, Path(scratch) / "opt-python")
@@ -184,22 +203,30 @@ def main() -> None:
             random.shuffle(order)
             for name in order:
                 task = cases[name][0]
-                init_ms, process_ms, modules = sample(task, opt_python if name != "bare handler" else layer,
-                                                      runtime, envs[name])
+                init_ms, process_ms, modules = sample(
+                    task, opt_python if name != "bare handler" else layer, runtime, envs[name]
+                )
                 inits[name].append(init_ms)
                 processes[name].append(process_ms)
                 loaded[name] = modules
     bare_init = statistics.median(inits["bare handler"])
     bare_process = statistics.median(processes["bare handler"])
-    print(f"\n{args.repeats} fresh processes per function, tracing {'on' if args.tracing else 'off'}, "
-          f"Python {platform.python_version()} on {platform.machine()}\n")
-    print("| function | init min / median / max (ms) | init ratio | process median (ms) | process ratio | loaded |")
+    print(
+        f"\n{args.repeats} fresh processes per function, tracing {'on' if args.tracing else 'off'}, "
+        f"Python {platform.python_version()} on {platform.machine()}\n"
+    )
+    print(
+        "| function | init min / median / max (ms) | init ratio | process median (ms) | process ratio "
+        "| loaded |"
+    )
     print("| --- | --- | --- | --- | --- | --- |")
     for name in cases:
         values = inits[name]
-        print(f"| {name} | {min(values):.0f} / {statistics.median(values):.0f} / {max(values):.0f} | "
-              f"{statistics.median(values) / bare_init:.2f}x | {statistics.median(processes[name]):.0f} | "
-              f"{statistics.median(processes[name]) / bare_process:.2f}x | {', '.join(loaded[name]) or '-'} |")
+        print(
+            f"| {name} | {min(values):.0f} / {statistics.median(values):.0f} / {max(values):.0f} | "
+            f"{statistics.median(values) / bare_init:.2f}x | {statistics.median(processes[name]):.0f} | "
+            f"{statistics.median(processes[name]) / bare_process:.2f}x | {', '.join(loaded[name]) or '-'} |"
+        )
 
 
 if __name__ == "__main__":

@@ -22,8 +22,8 @@ def _canonical(name: str) -> str:
 
 def _pins() -> dict[str, str]:
     pins = {}
-    for line in (LAYER / "requirements.txt").read_text(encoding="utf-8").splitlines():
-        line = line.split("#", 1)[0].strip()
+    for text in (LAYER / "requirements.txt").read_text(encoding="utf-8").splitlines():
+        line = text.split("#", 1)[0].strip()
         if line:
             name, _, version = line.partition("==")
             assert version, f"{line!r} is not pinned to one version"
