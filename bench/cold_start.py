@@ -20,6 +20,7 @@ cannot load, so they are replaced by this environment's builds of the same versi
 """
 
 import argparse
+import importlib.util
 import io
 import json
 import platform
@@ -74,6 +75,19 @@ def layer_zip_mb(layer: Path) -> float:
             if path.is_file():
                 archive.write(path, path.relative_to(layer.parent))
     return buffer.tell() / 1e6
+
+
+def precompiled(layer: Path) -> tuple[int, int]:
+    """(modules with a .pyc this Python loads without compiling, modules): the magic number
+    must be this interpreter's (3.13's), and the .pyc unchecked-hash based (PEP 552 flags 0b01)."""
+    modules = sorted(layer.rglob("*.py"))
+    usable = 0
+    for module in modules:
+        cached = Path(importlib.util.cache_from_source(str(module)))
+        if cached.is_file():
+            header = cached.read_bytes()[:8]
+            usable += header[:4] == importlib.util.MAGIC_NUMBER and int.from_bytes(header[4:8], "little") == 1
+    return usable, len(modules)
 
 
 def runtime_dir(into: Path) -> Path:
@@ -174,6 +188,8 @@ def main() -> None:
         for d in Template(PHYSICAL, DEMO_PARAMETERS).functions()
         if not args.functions or d.logical_id in args.functions
     ]
+    usable, modules = precompiled(layer)
+    print(f"layer: {usable} of {modules} modules precompiled (unchecked-hash .pyc for this Python)")
     print(
         f"layer: {layer_zip_mb(layer):.2f} MB zipped; runtime packages in it: "
         f"{[p for p in RUNTIME_PACKAGES if (layer / p).exists() or (layer / f'{p}.py').exists()] or 'none'}"
