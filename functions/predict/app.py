@@ -22,7 +22,7 @@ from sagechain.prediction import Prediction
 settings = PredictSettings.from_env()
 app = SagechainResolver()
 models = service.ModelDirectory(
-    S3ObjectStore(settings.data_bucket, api_s3_client()), settings.model_cache_ttl_seconds
+    S3ObjectStore(settings.data_bucket, factory=api_s3_client), settings.model_cache_ttl_seconds
 )
 endpoints = SageMakerRuntimeEndpoint()
 timing = service.Timing(now=time.monotonic, sleep=time.sleep, jitter=lambda cap: random.uniform(0, cap))  # noqa: S311

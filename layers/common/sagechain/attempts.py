@@ -31,7 +31,7 @@ MAX_ATTEMPTS = 20
 class AttemptClaim(BaseModel):
     """One retry of a run: attempt `attempt` starts at `from_stage`."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     run_id: str
     attempt: int = Field(ge=2)
@@ -45,7 +45,7 @@ class AttemptClaim(BaseModel):
 class StopRecord(BaseModel):
     """A stop request: the attempt it stopped, and when."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     run_id: str
     attempt: int = Field(ge=1)

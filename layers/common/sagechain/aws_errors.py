@@ -48,7 +48,7 @@ class ErrorKind(StrEnum):
 class AwsErrorExplanation(BaseModel):
     """An AWS error as AWS sent it, what it means in plain words, and what to do."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     service: str = Field(description="The AWS service that answered, e.g. sagemaker.")
     operation: str = Field(description="The API call, e.g. CreateTrainingJob.")

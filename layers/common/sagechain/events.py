@@ -18,7 +18,7 @@ EVENT_SOURCE = "sagechain"
 class SagechainEvent(BaseModel):
     """Base of the details sagechain puts on the bus (source `sagechain`)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
     DETAIL_TYPE: ClassVar[str]
 
     run_id: str
@@ -33,7 +33,7 @@ class SagechainEvent(BaseModel):
 class LabelingCostEstimate(BaseModel):
     """What Ground Truth will charge for a run, before it starts."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     objects: int
     per_object_fees_usd: Decimal
@@ -44,7 +44,7 @@ class LabelingCostEstimate(BaseModel):
 class WorstCaseCost(BaseModel):
     """The most a run can cost, in USD, before anything starts (on-demand prices, dated table)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     prices_as_of: str = Field(
         description="Date of the price table; 'override' when both prices were overridden."
@@ -71,7 +71,7 @@ class WorstCaseCost(BaseModel):
 class EndpointHourlyCost(BaseModel):
     """What a live endpoint bills per hour, at its autoscaling range's ends (on-demand, dated table)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     prices_as_of: str = Field(description="Date of the price table; 'override' for InstancePriceOverrides.")
     region: str
@@ -153,7 +153,7 @@ class LabelingFailed(SagechainEvent):
 class RefusedTrainingJob(BaseModel):
     """A training job (one hyperparameter set, or the tuning job) AWS refused to create."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     job_name: str
     tuning: bool = Field(default=False, description="Whether it is the run's hyperparameter tuning job.")
@@ -215,7 +215,7 @@ class TrainingSkipped(SagechainEvent):
 class JobComparison(BaseModel):
     """One training job of a run's comparison (hyperparameter sets, or a tuning job's trials)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     job_name: str
     status: str = Field(description="How the job ended: Completed, Failed, Stopped.")
@@ -234,7 +234,7 @@ class JobComparison(BaseModel):
 class ModelChoice(BaseModel):
     """Which job's model was chosen, how it did, and how the others did (Deployment Started/Rejected)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     final_metrics: dict[str, float] = Field(
         default_factory=dict, description="Every final metric of the chosen job (FinalMetricDataList)."
@@ -357,7 +357,7 @@ class ModelLive(SagechainEvent):
 class FiredAlarmDetail(BaseModel):
     """A rollback alarm that fired during an update: its metric, CloudWatch's reason, the values."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     alarm_name: str
     metric: str
@@ -408,7 +408,7 @@ StoppableStage = Literal["dataset", "labeling", "training", "deployment"]
 class StoppedJob(BaseModel):
     """A labeling, training or tuning job a stop request stopped."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     kind: StoppableJob
     name: str
@@ -491,7 +491,7 @@ class RunRetried(SagechainEvent):
 class BatchCostEstimate(BaseModel):
     """The most a batch can cost: its instances for its max runtime (on-demand, dated table)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     prices_as_of: str = Field(description="Date of the price table; 'override' for InstancePriceOverrides.")
     region: str

@@ -89,7 +89,7 @@ class EventPublisher(Protocol):
 class LabelingJobPlan(BaseModel):
     """Everything CreateLabelingJob is sent, in sagechain's terms (the adapter spells it out)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     job_name: str
     label_attribute: str
@@ -118,7 +118,7 @@ class LabelingJobPlan(BaseModel):
 class LabelingJobSummary(BaseModel):
     """What start_training needs to know about a finished Ground Truth labeling job."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     name: str
     status: str
@@ -471,7 +471,7 @@ class EndpointInvoker(Protocol):
 class TrainingJobFacts(BaseModel):
     """DescribeTrainingJob, as far as a person needs it."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     name: str
     status: str
@@ -497,7 +497,7 @@ class TrainingJobFacts(BaseModel):
 class LabelingJobFacts(BaseModel):
     """DescribeLabelingJob: status, reason and the label counters."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     name: str
     status: str
@@ -508,7 +508,7 @@ class LabelingJobFacts(BaseModel):
 class TuningJobFacts(BaseModel):
     """DescribeHyperParameterTuningJob: status, reason, trial counters and the best trial."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     name: str
     status: str
@@ -522,7 +522,7 @@ class TuningJobFacts(BaseModel):
 class EndpointFacts(BaseModel):
     """DescribeEndpoint: status, reason, configuration and the variant's instances."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     name: str
     status: str

@@ -19,7 +19,7 @@ Task = Literal["image-classification", "image-classification-multilabel", "objec
 class LabelScore(BaseModel):
     """One class and the model's probability for it."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     label: str
     score: float = Field(description="The model's probability for the label, 0 to 1.")
@@ -37,7 +37,7 @@ class Box(LabelScore):
 class Prediction(BaseModel):
     """A built-in model's answer, highest score first."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     model: str
     task: Task

@@ -34,7 +34,7 @@ JSON = "application/json"
 class RunInfo(BaseModel):
     """The run's identity and where its data is."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     run_id: str
     dataset: str
@@ -55,7 +55,7 @@ class RunInfo(BaseModel):
 class ObjectiveMetric(BaseModel):
     """The metric jobs are compared on, and which way is better."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     name: str
     type: Literal["Maximize", "Minimize"]
@@ -64,7 +64,7 @@ class ObjectiveMetric(BaseModel):
 class ClassSplit(BaseModel):
     """How many kept lines carrying one class went to each channel."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     train: int
     validation: int
@@ -73,7 +73,7 @@ class ClassSplit(BaseModel):
 class TrainingRecord(BaseModel):
     """One run's training: the jobs, what they were given, and how the data was split."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     run_id: str
     dataset: str
@@ -121,7 +121,7 @@ class TrainingRecord(BaseModel):
 class ModelMetric(BaseModel):
     """The objective metric the model was chosen on."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     name: str
     value: float
@@ -130,7 +130,7 @@ class ModelMetric(BaseModel):
 class RolloutRecord(BaseModel):
     """How an update moved (or meant to move) traffic to the model, and the fleet it replaced."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     traffic: str
     alarms: list[str] = Field(default_factory=list)
@@ -141,7 +141,7 @@ class RolloutRecord(BaseModel):
 class ModelInfo(BaseModel):
     """One deployed model."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     model: str
     endpoint_name: str

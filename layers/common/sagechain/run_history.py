@@ -48,7 +48,7 @@ class RunStatus(StrEnum):
 class HistoryEntry(BaseModel):
     """One thing that happened to a run."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     at: datetime
     stage: Stage
@@ -62,7 +62,7 @@ class HistoryEntry(BaseModel):
 class JobState(BaseModel):
     """A SageMaker job or endpoint of the run, as last reported."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     kind: JobKind
     name: str
@@ -84,7 +84,7 @@ class JobState(BaseModel):
 class ScalingRange(BaseModel):
     """An endpoint variant's registered autoscaling range (DescribeScalableTargets)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     min_instances: int
     max_instances: int
@@ -93,7 +93,7 @@ class ScalingRange(BaseModel):
 class RunFacts(BaseModel):
     """What the events told about the run; each field is set by one kind of event."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     task: str | None = None
     labeling_mode: str | None = None
@@ -156,7 +156,7 @@ class RunItem(RunFacts):
 class RunRecord(BaseModel):
     """A run with its jobs and its history, as stored."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     run: RunItem
     jobs: list[JobState]
@@ -166,7 +166,7 @@ class RunRecord(BaseModel):
 class JobChange(BaseModel):
     """A job's new state, applied only if its progress is ahead of what is stored."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     state: JobState
     progress: str
@@ -175,7 +175,7 @@ class JobChange(BaseModel):
 class RunChange(BaseModel):
     """What one event does to a run: facts to merge, a status to move to, a history entry to add."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     run_id: str
     dataset: str | None

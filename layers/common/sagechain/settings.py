@@ -31,7 +31,7 @@ SageMakerRoleArn = Annotated[
 class EnvironmentSettings(BaseModel):
     """A group of settings validated from the environment."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="ignore")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:

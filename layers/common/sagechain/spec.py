@@ -61,7 +61,7 @@ class LabelingMode(StrEnum):
 
 class _Section(BaseModel):
     # Unknown keys are typos a person wants to hear about, not silently ignore.
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
 
 class LabelingSpec(_Section):
@@ -574,6 +574,7 @@ class DatasetSpec(_Section):
     """dataset.json: the task and its labels; every other section is optional."""
 
     model_config = ConfigDict(
+        defer_build=True,
         extra="forbid",
         frozen=True,
         json_schema_extra={"$id": SCHEMA_ID, "title": "sagechain dataset spec"},

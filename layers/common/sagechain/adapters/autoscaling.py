@@ -46,10 +46,14 @@ class ApplicationAutoScaling:
     """Implements Autoscaler over one Application Auto Scaling client."""
 
     def __init__(self, tags: dict[str, str], client: "ApplicationAutoScalingClient | None" = None) -> None:
-        self._client = client or autoscaling_client()
+        self._given = client  # the client is made on first use, not at cold start
         # Put on targets as they are registered (the stack's tag): IAM lets only the stack that
         # registered a target deregister it.
         self._tags = dict(tags)
+
+    @property
+    def _client(self) -> "ApplicationAutoScalingClient":
+        return self._given or autoscaling_client()
 
     def registered(self, endpoint: str, variant: str) -> ScalableTarget | None:
         """DescribeScalableTargets for the variant."""

@@ -46,7 +46,11 @@ class CloudWatchAlarms:
     """Implements RollbackAlarms over one CloudWatch client."""
 
     def __init__(self, client: BaseClient | None = None) -> None:
-        self._client: Any = client or cloudwatch_client()
+        self._given = client  # the client is made on first use, not at cold start
+
+    @property
+    def _client(self) -> Any:
+        return self._given or cloudwatch_client()
 
     def put(self, alarm: RollbackAlarm, tags: dict[str, str]) -> None:
         """PutMetricAlarm: breaching when above the threshold for every evaluation period."""

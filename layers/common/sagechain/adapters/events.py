@@ -23,9 +23,13 @@ class EventBridgePublisher:
     """
 
     def __init__(self, bus_name: str, stack_id: str, client: "EventBridgeClient | None" = None) -> None:
-        self._client = client or events_client()
+        self._given = client  # the client is made on first use, not at cold start
         self._bus_name = bus_name
         self._stack_id = stack_id
+
+    @property
+    def _client(self) -> "EventBridgeClient":
+        return self._given or events_client()
 
     def publish(self, event: SagechainEvent) -> None:
         """Put one event; raise RetryableError when EventBridge did not accept it."""

@@ -1,8 +1,10 @@
 """Powertools idempotency backed by the stack's DynamoDB table."""
 
 from collections.abc import Callable
-from typing import Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
+import boto3
+from aws_lambda_powertools.shared.user_agent import register_feature_to_client
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
@@ -11,13 +13,46 @@ from aws_lambda_powertools.utilities.idempotency import (
 
 from sagechain.adapters.clients import CLIENT_CONFIG
 
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
 # How long a finished invocation's result answers duplicates: longer than any redelivery.
 WINDOW_SECONDS = 7 * 24 * 3600
 
 
+# Stands in for the client while Powertools' constructor runs: it has no `meta`, so Powertools'
+# user-agent registration skips it (shared.user_agent.register_feature_to_client).
+_NOT_YET = object()
+
+
+class LazyDynamoDBPersistenceLayer(DynamoDBPersistenceLayer):
+    """Powertools' DynamoDB store, creating its client on first use: Powertools' own creates a
+    boto3 session and client when the handler module loads, on every cold start (about 100 ms
+    each), even when the invocation never reaches an idempotent call."""
+
+    _client: Any = _NOT_YET
+    _ready = False
+
+    def __init__(self, table_name: str) -> None:
+        super().__init__(table_name=table_name, boto3_client=cast("DynamoDBClient", _NOT_YET))
+        self._ready = True
+
+    @property
+    def client(self) -> "DynamoDBClient":
+        """The DynamoDB client, created on first use."""
+        if self._client is _NOT_YET and self._ready:
+            self._client = boto3.client("dynamodb", config=CLIENT_CONFIG)
+            register_feature_to_client(client=self._client, feature="idempotency")  # type: ignore[no-untyped-call]
+        return cast("DynamoDBClient", self._client)
+
+    @client.setter
+    def client(self, value: "DynamoDBClient") -> None:
+        self._client = value
+
+
 def persistence_layer(table_name: str) -> DynamoDBPersistenceLayer:
     """The idempotency store: key `id`, TTL `expiration` (Powertools' defaults)."""
-    return DynamoDBPersistenceLayer(table_name=table_name, boto_config=CLIENT_CONFIG)
+    return LazyDynamoDBPersistenceLayer(table_name)
 
 
 class OncePer(Protocol):

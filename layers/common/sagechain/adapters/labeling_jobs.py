@@ -66,7 +66,11 @@ class SageMakerLabelingJobs:
     """Ground Truth labeling jobs in the client's region."""
 
     def __init__(self, client: "SageMakerClient | None" = None) -> None:
-        self._client = client or sagemaker_client()
+        self._given = client  # the client is made on first use, not at cold start
+
+    @property
+    def _client(self) -> "SageMakerClient":
+        return self._given or sagemaker_client()
 
     @property
     def region(self) -> str:

@@ -109,8 +109,12 @@ class DynamoRunStore:
     """The runs table as RunStore."""
 
     def __init__(self, table_name: str, client: "DynamoDBClient | None" = None) -> None:
-        self._client = client or dynamodb_client()
+        self._given = client  # the client is made on first use, not at cold start
         self._table = table_name
+
+    @property
+    def _client(self) -> "DynamoDBClient":
+        return self._given or dynamodb_client()
 
     @staticmethod
     def _pk(run_id: str) -> str:

@@ -1,10 +1,10 @@
 """S3: the data bucket as an ObjectStore, with streamed writes and ranged reads."""
 
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import cache
 from typing import TYPE_CHECKING, BinaryIO
 
-from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
 from sagechain.adapters.clients import s3_client, s3_signing_client
@@ -12,6 +12,7 @@ from sagechain.errors import ObjectNotFoundError, ObjectTooLargeError
 from sagechain.ports import StoredObject
 
 if TYPE_CHECKING:
+    from boto3.s3.transfer import TransferConfig
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_s3.type_defs import CompletedPartTypeDef, GetObjectRequestTypeDef
 
@@ -21,7 +22,15 @@ PART_SIZE = 8 * MIB
 READ_BLOCK = 8 * MIB
 LINE_CHUNK = 64 * 1024
 _NOT_FOUND = {"NoSuchKey", "NoSuchVersion", "404", "NotFound"}
-_TRANSFER = TransferConfig(multipart_chunksize=PART_SIZE, max_concurrency=4)
+
+
+@cache
+def _transfer_config() -> "TransferConfig":
+    """The managed upload's settings, made on first use: boto3.s3.transfer imports s3transfer's
+    manager, which only the zip import's upload needs."""
+    from boto3.s3.transfer import TransferConfig  # noqa: PLC0415  # see the docstring
+
+    return TransferConfig(multipart_chunksize=PART_SIZE, max_concurrency=4)
 
 
 def _get_request(
@@ -186,9 +195,17 @@ class S3RangeReader(io.RawIOBase):
 class S3ObjectStore:
     """The data bucket, as the services see it."""
 
-    def __init__(self, bucket: str, client: "S3Client | None" = None) -> None:
-        self._client = client or s3_client()
+    def __init__(
+        self, bucket: str, client: "S3Client | None" = None, factory: Callable[[], "S3Client"] = s3_client
+    ) -> None:
+        # The client (given, or the factory's) is made on first use, not at cold start.
+        self._given = client
+        self._factory = factory
         self.bucket = bucket
+
+    @property
+    def _client(self) -> "S3Client":
+        return self._given or self._factory()
 
     def uri(self, key: str) -> str:
         """s3://bucket/key for a key as stored."""
@@ -257,7 +274,7 @@ class S3ObjectStore:
     def upload_stream(self, key: str, stream: BinaryIO, content_type: str) -> None:
         """Copy a stream to key in 8 MiB parts."""
         self._client.upload_fileobj(
-            stream, self.bucket, key, ExtraArgs={"ContentType": content_type}, Config=_TRANSFER
+            stream, self.bucket, key, ExtraArgs={"ContentType": content_type}, Config=_transfer_config()
         )
 
     def copy(self, source_key: str, key: str) -> None:
@@ -294,9 +311,13 @@ class S3Links:
     """Presigned GETs of the data bucket's objects, downloaded as attachments under their names."""
 
     def __init__(self, bucket: str, client: "S3Client | None" = None) -> None:
-        self._client = client or s3_signing_client()
+        self._given = client  # the client is made on first use, not at cold start
         self.bucket = bucket
         self.region = self._client.meta.region_name
+
+    @property
+    def _client(self) -> "S3Client":
+        return self._given or s3_signing_client()
 
     def presigned_get(self, key: str, expires_in: int) -> str:
         """An HTTPS URL that GETs the object until it expires (no AWS call is made)."""

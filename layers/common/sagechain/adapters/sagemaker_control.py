@@ -45,7 +45,11 @@ class SageMakerJobStopper:
     List* calls, the StackJobs of teardown."""
 
     def __init__(self, client: "SageMakerClient | None" = None) -> None:
-        self._client = client or sagemaker_client()
+        self._given = client  # the client is made on first use, not at cold start
+
+    @property
+    def _client(self) -> "SageMakerClient":
+        return self._given or sagemaker_client()
 
     def stop(self, kind: JobKind, name: str) -> bool:
         """Ask SageMaker to stop the job; False when there was nothing left to stop; a refusal (a

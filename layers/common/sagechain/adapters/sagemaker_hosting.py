@@ -93,8 +93,12 @@ class SageMakerHosting:
     """Implements SageMakerJobs, ModelHost and StackSageMaker over one SageMaker client."""
 
     def __init__(self, client: "SageMakerClient | None" = None) -> None:
-        self._client = client or sagemaker_client()
+        self._given = client  # the client is made on first use, not at cold start
         self.region: str = self._client.meta.region_name
+
+    @property
+    def _client(self) -> "SageMakerClient":
+        return self._given or sagemaker_client()
 
     # ------------------------------------------------------------ jobs
     def training_job(self, name: str) -> TrainedJob:

@@ -36,8 +36,12 @@ class SageMakerStatus:
     """What SageMaker knows about our jobs and endpoints; None when the resource is gone."""
 
     def __init__(self, client: "SageMakerClient | None" = None) -> None:
-        self._client = client or sagemaker_client()
+        self._given = client  # the client is made on first use, not at cold start
         self.region = self._client.meta.region_name
+
+    @property
+    def _client(self) -> "SageMakerClient":
+        return self._given or sagemaker_client()
 
     def _describe(self, operation: str, **request: str) -> dict[str, Any] | None:
         try:
@@ -153,7 +157,11 @@ class EndpointScaling:
     """An endpoint variant's autoscaling range, as registered with Application Auto Scaling."""
 
     def __init__(self, client: "ApplicationAutoScalingClient | None" = None) -> None:
-        self._client = client or autoscaling_client()
+        self._given = client  # the client is made on first use, not at cold start
+
+    @property
+    def _client(self) -> "ApplicationAutoScalingClient":
+        return self._given or autoscaling_client()
 
     def scaling_range(self, endpoint_name: str, variant_name: str) -> ScalingRange | None:
         """The registered min and max instances, or None when none is registered."""

@@ -51,10 +51,14 @@ class EventBridgeSchedules:
         client: "BaseClient | None" = None,
         description: str = "sagechain: deletes the endpoint when deployment.ttl_hours has passed",
     ) -> None:
-        self._client: Any = client or scheduler_client()
+        self._given = client  # the client is made on first use, not at cold start
         self._target_arn = target_arn
         self._role_arn = role_arn
         self._description = description
+
+    @property
+    def _client(self) -> Any:
+        return self._given or scheduler_client()
 
     def pending(self, name_prefix: str) -> list[str]:
         """The schedules whose names start with name_prefix and that invoke this function (another

@@ -23,7 +23,11 @@ class SageMakerTraining:
     """Labeling jobs and training jobs, in sagechain's terms."""
 
     def __init__(self, client: "SageMakerClient | None" = None) -> None:
-        self._client = client or sagemaker_client()
+        self._given = client  # the client is made on first use, not at cold start
+
+    @property
+    def _client(self) -> "SageMakerClient":
+        return self._given or sagemaker_client()
 
     def labeling_job(self, name: str) -> LabelingJobSummary | None:
         """The labeling job called name, or None when there is none."""

@@ -17,7 +17,11 @@ class SageMakerTransform:
     """Transform jobs, in sagechain's terms (ports.TransformJobs)."""
 
     def __init__(self, client: "SageMakerClient | None" = None) -> None:
-        self._client = client or sagemaker_client()
+        self._given = client  # the client is made on first use, not at cold start
+
+    @property
+    def _client(self) -> "SageMakerClient":
+        return self._given or sagemaker_client()
 
     @property
     def region(self) -> str:

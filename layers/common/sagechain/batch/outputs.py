@@ -28,7 +28,7 @@ FAILED_LISTED_MAX = 100
 class FailedImage(BaseModel):
     """An image the batch has no predictions for, and why."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     image: str
     reason: str

@@ -20,7 +20,7 @@ DEFAULT_MAX_RUNTIME_MINUTES = 60
 class BatchSpec(BaseModel):
     """batch.json; every field is optional (`{}` scores with the live model on the defaults)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
     k: int = Field(default=DEFAULT_TOP_K, ge=1, description="image-classification: labels kept per image.")
     threshold: float = Field(

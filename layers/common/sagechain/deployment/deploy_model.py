@@ -134,7 +134,7 @@ class DeployConfig:
 class SiblingRecord(BaseModel):
     """How one of a run's sibling training jobs ended."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     job_name: str
     status: str
@@ -146,7 +146,7 @@ class SiblingRecord(BaseModel):
 class Decision(BaseModel):
     """Which sibling's ending chose the run's model (written once, conditionally)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     decided_by: str
 
@@ -248,7 +248,7 @@ class ReusedJobChange(BaseModel):
     """A sibling job an earlier attempt trained, handed over by a retry's Training Started: its
     idempotency key names the attempt, so each attempt that reuses it handles its ending once."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     change: StateChange
     attempt: int

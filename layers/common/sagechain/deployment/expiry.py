@@ -34,7 +34,7 @@ from sagechain.records import ModelInfo, write_record
 class ExpiryDue(BaseModel):
     """The schedule's input, the expiry function's event: which endpoint, for which model, when."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="ignore")
 
     endpoint_name: str
     model_name: str

@@ -28,7 +28,7 @@ from sagechain.spec import DeploymentSpec, RolloutSpec
 class PendingDeployment(BaseModel):
     """A deployment that arrived while its endpoint was busy: everything needed to carry it out."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     info: ModelInfo
     endpoint_config_name: str

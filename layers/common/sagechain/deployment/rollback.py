@@ -37,7 +37,7 @@ from sagechain.records import ModelInfo, read_record
 class ModelRollback(BaseModel):
     """202: the endpoint is being updated to the previous model."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     model: str
     status: str = "rolling_back"

@@ -27,7 +27,7 @@ RETRY_AFTER_STATUSES = frozenset({HTTPStatus.TOO_MANY_REQUESTS, HTTPStatus.SERVI
 class ErrorDetail(BaseModel):
     """What went wrong: a stable machine-readable code and a sentence for a person."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     code: str
     message: str
@@ -36,7 +36,7 @@ class ErrorDetail(BaseModel):
 class ErrorResponse(BaseModel):
     """The body of every error answer."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     error: ErrorDetail
 

@@ -20,7 +20,7 @@ REASON_MAX_CHARS = 2000
 class CustomResourceRequest(BaseModel):
     """A request CloudFormation sends to a custom resource's provider (here, a Lambda function)."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="ignore")
 
     request_type: Literal["Create", "Update", "Delete"] = Field(alias="RequestType")
     request_id: str = Field(alias="RequestId", min_length=1)
@@ -36,7 +36,7 @@ class CustomResourceRequest(BaseModel):
 class CustomResourceResponse(BaseModel):
     """What the provider PUTs to the ResponseURL."""
 
-    model_config = ConfigDict(frozen=True, serialize_by_alias=True)
+    model_config = ConfigDict(defer_build=True, frozen=True, serialize_by_alias=True)
 
     status: Literal["SUCCESS", "FAILED"] = Field(alias="Status")
     reason: str | None = Field(default=None, alias="Reason")

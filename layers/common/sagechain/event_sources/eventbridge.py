@@ -35,7 +35,7 @@ from sagechain.events import EVENT_SOURCE, SAGECHAIN_EVENTS, BatchEvent, Sagecha
 class SagechainDelivery(BaseModel):
     """A `sagechain` event with the time EventBridge stamped on it."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     event: SagechainEvent
     at: datetime

@@ -34,7 +34,7 @@ _WHO_MAX_CHARS = 256
 class ObjectRef(BaseModel):
     """One created S3 object: the key exactly as S3 stores it, and its version or ETag."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     bucket: str
     key: str

@@ -134,7 +134,7 @@ class StatusTransition(BaseModel):
     Starting, Downloading, Training, Uploading, Interrupted (spot), MaxRuntimeExceeded, ..."""
 
     # Read in AWS's spelling (and our own, as stored); written in ours, like the rest of the API.
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="ignore")
 
     status: str = Field(validation_alias=AliasChoices("Status", "status"), max_length=64)
     start_time: datetime = Field(validation_alias=AliasChoices("StartTime", "start_time"))
@@ -159,7 +159,7 @@ MAX_TRANSITIONS = 100
 
 
 class _Detail(BaseModel):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(defer_build=True, extra="ignore", populate_by_name=True)
 
     tags: dict[str, str] = Field(default_factory=dict, alias="Tags")
     failure_reason: str | None = Field(default=None, alias="FailureReason")
@@ -199,7 +199,7 @@ class _TransformDetail(_Detail):
 
 
 class _PendingDeployment(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(defer_build=True, extra="ignore")
 
     endpoint_config_name: str | None = Field(default=None, alias="EndpointConfigName")
 
@@ -217,7 +217,7 @@ class _EndpointDetail(_Detail):
 class StateChange(BaseModel):
     """One SageMaker state change of a labeling, training or tuning job or an endpoint."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
     kind: JobKind
     name: str
@@ -271,7 +271,7 @@ class BusEnvelope(BaseModel):
     Not Powertools' EventBridgeModel: it also requires version, id, account and region,
     which no stage reads, so a replayed or hand-written event without them would be refused."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(defer_build=True, extra="ignore")
 
     source: str
     detail_type: str = Field(alias="detail-type")

@@ -47,7 +47,7 @@ class MalformedMessageError(ValueError):
 class SqsMessageAttribute(BaseModel):
     """One message attribute, as Lambda's SQS event spells it."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="ignore")
 
     data_type: str = Field(default="String", alias="dataType")
     string_value: str | None = Field(default=None, alias="stringValue")
@@ -56,7 +56,7 @@ class SqsMessageAttribute(BaseModel):
 class SqsRecord(BaseModel):
     """One message of a Lambda SQS event."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="ignore")
 
     message_id: str = Field(alias="messageId", min_length=1)
     body: str
@@ -84,7 +84,7 @@ class SqsRecord(BaseModel):
 
 
 class _SqsEvent(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(defer_build=True, extra="ignore")
 
     records: list[SqsRecord] = Field(alias="Records")
 
@@ -98,7 +98,7 @@ class QueuedEvent(BaseModel):
     """One event a stage queue delivered: the message that carried it, and the event (None when
     the body is not a JSON object, which no retry can change)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     message_id: str
     receive_count: int | None
@@ -165,7 +165,7 @@ def answer_batch(
 class RuleDeadLetter(BaseModel):
     """An event an EventBridge rule could not deliver to its target, and why."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     rule_arn: str | None
     target_arn: str | None
@@ -177,7 +177,7 @@ class RuleDeadLetter(BaseModel):
 
 
 class _RequestContext(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="ignore")
 
     request_id: str | None = Field(default=None, alias="requestId")
     function_arn: str = Field(alias="functionArn", min_length=1)
@@ -186,7 +186,7 @@ class _RequestContext(BaseModel):
 
 
 class _ResponseContext(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="ignore")
 
     status_code: int | None = Field(default=None, alias="statusCode")
     executed_version: str | None = Field(default=None, alias="executedVersion")
@@ -196,7 +196,7 @@ class _ResponseContext(BaseModel):
 class AsyncFailureRecord(BaseModel):
     """A Lambda on-failure destination record: an async invocation that failed all its attempts."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="ignore")
 
     version: str | None = None
     timestamp: datetime | None = None

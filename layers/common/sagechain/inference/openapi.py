@@ -3,20 +3,24 @@
 `make openapi` (local/openapi.py) loads every function with an event on the template's
 `Api`, merges their resolvers' documents with merged_document() and writes the result to
 docs/openapi.json and next to this module, where GET /openapi.json serves it from.
+
+Powertools' OpenAPI models are imported only to generate the document (about 70 ms at a cold
+start): predict imports this module for its routes' descriptions and serves the published copy.
 """
 
 import json
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
-from aws_lambda_powertools.event_handler.openapi.merge import OpenAPIMerge
-from aws_lambda_powertools.event_handler.openapi.models import OpenAPI, Server, ServerVariable
 
 from sagechain.event_sources.api_gateway import JSON, SagechainResolver, error_responses
 from sagechain.inference.predict import CUSTOM_TYPES, IMAGE_TYPES, MAX_PAYLOAD_BYTES
 from sagechain.prediction import Prediction
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler.openapi.models import Server
 
 PUBLISHED_FILE = "openapi.json"
 TITLE = "sagechain inference API"
@@ -33,7 +37,9 @@ DESCRIPTION = (
 )
 
 
-def _server(api: str, output: str, who: str) -> Server:
+def _server(api: str, output: str, who: str) -> "Server":
+    from aws_lambda_powertools.event_handler.openapi.models import Server, ServerVariable  # noqa: PLC0415
+
     return Server(
         url="https://{api_id}.execute-api.{region}.amazonaws.com/v1",
         description=f"The stack's {api}, stage v1 (the stack output {output}): {who}.",
@@ -44,11 +50,15 @@ def _server(api: str, output: str, who: str) -> Server:
     )
 
 
-# Two APIs for two principals; each path lists the API(s) that serve it (its `servers`).
-SERVERS = {
-    "Api": _server("Api", "ApiUrl", "inference callers (predict)"),
-    "OperatorApi": _server("OperatorApi", "OperatorApiUrl", "operators (status routes and run control)"),
-}
+@cache
+def servers() -> dict[str, "Server"]:
+    """Two APIs for two principals; each path lists the API(s) that serve it (its `servers`)."""
+    return {
+        "Api": _server("Api", "ApiUrl", "inference callers (predict)"),
+        "OperatorApi": _server("OperatorApi", "OperatorApiUrl", "operators (status routes and run control)"),
+    }
+
+
 # Which one applies is the deployment's choice (ApiAuth); the document names both.
 SECURITY_SCHEMES: dict[str, Any] = {
     "sigv4": {
@@ -121,12 +131,15 @@ def resolver_schema(app: APIGatewayRestResolver) -> dict[str, Any]:
 
 def merged_document(apps: list[APIGatewayRestResolver], path_apis: dict[str, list[str]] | None = None) -> str:
     """The APIs' document from their functions' resolvers, as JSON text; a route claimed twice is an
-    error. path_apis names the APIs (keys of SERVERS) that serve each path."""
+    error. path_apis names the APIs (keys of servers()) that serve each path."""
+    from aws_lambda_powertools.event_handler.openapi.merge import OpenAPIMerge  # noqa: PLC0415
+    from aws_lambda_powertools.event_handler.openapi.models import OpenAPI  # noqa: PLC0415
+
     merge = OpenAPIMerge(
         title=TITLE,
         version=VERSION,
         description=DESCRIPTION,
-        servers=list(SERVERS.values()),
+        servers=list(servers().values()),
         security=SECURITY,
         on_conflict="error",
     )
@@ -136,7 +149,7 @@ def merged_document(apps: list[APIGatewayRestResolver], path_apis: dict[str, lis
     for path, item in document.get("paths", {}).items():
         if path_apis and path in path_apis:
             item["servers"] = [
-                SERVERS[api].model_dump(mode="json", exclude_none=True) for api in path_apis[path]
+                servers()[api].model_dump(mode="json", exclude_none=True) for api in path_apis[path]
             ]
     components = document.setdefault("components", {})
     components["securitySchemes"] = SECURITY_SCHEMES

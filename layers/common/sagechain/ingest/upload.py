@@ -14,7 +14,7 @@ from sagechain.ports import StoredObject
 class DatasetUpload(BaseModel):
     """An upload that starts a run: a folder's dataset.json or a dataset zip."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     dataset: str
     kind: Literal["folder", "zip"]

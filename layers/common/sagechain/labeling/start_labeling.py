@@ -63,7 +63,7 @@ _RUN_ID = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 class LabelingRequest(BaseModel):
     """A run whose Ground Truth input manifest was written: label it with one job."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     run_id: str
     job_name: str

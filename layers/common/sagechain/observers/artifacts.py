@@ -50,7 +50,7 @@ class ObjectLinks(Protocol):
 class Artifact(BaseModel):
     """One object the run produced."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     kind: ArtifactKind
     name: str = Field(description="The object's file name.")
@@ -63,7 +63,7 @@ class Artifact(BaseModel):
 class JobArtifacts(BaseModel):
     """A training job's model, output data and logs."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     job_name: str
     status: str | None = Field(default=None, description="As the run's history last saw it.")
@@ -78,7 +78,7 @@ class JobArtifacts(BaseModel):
 class RunArtifacts(BaseModel):
     """Everything a run produced that can be downloaded."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     run_id: str
     dataset: str | None = None

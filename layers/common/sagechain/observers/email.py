@@ -20,7 +20,7 @@ ELLIPSIS = "…"
 class Email(BaseModel):
     """One email, and what it is about (its idempotency key)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     key: str
     subject: str

@@ -73,7 +73,7 @@ _EVENT_TOO_OLD = "EventAgeExceeded"
 class ParkedFailure(BaseModel):
     """One parked message: which stage failed, on which run, with what error, after how many tries."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     message_id: str
     queue: str
@@ -110,7 +110,7 @@ class _RunHint(BaseModel):
 
 
 class _SagechainDetail(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(defer_build=True, extra="ignore")
 
     run_id: str | None = None
     dataset: str | None = None

@@ -18,7 +18,7 @@ from sagechain.run_history import HistoryEntry, JobState, RunFacts, RunStatus, S
 class RunSummary(BaseModel):
     """One run in a listing."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     run_id: str
     dataset: str | None = None
@@ -37,7 +37,7 @@ class RunSummary(BaseModel):
 class RunPage(BaseModel):
     """Runs, newest first; pass next_token back to get the next page."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     runs: list[RunSummary]
     next_token: str | None = Field(default=None, description="Opaque; absent on the last page.")
@@ -53,7 +53,7 @@ class RunDetail(RunFacts, RunSummary):
 class EndpointState(BaseModel):
     """The endpoint behind a model, as SageMaker and Application Auto Scaling report it."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     name: str
     status: str = Field(description="DescribeEndpoint's EndpointStatus, e.g. InService, Updating, Failed.")
@@ -66,7 +66,7 @@ class EndpointState(BaseModel):
 class LiveModel(BaseModel):
     """The model the endpoint serves (models/<model>/model.json)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     model_name: str
     training_job_name: str
@@ -81,7 +81,7 @@ class LiveModel(BaseModel):
 class ModelStatus(BaseModel):
     """GET /models/{model}: the endpoint and the model it serves."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     model: str
     endpoint: EndpointState | None = Field(default=None, description="Absent when the endpoint is gone.")
@@ -128,7 +128,7 @@ class BatchProgress(BaseModel):
 class BatchView(BaseModel):
     """One batch of a model (batches/<model>/<name>/): its transform job, cost and results."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     model: str
     batch_name: str
@@ -162,7 +162,7 @@ class BatchView(BaseModel):
 class BatchList(BaseModel):
     """A model's batches, newest first."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     model: str
     batches: list[BatchView]

@@ -51,7 +51,7 @@ DELETION_LEASE = timedelta(seconds=60)
 class ModelDeletion(BaseModel):
     """200: what DELETE /models/{model} deleted."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     model: str
     status: str = Field(default="deleted", description='Always "deleted".')
@@ -65,7 +65,7 @@ class ModelDeletion(BaseModel):
 class DeletionClaim(BaseModel):
     """models/<model>/deletions/<model name>.json: one deletion of one live model, and how far it got."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     state: Literal["deleting", "deleted"]
     deleted_at: datetime = Field(description="When the deletion was first asked for.")

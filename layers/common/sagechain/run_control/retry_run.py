@@ -53,7 +53,7 @@ _WHAT_APPLIES = {
 class RunRetryAccepted(BaseModel):
     """202: the run's new attempt is starting; its stage's emails and history follow."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     run_id: str
     attempt: int = Field(description="The new attempt: 2 for a run's first retry.")

@@ -49,7 +49,7 @@ _NOT_RUNNING = frozenset({"Completed", "Failed", "Stopped", "Stopping"})
 class RunStopAccepted(BaseModel):
     """202: the run's jobs are stopping; the run ends "stopped" and the team is emailed."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     run_id: str
     status: RunStatus = Field(description='Always "stopped": what the run ends as.')

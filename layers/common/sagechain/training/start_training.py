@@ -95,7 +95,7 @@ _S3_URI = re.compile(r"^s3://([^/]+)/(.+)$")
 class TrainingTrigger(BaseModel):
     """What an event asks to train; `key` names it for idempotency (job + status, or run)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     key: str
     labeling_job_name: str | None = None
