@@ -70,6 +70,11 @@ NOT_YET_EXERCISED: dict[str, dict[str, str]] = {
     },
     "StartLabelingFunction": {
         "dynamodb:GetItem": _POWERTOOLS_GET,
+        "s3:AbortMultipartUpload": _ABORT,
+    },
+    "CollectLabelsFunction": {
+        "dynamodb:DeleteItem": _POWERTOOLS_DELETE,
+        "dynamodb:GetItem": _POWERTOOLS_GET,
     },
     "StartTrainingFunction": {
         "dynamodb:GetItem": _POWERTOOLS_GET,

@@ -114,7 +114,7 @@ def spec(**deployment: object) -> DatasetSpec:
     return DatasetSpec.model_validate(
         {
             "task": "image-classification",
-            "labels": ["rose", "tulip"],
+            "labels": ["rose", "tulip"], "labeling": {"mode": "ground-truth"},
             "deployment": {"instance_type": "ml.m5.large", **deployment},
         }
     )
@@ -138,7 +138,7 @@ def live_model(model_name: str = "sagechain-older-run-train", accuracy: float = 
             "model": ENDPOINT,
             "endpoint_name": ENDPOINT,
             "task": "image-classification",
-            "labels": ["rose", "tulip"],
+            "labels": ["rose", "tulip"], "labeling": {"mode": "ground-truth"},
             "algorithm": "builtin",
             "model_name": model_name,
             "training_job_name": model_name,

@@ -77,7 +77,7 @@ def deploy_live_model() -> None:
         "model": ENDPOINT,
         "endpoint_name": ENDPOINT,
         "task": "image-classification",
-        "labels": ["rose", "tulip"],
+        "labels": ["rose", "tulip"], "labeling": {"mode": "ground-truth"},
         "algorithm": "builtin",
         "model_name": MODEL,
         "training_job_name": "sagechain-flowers-8b39944c64ac-train-1",

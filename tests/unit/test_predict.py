@@ -36,7 +36,7 @@ def model_info(
             "model": "flowers",
             "endpoint_name": "sagechain-flowers",
             "task": task,
-            "labels": LABELS,
+            "labels": LABELS, "labeling": {"mode": "ground-truth"},
             "algorithm": algorithm,
             "model_name": "sagechain-flowers-1",
             "training_job_name": "sagechain-flowers-1",
