@@ -193,7 +193,11 @@ def upload_datasets(stack: LocalStack, printer: Printer) -> None:
         # The simulated Ground Truth workforce answers with the image's true class.
         stack.sagemaker.workforce[f"s3://{bucket}/{key}"] = [name.split("/")[0]]
     s3.put_object(Bucket=bucket, Key="datasets/flowers/images/README.txt", Body=b"not an image")
-    spec = {"task": "image-classification", "labels": labels, "labeling": {"mode": "ground-truth", "workers_per_object": 1}}
+    spec = {
+        "task": "image-classification",
+        "labels": labels,
+        "labeling": {"mode": "ground-truth", "workers_per_object": 1},
+    }
     s3.put_object(Bucket=bucket, Key="datasets/flowers/dataset.json", Body=json.dumps(spec).encode())
     printer.line("uploaded  datasets/flowers/ (8 images, Ground Truth labeling), dataset.json last")
 

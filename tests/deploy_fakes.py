@@ -114,7 +114,8 @@ def spec(**deployment: object) -> DatasetSpec:
     return DatasetSpec.model_validate(
         {
             "task": "image-classification",
-            "labels": ["rose", "tulip"], "labeling": {"mode": "ground-truth"},
+            "labels": ["rose", "tulip"],
+            "labeling": {"mode": "ground-truth"},
             "deployment": {"instance_type": "ml.m5.large", **deployment},
         }
     )
@@ -138,7 +139,8 @@ def live_model(model_name: str = "sagechain-older-run-train", accuracy: float = 
             "model": ENDPOINT,
             "endpoint_name": ENDPOINT,
             "task": "image-classification",
-            "labels": ["rose", "tulip"], "labeling": {"mode": "ground-truth"},
+            "labels": ["rose", "tulip"],
+            "labeling": {"mode": "ground-truth"},
             "algorithm": "builtin",
             "model_name": model_name,
             "training_job_name": model_name,

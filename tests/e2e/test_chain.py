@@ -44,7 +44,13 @@ def test_every_stage_is_emailed_once_and_kept_in_the_runs_history(stack: LocalSt
     upload(
         stack,
         "datasets/flowers/dataset.json",
-        json.dumps({"task": "image-classification", "labels": ["rose", "tulip"], "labeling": {"mode": "ground-truth"}}).encode(),
+        json.dumps(
+            {
+                "task": "image-classification",
+                "labels": ["rose", "tulip"],
+                "labeling": {"mode": "ground-truth"},
+            }
+        ).encode(),
     )
 
     stack.run_until_quiet()

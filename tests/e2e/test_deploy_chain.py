@@ -34,7 +34,8 @@ def train(stack: LocalStack, run_id: str, hyperparameters: dict[str, str], **dep
     spec = DatasetSpec.model_validate(
         {
             "task": "image-classification",
-            "labels": ["rose", "tulip"], "labeling": {"mode": "ground-truth"},
+            "labels": ["rose", "tulip"],
+            "labeling": {"mode": "ground-truth"},
             "deployment": {"instance_type": "ml.m5.large", **deployment},
         }
     )

@@ -54,7 +54,8 @@ def test_another_datasets_endpoint_is_not_taken_over(stack: LocalStack) -> None:
     upload(stack, "models/sagechain-roses/model.json", live_model_of("roses", "sagechain-roses"))
     spec = {
         "task": "image-classification",
-        "labels": ["rose", "tulip"], "labeling": {"mode": "ground-truth"},
+        "labels": ["rose", "tulip"],
+        "labeling": {"mode": "ground-truth"},
         "deployment": {"endpoint_name": "roses"},
     }
 
@@ -72,7 +73,8 @@ def test_a_run_whose_worst_case_is_above_the_ceiling_starts_nothing(stack: Local
     sets = [{"epochs": "10"}, {"epochs": "20"}, {"epochs": "30"}]
     spec = {
         "task": "image-classification",
-        "labels": ["rose", "tulip"], "labeling": {"mode": "ground-truth"},
+        "labels": ["rose", "tulip"],
+        "labeling": {"mode": "ground-truth"},
         "training": {"instance_count": 2, "hyperparameters": sets},
     }
 

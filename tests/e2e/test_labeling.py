@@ -23,7 +23,9 @@ def test_a_detection_dataset_gets_a_bounding_box_job_on_the_stacks_work_team(sta
         "labels": ["rose", "tulip"],
         "labeling": {
             "mode": "ground-truth",
-            "instructions": "Box every flower head.", "workers_per_object": 2},
+            "instructions": "Box every flower head.",
+            "workers_per_object": 2,
+        },
     }
     upload(stack, "datasets/garden/dataset.json", json.dumps(spec).encode())
 

@@ -151,7 +151,8 @@ def test_bad_spec_emits_dataset_rejected_and_keeps_the_dataset(stack: Any) -> No
     handler, capture = stack
     put("datasets/flowers/images/a.jpg", IMAGE)
     uploaded = put(
-        "datasets/flowers/dataset.json", json.dumps({"task": "segmentation", "labels": ["a"], "labeling": {"mode": "ground-truth"}}).encode()
+        "datasets/flowers/dataset.json",
+        json.dumps({"task": "segmentation", "labels": ["a"], "labeling": {"mode": "ground-truth"}}).encode(),
     )
 
     handler.handler(
@@ -200,7 +201,8 @@ def test_another_datasets_live_endpoint_is_read_from_s3_and_refused(stack: Any) 
         "model": "sagechain-roses",
         "endpoint_name": "sagechain-roses",
         "task": "image-classification",
-        "labels": ["a", "b"], "labeling": {"mode": "ground-truth"},
+        "labels": ["a", "b"],
+        "labeling": {"mode": "ground-truth"},
         "algorithm": "builtin",
         "model_name": "m",
         "training_job_name": "t",

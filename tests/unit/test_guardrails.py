@@ -48,7 +48,12 @@ def upload(store: MemoryStore, document: dict[str, Any], bounds: Guardrails = GU
 
 
 def flowers(**sections: Any) -> dict[str, Any]:
-    return {"task": "image-classification", "labels": ["rose", "tulip"], "labeling": {"mode": "ground-truth"}, **sections}
+    return {
+        "task": "image-classification",
+        "labels": ["rose", "tulip"],
+        "labeling": {"mode": "ground-truth"},
+        **sections,
+    }
 
 
 def store_with_images(count: int = 2) -> MemoryStore:
@@ -61,7 +66,8 @@ def live_model_of(dataset: str, endpoint: str) -> bytes:
             "model": endpoint,
             "endpoint_name": endpoint,
             "task": "image-classification",
-            "labels": ["a", "b"], "labeling": {"mode": "ground-truth"},
+            "labels": ["a", "b"],
+            "labeling": {"mode": "ground-truth"},
             "algorithm": "builtin",
             "model_name": f"{endpoint}-model",
             "training_job_name": f"{endpoint}-train",

@@ -42,7 +42,11 @@ PUBLIC_CROWD = "arn:aws:sagemaker:us-east-1:394669845002:workteam/public-crowd/d
 
 
 def spec(**fields: Any) -> bytes:
-    document: dict[str, Any] = {"task": "image-classification", "labels": ["cat", "dog"], "labeling": {"mode": "ground-truth"}}
+    document: dict[str, Any] = {
+        "task": "image-classification",
+        "labels": ["cat", "dog"],
+        "labeling": {"mode": "ground-truth"},
+    }
     document.update(fields)
     return json.dumps(document).encode()
 

@@ -41,7 +41,9 @@ def test_schema_requires_only_task_and_labels() -> None:
 
 
 def test_minimal_spec_gets_documented_defaults() -> None:
-    spec = DatasetSpec.model_validate({"task": "object-detection", "labels": ["car"], "labeling": {"mode": "ground-truth"}})
+    spec = DatasetSpec.model_validate(
+        {"task": "object-detection", "labels": ["car"], "labeling": {"mode": "ground-truth"}}
+    )
 
     assert spec.labeling.mode == "ground-truth"
     assert spec.training.validation_fraction == 0.2
@@ -70,7 +72,12 @@ def test_template_gives_prepare_dataset_every_variable_its_settings_require() ->
 
 def test_a_spec_may_name_its_schema_for_editors() -> None:
     spec = DatasetSpec.model_validate(
-        {"$schema": "./dataset-spec.schema.json", "task": "object-detection", "labels": ["car"], "labeling": {"mode": "ground-truth"}}
+        {
+            "$schema": "./dataset-spec.schema.json",
+            "task": "object-detection",
+            "labels": ["car"],
+            "labeling": {"mode": "ground-truth"},
+        }
     )
 
     assert "$schema" not in spec.model_dump_json()

@@ -74,7 +74,9 @@ def make_run(
     **labeling: Any,
 ) -> MemoryStore:
     """A bucket holding a prepared Ground Truth run, as prepare_dataset leaves it."""
-    spec = DatasetSpec.model_validate({"task": task, "labels": list(labels), "labeling": {"mode": "ground-truth", **labeling}})
+    spec = DatasetSpec.model_validate(
+        {"task": task, "labels": list(labels), "labeling": {"mode": "ground-truth", **labeling}}
+    )
     info = RunInfo(
         run_id=RUN_ID,
         dataset="pets",
@@ -384,7 +386,9 @@ def test_a_run_without_any_work_team_is_rejected_with_where_to_set_one() -> None
         }
     )
     store = make_run()
-    spec = DatasetSpec.model_validate({"task": "image-classification", "labels": ["cat", "dog"], "labeling": {"mode": "ground-truth"}})
+    spec = DatasetSpec.model_validate(
+        {"task": "image-classification", "labels": ["cat", "dog"], "labeling": {"mode": "ground-truth"}}
+    )
     store.objects[f"runs/{RUN_ID}/spec.json"] = spec.with_defaults(no_default).model_dump_json().encode()
     with sagemaker() as (jobs, _, _):
         event, _ = start(store, jobs)
