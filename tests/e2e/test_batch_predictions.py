@@ -87,7 +87,8 @@ def test_an_object_detection_batch_writes_boxes_labelled_like_the_api(stack: Loc
     upload(
         stack,
         "datasets/fruit/dataset.json",
-        b'{"task": "object-detection", "labels": ["apple", "blueberry"], "labeling": {"mode": "ground-truth"}}',
+        b'{"task": "object-detection", "labels": ["apple", "blueberry"], '
+        b'"labeling": {"mode": "ground-truth"}}',
     )
     stack.run_until_quiet()
     endpoint = stack.observed[-1]["detail"]["endpoint_name"]

@@ -88,7 +88,8 @@ def test_annotations_arriving_one_by_one_label_the_run_and_it_goes_live(stack: L
     assert sorted(t["data"]["image"] for t in tasks) == sorted(
         f"s3://{stack.bucket}/{prefix}{n}" for n in images
     )
-    assert stack.sagemaker.labeling == {} and stack.sagemaker.training == {}
+    assert stack.sagemaker.labeling == {}
+    assert stack.sagemaker.training == {}
 
     # When the tool writes one annotation object per task, the first one twice (a re-sync)
     first = tasks[0]["data"]["image"]

@@ -45,9 +45,10 @@ def spec(**fields: Any) -> bytes:
     document: dict[str, Any] = {
         "task": "image-classification",
         "labels": ["cat", "dog"],
-        "labeling": {"mode": "ground-truth"},
     }
     document.update(fields)
+    # These runs are about Ground Truth unless a test names another mode.
+    document["labeling"] = {"mode": "ground-truth", **fields.get("labeling", {})}
     return json.dumps(document).encode()
 
 

@@ -229,8 +229,9 @@ def _dataset_prepared(event: DatasetPrepared, lookup: SageMakerLookup) -> tuple[
     body = EmailBody(f'Dataset "{event.dataset}" is prepared: run {event.run_id} has started.').happened(
         f"{event.objects} labeled images were written to the run's labeled manifest."
         if provided
-        else f"{event.objects} images were listed in the run's input manifest, to be labeled "
-        f"({event.labeling_mode}).",
+        else f"{event.objects} images were listed in the run's Ground Truth input manifest."
+        if event.labeling_mode == "ground-truth"
+        else f"{event.objects} images were listed to be labeled in your own tool ({event.labeling_mode}).",
         *([f"Skipped (not used): {_counts(event.skipped)}."] if event.skipped else []),
     )
     body.figures(
