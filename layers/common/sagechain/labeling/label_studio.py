@@ -290,6 +290,9 @@ class RunImages:
         matches several images)."""
         if reference in self._by_uri:
             return reference
+        if reference.startswith("s3://"):
+            # An object named in full is this run's image or none of them, whatever its file name.
+            return None
         path = reference.split("?", 1)[0].removeprefix("./").lstrip("/")
         if path in self._by_key:
             return self._by_key[path]

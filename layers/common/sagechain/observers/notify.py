@@ -60,7 +60,7 @@ from sagechain.observers.timeline import (
 )
 from sagechain.ports import ObjectStore, SageMakerLookup, TrainingJobFacts
 from sagechain.pricing import delete_endpoint_commands
-from sagechain.run_history import RunRecord
+from sagechain.run_history import RunRecord, Stage
 
 # ---------------------------------------------------------------- text helpers
 
@@ -1089,8 +1089,16 @@ def stale_run_email(record: RunRecord, now: datetime, stale_after_hours: int) ->
     open_jobs = [job for job in record.jobs if job.status not in TERMINAL_STATUSES]
     body.figures([(f"{job.kind.label} {job.name}", job.status) for job in record.jobs])
     body.links([(f"{job.kind.label} {job.name}", job.console_url) for job in open_jobs])
+    own_tool = run.labeling_mode in ("label-studio", "cvat") and run.stage is Stage.LABELING
     body.next(
-        "Open the job or endpoint above: a labeling job waits for its workers, a training job may be "
+        (
+            f"No annotation has arrived for {hours} hours: in Label Studio, sync the project's target "
+            f"storage (prefix runs/{run.run_id}/label-studio/annotations/), or upload an export under "
+            f"runs/{run.run_id}/labels/, or an empty runs/{run.run_id}/label-studio/done to train on what "
+            "is labeled."
+        )
+        if own_tool
+        else "Open the job or endpoint above: a labeling job waits for its workers, a training job may be "
         "waiting for spot capacity or stuck downloading data.",
         "Nothing here is stopped for you; the run goes on as soon as its next event arrives.",
     )
