@@ -222,7 +222,7 @@ def upload_datasets(stack: LocalStack, printer: Printer) -> None:
         s3.put_object(Bucket=bucket, Key=key, Body=data)
     s3.put_object(Bucket=bucket, Key="datasets/flowers/images/README.txt", Body=b"not an image")
     # No labeling mode: the default, Label Studio, which works in every account.
-    spec = {"task": "image-classification", "labels": labels}
+    spec: dict[str, Any] = {"task": "image-classification", "labels": labels}
     s3.put_object(Bucket=bucket, Key="datasets/flowers/dataset.json", Body=json.dumps(spec).encode())
     printer.line("uploaded  datasets/flowers/ (8 images, to label in Label Studio), dataset.json last")
 

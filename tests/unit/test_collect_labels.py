@@ -12,7 +12,7 @@ from sagechain.labeling.collect_labels import LabelsArrival, collect_labels, lab
 from sagechain.records import RunInfo
 from sagechain.spec import DatasetSpec
 from tests.fakes import MemoryDeploymentStore, RecordingPublisher
-from tests.runs import DEFAULTS
+from tests.runs import DEFAULTS, stop_attempt
 
 RUN_ID = "garden-0123456789ab"
 BUCKET = "data"
@@ -186,3 +186,12 @@ def test_a_ground_truth_run_ignores_the_tools_keys() -> None:
 
     assert arrive(store, annotation_key(1), task_object("a.png", "rose", "2026-11-30T11:00:00Z")) is None
     assert not any("/received/" in key for key in store.objects)
+
+
+def test_a_stopped_run_takes_no_more_labels() -> None:
+    store = make_run()
+    stop_attempt(store, run_id=RUN_ID)
+
+    assert arrive(store, annotation_key(1), task_object("a.png", "rose", "2026-11-30T11:00:00Z")) is None
+    assert arrive(store, f"runs/{RUN_ID}/label-studio/done", b"") is None
+    assert f"runs/{RUN_ID}/labeled.manifest" not in store.objects

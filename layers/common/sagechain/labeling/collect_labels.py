@@ -23,6 +23,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from sagechain.attempts import why_not_start
 from sagechain.errors import DatasetRejectedError, ObjectNotFoundError, ObjectTooLargeError
 from sagechain.event_sources.s3 import ObjectRef
 from sagechain.events import LabelingCompleted, LabelingProgress, LabelsRejected, SagechainEvent
@@ -340,13 +341,19 @@ def collect_labels(
     arrival: LabelsArrival, store: DeploymentStore, publisher: EventPublisher
 ) -> SagechainEvent | None:
     """Record an annotation, finish on the done marker, or take a whole export; publish what happened.
-    None when the key is no own-tool run of sagechain's, the labels are complete already, or the
-    object is gone."""
+    None when the key is no own-tool run of sagechain's, the labels are complete already, the run
+    was stopped, or the object is gone."""
     run = _read_run(store, arrival.run_id)
     if run is None or not run.spec.labeling.mode.is_own_tool:
         return None
     if store.exists(run_key(arrival.run_id, LABELED_MANIFEST)):
         logger.info("labels already complete; arrival ignored", extra={"key": arrival.key})
+        return None
+    # Own-tool labeling is the run's first attempt (a retry never labels again); a stopped run
+    # takes no more labels and starts no training.
+    reason = why_not_start(store, arrival.run_id, 1)
+    if reason is not None:
+        logger.info("run stopped or replaced; arrival ignored", extra={"key": arrival.key, "reason": reason})
         return None
     event: SagechainEvent | None
     try:
