@@ -233,7 +233,8 @@ def _own_tool_outcome(
             return Stage.LABELING, DONE, RunStatus.IN_PROGRESS, summary, None
         case _:
             summary = f"Labels rejected: {event.source_uri}; the run waits for a corrected upload"
-            return Stage.LABELING, RUNNING, RunStatus.IN_PROGRESS, summary, event.reason
+            # Below every Labeling Progress: a rejection never holds back the count of later arrivals.
+            return Stage.LABELING, STARTED, RunStatus.IN_PROGRESS, summary, event.reason
 
 
 def _sagechain_outcome(  # noqa: PLR0911, PLR0912 - one case per event type
