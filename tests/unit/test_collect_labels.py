@@ -195,3 +195,88 @@ def test_a_stopped_run_takes_no_more_labels() -> None:
     assert arrive(store, annotation_key(1), task_object("a.png", "rose", "2026-11-30T11:00:00Z")) is None
     assert arrive(store, f"runs/{RUN_ID}/label-studio/done", b"") is None
     assert f"runs/{RUN_ID}/labeled.manifest" not in store.objects
+
+
+class Crash(BaseException):
+    """The runtime killed mid-invocation: nothing in the stage can clean up."""
+
+
+class CrashingPublisher(RecordingPublisher):
+    def publish(self, event: object) -> None:
+        raise Crash("killed before PutEvents")
+
+
+def test_a_completion_killed_before_its_publish_is_published_by_the_redelivery_once() -> None:
+    store = make_run()
+    for n, name in enumerate(NAMES[:2], start=1):
+        arrive(store, annotation_key(n), task_object(name, "rose", "2026-11-30T11:00:00Z"))
+    last = labels_arrival(ObjectRef(bucket=BUCKET, key=annotation_key(3), etag="e3"))
+    assert last is not None
+    store.objects[annotation_key(3)] = task_object("c.png", "tulip", "2026-11-30T11:00:00Z")
+
+    # Given the last annotation's completion dies after labeled.manifest is written
+    with pytest.raises(Crash):
+        collect_labels(last, store, CrashingPublisher())
+    manifest = store.objects[f"runs/{RUN_ID}/labeled.manifest"]
+
+    # When another arrival comes first, then the crashed one is delivered again
+    other = RecordingPublisher()
+    done = labels_arrival(ObjectRef(bucket=BUCKET, key=f"runs/{RUN_ID}/label-studio/done", etag="d"))
+    assert done is not None
+    assert collect_labels(done, store, other) is None
+    retried = RecordingPublisher()
+    event = collect_labels(last, store, retried)
+
+    # Then only the redelivery publishes, the completion it had recorded, and the manifest is untouched
+    assert other.events == []
+    assert isinstance(event, LabelingCompleted)
+    assert retried.events == [event]
+    assert (event.labeled, event.label_counts, event.completed_by) == (
+        3,
+        {"rose": 2, "tulip": 1},
+        "every image annotated",
+    )
+    assert store.objects[f"runs/{RUN_ID}/labeled.manifest"] == manifest
+    assert [v for k, v in store.objects.versions if k == f"runs/{RUN_ID}/labeled.manifest"] == ["v1"]
+
+
+def test_a_completion_killed_while_streaming_the_manifest_is_finished_by_its_redelivery_alone() -> None:
+    store = make_run()
+    arrive(store, annotation_key(1), task_object("a.png", "tulip", "2026-11-30T11:00:00Z"))
+    export = json.dumps([{"image": IMAGES + name, "choice": "rose"} for name in NAMES]).encode()
+    key = f"runs/{RUN_ID}/labels/export.json"
+    store.objects[key] = export
+    arrival = labels_arrival(ObjectRef(bucket=BUCKET, key=key, etag="x1"))
+    assert arrival is not None
+    real_writer = store.open_writer
+
+    class DyingWriter:
+        def __init__(self, key: str, content_type: str) -> None:
+            self.inner = real_writer(key, content_type)
+
+        def write(self, data: bytes) -> None:
+            raise Crash("out of memory")
+
+        def commit(self) -> None:  # pragma: no cover - never reached
+            self.inner.commit()
+
+        def abort(self) -> None:  # pragma: no cover - a killed runtime aborts nothing
+            self.inner.abort()
+
+    # Given the export's completion dies while the manifest streams up (nothing visible yet)
+    store.open_writer = DyingWriter  # type: ignore[assignment,method-assign]
+    with pytest.raises(Crash):
+        collect_labels(arrival, store, RecordingPublisher())
+    store.open_writer = real_writer  # type: ignore[method-assign]
+    assert f"runs/{RUN_ID}/labeled.manifest" not in store.objects
+
+    # When the done marker (it would finish with a.png alone) arrives meanwhile, then the export again
+    assert arrive(store, f"runs/{RUN_ID}/label-studio/done", b"") is None
+    publisher = RecordingPublisher()
+    event = collect_labels(arrival, store, publisher)
+
+    # Then the export's labels are the run's, published once
+    assert isinstance(event, LabelingCompleted)
+    assert publisher.events == [event]
+    assert event.completed_by == "the export export.json"
+    assert manifest_labels(store) == {"a.png": 0, "b.png": 0, "c.png": 0}

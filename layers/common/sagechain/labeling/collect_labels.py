@@ -10,8 +10,13 @@ Three kinds of upload under a run in labeling mode label-studio or cvat start th
 - runs/<run_id>/labels/<file>: a whole export (Label Studio JSON, JSON-MIN, COCO from Label Studio or
   CVAT) completes the labeling at once.
 Complete means: runs/<run_id>/labeled.manifest is written, in the form provided labels produce (its
-arrival starts training), and "Labeling Completed" is emitted with the label counts. The manifest
-is written with If-None-Match, so concurrent completions write it and emit the event once. A file
+arrival starts training), and "Labeling Completed" is emitted with the label counts. Claim, then
+publish: the arrival that completes first claims label-studio/received/completion.json (If-None-Match),
+streams the manifest up, records its event in the claim before the manifest becomes visible, and
+publishes it. A redelivery of that arrival (the function crashed half-way) finds its own claim:
+it writes the manifest if it is not there yet, else publishes the recorded event again (notify and
+track_run keep one email and one history entry per run's Labeling Completed). Any other arrival
+after the claim changes nothing. The manifest is written once, so training starts once. A file
 that cannot be used (not JSON, another run's images, no label of the spec, nothing usable) is
 "Labels Rejected", naming the file and what to fix; nothing is changed and the run waits.
 """
@@ -19,6 +24,9 @@ that cannot be used (not JSON, another run's images, no label of the spec, nothi
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from itertools import batched
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -58,6 +66,13 @@ EXPORT_MAX_BYTES = 256 * 1024 * 1024
 _DEPTH = 3
 LABELED_FOLDER = RECEIVED_FOLDER + "labeled/"
 UNUSABLE_FOLDER = RECEIVED_FOLDER + "unusable/"
+# Who completes the labeling, and (once its manifest is streamed) the event it publishes.
+COMPLETION_RECORD = RECEIVED_FOLDER + "completion.json"
+# Completion reads one small record per labeled image: this many at a time (S3 GETs take tens of
+# milliseconds each, so 100,000 in a row would not fit the function's timeout), in windows of
+# _WINDOW images, so memory holds one window whatever the run's size.
+_READERS = 16
+_WINDOW = 512
 
 ArrivalKind = Literal["annotation", "done", "export"]
 
@@ -219,8 +234,68 @@ def _run_uris(store: DeploymentStore, run_id: str) -> list[str]:
     return uris
 
 
-def _manifest(run: _Run, images: dict[str, LabeledImage], uris: list[str]) -> tuple[bytes, Counter[str]]:
-    """labeled.manifest's lines in input.manifest's order, and the label counts."""
+# What an image's labels are, per run image in input.manifest's order (None: not labeled).
+ImageSource = Callable[[list[str]], Iterator[LabeledImage | None]]
+
+
+class _Completion(BaseModel):
+    """The claim on a run's completion: the arrival that completes it, and its event once recorded."""
+
+    key: str
+    version: str | None = None
+    event: LabelingCompleted | None = None
+
+
+def _claim(store: DeploymentStore, arrival: LabelsArrival) -> _Completion | None:
+    """This arrival's claim on the completion (new, or its own from an earlier delivery); None when
+    another arrival holds it."""
+    key = run_key(arrival.run_id, COMPLETION_RECORD)
+    mine = _Completion(key=arrival.key, version=arrival.version)
+    if store.put_bytes_if_absent(key, mine.model_dump_json().encode(), "application/json"):
+        return mine
+    try:
+        held = _Completion.model_validate_json(store.read_bytes(key, RUN_FILE_MAX_BYTES))
+    except ObjectNotFoundError:  # pragma: no cover - a claim is never deleted
+        return None
+    return held if (held.key, held.version) == (arrival.key, arrival.version) else None
+
+
+def _completed_before(store: DeploymentStore, arrival: LabelsArrival) -> LabelingCompleted | None:
+    """The recorded event when this arrival completed the labeling before (a redelivery after a
+    crash between the manifest and the publish); None for any other arrival."""
+    try:
+        held = _Completion.model_validate_json(
+            store.read_bytes(run_key(arrival.run_id, COMPLETION_RECORD), RUN_FILE_MAX_BYTES)
+        )
+    except ObjectNotFoundError:
+        return None
+    return held.event if (held.key, held.version) == (arrival.key, arrival.version) else None
+
+
+def _complete(
+    run: _Run,
+    arrival: LabelsArrival,
+    store: DeploymentStore,
+    uris: list[str],
+    labeled_and_found: tuple[int, int],
+    images: ImageSource,
+    skipped: Counter[str],
+    completed_by: str,
+) -> SagechainEvent | None:
+    """Claim the completion, stream labeled.manifest (input.manifest's order) and return its event.
+    labeled: (run images labeled, images labeled at all)."""
+    labeled, found = labeled_and_found
+    skipped["unlabeled"] += len(uris) - labeled
+    if labeled == 0:
+        skipped = +skipped
+        return _rejected(run, arrival, store, _nothing_usable(run, arrival, found, skipped), skipped)
+    claim = _claim(store, arrival)
+    if claim is None:
+        logger.info("another arrival completes the labeling; ignored", extra={"key": arrival.key})
+        return None
+    manifest_key = run_key(arrival.run_id, LABELED_MANIFEST)
+    if claim.event is not None and store.exists(manifest_key):
+        return claim.event
     spec = run.spec
     builder = LabeledLineBuilder(
         spec.task,
@@ -230,57 +305,41 @@ def _manifest(run: _Run, images: dict[str, LabeledImage], uris: list[str]) -> tu
         spec.labeling.mode.value,
     )
     counts: Counter[str] = Counter()
-    lines = []
-    for uri in uris:
-        image = images.get(uri)
-        if image is None:
-            continue
-        where = f"the annotation of {uri}"
-        if spec.task.is_classification:
-            lines.append(builder.classification(uri, image.labels, where))
-            counts.update(image.labels)
-        else:
-            width, height = image.size or (0, 0)
-            lines.append(builder.detection(uri, (width, height, _DEPTH), image.boxes, where))
-            counts.update(box.label for box in image.boxes)
-    return b"".join(lines), counts
-
-
-def _complete(
-    run: _Run,
-    arrival: LabelsArrival,
-    store: DeploymentStore,
-    images: dict[str, LabeledImage],
-    skipped: Counter[str],
-    completed_by: str,
-) -> SagechainEvent | None:
-    uris = _run_uris(store, arrival.run_id)
-    in_run = set(uris)
-    skipped["not_in_run"] += sum(1 for uri in images if uri not in in_run)
-    skipped["unlabeled"] += sum(1 for uri in uris if uri not in images)
-    for image in images.values():
-        skipped.update(image.problems)
-    body, counts = _manifest(run, images, uris)
-    labeled = sum(1 for uri in uris if uri in images)
-    skipped = +skipped
-    if labeled == 0:
-        return _rejected(run, arrival, store, _nothing_usable(run, arrival, len(images), skipped), skipped)
-    manifest_key = run_key(arrival.run_id, LABELED_MANIFEST)
-    if not store.put_bytes_if_absent(manifest_key, body, MANIFEST_CONTENT_TYPE):
-        logger.info("labeled.manifest already written; labeling completed before", extra={"key": arrival.key})
-        return None
-    return LabelingCompleted(
-        run_id=arrival.run_id,
-        dataset=run.info.dataset,
-        tool="cvat" if run.spec.labeling.mode is LabelingMode.CVAT else "label-studio",
-        labeled=labeled,
-        total=len(uris),
-        label_counts=dict(counts),
-        skipped=dict(skipped),
-        manifest_uri=store.uri(manifest_key),
-        completed_by=completed_by,
-        source_uri=store.uri(arrival.key),
-    )
+    writer = store.open_writer(manifest_key, MANIFEST_CONTENT_TYPE)
+    try:
+        for uri, image in zip(uris, images(uris), strict=True):
+            if image is None:
+                continue
+            skipped.update(image.problems)
+            where = f"the annotation of {uri}"
+            if spec.task.is_classification:
+                writer.write(builder.classification(uri, image.labels, where))
+                counts.update(image.labels)
+            else:
+                width, height = image.size or (0, 0)
+                writer.write(builder.detection(uri, (width, height, _DEPTH), image.boxes, where))
+                counts.update(box.label for box in image.boxes)
+        event = LabelingCompleted(
+            run_id=arrival.run_id,
+            dataset=run.info.dataset,
+            tool="cvat" if spec.labeling.mode is LabelingMode.CVAT else "label-studio",
+            labeled=labeled,
+            total=len(uris),
+            label_counts=dict(counts),
+            skipped=dict(+skipped),
+            manifest_uri=store.uri(manifest_key),
+            completed_by=completed_by,
+            source_uri=store.uri(arrival.key),
+        )
+        # Recorded before the manifest is visible: whoever finds the manifest finds its event.
+        recorded = claim.model_copy(update={"event": event})
+        record_key = run_key(arrival.run_id, COMPLETION_RECORD)
+        store.put_bytes(record_key, recorded.model_dump_json().encode(), "application/json")
+        writer.commit()
+    except Exception:
+        writer.abort()
+        raise
+    return event
 
 
 def _nothing_usable(run: _Run, arrival: LabelsArrival, found: int, skipped: Counter[str]) -> str:
@@ -304,15 +363,34 @@ def _nothing_usable(run: _Run, arrival: LabelsArrival, found: int, skipped: Coun
     )
 
 
-def _received(store: DeploymentStore, run_id: str) -> tuple[dict[str, LabeledImage], Counter[str]]:
-    images = {}
-    for obj in store.iter_objects(run_key(run_id, LABELED_FOLDER)):
-        image = _image_of_state(store.read_bytes(obj.key, RUN_FILE_MAX_BYTES))
-        images[image.uri] = image
+def _received(
+    store: DeploymentStore, run_id: str, uris: list[str]
+) -> tuple[tuple[int, int], ImageSource, Counter[str]]:
+    """The recorded annotations: how many run images are labeled, a reader of their records (in
+    windows, _READERS at a time), and what the unusable ones came to."""
+    recorded = {
+        obj.key.rsplit("/", 1)[-1].removesuffix(".json")
+        for obj in store.iter_objects(run_key(run_id, LABELED_FOLDER))
+    }
+    labeled = sum(1 for uri in uris if _digest(uri) in recorded)
     skipped: Counter[str] = Counter()
+    skipped["not_in_run"] += len(recorded) - labeled
     for obj in store.iter_objects(run_key(run_id, UNUSABLE_FOLDER)):
         skipped.update(json.loads(store.read_bytes(obj.key, RUN_FILE_MAX_BYTES))["problems"])
-    return images, skipped
+
+    def read(uri: str) -> LabeledImage | None:
+        digest = _digest(uri)
+        if digest not in recorded:
+            return None
+        key = run_key(run_id, f"{LABELED_FOLDER}{digest}.json")
+        return _image_of_state(store.read_bytes(key, RUN_FILE_MAX_BYTES))
+
+    def images(wanted: list[str]) -> Iterator[LabeledImage | None]:
+        with ThreadPoolExecutor(max_workers=_READERS) as pool:
+            for window in batched(wanted, _WINDOW, strict=False):
+                yield from pool.map(read, window)
+
+    return (labeled, len(recorded)), images, +skipped
 
 
 def _export(run: _Run, arrival: LabelsArrival, store: DeploymentStore, raw: bytes) -> SagechainEvent | None:
@@ -333,7 +411,13 @@ def _export(run: _Run, arrival: LabelsArrival, store: DeploymentStore, raw: byte
         current = images.get(uri)
         if current is None or image.updated_at >= current.updated_at:
             images[uri] = image
-    return _complete(run, arrival, store, images, skipped, f"the export {name}")
+
+    def labeled_images(wanted: list[str]) -> Iterator[LabeledImage | None]:
+        return (images.get(uri) for uri in wanted)
+
+    found = (len(images), len(images))
+    by = f"the export {name}"
+    return _complete(run, arrival, store, run_images.uris, found, labeled_images, skipped, by)
 
 
 # ---------------------------------------------------------------- the stage
@@ -347,8 +431,13 @@ def collect_labels(
     if run is None or not run.spec.labeling.mode.is_own_tool:
         return None
     if store.exists(run_key(arrival.run_id, LABELED_MANIFEST)):
-        logger.info("labels already complete; arrival ignored", extra={"key": arrival.key})
-        return None
+        # Complete: publish again only if this arrival completed it (its publish may not have happened).
+        completed = _completed_before(store, arrival)
+        if completed is None:
+            logger.info("labels already complete; arrival ignored", extra={"key": arrival.key})
+        else:
+            publisher.publish(completed)
+        return completed
     # Own-tool labeling is the run's first attempt (a retry never labels again); a stopped run
     # takes no more labels and starts no training.
     reason = why_not_start(store, arrival.run_id, 1)
@@ -373,12 +462,10 @@ def _collect(run: _Run, arrival: LabelsArrival, store: DeploymentStore, raw: byt
     if arrival.kind == "export":
         return _export(run, arrival, store, raw)
     if arrival.kind == "done":
-        images, skipped = _received(store, arrival.run_id)
-        return _complete(run, arrival, store, images, skipped, "the done marker")
+        return _complete_received(run, arrival, store, "the done marker")
     labeled, unusable, problems = _record(run, arrival, store, raw)
     if labeled >= run.info.objects:
-        images, skipped = _received(store, arrival.run_id)
-        return _complete(run, arrival, store, images, skipped, "every image annotated")
+        return _complete_received(run, arrival, store, "every image annotated")
     return LabelingProgress(
         run_id=arrival.run_id,
         dataset=run.info.dataset,
@@ -388,3 +475,11 @@ def _collect(run: _Run, arrival: LabelsArrival, store: DeploymentStore, raw: byt
         source_uri=store.uri(arrival.key),
         problems=dict(problems),
     )
+
+
+def _complete_received(
+    run: _Run, arrival: LabelsArrival, store: DeploymentStore, completed_by: str
+) -> SagechainEvent | None:
+    uris = _run_uris(store, arrival.run_id)
+    labeled, images, skipped = _received(store, arrival.run_id, uris)
+    return _complete(run, arrival, store, uris, labeled, images, skipped, completed_by)
