@@ -9,6 +9,7 @@ from sagechain.adapters.events import EventBridgePublisher
 from sagechain.adapters.idempotency import once_per
 from sagechain.adapters.s3 import S3ObjectStore
 from sagechain.event_sources.s3 import objects_created
+from sagechain.event_sources.sqs import answer_batch, is_sqs_event
 from sagechain.labeling.collect_labels import LabelsArrival, collect_labels, labels_arrival
 from sagechain.labeling.settings import CollectLabelsSettings
 from sagechain.observability import count, logger, metrics, tracer
@@ -32,13 +33,9 @@ def collect(arrival: LabelsArrival) -> dict[str, Any]:
     return {"outcome": event.DETAIL_TYPE, **event.model_dump(mode="json")}
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def collect_all(event: dict[str, Any]) -> dict[str, Any]:
     """Object Created under runs/<run_id>/label-studio/annotations/, .../label-studio/done or
     runs/<run_id>/labels/ -> Labeling Progress, Labeling Completed or Labels Rejected."""
-    idempotency.register_lambda_context(context)
     results = []
     for ref in objects_created(event):
         arrival = labels_arrival(ref)
@@ -47,3 +44,15 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             continue
         results.append(collect(arrival=arrival))
     return {"arrivals": results}
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """CollectLabelsQueue's SQS batch (its rule's events) -> the messages to retry; one of those
+    events itself (as a redrive invokes it) -> what the stage did."""
+    idempotency.register_lambda_context(context)
+    if is_sqs_event(event):
+        return answer_batch(event, collect_all)
+    return collect_all(event)
