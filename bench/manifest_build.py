@@ -38,7 +38,7 @@ SPEC = json.dumps(
     {
         "task": "image-classification",
         "labels": ["a", "b"],
-        "labeling": {"max_cost_usd": "1000000"},
+        "labeling": {"mode": "ground-truth", "max_cost_usd": "1000000"},
     }
 ).encode()
 MODIFIED = datetime(2026, 11, 25, tzinfo=UTC)

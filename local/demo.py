@@ -1,9 +1,10 @@
 """`make demo`: the whole chain offline, on moto, from an upload to a prediction.
 
-Every stage runs, as template.yaml wires it: prepare_dataset, start_labeling (against an
-emulated Ground Truth), start_training, deploy_model, configure_autoscaling, and notify and
-track_run on every event. The demo uploads four datasets and shows what each one becomes:
-a folder for Ground Truth labeling, a zip with its labels provided (COCO), both ending in a
+Every stage runs, as template.yaml wires it: prepare_dataset, start_labeling, collect_labels,
+start_training, deploy_model, configure_autoscaling, and notify and track_run on every event.
+The demo uploads four datasets and shows what each one becomes: a folder labeled in Label
+Studio (the default mode: the demo writes the annotation objects Label Studio's S3 target
+storage would, local/label_studio.py), a zip with its labels provided (COCO), both ending in a
 live endpoint; one with a broken spec, which is rejected with the reason and kept; and one
 whose training instance type has no quota in the (emulated, new) account, whose run fails at
 training with an email that names the quota and how to raise it; the demo then raises the quota
@@ -37,6 +38,7 @@ from moto import mock_aws  # noqa: E402
 
 from local.api import LocalApi, serve  # noqa: E402
 from local.containers import histogram_classifier  # noqa: E402
+from local.label_studio import annotate  # noqa: E402
 from local.outbox import Outbox  # noqa: E402
 from local.sample_data import FLOWER_COLOURS, FRUIT_COLOURS, flower_images, fruit_images, png  # noqa: E402
 from local.stack import OFFLINE_ENVIRONMENT, PHYSICAL, LocalStack  # noqa: E402
@@ -70,7 +72,12 @@ def _generic(detail: dict[str, Any]) -> list[str]:
 
 def _dataset_prepared(d: dict[str, Any]) -> list[str]:
     cost = d.get("cost_estimate")
-    extra = f"labeling estimate ${cost['total_usd']}" if cost else f"labels {d['label_counts']}"
+    if cost:
+        extra = f"labeling estimate ${cost['total_usd']}"
+    elif d["label_counts"] is None:
+        extra = f"to label in {d['labeling_mode']}"
+    else:
+        extra = f"labels {d['label_counts']}"
     skipped = d["skipped"] or "nothing"
     lines = [f"run {d['run_id']}: {d['objects']} images, skipped {skipped}, {extra}", d["manifest_uri"]]
     worst = d.get("worst_case")
@@ -95,6 +102,25 @@ def _labeling_started(d: dict[str, Any]) -> list[str]:
         d["console_url"],
     ]
     return lines + ([d["auto_labeling_refused_reason"]] if d.get("auto_labeling_refused_reason") else [])
+
+
+def _labeling_requested(d: dict[str, Any]) -> list[str]:
+    return [
+        f"run {d['run_id']}: {d['objects']} images to label in {d['tool']}",
+        *[uri for uri in (d["tasks_uri"], d["config_uri"], d["cvat_labels_uri"]) if uri],
+    ]
+
+
+def _labeling_progress(d: dict[str, Any]) -> list[str]:
+    return [f"run {d['run_id']}: {d['labeled']} of {d['total']} images labeled"]
+
+
+def _labeling_completed(d: dict[str, Any]) -> list[str]:
+    return [
+        f"run {d['run_id']}: {d['labeled']} of {d['total']} labeled ({d['completed_by']}), labels "
+        f"{d['label_counts']}",
+        d["manifest_uri"],
+    ]
 
 
 def _training_started(d: dict[str, Any]) -> list[str]:
@@ -168,6 +194,9 @@ FORMATS = {
     "Dataset Prepared": _dataset_prepared,
     "Dataset Rejected": _dataset_rejected,
     "Labeling Started": _labeling_started,
+    "Labeling Requested": _labeling_requested,
+    "Labeling Progress": _labeling_progress,
+    "Labeling Completed": _labeling_completed,
     "Training Started": _training_started,
     "Training Skipped": _training_skipped,
     "Training Failed": _training_failed,
@@ -201,19 +230,19 @@ EXAMPLE_TRAINING = {
 
 
 def upload_datasets(stack: LocalStack, printer: Printer) -> None:
-    """Four datasets: Ground Truth folder, provided-labels zip, broken spec, one beyond a quota."""
+    """Four datasets: a folder to label in Label Studio, provided-labels zip, broken spec, one beyond
+    a quota."""
     bucket = stack.bucket
     s3 = boto3.client("s3", region_name=REGION)
     labels = list(FLOWER_COLOURS)
     for name, data in flower_images().items():
         key = f"datasets/flowers/images/{name.replace('/', '-')}"
         s3.put_object(Bucket=bucket, Key=key, Body=data)
-        # The simulated Ground Truth workforce answers with the image's true class.
-        stack.sagemaker.workforce[f"s3://{bucket}/{key}"] = [name.split("/")[0]]
     s3.put_object(Bucket=bucket, Key="datasets/flowers/images/README.txt", Body=b"not an image")
-    spec = {"task": "image-classification", "labels": labels, "labeling": {"workers_per_object": 1}}
+    # No labeling mode: the default, Label Studio, which works in every account.
+    spec: dict[str, Any] = {"task": "image-classification", "labels": labels}
     s3.put_object(Bucket=bucket, Key="datasets/flowers/dataset.json", Body=json.dumps(spec).encode())
-    printer.line("uploaded  datasets/flowers/ (8 images, Ground Truth labeling), dataset.json last")
+    printer.line("uploaded  datasets/flowers/ (8 images, to label in Label Studio), dataset.json last")
 
     fruit = fruit_images(per_class=4)
     fruit_labels = sorted(FRUIT_COLOURS)
@@ -268,9 +297,25 @@ def upload_datasets(stack: LocalStack, printer: Printer) -> None:
     printer.line(f"{'':<10}its own container, examples/histogram-classifier, on files channels)")
 
 
+def label_in_label_studio(stack: LocalStack, printer: Printer) -> None:
+    """Play the team's Label Studio: annotate each task of the waiting run with the image's true
+    class (its file name says it), as S3 target storage writes annotations, one object each."""
+    for requested in [e["detail"] for e in stack.observed if e["detail-type"] == "Labeling Requested"]:
+        written = annotate(
+            stack.bucket,
+            requested["run_id"],
+            lambda uri: [uri.rsplit("/", 1)[-1].split("-")[0]],
+        )
+        printer.line(
+            f"labeled   {written} tasks in Label Studio: target storage wrote "
+            f"runs/{requested['run_id']}/label-studio/annotations/..."
+        )
+
+
 STAGE_OF = {
     "PrepareDatasetFunction": "stage 1 (prepare_dataset)",
     "StartLabelingFunction": "stage 2 (start_labeling)",
+    "CollectLabelsFunction": "stage 2 (collect_labels)",
     "StartTrainingFunction": "stage 3 (start_training)",
     "DeployModelFunction": "stage 4 (deploy_model)",
     "ConfigureAutoscalingFunction": "stage 5 (configure_autoscaling)",
@@ -430,6 +475,8 @@ def main(argv: list[str] | None = None) -> int:
             for path, subject in outbox.collect():
                 printer.line(f"{'email':<18} {subject}  ({path.relative_to(ROOT)})")
 
+        stack.run_until_quiet(on_event=printer.event, on_round=show_emails)
+        label_in_label_studio(stack, printer)
         stack.run_until_quiet(on_event=printer.event, on_round=show_emails)
         api = stack.api()
         retry_after_quota_raise(stack, api, printer, show_emails)

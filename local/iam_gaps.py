@@ -76,6 +76,15 @@ NOT_YET_EXERCISED: dict[str, dict[str, str]] = {
     },
     "StartLabelingFunction": {
         "dynamodb:GetItem": _POWERTOOLS_GET,
+        "s3:AbortMultipartUpload": _ABORT,
+    },
+    "CollectLabelsFunction": {
+        "dynamodb:DeleteItem": _POWERTOOLS_DELETE,
+        "dynamodb:GetItem": _POWERTOOLS_GET,
+        "s3:AbortMultipartUpload": (
+            "the labeled manifest's streamed upload is aborted only when building it fails; no e2e test "
+            "fails it (tests/unit/test_collect_labels.py kills it mid-stream)"
+        ),
     },
     "StartTrainingFunction": {
         "dynamodb:GetItem": _POWERTOOLS_GET,

@@ -5,7 +5,7 @@ EventBridge notifications on, as in the template); each function's rule sends wh
 matches to an SQS queue; `run_until_quiet` delivers queued events to the real handlers,
 with the function's environment, until no queue holds anything. An event a function fails
 on every attempt goes, as Lambda's on-failure destination record, to the function's
-OnFailure queue (AsyncFailureQueue); a function with SQS sources (the two long stages,
+OnFailure queue (AsyncFailureQueue); a function with SQS sources (the long stages,
 report_failures) gets those queues' messages as Lambda's SQS event, and only the messages it
 does not name in batchItemFailures are deleted (the queues' RedrivePolicy, as moto keeps it,
 moves the rest).
@@ -88,6 +88,8 @@ QUEUES = {
     "StartBatchDeadLetterQueue": "sagechain-demo-start-batch-dead-letters",
     "CollectBatchQueue": "sagechain-demo-collect-batch",
     "CollectBatchDeadLetterQueue": "sagechain-demo-collect-batch-dead-letters",
+    "CollectLabelsQueue": "sagechain-demo-collect-labels",
+    "CollectLabelsDeadLetterQueue": "sagechain-demo-collect-labels-dead-letters",
 }
 for _logical, _name in QUEUES.items():
     PHYSICAL[f"{_logical}.Arn"] = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{_name}"

@@ -115,6 +115,7 @@ def spec(**deployment: object) -> DatasetSpec:
         {
             "task": "image-classification",
             "labels": ["rose", "tulip"],
+            "labeling": {"mode": "ground-truth"},
             "deployment": {"instance_type": "ml.m5.large", **deployment},
         }
     )
@@ -139,6 +140,7 @@ def live_model(model_name: str = "sagechain-older-run-train", accuracy: float = 
             "endpoint_name": ENDPOINT,
             "task": "image-classification",
             "labels": ["rose", "tulip"],
+            "labeling": {"mode": "ground-truth"},
             "algorithm": "builtin",
             "model_name": model_name,
             "training_job_name": model_name,

@@ -99,7 +99,8 @@ def test_an_object_detection_batch_collected_in_shards_writes_boxes_labelled_lik
     upload(
         stack,
         "datasets/fruit/dataset.json",
-        b'{"task": "object-detection", "labels": ["apple", "blueberry"]}',
+        b'{"task": "object-detection", "labels": ["apple", "blueberry"], '
+        b'"labeling": {"mode": "ground-truth"}}',
     )
     stack.run_until_quiet()
     endpoint = stack.observed[-1]["detail"]["endpoint_name"]

@@ -22,7 +22,7 @@ def test_folder_upload_is_prepared_labeled_by_the_workforce_and_trained(stack: L
         key = f"datasets/flowers/images/{name}"
         upload(stack, key, data)
         stack.sagemaker.workforce[f"s3://{stack.bucket}/{key}"] = [name.split("/")[0]]
-    spec = {"task": "image-classification", "labels": ["rose", "tulip"]}
+    spec = {"task": "image-classification", "labels": ["rose", "tulip"], "labeling": {"mode": "ground-truth"}}
     upload(stack, "datasets/flowers/dataset.json", json.dumps(spec).encode())
 
     deliveries = stack.run_until_quiet()
@@ -44,7 +44,13 @@ def test_every_stage_is_emailed_once_and_kept_in_the_runs_history(stack: LocalSt
     upload(
         stack,
         "datasets/flowers/dataset.json",
-        json.dumps({"task": "image-classification", "labels": ["rose", "tulip"]}).encode(),
+        json.dumps(
+            {
+                "task": "image-classification",
+                "labels": ["rose", "tulip"],
+                "labeling": {"mode": "ground-truth"},
+            }
+        ).encode(),
     )
 
     stack.run_until_quiet()

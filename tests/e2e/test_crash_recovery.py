@@ -13,6 +13,7 @@ from typing import Any
 
 import boto3
 import pytest
+from local.label_studio import annotate
 from local.outbox import published
 from local.sample_data import flower_images
 from local.stack import PHYSICAL, LocalStack, RuntimeCrash
@@ -139,3 +140,60 @@ def test_prepare_dataset_killed_after_its_first_write_is_finished_by_the_redeliv
     # Then one run was prepared, once, and it went on to a live model
     assert len(crashed) == 1
     assert_recovered_once(stack, "PrepareDatasetFunction")
+
+
+def test_collect_labels_killed_after_writing_the_labeled_manifest_publishes_labeling_completed_once(
+    stack: LocalStack,
+) -> None:
+    # Given a run labeled in Label Studio, whose collect_labels dies right after labeled.manifest is up
+    crashed: list[str] = []
+
+    def keep_key(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        context["crash_test_key"] = params.get("Key", "")
+
+    def crash_after_manifest(context: dict[str, Any], **_: Any) -> None:
+        if str(context.get("crash_test_key", "")).endswith("/labeled.manifest") and not crashed:
+            crashed.append(context["crash_test_key"])
+            raise RuntimeCrash("Task timed out after 900.00 seconds")
+
+    s3 = boto3.client("s3")
+    images = dict(list(flower_images(per_class=2).items())[1:])  # rose/1, tulip/0, tulip/1
+    for name, data in images.items():
+        s3.put_object(Bucket=stack.bucket, Key=f"datasets/garden/images/{name}", Body=data)
+    spec = {
+        "task": "image-classification",
+        "labels": ["rose", "tulip"],
+        "training": {"validation_fraction": 0.5},
+    }
+    s3.put_object(Bucket=stack.bucket, Key="datasets/garden/dataset.json", Body=json.dumps(spec).encode())
+    stack.run_until_quiet()
+    run_id = stack.observed[0]["detail"]["run_id"]
+    events = boto3.DEFAULT_SESSION.events  # type: ignore[union-attr]
+    events.register("before-parameter-build.s3.PutObject", keep_key)
+    events.register("after-call.s3.PutObject", crash_after_manifest)
+
+    # When the tool writes one annotation per image and the chain runs
+    annotate(stack.bucket, run_id, lambda uri: [uri.rsplit("/", 2)[-2]], after_each=stack.run_until_quiet)
+
+    # Then the redelivery published the completion the crash lost, once, and training started once
+    assert len(crashed) == 1
+    [failure] = stack.failures
+    assert failure.function == "CollectLabelsFunction"
+    assert stack.waited_seconds >= 960
+    [completed] = [e["detail"] for e in stack.observed if e["detail-type"] == "Labeling Completed"]
+    assert (completed["labeled"], completed["label_counts"]) == (3, {"rose": 1, "tulip": 2})
+    assert len(stack.sagemaker.training) == 1
+    assert kinds(stack).count("Training Started") == 1
+    # (its Labeling Completed comes after the model went live: the training did not wait for it)
+    assert kinds(stack).count("Model Live") == 1
+    subjects = [subject or "" for subject, _ in published(PHYSICAL["NotificationTopic"])]
+    assert sum("Labeling completed" in s for s in subjects) == 1
+    record = DynamoRunStore(PHYSICAL["RunsTable"]).get_run(run_id)
+    assert record is not None
+    assert record.run.labeled_objects == 3
+    assert (record.run.stage, record.run.status) == ("live", "live")
+    sqs = boto3.client("sqs")
+    for queue in (*FAILURE_QUEUES, "CollectLabelsDeadLetterQueue"):
+        url = stack.queue_url(PHYSICAL[f"{queue}.Arn"])
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+        assert attributes["Attributes"]["ApproximateNumberOfMessages"] == "0", queue

@@ -35,6 +35,7 @@ def train(stack: LocalStack, run_id: str, hyperparameters: dict[str, str], **dep
         {
             "task": "image-classification",
             "labels": ["rose", "tulip"],
+            "labeling": {"mode": "ground-truth"},
             "deployment": {"instance_type": "ml.m5.large", **deployment},
         }
     )

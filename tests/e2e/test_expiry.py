@@ -21,7 +21,12 @@ def emails() -> list[tuple[str, str]]:
 
 
 def test_an_endpoint_with_a_ttl_is_deleted_when_it_expires_and_the_run_says_so(stack: LocalStack) -> None:
-    spec = {"task": "image-classification", "labels": ["rose", "tulip"], "deployment": {"ttl_hours": 1}}
+    spec = {
+        "task": "image-classification",
+        "labels": ["rose", "tulip"],
+        "labeling": {"mode": "ground-truth"},
+        "deployment": {"ttl_hours": 1},
+    }
     upload_flowers(stack, spec)
     stack.run_until_quiet()
     live = stack.observed[-1]["detail"]
@@ -70,7 +75,12 @@ def test_an_endpoint_with_a_ttl_is_deleted_when_it_expires_and_the_run_says_so(s
 
 
 def test_a_new_model_going_live_restarts_the_count(stack: LocalStack) -> None:
-    spec = {"task": "image-classification", "labels": ["rose", "tulip"], "deployment": {"ttl_hours": 1}}
+    spec = {
+        "task": "image-classification",
+        "labels": ["rose", "tulip"],
+        "labeling": {"mode": "ground-truth"},
+        "deployment": {"ttl_hours": 1},
+    }
     upload_flowers(stack, spec)
     stack.run_until_quiet()
     first = datetime.fromisoformat(stack.observed[-1]["detail"]["expires_at"])
@@ -92,7 +102,12 @@ def test_a_ttl_above_the_stack_maximum_is_rejected_at_upload_naming_the_bound() 
     from moto import mock_aws  # noqa: PLC0415 - a stack with its own parameters
 
     with mock_aws(), LocalStack(parameters={"LogLevel": "ERROR", "MaxEndpointTtlHours": "24"}) as stack:
-        spec = {"task": "image-classification", "labels": ["rose", "tulip"], "deployment": {"ttl_hours": 48}}
+        spec = {
+            "task": "image-classification",
+            "labels": ["rose", "tulip"],
+            "labeling": {"mode": "ground-truth"},
+            "deployment": {"ttl_hours": 48},
+        }
         upload_flowers(stack, spec)
         stack.run_until_quiet()
 

@@ -26,7 +26,11 @@ def upload_flowers(stack: LocalStack, spec: dict[str, Any] | None = None) -> Non
         key = f"datasets/flowers/images/{name}"
         upload(stack, key, data)
         stack.sagemaker.workforce[f"s3://{stack.bucket}/{key}"] = [name.split("/")[0]]
-    document = spec or {"task": "image-classification", "labels": ["rose", "tulip"]}
+    document = spec or {
+        "task": "image-classification",
+        "labels": ["rose", "tulip"],
+        "labeling": {"mode": "ground-truth"},
+    }
     upload(stack, "datasets/flowers/dataset.json", json.dumps(document).encode())
 
 
@@ -83,7 +87,11 @@ def test_object_detection_goes_through_ground_truth_bounding_boxes_to_a_live_end
             40,
             [Box(label, left, top, width, height)],
         )
-    spec = {"task": "object-detection", "labels": ["apple", "blueberry"]}
+    spec = {
+        "task": "object-detection",
+        "labels": ["apple", "blueberry"],
+        "labeling": {"mode": "ground-truth"},
+    }
     upload(stack, "datasets/fruit/dataset.json", json.dumps(spec).encode())
 
     stack.run_until_quiet()
@@ -116,7 +124,15 @@ def test_a_second_run_updates_the_live_endpoint_keeping_autoscaling(stack: Local
     endpoint = stack.observed[-1]["detail"]["endpoint_name"]
 
     # The same dataset uploaded again is a new version of dataset.json: a new run.
-    upload_flowers(stack, {"task": "image-classification", "labels": ["rose", "tulip"], "training": {}})
+    upload_flowers(
+        stack,
+        {
+            "task": "image-classification",
+            "labels": ["rose", "tulip"],
+            "labeling": {"mode": "ground-truth"},
+            "training": {},
+        },
+    )
     stack.run_until_quiet()
 
     assert stack.failures == []
@@ -136,7 +152,15 @@ def test_three_runs_of_one_dataset_leave_the_live_and_the_previous_configuration
 ) -> None:
     # Given the same dataset deployed three times, each run replacing the live model
     for _ in range(3):
-        upload_flowers(stack, {"task": "image-classification", "labels": ["rose", "tulip"], "training": {}})
+        upload_flowers(
+            stack,
+            {
+                "task": "image-classification",
+                "labels": ["rose", "tulip"],
+                "labeling": {"mode": "ground-truth"},
+                "training": {},
+            },
+        )
         stack.run_until_quiet()
 
     # Then only the live deployment and the one before it (kept for a rollback) remain

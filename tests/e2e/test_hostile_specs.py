@@ -55,6 +55,7 @@ def test_another_datasets_endpoint_is_not_taken_over(stack: LocalStack) -> None:
     spec = {
         "task": "image-classification",
         "labels": ["rose", "tulip"],
+        "labeling": {"mode": "ground-truth"},
         "deployment": {"endpoint_name": "roses"},
     }
 
@@ -73,6 +74,7 @@ def test_a_run_whose_worst_case_is_above_the_ceiling_starts_nothing(stack: Local
     spec = {
         "task": "image-classification",
         "labels": ["rose", "tulip"],
+        "labeling": {"mode": "ground-truth"},
         "training": {"instance_count": 2, "hyperparameters": sets},
     }
 

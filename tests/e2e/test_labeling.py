@@ -21,7 +21,11 @@ def test_a_detection_dataset_gets_a_bounding_box_job_on_the_stacks_work_team(sta
     spec = {
         "task": "object-detection",
         "labels": ["rose", "tulip"],
-        "labeling": {"instructions": "Box every flower head.", "workers_per_object": 2},
+        "labeling": {
+            "mode": "ground-truth",
+            "instructions": "Box every flower head.",
+            "workers_per_object": 2,
+        },
     }
     upload(stack, "datasets/garden/dataset.json", json.dumps(spec).encode())
 

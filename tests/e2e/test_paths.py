@@ -90,7 +90,7 @@ def multi_label_by_ground_truth(stack: LocalStack) -> None:
         key = f"datasets/flowers/images/{name}"
         upload(stack, key, data)
         stack.sagemaker.workforce[f"s3://{stack.bucket}/{key}"] = [name.split("/")[0]]
-    spec = {"task": "image-classification-multilabel", "labels": LABELS}
+    spec = {"task": "image-classification-multilabel", "labels": LABELS, "labeling": {"mode": "ground-truth"}}
     upload(stack, "datasets/flowers/dataset.json", json.dumps(spec).encode())
 
 

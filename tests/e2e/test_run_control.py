@@ -172,7 +172,15 @@ def two_runs_on_one_endpoint(stack: LocalStack) -> tuple[dict[str, Any], dict[st
     """The flowers dataset uploaded twice: the second run's model replaces the first's."""
     upload_flowers(stack)
     stack.run_until_quiet()
-    upload_flowers(stack, {"task": "image-classification", "labels": ["rose", "tulip"], "training": {}})
+    upload_flowers(
+        stack,
+        {
+            "task": "image-classification",
+            "labels": ["rose", "tulip"],
+            "labeling": {"mode": "ground-truth"},
+            "training": {},
+        },
+    )
     stack.run_until_quiet()
     first, second = [e["detail"] for e in stack.observed if e["detail-type"] == "Deployment Started"]
     return first, second

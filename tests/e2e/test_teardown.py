@@ -23,7 +23,12 @@ OTHER_CONFIG = "sagechain-theirs-config"
 OTHER_ENDPOINT = "sagechain-theirs"
 OTHER_JOB = "sagechain-theirs-train"
 OTHER_FUNCTION = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:another-stack-ExpireEndpointFunction"
-EXPIRING = {"task": "image-classification", "labels": ["rose", "tulip"], "deployment": {"ttl_hours": 1}}
+EXPIRING = {
+    "task": "image-classification",
+    "labels": ["rose", "tulip"],
+    "labeling": {"mode": "ground-truth"},
+    "deployment": {"ttl_hours": 1},
+}
 
 
 class CapturedPut:

@@ -59,6 +59,7 @@ def model_json(model: str, task: str = "image-classification", algorithm: str = 
             "endpoint_name": f"sagechain-{model}",
             "task": task,
             "labels": LABELS,
+            "labeling": {"mode": "ground-truth"},
             "algorithm": algorithm,
             "model_name": f"sagechain-{model}-1",
             "training_job_name": f"sagechain-{model}-1",

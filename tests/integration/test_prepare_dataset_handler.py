@@ -16,7 +16,7 @@ from tests.aws import BUCKET, EventCapture, create_stack_resources, iter_keys, l
 
 pytestmark = pytest.mark.integration
 IMAGE = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
-SPEC = {"task": "image-classification", "labels": ["rose", "tulip"]}
+SPEC = {"task": "image-classification", "labels": ["rose", "tulip"], "labeling": {"mode": "ground-truth"}}
 
 
 @pytest.fixture
@@ -151,7 +151,8 @@ def test_bad_spec_emits_dataset_rejected_and_keeps_the_dataset(stack: Any) -> No
     handler, capture = stack
     put("datasets/flowers/images/a.jpg", IMAGE)
     uploaded = put(
-        "datasets/flowers/dataset.json", json.dumps({"task": "segmentation", "labels": ["a"]}).encode()
+        "datasets/flowers/dataset.json",
+        json.dumps({"task": "segmentation", "labels": ["a"], "labeling": {"mode": "ground-truth"}}).encode(),
     )
 
     handler.handler(
@@ -201,6 +202,7 @@ def test_another_datasets_live_endpoint_is_read_from_s3_and_refused(stack: Any) 
         "endpoint_name": "sagechain-roses",
         "task": "image-classification",
         "labels": ["a", "b"],
+        "labeling": {"mode": "ground-truth"},
         "algorithm": "builtin",
         "model_name": "m",
         "training_job_name": "t",

@@ -86,7 +86,12 @@ def put_run(run_id: str = RUN_ID) -> None:
         {
             "task": "image-classification",
             "labels": ["rose", "tulip"],
-            "labeling": {"workteam_arn": TEAM, "workers_per_object": 3, "task_title": "Rose or tulip?"},
+            "labeling": {
+                "mode": "ground-truth",
+                "workteam_arn": TEAM,
+                "workers_per_object": 3,
+                "task_title": "Rose or tulip?",
+            },
         }
     )
     info = RunInfo(

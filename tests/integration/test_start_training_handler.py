@@ -84,7 +84,9 @@ def provided_run() -> None:
 
 def ground_truth_run() -> None:
     store = MemoryStore(BUCKET)
-    spec = spec_of({"task": "image-classification", "labels": ["rose", "tulip"]})
+    spec = spec_of(
+        {"task": "image-classification", "labels": ["rose", "tulip"], "labeling": {"mode": "ground-truth"}}
+    )
     put_run(store, spec, None)
     store.objects[labeling_output_key()] = classification_lines(spec, BUCKET, two_class_labels(20))
     upload(store.objects)

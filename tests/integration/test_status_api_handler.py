@@ -78,6 +78,7 @@ def deploy_live_model() -> None:
         "endpoint_name": ENDPOINT,
         "task": "image-classification",
         "labels": ["rose", "tulip"],
+        "labeling": {"mode": "ground-truth"},
         "algorithm": "builtin",
         "model_name": MODEL,
         "training_job_name": "sagechain-flowers-8b39944c64ac-train-1",

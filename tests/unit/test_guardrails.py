@@ -48,7 +48,13 @@ def upload(store: MemoryStore, document: dict[str, Any], bounds: Guardrails = GU
 
 
 def flowers(**sections: Any) -> dict[str, Any]:
-    return {"task": "image-classification", "labels": ["rose", "tulip"], **sections}
+    return {
+        "task": "image-classification",
+        "labels": ["rose", "tulip"],
+        **sections,
+        # Ground Truth's bounds are what these specs test, unless one names another mode.
+        "labeling": {"mode": "ground-truth", **sections.get("labeling", {})},
+    }
 
 
 def store_with_images(count: int = 2) -> MemoryStore:
@@ -62,6 +68,7 @@ def live_model_of(dataset: str, endpoint: str) -> bytes:
             "endpoint_name": endpoint,
             "task": "image-classification",
             "labels": ["a", "b"],
+            "labeling": {"mode": "ground-truth"},
             "algorithm": "builtin",
             "model_name": f"{endpoint}-model",
             "training_job_name": f"{endpoint}-train",

@@ -270,6 +270,9 @@ def test_the_rules_start_stages_on_the_keys_the_design_names() -> None:
             "datasets/*.zip",
             "runs/*/input.manifest",
             "runs/*/labeled.manifest",
+            "runs/*/label-studio/annotations/*",
+            "runs/*/label-studio/done",
+            "runs/*/labels/*",
             "batches/*/*/batch.json",
         ]
     )

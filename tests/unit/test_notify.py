@@ -294,6 +294,38 @@ EXPECTED: dict[str, tuple[str, list[str]]] = {
 }
 
 
+EXPECTED["labeling_requested"] = (
+    "Labeling started",
+    [
+        "8 images wait to be labeled in Label Studio (image-classification).",
+        f"Tasks to import: s3://sagechain-data-example/runs/{RUN}/label-studio/tasks.json",
+        "paste config.xml",
+        f"prefix runs/{RUN}/label-studio/, file filter regex tasks\\.json",
+        "Add Target Storage: Amazon S3, bucket sagechain-data-example, prefix "
+        f"runs/{RUN}/label-studio/annotations/.",
+        "tasks.json holds s3:// URIs, which never expire",
+        f"upload an empty object to s3://sagechain-data-example/runs/{RUN}/label-studio/done",
+    ],
+)
+EXPECTED["labeling_completed"] = (
+    "Labeling completed",
+    [
+        "Labeling is complete: 7 of 8 images are labeled.",
+        "Completed by the done marker; the labeled manifest was written.",
+        "rose 4, tulip 3",
+        "cancelled 1, unknown_label:daisy 1",
+        "Nothing: training starts from the labeled manifest.",
+    ],
+)
+EXPECTED["labels_rejected"] = (
+    "Labels rejected",
+    [
+        f"Labels uploaded for run {RUN} could not be used: nothing changed.",
+        "export.json is not valid JSON (Expecting value at line 1)",
+        f"File: s3://sagechain-data-example/runs/{RUN}/labels/export.json",
+        "the run waits for it",
+    ],
+)
 EXPECTED["training_failed"] = (
     "Training failed",
     [
@@ -606,3 +638,9 @@ def test_deployment_rejected_shows_the_comparison_beside_the_live_models_value(
     assert "(best first; * judged by the quality gate)" in email.body
     assert f"  *  {SETS[1]}  Completed  0.93" in email.body
     assert email.body.index("Reason") < email.body.index("Why this model was the candidate")
+
+
+def test_labeling_progress_is_not_emailed(sagemaker: FakeSageMaker, store: MemoryStore) -> None:
+    event = sample_event("notify", "labeling_progress")
+
+    assert compose_email(event, sagemaker, store, "sagechain", STACK_NAME, STACK_ID) is None

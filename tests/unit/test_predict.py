@@ -37,6 +37,7 @@ def model_info(
             "endpoint_name": "sagechain-flowers",
             "task": task,
             "labels": LABELS,
+            "labeling": {"mode": "ground-truth"},
             "algorithm": algorithm,
             "model_name": "sagechain-flowers-1",
             "training_job_name": "sagechain-flowers-1",

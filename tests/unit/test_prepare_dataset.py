@@ -42,8 +42,13 @@ PUBLIC_CROWD = "arn:aws:sagemaker:us-east-1:394669845002:workteam/public-crowd/d
 
 
 def spec(**fields: Any) -> bytes:
-    document: dict[str, Any] = {"task": "image-classification", "labels": ["cat", "dog"]}
+    document: dict[str, Any] = {
+        "task": "image-classification",
+        "labels": ["cat", "dog"],
+    }
     document.update(fields)
+    # These runs are about Ground Truth unless a test names another mode.
+    document["labeling"] = {"mode": "ground-truth", **fields.get("labeling", {})}
     return json.dumps(document).encode()
 
 

@@ -43,7 +43,8 @@ def test_schema_requires_only_task_and_labels() -> None:
 def test_minimal_spec_gets_documented_defaults() -> None:
     spec = DatasetSpec.model_validate({"task": "object-detection", "labels": ["car"]})
 
-    assert spec.labeling.mode == "ground-truth"
+    # Label Studio works in every account; Ground Truth is closed to new AWS customers.
+    assert spec.labeling.mode == "label-studio"
     assert spec.training.validation_fraction == 0.2
     assert (spec.deployment.min_instances, spec.deployment.max_instances) == (1, 2)
     assert spec.deployment.target_invocations_per_instance == 50
@@ -70,7 +71,12 @@ def test_template_gives_prepare_dataset_every_variable_its_settings_require() ->
 
 def test_a_spec_may_name_its_schema_for_editors() -> None:
     spec = DatasetSpec.model_validate(
-        {"$schema": "./dataset-spec.schema.json", "task": "object-detection", "labels": ["car"]}
+        {
+            "$schema": "./dataset-spec.schema.json",
+            "task": "object-detection",
+            "labels": ["car"],
+            "labeling": {"mode": "ground-truth"},
+        }
     )
 
     assert "$schema" not in spec.model_dump_json()

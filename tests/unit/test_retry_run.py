@@ -14,7 +14,7 @@ from sagechain.names import ATTEMPT_TAG, RUN_ID_TAG, STACK_TAG
 from sagechain.observers.notify import compose_email
 from sagechain.observers.timeline import RunRef, sagechain_change, state_change
 from sagechain.run_control.retry_run import RetryRunService
-from sagechain.run_history import JobState, RunItem, RunRecord, RunStatus, Stage
+from sagechain.run_history import HistoryEntry, JobState, RunItem, RunRecord, RunStatus, Stage
 from tests.fakes import FakeSageMaker, MemoryDeploymentStore, MemoryStore, RecordingPublisher
 from tests.runs import STACK_ID, STACK_NAME
 from tests.unit.test_stop_run import OneRun
@@ -314,3 +314,42 @@ def test_a_run_stopped_as_its_labeling_completed_resumes_at_training_without_rel
 
     assert accepted.from_stage == "training"
     assert retried(publisher)[0].labeling_job_name == LABELING
+
+
+@pytest.mark.parametrize("asked", [None, "labeling"])
+def test_a_run_waiting_for_its_own_tools_labels_is_not_retried_at_labeling_and_is_told_what_to_upload(
+    asked: RetryStage | None,
+) -> None:
+    # Given a Label Studio run stopped while it waited for annotations
+    retry, publisher, _, _ = service(run_record(Stage.LABELING, RunStatus.STOPPED, mode="label-studio"))
+
+    # When it is retried (at its labeling stage)
+    with pytest.raises(StateConflictError) as raised:
+        retry.retry_run(RUN, asked)
+
+    # Then nothing starts, and the answer says what does: a new upload of dataset.json
+    message = raised.value.message
+    assert "labeled in your own tool (label-studio)" in message
+    assert "upload dataset.json again" in message
+    assert "Ground Truth" not in message
+    assert "provided" not in message
+    assert "retry from training" not in message
+    assert publisher.events == []
+
+
+def test_an_own_tool_run_whose_labels_are_in_retries_from_training_on_them() -> None:
+    failed = run_record(Stage.TRAINING, RunStatus.FAILED, mode="label-studio")
+    completed = HistoryEntry(
+        at=AT, stage=Stage.LABELING, event="Labeling Completed", status=RunStatus.IN_PROGRESS, summary="done"
+    )
+    stored = failed.model_copy(update={"history": [completed]})
+    retry, publisher, _, _ = service(stored)
+
+    with pytest.raises(StateConflictError) as raised:
+        retry.retry_run(RUN, "labeling")
+    assert "retry from training (POST /runs/" in raised.value.message
+    accepted = retry.retry_run(RUN)
+
+    assert accepted.from_stage == "training"
+    assert accepted.reuses[0] == f"the labels from label-studio (runs/{RUN}/labeled.manifest)"
+    assert len(retried(publisher)) == 1

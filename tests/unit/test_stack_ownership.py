@@ -151,7 +151,17 @@ def test_a_longer_prefix_of_another_stack_is_not_ours_either() -> None:
 
 def test_another_stacks_completed_labeling_job_starts_no_training() -> None:
     store = MemoryStore(BUCKET)
-    put_run(store, spec_of({"task": "image-classification", "labels": ["rose", "tulip"]}), None)
+    put_run(
+        store,
+        spec_of(
+            {
+                "task": "image-classification",
+                "labels": ["rose", "tulip"],
+                "labeling": {"mode": "ground-truth"},
+            }
+        ),
+        None,
+    )
     trigger = TrainingTrigger(key=f"labeling-job/{LABELING_JOB}/Completed", labeling_job_name=LABELING_JOB)
     publisher = RecordingPublisher()
     with stubbed("sagemaker") as (client, stubber):

@@ -19,7 +19,7 @@ from botocore.stub import Stubber
 from sagechain.adapters.labeling_jobs import SageMakerLabelingJobs
 from sagechain.errors import StaleAttemptError
 from sagechain.event_sources.s3 import ObjectRef
-from sagechain.events import DatasetRejected, LabelingFailed, LabelingStarted, RetryStage
+from sagechain.events import DatasetRejected, LabelingFailed, LabelingRequested, LabelingStarted, RetryStage
 from sagechain.guardrails import Guardrails
 from sagechain.ingest.prepare_dataset import prepare_dataset
 from sagechain.ingest.settings import ZipLimits
@@ -74,14 +74,16 @@ def make_run(
     **labeling: Any,
 ) -> MemoryStore:
     """A bucket holding a prepared Ground Truth run, as prepare_dataset leaves it."""
-    spec = DatasetSpec.model_validate({"task": task, "labels": list(labels), "labeling": labeling})
+    spec = DatasetSpec.model_validate(
+        {"task": task, "labels": list(labels), "labeling": {"mode": "ground-truth", **labeling}}
+    )
     info = RunInfo(
         run_id=RUN_ID,
         dataset="pets",
         source_uri=f"s3://{BUCKET}/datasets/pets/dataset.json",
         source_version="v1",
         task=task,
-        labeling_mode="ground-truth",
+        labeling_mode=spec.labeling.mode.value,
         label_attribute=spec.labeling.label_attribute,
         manifest_uri=f"s3://{BUCKET}/runs/{RUN_ID}/input.manifest",
         objects=objects,
@@ -285,7 +287,7 @@ def test_a_run_prepared_by_stage_one_starts_labeling() -> None:
         {
             "datasets/pets/images/a.jpg": b"jpeg",
             "datasets/pets/dataset.json": json.dumps(
-                {"task": "object-detection", "labels": ["car"]}
+                {"task": "object-detection", "labels": ["car"], "labeling": {"mode": "ground-truth"}}
             ).encode(),
         },
     )
@@ -384,7 +386,9 @@ def test_a_run_without_any_work_team_is_rejected_with_where_to_set_one() -> None
         }
     )
     store = make_run()
-    spec = DatasetSpec.model_validate({"task": "image-classification", "labels": ["cat", "dog"]})
+    spec = DatasetSpec.model_validate(
+        {"task": "image-classification", "labels": ["cat", "dog"], "labeling": {"mode": "ground-truth"}}
+    )
     store.objects[f"runs/{RUN_ID}/spec.json"] = spec.with_defaults(no_default).model_dump_json().encode()
     with sagemaker() as (jobs, _, _):
         event, _ = start(store, jobs)
@@ -763,3 +767,41 @@ def test_each_attempt_has_its_own_valid_labeling_job_name() -> None:
     long_run = "a-very-long-dataset-name-that-goes-on-and-on-0123456789ab"
     assert len(labeling_job_name("sagechain", long_run, 12)) <= 63
     assert labeling_job_name("sagechain", long_run, 12) != labeling_job_name("sagechain", long_run, 2)
+
+
+def test_a_label_studio_run_gets_tasks_and_a_config_and_no_labeling_job() -> None:
+    store = make_run(task="object-detection", labels=("car", "bus"), mode="label-studio")
+    store.objects[f"runs/{RUN_ID}/input.manifest"] += (
+        b'{"source-ref": "s3://data/datasets/pets/images/b.jpg"}\n'
+    )
+
+    with sagemaker() as (jobs, stub, _):
+        event, _ = start(store, jobs)
+        stub.assert_no_pending_responses()
+
+    assert isinstance(event, LabelingRequested)
+    assert (event.tool, event.objects, event.labels) == ("label-studio", 40, ["car", "bus"])
+    tasks = json.loads(store.objects[f"runs/{RUN_ID}/label-studio/tasks.json"])
+    assert tasks == [
+        {"data": {"image": "s3://data/datasets/pets/images/a.jpg"}},
+        {"data": {"image": "s3://data/datasets/pets/images/b.jpg"}},
+    ]
+    assert (
+        b'<RectangleLabels name="label" toName="image">'
+        in store.objects[f"runs/{RUN_ID}/label-studio/config.xml"]
+    )
+    assert event.annotations_uri == f"s3://{BUCKET}/runs/{RUN_ID}/label-studio/annotations/"
+    assert not any(key.startswith(f"runs/{RUN_ID}/labeling/") for key in store.objects)
+
+
+def test_a_cvat_run_gets_the_task_label_specification() -> None:
+    store = make_run(labels=("cat", "dog"), mode="cvat")
+
+    with sagemaker() as (jobs, _, _):
+        event, _ = start(store, jobs)
+
+    assert isinstance(event, LabelingRequested)
+    assert event.tool == "cvat"
+    assert event.tasks_uri is None
+    labels = json.loads(store.objects[f"runs/{RUN_ID}/cvat/labels.json"])
+    assert [(label["name"], label["type"]) for label in labels] == [("cat", "tag"), ("dog", "tag")]

@@ -33,7 +33,9 @@ from tests.stubs import count_calls, stubbed
 BUCKET = "sagechain-data-example"
 PROVIDED = TrainingTrigger(key=f"labeled-manifest/{RUN_ID}", run_id=RUN_ID)
 LABELED = TrainingTrigger(key=f"labeling-job/{LABELING_JOB}/Completed", labeling_job_name=LABELING_JOB)
-GROUND_TRUTH_SPEC = spec_of({"task": "image-classification", "labels": ["rose", "tulip"]})
+GROUND_TRUTH_SPEC = spec_of(
+    {"task": "image-classification", "labels": ["rose", "tulip"], "labeling": {"mode": "ground-truth"}}
+)
 JOB_ARN = "arn:aws:sagemaker:us-east-1:123456789012:training-job/x"
 
 

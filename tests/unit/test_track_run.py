@@ -7,7 +7,7 @@ import pytest
 
 from sagechain.event_sources.eventbridge import SagechainDelivery
 from sagechain.event_sources.sagemaker import JobKind
-from sagechain.events import BatchCompleted
+from sagechain.events import BatchCompleted, LabelingProgress, LabelsRejected
 from sagechain.observers.timeline import sagechain_change
 from sagechain.observers.track_run import track_run
 from sagechain.ports import EndpointFacts, TrainingJobFacts
@@ -249,3 +249,26 @@ def test_two_batches_of_one_run_are_two_history_entries_and_two_emails() -> None
 
     assert len({sagechain_change(d).history_key for d in deliveries}) == 2
     assert len({d.about for d in deliveries}) == 2
+
+
+def test_labeling_progress_moves_the_run_forward_and_keeps_a_history_entry_per_tenth() -> None:
+    at = datetime(2026, 12, 1, 9, tzinfo=UTC)
+
+    def progress(labeled: int) -> LabelingProgress:
+        return LabelingProgress(
+            run_id=RUN, dataset="flowers", labeled=labeled, unusable=0, total=20, source_uri="s3://b/k"
+        )
+
+    changes = [sagechain_change(SagechainDelivery(event=progress(n), at=at)) for n in (1, 2, 3, 10, 11)]
+    rejected = LabelsRejected(run_id=RUN, dataset="flowers", source_uri="s3://b/labels/x.json", reason="bad")
+    rejection = sagechain_change(SagechainDelivery(event=rejected, at=at))
+
+    # Then each count is further along (a late, smaller count never moves the run back) ...
+    assert [c.progress for c in changes] == sorted(c.progress for c in changes)
+    assert len({c.progress for c in changes}) == len(changes)
+    assert changes[-1].summary == "Labeling: 11 of 20 images labeled"
+    # ... the history keeps one entry per tenth of the images, not one per annotation ...
+    assert len({c.history_key for c in changes}) == 3
+    # ... and a rejected upload sorts below every count: later arrivals still move the run
+    assert rejection.progress < changes[0].progress
+    assert rejection.error == "bad"

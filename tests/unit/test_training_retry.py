@@ -44,7 +44,9 @@ from tests.stubs import count_calls, stubbed
 BUCKET = "sagechain-data-example"
 ARN = "arn:aws:sagemaker:us-east-1:123456789012"
 SETS = {"hyperparameters": [{"epochs": 1}, {"epochs": 2}, {"epochs": 3}]}
-GROUND_TRUTH_SPEC = spec_of({"task": "image-classification", "labels": ["rose", "tulip"]})
+GROUND_TRUTH_SPEC = spec_of(
+    {"task": "image-classification", "labels": ["rose", "tulip"], "labeling": {"mode": "ground-truth"}}
+)
 ATTEMPT_TAG = {"Key": "sagechain:attempt", "Value": "2"}
 # Every member of a CreateTrainingJob request of these runs, whatever its value.
 ANY_REQUEST = dict.fromkeys(

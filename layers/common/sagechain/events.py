@@ -150,6 +150,77 @@ class LabelingFailed(SagechainEvent):
     cost_estimate: LabelingCostEstimate | None = None
 
 
+OwnTool = Literal["label-studio", "cvat"]
+
+
+class LabelingRequested(SagechainEvent):
+    """The run waits for labels from the team's own tool: what to import is written under the run."""
+
+    DETAIL_TYPE: ClassVar[str] = "Labeling Requested"
+
+    tool: OwnTool
+    task: str
+    labels: list[str]
+    objects: int
+    bucket: str
+    tasks_uri: str | None = Field(default=None, description="Label Studio: tasks.json, one task per image.")
+    config_uri: str | None = Field(default=None, description="Label Studio: the labeling config XML.")
+    cvat_labels_uri: str | None = Field(default=None, description="CVAT: the task's label specification.")
+    images_uri: str = Field(
+        description="The dataset's images, which the tool reads (s3:// URIs in tasks.json)."
+    )
+    annotations_uri: str = Field(
+        description="Label Studio S3 target storage prefix: one object per annotation."
+    )
+    done_uri: str = Field(description="Upload any object here to finish early with what is labeled.")
+    exports_uri: str = Field(description="Upload a whole export here (Label Studio JSON, JSON-MIN, COCO).")
+
+
+class LabelingProgress(SagechainEvent):
+    """An annotation arrived from the team's tool: how far labeling is (not emailed)."""
+
+    DETAIL_TYPE: ClassVar[str] = "Labeling Progress"
+
+    labeled: int = Field(description="Images with a usable annotation so far (each counted once).")
+    unusable: int = Field(description="Images whose annotations so far are cancelled, empty or unusable.")
+    total: int
+    source_uri: str = Field(description="The annotation object that arrived.")
+    problems: dict[str, int] = Field(
+        default_factory=dict, description="What this object's annotation lost, by reason."
+    )
+
+
+class LabelingCompleted(SagechainEvent):
+    """The team's labels are in: labeled.manifest is written and training starts from it."""
+
+    DETAIL_TYPE: ClassVar[str] = "Labeling Completed"
+
+    tool: OwnTool
+    labeled: int
+    total: int
+    label_counts: dict[str, int]
+    skipped: dict[str, int] = Field(
+        default_factory=dict,
+        description="Images and regions left out, by reason (cancelled, empty, unknown_label:<name>, "
+        "box_outside_image, not_in_run, unlabeled, ...).",
+    )
+    manifest_uri: str
+    completed_by: str = Field(
+        description="What completed it: every image annotated, the done marker, an export."
+    )
+    source_uri: str
+
+
+class LabelsRejected(SagechainEvent):
+    """Labels uploaded for the run could not be used: nothing changed, the run waits for a corrected one."""
+
+    DETAIL_TYPE: ClassVar[str] = "Labels Rejected"
+
+    source_uri: str
+    reason: str = Field(description="What is wrong with the file and what to fix.")
+    skipped: dict[str, int] = Field(default_factory=dict)
+
+
 class RefusedTrainingJob(BaseModel):
     """A training job (one hyperparameter set, or the tuning job) AWS refused to create."""
 
@@ -569,6 +640,10 @@ SAGECHAIN_EVENTS: tuple[type[SagechainEvent], ...] = (
     DatasetRejected,
     LabelingStarted,
     LabelingFailed,
+    LabelingRequested,
+    LabelingProgress,
+    LabelingCompleted,
+    LabelsRejected,
     TrainingStarted,
     TrainingFailed,
     TrainingSkipped,

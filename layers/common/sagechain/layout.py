@@ -3,6 +3,10 @@
     datasets/<name>/images/...      datasets/<name>/dataset.json    datasets/<name>.zip
     runs/<run_id>/spec.json, run.json, input.manifest or labeled.manifest, training.json,
                   model.json, and each stage's own files
+    runs/<run_id>/label-studio/tasks.json, config.xml, annotations/ (the tool writes), done,
+                  received/ (collect_labels' record per image, completion.json: its completion's claim
+                  and event); runs/<run_id>/cvat/labels.json;
+                  runs/<run_id>/labels/<export> (an upload from the tool): labeling/label_studio.py
     models/<model>/model.json       the live model of an endpoint
     models/<model>/pending/...      deployments waiting for the endpoint (deployment/pending.py)
     batches/<model>/<name>/images/...   images to score; batches/<model>/<name>/batch.json last starts it

@@ -98,6 +98,11 @@ class RunFacts(BaseModel):
     task: str | None = None
     labeling_mode: str | None = None
     objects: int | None = Field(default=None, description="Images in the run's manifest.")
+    labeled_objects: int | None = Field(
+        default=None,
+        description="Own-tool labeling: images with a usable annotation so far (of objects); the run's "
+        "summary says the same as annotations arrive.",
+    )
     labeling_cost_estimate_usd: Decimal | None = None
     worst_case: WorstCaseCost | None = Field(
         default=None,

@@ -53,10 +53,18 @@ class TaskType(StrEnum):
 
 
 class LabelingMode(StrEnum):
-    """Who labels the images: a Ground Truth job, or the team before upload."""
+    """Who labels the images: the team in its own tool (Label Studio, CVAT), a Ground Truth job,
+    or the team before upload."""
 
+    LABEL_STUDIO = "label-studio"
+    CVAT = "cvat"
     GROUND_TRUTH = "ground-truth"
     PROVIDED = "provided"
+
+    @property
+    def is_own_tool(self) -> bool:
+        """True for the team's own labeling tool (Label Studio, CVAT): annotations come back by upload."""
+        return self in (LabelingMode.LABEL_STUDIO, LabelingMode.CVAT)
 
 
 class _Section(BaseModel):
@@ -67,7 +75,15 @@ class _Section(BaseModel):
 class LabelingSpec(_Section):
     """How the images get labels."""
 
-    mode: LabelingMode = LabelingMode.GROUND_TRUTH
+    # Ground Truth is closed to new AWS customers; labeling in the team's own Label Studio works
+    # in every account, so it is what a spec that names no mode gets.
+    mode: LabelingMode = Field(
+        default=LabelingMode.LABEL_STUDIO,
+        description=(
+            "label-studio (default: works in every account), cvat, ground-truth (accounts that have "
+            "Ground Truth; it is closed to new AWS customers) or provided (labels come with the dataset)."
+        ),
+    )
     labels_file: str | None = Field(
         default=None,
         description=(

@@ -1,7 +1,8 @@
 """Stage 1: a dataset upload becomes a run: spec checked, manifest written, event emitted.
 
 A folder's dataset.json or a dataset zip -> runs/<run_id>/spec.json, run.json and either
-input.manifest (Ground Truth labels next) or labeled.manifest (labels were provided).
+input.manifest (Ground Truth or the team's own tool labels next) or labeled.manifest (labels
+were provided).
 Whatever is wrong with the upload becomes a "Dataset Rejected" event with a reason a
 person can act on; the dataset itself is never changed or deleted.
 """
@@ -166,10 +167,12 @@ def _prepare(
     bounds: Guardrails,
 ) -> DatasetPrepared:
     provided = spec.labeling.mode is LabelingMode.PROVIDED
-    if not provided and not spec.labeling.workteam_arn:
+    ground_truth = spec.labeling.mode is LabelingMode.GROUND_TRUTH
+    if ground_truth and not spec.labeling.workteam_arn:
         raise DatasetRejectedError(
             "Ground Truth needs a workteam: set labeling.workteam_arn in dataset.json or the stack's "
-            "DefaultWorkteamArn parameter, or provide the labels (labeling.mode = provided)."
+            "DefaultWorkteamArn parameter, label in your own tool (labeling.mode = label-studio or cvat), "
+            "or provide the labels (labeling.mode = provided)."
         )
     _check_bounds(upload, spec, store, bounds)
     manifest_key = run_key(upload.run_id, LABELED_MANIFEST if provided else INPUT_MANIFEST)
@@ -186,7 +189,8 @@ def _prepare(
                 f"Add images, then upload {SPEC_FILE} again."
             )
         estimate = None
-        if not provided:
+        # The team's own tool costs nothing here; only Ground Truth bills per object.
+        if ground_truth:
             estimate = estimate_labeling_cost(
                 spec.task,
                 stats.objects,

@@ -1,4 +1,6 @@
-"""Stage 2: a run's Ground Truth input manifest becomes one labeling job.
+"""Stage 2: a run's input manifest becomes one Ground Truth labeling job, or the files the team's
+own tool imports (labeling.mode label-studio: label-studio/tasks.json and config.xml; cvat:
+cvat/labels.json), announced by "Labeling Requested"; collect_labels takes the labels back.
 
 prepare_dataset writes runs/<run_id>/spec.json and run.json, then input.manifest; the
 manifest's arrival starts this stage. It writes the label categories file and the worker
@@ -17,6 +19,7 @@ the attempt); the manifest's own arrival is attempt 1. An attempt that a later r
 or that was stopped, starts nothing (attempts.why_not_start).
 """
 
+import json
 import re
 
 from pydantic import BaseModel, ConfigDict
@@ -30,7 +33,14 @@ from sagechain.errors import (
     StaleAttemptError,
 )
 from sagechain.event_sources.s3 import ObjectRef
-from sagechain.events import DatasetRejected, LabelingFailed, LabelingStarted, RunRetried, SagechainEvent
+from sagechain.events import (
+    DatasetRejected,
+    LabelingFailed,
+    LabelingRequested,
+    LabelingStarted,
+    RunRetried,
+    SagechainEvent,
+)
 from sagechain.labeling.ground_truth import (
     AUTO_LABELING_MIN_OBJECTS,
     AUTO_LABELING_SUGGESTED_OBJECTS,
@@ -42,8 +52,26 @@ from sagechain.labeling.ground_truth import (
     task_lambdas,
     workforce_of,
 )
+from sagechain.labeling.label_studio import (
+    ANNOTATIONS_FOLDER,
+    CONFIG_FILE,
+    CVAT_LABELS_FILE,
+    DONE_MARKER,
+    EXPORTS_FOLDER,
+    TASKS_FILE,
+    cvat_label_spec,
+    labeling_config,
+    task_document,
+)
 from sagechain.labeling.worker_template import label_categories_document, worker_task_template
-from sagechain.layout import INPUT_MANIFEST, RUN_INFO_FILE, SPEC_RECORD_FILE, dataset_prefix, run_key
+from sagechain.layout import (
+    INPUT_MANIFEST,
+    RUN_INFO_FILE,
+    SPEC_RECORD_FILE,
+    dataset_prefix,
+    images_prefix,
+    run_key,
+)
 from sagechain.names import attempt_parts, resource_tags, sagemaker_name
 from sagechain.observability import logger
 from sagechain.ports import EventPublisher, LabelingJobPlan, LabelingJobs, ObjectStore
@@ -271,6 +299,62 @@ def _start(
     )
 
 
+def _write_tasks(request: LabelingRequest, store: ObjectStore) -> None:
+    """tasks.json: a JSON list of tasks, one per line of input.manifest, streamed."""
+    writer = store.open_writer(run_key(request.run_id, TASKS_FILE), "application/json")
+    try:
+        separator = b"[\n"
+        for line in store.iter_lines(request.manifest_key):
+            if not line.strip():
+                continue
+            writer.write(separator + task_document(str(json.loads(line)["source-ref"])))
+            separator = b",\n"
+        writer.write(b"[]\n" if separator == b"[\n" else b"\n]\n")
+        writer.commit()
+    except BaseException:
+        writer.abort()
+        raise
+
+
+def _request_own_tool(
+    request: LabelingRequest, info: RunInfo, spec: DatasetSpec, store: ObjectStore
+) -> LabelingRequested:
+    """The team labels in its own tool: write what Label Studio (tasks, config) or CVAT (labels) imports."""
+    tool = spec.labeling.mode
+    tasks_uri = config_uri = cvat_uri = None
+    if tool is LabelingMode.LABEL_STUDIO:
+        _write_tasks(request, store)
+        store.put_bytes(
+            run_key(request.run_id, CONFIG_FILE), labeling_config(spec.task, spec.labels), "application/xml"
+        )
+        tasks_uri = store.uri(run_key(request.run_id, TASKS_FILE))
+        config_uri = store.uri(run_key(request.run_id, CONFIG_FILE))
+    else:
+        store.put_bytes(
+            run_key(request.run_id, CVAT_LABELS_FILE),
+            cvat_label_spec(spec.task, spec.labels),
+            "application/json",
+        )
+        cvat_uri = store.uri(run_key(request.run_id, CVAT_LABELS_FILE))
+    return LabelingRequested(
+        run_id=request.run_id,
+        dataset=info.dataset,
+        attempt=request.attempt,
+        tool="cvat" if tool is LabelingMode.CVAT else "label-studio",
+        task=spec.task.value,
+        labels=spec.labels,
+        objects=info.objects,
+        bucket=request.bucket,
+        tasks_uri=tasks_uri,
+        config_uri=config_uri,
+        cvat_labels_uri=cvat_uri,
+        images_uri=store.uri(images_prefix(info.dataset)),
+        annotations_uri=store.uri(run_key(request.run_id, ANNOTATIONS_FOLDER)),
+        done_uri=store.uri(run_key(request.run_id, DONE_MARKER)),
+        exports_uri=store.uri(run_key(request.run_id, EXPORTS_FOLDER)),
+    )
+
+
 def start_labeling(
     request: LabelingRequest,
     store: ObjectStore,
@@ -288,14 +372,19 @@ def start_labeling(
     if raw_info is None:
         return None
     info = RunInfo.model_validate_json(raw_info)
-    if info.labeling_mode != LabelingMode.GROUND_TRUTH:
+    own_tool = info.labeling_mode in (LabelingMode.LABEL_STUDIO, LabelingMode.CVAT)
+    if info.labeling_mode != LabelingMode.GROUND_TRUTH and not own_tool:
         return None
     event: SagechainEvent
     try:
         raw_spec = _read_run_file(store, request.run_id, SPEC_RECORD_FILE)
         if raw_spec is None:
             return None
-        event = _start(request, info, _read_spec(raw_spec, request.run_id), store, jobs, role_arn)
+        spec = _read_spec(raw_spec, request.run_id)
+        if own_tool:
+            event = _request_own_tool(request, info, spec, store)
+        else:
+            event = _start(request, info, spec, store, jobs, role_arn)
     except DatasetRejectedError as rejection:
         event = DatasetRejected(
             run_id=request.run_id,

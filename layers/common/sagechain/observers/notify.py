@@ -29,9 +29,13 @@ from sagechain.events import (
     DeploymentWaiting,
     EndpointHourlyCost,
     JobComparison,
+    LabelingCompleted,
     LabelingCostEstimate,
     LabelingFailed,
+    LabelingProgress,
+    LabelingRequested,
     LabelingStarted,
+    LabelsRejected,
     ModelChoice,
     ModelDeleted,
     ModelExpired,
@@ -56,7 +60,7 @@ from sagechain.observers.timeline import (
 )
 from sagechain.ports import ObjectStore, SageMakerLookup, TrainingJobFacts
 from sagechain.pricing import delete_endpoint_commands
-from sagechain.run_history import RunRecord
+from sagechain.run_history import RunRecord, Stage
 
 # ---------------------------------------------------------------- text helpers
 
@@ -225,7 +229,9 @@ def _dataset_prepared(event: DatasetPrepared, lookup: SageMakerLookup) -> tuple[
     body = EmailBody(f'Dataset "{event.dataset}" is prepared: run {event.run_id} has started.').happened(
         f"{event.objects} labeled images were written to the run's labeled manifest."
         if provided
-        else f"{event.objects} images were listed in the run's Ground Truth input manifest.",
+        else f"{event.objects} images were listed in the run's Ground Truth input manifest."
+        if event.labeling_mode == "ground-truth"
+        else f"{event.objects} images were listed to be labeled in your own tool ({event.labeling_mode}).",
         *([f"Skipped (not used): {_counts(event.skipped)}."] if event.skipped else []),
     )
     body.figures(
@@ -244,6 +250,8 @@ def _dataset_prepared(event: DatasetPrepared, lookup: SageMakerLookup) -> tuple[
         "Nothing: training starts from the labeled manifest. You get an email when it does."
         if provided
         else "Nothing: a Ground Truth labeling job starts next. You get an email with its console link."
+        if event.labeling_mode == "ground-truth"
+        else "Nothing yet: the next email says how to label the images in your own tool."
     )
     return "Dataset prepared", body
 
@@ -301,6 +309,74 @@ def _labeling_started(event: LabelingStarted, lookup: SageMakerLookup) -> tuple[
         "fails or is stopped.",
     )
     return "Labeling started", body
+
+
+def _labeling_requested(event: LabelingRequested, lookup: SageMakerLookup) -> tuple[str, EmailBody]:
+    tool = "Label Studio" if event.tool == "label-studio" else "CVAT"
+    body = EmailBody(f"{event.objects} images wait to be labeled in {tool} ({event.task}).")
+    body.figures(
+        [("Images to label", event.objects), ("Task", event.task), ("Labels", ", ".join(event.labels))]
+    )
+    body.links(
+        [
+            ("Tasks to import", event.tasks_uri),
+            ("Labeling config", event.config_uri),
+            ("CVAT label specification", event.cvat_labels_uri),
+            ("Images", event.images_uri),
+            ("Annotations (target storage)", event.annotations_uri if event.tool == "label-studio" else None),
+            ("Exports", event.exports_uri),
+        ]
+    )
+    bucket = event.bucket
+    annotations_prefix = event.annotations_uri.removeprefix(f"s3://{bucket}/")
+    tasks_prefix = (event.tasks_uri or "").removeprefix(f"s3://{bucket}/").rsplit("/", 1)[0] + "/"
+    if event.tool == "label-studio":
+        body.next(
+            "Create a Label Studio project; under Settings, Labeling Interface, Code, paste config.xml.",
+            f"Settings, Cloud Storage, Add Source Storage: Amazon S3, bucket {bucket}, "
+            f"prefix {tasks_prefix}, "
+            "file filter regex tasks\\.json, 'Treat every bucket object as a source file' off, pre-signed "
+            "URLs on (Label Studio signs each image link when it shows it, valid for the minutes you set "
+            "there; tasks.json holds s3:// URIs, which never expire). Sync: one task per image.",
+            f"Add Target Storage: Amazon S3, bucket {bucket}, prefix {annotations_prefix}. Sync it as you "
+            "label: each annotation becomes one object there and the run counts it.",
+            "When every image has an annotation (cancelled ones do not count), training starts by itself. "
+            f"To finish early with what is labeled, upload an empty object to {event.done_uri}.",
+            f"Or export the project (JSON, JSON-MIN or COCO) and upload the file under {event.exports_uri}.",
+            "The README's labeling section has the IAM policy for Label Studio's AWS user.",
+        )
+    else:
+        body.next(
+            "Create a CVAT task; under Labels, Raw, paste cvat/labels.json.",
+            f"Attach the images from cloud storage: {event.images_uri} (CVAT's COCO export carries shapes, "
+            "not tags: for classification draw one rectangle per image with its class).",
+            "When done, export the task as COCO 1.0 and upload the annotations JSON under "
+            f"{event.exports_uri}: training starts by itself.",
+        )
+    return "Labeling started", body
+
+
+def _labeling_completed(event: LabelingCompleted, lookup: SageMakerLookup) -> tuple[str, EmailBody]:
+    body = EmailBody(f"Labeling is complete: {event.labeled} of {event.total} images are labeled.")
+    body.happened(f"Completed by {event.completed_by}; the labeled manifest was written.")
+    body.figures(
+        [
+            ("Labeled images", f"{event.labeled} of {event.total}"),
+            ("Labels", _counts(event.label_counts)),
+            ("Left out", _counts(event.skipped)),
+        ]
+    ).links([("Labeled manifest", event.manifest_uri), ("From", event.source_uri)])
+    body.next("Nothing: training starts from the labeled manifest. You get an email when it does.")
+    return "Labeling completed", body
+
+
+def _labels_rejected(event: LabelsRejected, lookup: SageMakerLookup) -> tuple[str, EmailBody]:
+    body = EmailBody(f"Labels uploaded for run {event.run_id} could not be used: nothing changed.")
+    body.reason(event.reason).figures([("Left out", _counts(event.skipped))]).links(
+        [("File", event.source_uri)]
+    )
+    body.next("Fix what the reason names and upload the file again; the run waits for it.")
+    return "Labels rejected", body
 
 
 def _aws_error_figures(error: AwsErrorExplanation) -> list[tuple[str, str | int | None]]:
@@ -781,6 +857,9 @@ _SAGECHAIN_EMAILS: dict[type[SagechainEvent], Callable[[Any, SageMakerLookup], t
     DatasetRejected: _dataset_rejected,
     LabelingStarted: _labeling_started,
     LabelingFailed: _labeling_failed,
+    LabelingRequested: _labeling_requested,
+    LabelingCompleted: _labeling_completed,
+    LabelsRejected: _labels_rejected,
     TrainingStarted: _training_started,
     TrainingFailed: _training_failed,
     TrainingSkipped: _training_skipped,
@@ -980,6 +1059,9 @@ def compose_email(
     if incoming is None:
         return None
     if isinstance(incoming, SagechainDelivery):
+        if isinstance(incoming.event, LabelingProgress):
+            # One email when labeling completes, not one per annotation.
+            return None
         return _sagechain_email(incoming, lookup, store, operator_api_url)
     # Endpoints report failure as FAILED (api_status: Failed); only failures and stops are emailed.
     if incoming.status not in ALARMING_STATUSES:
@@ -1007,8 +1089,16 @@ def stale_run_email(record: RunRecord, now: datetime, stale_after_hours: int) ->
     open_jobs = [job for job in record.jobs if job.status not in TERMINAL_STATUSES]
     body.figures([(f"{job.kind.label} {job.name}", job.status) for job in record.jobs])
     body.links([(f"{job.kind.label} {job.name}", job.console_url) for job in open_jobs])
+    own_tool = run.labeling_mode in ("label-studio", "cvat") and run.stage is Stage.LABELING
     body.next(
-        "Open the job or endpoint above: a labeling job waits for its workers, a training job may be "
+        (
+            f"No annotation has arrived for {hours} hours: in Label Studio, sync the project's target "
+            f"storage (prefix runs/{run.run_id}/label-studio/annotations/), or upload an export under "
+            f"runs/{run.run_id}/labels/, or an empty runs/{run.run_id}/label-studio/done to train on what "
+            "is labeled."
+        )
+        if own_tool
+        else "Open the job or endpoint above: a labeling job waits for its workers, a training job may be "
         "waiting for spot capacity or stuck downloading data.",
         "Nothing here is stopped for you; the run goes on as soon as its next event arrives.",
     )

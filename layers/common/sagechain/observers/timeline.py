@@ -46,8 +46,12 @@ from sagechain.events import (
     DeploymentRolledBack,
     DeploymentStarted,
     DeploymentWaiting,
+    LabelingCompleted,
     LabelingFailed,
+    LabelingProgress,
+    LabelingRequested,
     LabelingStarted,
+    LabelsRejected,
     ModelChoice,
     ModelDeleted,
     ModelExpired,
@@ -208,9 +212,36 @@ def _counts(counts: dict[str, int] | None) -> str:
     return ", ".join(f"{count} {name}" for name, count in sorted((counts or {}).items())) or "none"
 
 
+def _own_tool_outcome(
+    event: LabelingRequested | LabelingProgress | LabelingCompleted | LabelsRejected,
+) -> tuple[Stage, int, RunStatus, str, str | None]:
+    """Labeling in the team's own tool: the run's summary says how many images are labeled."""
+    match event:
+        case LabelingRequested():
+            summary = f"Labeling in {event.tool}: 0 of {event.objects} images labeled"
+            return Stage.LABELING, STARTED, RunStatus.IN_PROGRESS, summary, None
+        case LabelingProgress():
+            summary = f"Labeling: {event.labeled} of {event.total} images labeled"
+            if event.unusable:
+                summary += f" ({event.unusable} with only cancelled, empty or unusable annotations)"
+            return Stage.LABELING, RUNNING, RunStatus.IN_PROGRESS, summary, None
+        case LabelingCompleted():
+            summary = (
+                f"Labeling completed by {event.completed_by}: {event.labeled} of {event.total} images "
+                f"labeled ({_counts(event.label_counts)})"
+            )
+            return Stage.LABELING, DONE, RunStatus.IN_PROGRESS, summary, None
+        case _:
+            summary = f"Labels rejected: {event.source_uri}; the run waits for a corrected upload"
+            # Below every Labeling Progress: a rejection never holds back the count of later arrivals.
+            return Stage.LABELING, STARTED, RunStatus.IN_PROGRESS, summary, event.reason
+
+
 def _sagechain_outcome(  # noqa: PLR0911, PLR0912 - one case per event type
     event: SagechainEvent,
 ) -> tuple[Stage, int, RunStatus, str, str | None]:
+    if isinstance(event, LabelingRequested | LabelingProgress | LabelingCompleted | LabelsRejected):
+        return _own_tool_outcome(event)
     match event:
         case DatasetPrepared():
             if event.label_counts is not None:
@@ -384,7 +415,7 @@ def _choice_facts(event: ModelChoice) -> dict[str, Any]:
     }
 
 
-def _sagechain_facts(event: SagechainEvent) -> RunFacts:  # noqa: PLR0911
+def _sagechain_facts(event: SagechainEvent) -> RunFacts:  # noqa: PLR0911, PLR0912 - one case per event
     match event:
         case DatasetPrepared():
             return RunFacts(
@@ -408,6 +439,8 @@ def _sagechain_facts(event: SagechainEvent) -> RunFacts:  # noqa: PLR0911
             )
         case LabelingStarted():
             return RunFacts(labeling_job=event.job_name)
+        case LabelingProgress() | LabelingCompleted():
+            return RunFacts(labeled_objects=event.labeled)
         case RunRetried():
             return RunFacts(attempt=event.attempt)
         case TrainingFailed():
@@ -518,6 +551,14 @@ def sagechain_change(delivery: SagechainDelivery) -> RunChange:
     noted = refused_sets(event.refused) if isinstance(event, TrainingStarted) and event.refused else error
     # A run may have many batches: each one's entries are keyed on its own id.
     about = f"{event.DETAIL_TYPE}#{event.batch_id}" if isinstance(event, BatchEvent) else event.DETAIL_TYPE
+    subject = about
+    if isinstance(event, LabelingProgress):
+        # The run moves forward with each image labeled (out-of-order progress never moves it back);
+        # the history keeps the first entry of each tenth of the images, not one per annotation.
+        subject = f"{about}#{event.labeled:09d}.{event.unusable:09d}"
+        about = f"{about}#{event.labeled * 10 // max(event.total, 1)}"
+    elif isinstance(event, LabelsRejected):
+        about = subject = f"{about}#{event.source_uri}"
     return RunChange(
         run_id=event.run_id,
         dataset=event.dataset,
@@ -529,7 +570,7 @@ def sagechain_change(delivery: SagechainDelivery) -> RunChange:
         progress=(
             batch_progress_key(about)
             if isinstance(event, BatchEvent)
-            else progress_key(stage, step, FROM_SAGECHAIN, event.DETAIL_TYPE, event.attempt)
+            else progress_key(stage, step, FROM_SAGECHAIN, subject, event.attempt)
         ),
         summary=summary,
         error=error,

@@ -10,6 +10,10 @@ sagechain:attempt), reusing what the stages before it produced:
 - from deployment: the training the run chose, deployed again without retraining;
 - from labeling: a new labeling job. Ground Truth bills again, so it is only ever done when
   the caller asks for it (`?from=labeling`), even for a run that ended at its labeling stage.
+  A run labeled in the team's own tool (Label Studio, CVAT) has no job to buy again and takes no
+  more labels once stopped or failed: a retry from labeling is 409 saying to upload dataset.json
+  again (a new run writes new tasks.json and config.xml), or, when its labels were complete, to
+  retry from training on them.
 
 Duplicates have one effect. Two requests for the same attempt race for its claim: one writes
 it, the other finds the claim and, when it asks for the same stage, publishes the same event
@@ -27,12 +31,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from sagechain.api_errors import RunNotFoundError, StateConflictError
 from sagechain.attempts import MAX_ATTEMPTS, AttemptClaim, attempt_key, latest_claim
 from sagechain.event_sources.sagemaker import JobKind
-from sagechain.events import RetryStage, RunRetried, StoppableStage
+from sagechain.events import LabelingCompleted, RetryStage, RunRetried, StoppableStage
 from sagechain.ports import DeploymentStore, EventPublisher, RunStore
 from sagechain.run_history import RunItem, RunRecord, RunStatus, Stage
 from sagechain.spec import LabelingMode
 
 JSON = "application/json"
+_OWN_TOOLS = {LabelingMode.LABEL_STUDIO.value, LabelingMode.CVAT.value}
 _RETRYABLE = {RunStatus.FAILED: "failed", RunStatus.STOPPED: "stopped"}
 _STAGES: dict[Stage, RetryStage] = {
     Stage.LABELING: "labeling",
@@ -149,6 +154,9 @@ class RetryRunService:
         if ended == "labeling" and self._labels_done(record):
             # Stopped as its labeling completed: the labels exist, so the run resumes at training.
             ended = "training"
+        own_tool = record.run.labeling_mode in _OWN_TOOLS
+        if own_tool and (requested == "labeling" or (requested is None and ended == "labeling")):
+            raise StateConflictError(self._own_tool_labeling(record, labels_done=ended != "labeling"))
         if requested is None:
             if ended == "labeling":
                 cost = (
@@ -177,8 +185,28 @@ class RetryRunService:
         return requested
 
     @staticmethod
+    def _own_tool_labeling(record: RunRecord, labels_done: bool) -> str:
+        run = record.run
+        then = (
+            f" Its labels are complete: retry from training (POST /runs/{run.run_id}/retry?from=training) "
+            "to train on them again."
+            if labels_done
+            else ""
+        )
+        return (
+            f"Run {run.run_id} is {_state(run)} and was labeled in your own tool ({run.labeling_mode}): "
+            "there is no labeling job to start again, and a stopped or failed run takes no more "
+            "annotations. To label again, upload dataset.json again: the new run writes new tasks.json "
+            "and config.xml (import them, and point the project's S3 target storage at the new run's "
+            f"label-studio/annotations/ prefix).{then}"
+        )
+
+    @staticmethod
     def _labels_done(record: RunRecord) -> bool:
-        """Whether the run's latest labeling job completed (its labels can train)."""
+        """Whether the run's labels are in: its latest labeling job completed, or its own tool's
+        Labeling Completed is in its history (its labels can train)."""
+        if any(entry.event == LabelingCompleted.DETAIL_TYPE for entry in record.history):
+            return True
         labeling = [job for job in record.jobs if job.kind is JobKind.LABELING]
         latest = max(labeling, key=lambda job: job.updated_at, default=None)
         return latest is not None and latest.status == "Completed"
@@ -226,6 +254,8 @@ class RetryRunService:
         reuses = []
         if labeling_job:
             reuses.append(f"the labels of labeling job {labeling_job}")
+        elif claim.from_stage != "labeling" and run.labeling_mode in _OWN_TOOLS:
+            reuses.append(f"the labels from {run.labeling_mode} (runs/{run.run_id}/labeled.manifest)")
         elif claim.from_stage != "labeling":
             reuses.append("the labels provided with the dataset")
         if claim.from_stage == "training":
