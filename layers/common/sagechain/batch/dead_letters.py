@@ -54,6 +54,8 @@ class StuckBatch:
     transform_job_name: str
     step: str
     stage: str
+    # A shard or a state change comes after the job ended: only a start or a deadline may find it running.
+    job_may_run: bool = False
 
 
 def stuck_batch(stage: str, event: Any, config: BatchFailureConfig) -> StuckBatch | None:
@@ -74,7 +76,8 @@ def _started_batch(event: dict[str, Any], config: BatchFailureConfig) -> StuckBa
             model, name = found
             upload = batch_id(name, ref.bucket, ref.key, ref.version)
             job = transform_job_name(config.name_prefix, upload)
-            return StuckBatch(model, name, upload, job, f"starting the batch from {ref.key}", START_STAGE)
+            step = f"starting the batch from {ref.key}"
+            return StuckBatch(model, name, upload, job, step, START_STAGE, job_may_run=True)
     return None
 
 
@@ -99,6 +102,7 @@ def _collected_batch(event: dict[str, Any], config: BatchFailureConfig) -> Stuck
             deadline.transform_job_name,
             step,
             COLLECT_STAGE,
+            job_may_run=True,
         )
     change = state_change(event, JobKind.TRANSFORM)
     if change is None or change.tags.get(STACK_TAG) != config.stack_name:
@@ -157,7 +161,8 @@ def fail_stuck_batch(
     # Only a recorded job is stopped: with no record, start_batch may never have created it, and
     # the stop's tag condition refuses a job that does not exist.
     stopped = (
-        known is not None
+        batch.job_may_run
+        and known is not None
         and known.status == "InProgress"
         and sagemaker.stop_transform_job(known.transform_job_name)
     )
