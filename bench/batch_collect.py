@@ -3,10 +3,11 @@
 Runs the real collect_batch code (collect_shard, its merge and write_predictions' reader threads)
 over an in-memory bucket whose every answer GET sleeps --latency-ms (time.sleep releases the GIL,
 as a socket wait does), at the function's concurrency (sagechain.batch.settings.ANSWER_READERS).
-It measures the worst shard, the last one (it streams past every earlier image of the manifest to
-reach its slice), with every other part already written, so the same invocation finds the set
-complete and merges all of them: the per-invocation figures that must fit Lambda's 900 s. The
-batch's total is the shards running side by side (each its own invocation) plus that merge.
+It measures the fan-out (one pass over the manifest writing each shard's own manifest), the first
+shard and the last one (it reads only its own manifest), with every other part already written,
+so the same invocation finds the set complete and merges all of them: the per-invocation figures
+that must fit Lambda's 900 s. The batch's total is the fan-out, the shards running side by side
+(each its own invocation) and that merge.
 
     make bench            # or: python -m bench.batch_collect --images 1000000 --latency-ms 20
 """
@@ -31,6 +32,7 @@ from sagechain.batch.collect_batch import (
     BatchShard,
     CollectConfig,
     collect_shard,
+    write_shard_manifests,
 )
 from sagechain.batch.outputs import OUTPUT_SUFFIX, BatchSummary
 from sagechain.batch.settings import ANSWER_READERS
@@ -69,7 +71,7 @@ class LatentBucket:
 
     def __init__(self, latency: float) -> None:
         self.latency, self.objects, self.written = latency, dict[str, bytes](), 0
-        self.gets, self.merge_started = 0, 0.0
+        self.gets, self.merge_started, self.manifest_read = 0, 0.0, 0
         self._lock = threading.Lock()
 
     def uri(self, key: str) -> str:
@@ -93,7 +95,10 @@ class LatentBucket:
     def iter_lines(self, key: str) -> Iterator[bytes]:
         if key.startswith(WORK + PARTS_DIR):
             time.sleep(self.latency)  # a part's GET: its first byte waits like any other
-        yield from self.objects[key].splitlines()
+        for line in self.objects[key].splitlines():
+            if key.endswith(".manifest"):
+                self.manifest_read += len(line) + 1
+            yield line
 
     def open_writer(self, key: str, content_type: str) -> Writer:
         return Writer(self, key)
@@ -186,13 +191,21 @@ def main() -> None:
 
     bucket, shards = seeded(args.images, args.shard_images, args.latency_ms / 1000)
     last = shards[-1]
+    manifest_bytes = len(bucket.objects[WORK + TRANSFORM_MANIFEST])
+    # The fan-out (the Completed change): one pass over the manifest into the shards' manifests.
+    record = BatchRecord.model_validate_json(bucket.objects[batch_record_key(MODEL, NAME)])
+    fan_from = time.perf_counter()
+    write_shard_manifests(bucket, record, shards)
+    fan_seconds = time.perf_counter() - fan_from
+    bucket.manifest_read, bucket.written = 0, 0
     config = CollectConfig(stack_name="bench", shard_images=args.shard_images, readers=args.readers)
     # The first shard: its answers only (its slice starts the manifest; the set is not complete yet).
     first_from = time.perf_counter()
     assert collect_shard(shards[0], bucket, _Publisher(), config, datetime.now(UTC)) is None
     first_seconds = time.perf_counter() - first_from
     rate = bucket.gets / first_seconds
-    # The last shard: it streams past every earlier entry, answers its own, finds the set complete, merges.
+    first_read, bucket.manifest_read = bucket.manifest_read, 0
+    # The last shard: it reads its own manifest, answers its slice, finds the set complete, merges.
     started = time.perf_counter()
     completed = collect_shard(last, bucket, _Publisher(), config, datetime.now(UTC))
     ended = time.perf_counter()
@@ -206,8 +219,10 @@ def main() -> None:
         f"images                      {args.images:>12,} in {shards_count:,} shards of {args.shard_images:,}"
     )
     print(f"GET latency                 {args.latency_ms:>12.0f} ms, {args.readers} readers")
+    print(f"fan-out: shard manifests    {fan_seconds:>12.2f} s (one pass over {manifest_bytes:,} bytes)")
     print(f"first shard                 {first_seconds:>12.2f} s ({rate:,.0f} answers/s)")
-    print(f"last shard, before merging  {shard_seconds:>12.2f} s (streams the manifest to its slice)")
+    print(f"manifest bytes per shard    {first_read:>12,} (first), {bucket.manifest_read:,} (last)")
+    print(f"last shard, before merging  {shard_seconds:>12.2f} s (reads only its own manifest)")
     print(f"merge of the parts          {merge_seconds:>12.2f} s ({shards_count:,} parts, {written:,} bytes)")
     print(f"last shard + merge, 1 call  {shard_seconds + merge_seconds:>12.2f} s (Lambda allows 900 s)")
     print(

@@ -20,6 +20,12 @@ _RETRY = (
     "asked only by POST /runs/{run_id}/retry in a case the e2e retry tests do not build (unit-tested "
     "against botocore's Stubber)"
 )
+_STUCK_BATCH = (
+    "asked only when a start_batch or collect_batch message reaches its dead letter queue; moto keeps "
+    "a message's ApproximateReceiveCount when it moves it there, so the emulation passes it straight on "
+    "to ReportFailuresDeadLetterQueue (tests/integration/test_report_failures_handler.py runs the "
+    "handler on such a message under moto; tests/unit/test_batch_dead_letters.py covers the cases)"
+)
 
 NOT_YET_EXERCISED: dict[str, dict[str, str]] = {
     "CollectBatchFunction": {
@@ -73,6 +79,9 @@ NOT_YET_EXERCISED: dict[str, dict[str, str]] = {
     "ReportFailuresFunction": {
         "dynamodb:DeleteItem": _POWERTOOLS_DELETE,
         "dynamodb:GetItem": _POWERTOOLS_GET,
+        "events:PutEvents": _STUCK_BATCH + " (its Batch Failed)",
+        "s3:GetObject": _STUCK_BATCH + " (the batch's record and failed.claim)",
+        "sagemaker:StopTransformJob": _STUCK_BATCH + " (a job still running at a parked start or deadline)",
     },
     "StartLabelingFunction": {
         "dynamodb:GetItem": _POWERTOOLS_GET,

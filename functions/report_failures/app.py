@@ -1,12 +1,17 @@
-"""report_failures: each event a failure queue parked is saved under failures/ and emailed, once."""
+"""report_failures: each event a failure queue parked is saved under failures/ and emailed, once;
+a parked batch message also fails its batch ("Batch Failed", its job stopped)."""
 
+from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from sagechain.adapters.events import EventBridgePublisher
 from sagechain.adapters.idempotency import once_per
 from sagechain.adapters.s3 import S3ObjectStore
 from sagechain.adapters.sns_email import SnsEmailSender
+from sagechain.adapters.transform import SageMakerTransform
+from sagechain.batch.dead_letters import BatchFailureConfig, fail_stuck_batch, stuck_batch
 from sagechain.observability import logger, metrics, tracer
 from sagechain.observers.failures import ParkedFailure, report_batch, report_failure
 from sagechain.observers.settings import ReportFailuresSettings
@@ -14,13 +19,23 @@ from sagechain.observers.settings import ReportFailuresSettings
 settings = ReportFailuresSettings.from_env()
 # Keyed on the SQS message id: a message delivered twice is saved to the same key and emailed once.
 idempotency, once = once_per("message_id", settings.idempotency_table, "failure")
+batches = BatchFailureConfig(settings.name_prefix, settings.stack_name)
 
 
 @once
 def report(failure: ParkedFailure) -> dict[str, Any]:
-    """Save and email one parked failure, once."""
-    email = report_failure(failure, S3ObjectStore(settings.data_bucket), SnsEmailSender(settings.topic_arn))
-    return {"saved": failure.saved_key, "subject": email.subject}
+    """Fail the batch a parked batch message was about, then save and email the failure, once."""
+    store = S3ObjectStore(settings.data_bucket)
+    # Only a stage queue's message is the stage's own: a rule's or a destination's wraps the event.
+    batch = stuck_batch(failure.stage, failure.event, batches) if failure.kind == "redelivered" else None
+    failed = None
+    if batch is not None:
+        publisher = EventBridgePublisher(settings.event_bus_name, settings.stack_id)
+        failed = fail_stuck_batch(
+            batch, failure.message_id, store, publisher, SageMakerTransform(), datetime.now(UTC)
+        )
+    email = report_failure(failure, store, SnsEmailSender(settings.topic_arn))
+    return {"saved": failure.saved_key, "subject": email.subject, "batch_failed": failed is not None}
 
 
 @logger.inject_lambda_context

@@ -318,6 +318,39 @@ def test_a_big_batch_is_collected_in_shards_and_merged_once_into_the_single_invo
     assert BatchRecord.model_validate_json(store.objects[RECORD]).status == "Completed"
 
 
+class ReadCountingStore(MemoryDeploymentStore):
+    """Counts the bytes each streamed read returns, by key."""
+
+    def __init__(self, bucket: str, objects: dict[str, bytes]) -> None:
+        super().__init__(bucket, objects)
+        self.streamed: dict[str, int] = {}
+
+    def iter_lines(self, key: str) -> Iterator[bytes]:
+        for line in super().iter_lines(key):
+            self.streamed[key] = self.streamed.get(key, 0) + len(line) + 1
+            yield line
+
+
+def test_each_shard_reads_only_its_own_slice_of_the_manifest() -> None:
+    base, _, sagemaker = started("image-classification", FIVE)
+    answer(base, sagemaker, FIVE_ANSWERS)
+    store = ReadCountingStore(base.bucket, base.objects)
+    shards = queued_shards(store, sagemaker)
+    manifest = next(key for key in store.objects if key.endswith("/transform.manifest"))
+    # The fan-out streamed the manifest once.
+    assert store.streamed == {manifest: len(store.objects[manifest])}
+    store.streamed.clear()
+
+    last = collect_shard(shards[2], store, RecordingPublisher(), SHARDED, LATER)
+
+    assert last is None  # the other parts are missing
+    assert manifest not in store.streamed
+    assert [key for key in store.streamed if key.endswith(".manifest")] == [shards[2].manifest_key]
+    for shard in shards[:2]:
+        collect_shard(shard, store, RecordingPublisher(), SHARDED, LATER)
+    assert [line["image"] for line in lines(store)] == [IMAGES + name for name in FIVE_ANSWERS]
+
+
 def test_a_duplicate_shard_message_after_the_merge_changes_nothing() -> None:
     store, _, sagemaker = started("image-classification", FIVE)
     answer(store, sagemaker, FIVE_ANSWERS)

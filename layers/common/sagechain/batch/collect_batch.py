@@ -6,12 +6,14 @@ the counts into summary.json, and "Batch Completed" is published. Failed or Stop
 with SageMaker's reason. The job is found by its tags (sagechain:stack must name this stack,
 sagechain:batch names <model>/<name>); a change for a batch already ended is a duplicate: nothing.
 
-A batch of more than `shard_images` images is collected in shards: the Completed change sends one
-message per shard to collect_batch's own queue; each shard maps its slice of the manifest into
-<work>/parts/<nnnnn>.jsonl, then <nnnnn>.summary.json (written last: its presence says the part is
-whole). The shard that finds every part's summary present claims the merge with a write-once
-object (<work>/merge.claim, S3 If-None-Match), concatenates the parts into predictions.jsonl and
-sums their summaries: one Batch Completed however many shards finish at once or arrive twice.
+A batch of more than `shard_images` images is collected in shards: the Completed change streams the
+manifest once into one manifest per shard (<work>/shards/<nnnnn>.manifest: the prefix line, then
+the shard's entries as they were) and sends one message per shard to collect_batch's own queue;
+each shard reads only its own manifest and maps its slice into <work>/parts/<nnnnn>.jsonl, then
+<nnnnn>.summary.json (written last: its presence says the part is whole). The shard that finds
+every part's summary present claims the merge with a write-once object (<work>/merge.claim, S3
+If-None-Match), concatenates the parts into predictions.jsonl and sums their summaries: one Batch
+Completed however many shards finish at once or arrive twice.
 
 Max runtime: the batch's deadline schedule (start_batch) sends BatchDeadline at created +
 max_runtime_minutes; a job still running then is marked (<work>/deadline.reached) and stopped,
@@ -56,6 +58,7 @@ PREDICTIONS_FILE = "predictions.jsonl"
 SUMMARY_FILE = "summary.json"
 JSON = "application/json"
 PARTS_DIR = "parts/"
+SHARDS_DIR = "shards/"
 PART_SUMMARY_SUFFIX = ".summary.json"
 MERGE_CLAIM = "merge.claim"
 DEADLINE_REACHED = "deadline.reached"
@@ -85,6 +88,12 @@ class BatchShard(BaseModel):
     shard: int
     shards: int
     shard_images: int
+
+    @property
+    def manifest_key(self) -> str:
+        """The shard's own manifest: its slice of the transform manifest, written at fan-out."""
+        work = batch_work_prefix(self.model, self.batch_name, self.batch_id)
+        return f"{work}{SHARDS_DIR}{self.shard:05d}.manifest"
 
     @property
     def key(self) -> str:
@@ -203,6 +212,7 @@ def collect_batch(
             )
             for number in range(math.ceil(record.images / config.shard_images))
         ]
+        write_shard_manifests(store, record, shards)
         # A crash after sending retries the change and sends them again: each shard runs once
         # (collect_batch's idempotency keys on BatchShard.key), and a late copy finds the batch ended.
         shards_queue.send_all([shard.message() for shard in shards])
@@ -211,6 +221,23 @@ def collect_batch(
         store, record, _images(store, record), batch_key(model, name, PREDICTIONS_FILE), config
     )
     return _complete(store, publisher, record, summary, now)
+
+
+def write_shard_manifests(store: DeploymentStore, record: BatchRecord, shards: list[BatchShard]) -> None:
+    """Split the transform manifest into one manifest per shard, streamed in one pass: a shard then
+    reads its ~shard_images lines, not every line before its slice (1M images: ~2 GB across shards).
+    A retried fan-out writes the same bytes again."""
+    work = batch_work_prefix(record.model, record.batch_name, record.batch_id)
+    lines = iter(store.iter_lines(work + TRANSFORM_MANIFEST))
+    prefix = next(lines, b"") + b"\n"  # the {"prefix": ...} line, which manifest_images skips
+    # Only lines with an entry count, as manifest_images counts them (a lone "]" is none).
+    entries = (line for line in lines if line.strip().removesuffix(b"]").removesuffix(b","))
+    for shard in shards:
+        writer = store.open_writer(shard.manifest_key, MANIFEST_CONTENT_TYPE)
+        writer.write(prefix)
+        for line in islice(entries, shard.shard_images):
+            writer.write(line + b"\n")
+        writer.commit()
 
 
 def max_runtime_reason(minutes: int) -> str:
@@ -258,8 +285,7 @@ def collect_shard(
     ):
         return None
     parts = batch_work_prefix(shard.model, shard.batch_name, shard.batch_id) + PARTS_DIR
-    start = shard.shard * shard.shard_images
-    images = islice(_images(store, record), start, start + shard.shard_images)
+    images = manifest_images(store.iter_lines(shard.manifest_key))
     summary = _map_answers(store, record, images, f"{parts}{shard.shard:05d}.jsonl", config)
     part_summary = f"{parts}{shard.shard:05d}{PART_SUMMARY_SUFFIX}"
     store.put_bytes(part_summary, summary.model_dump_json().encode(), JSON)

@@ -37,9 +37,12 @@ class WatchRunsSettings(IdempotentSettings):
 
 class ReportFailuresSettings(NotifySettings):
     """report_failures: the same topic, the data bucket it saves parked events to, the idempotency
-    table, and which function each stage dead letter queue backs (`<queue arn>=<function>,...`)."""
+    table, which function each stage dead letter queue backs (`<queue arn>=<function>,...`), and
+    the bus a dead-lettered batch's "Batch Failed" goes to."""
 
     stage_dead_letter_queues: dict[str, str] = Field(default_factory=dict, alias="STAGE_DEAD_LETTER_QUEUES")
+    # A parked batch message fails its batch: "Batch Failed" goes to this bus.
+    event_bus_name: str = Field(default="default", alias="EVENT_BUS_NAME", min_length=1)
 
     @field_validator("stage_dead_letter_queues", mode="before")
     @classmethod
