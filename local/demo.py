@@ -1,8 +1,8 @@
 """`make demo`: the whole chain offline, on moto, from an upload to a prediction.
 
 Every stage runs, as template.yaml wires it: prepare_dataset, start_labeling (against an
-emulated Ground Truth), start_training, deploy_model, configure_autoscaling, and notify and
-track_run on every event. The demo uploads four datasets and shows what each one becomes:
+emulated Ground Truth), start_training, deploy_model, configure_autoscaling, and track_run (the run's history,
+then its emails) on every event. The demo uploads four datasets and shows what each one becomes:
 a folder for Ground Truth labeling, a zip with its labels provided (COCO), both ending in a
 live endpoint; one with a broken spec, which is rejected with the reason and kept; and one
 whose training instance type has no quota in the (emulated, new) account, whose run fails at
@@ -255,8 +255,7 @@ STAGE_OF = {
     "StartTrainingFunction": "stage 3 (start_training)",
     "DeployModelFunction": "stage 4 (deploy_model)",
     "ConfigureAutoscalingFunction": "stage 5 (configure_autoscaling)",
-    "NotifyFunction": "notify",
-    "TrackRunFunction": "track_run",
+    "TrackRunFunction": "track_run (history and emails)",
 }
 
 

@@ -54,11 +54,6 @@ NOT_YET_EXERCISED: dict[str, dict[str, str]] = {
     "ExpireEndpointFunction": {
         "s3:ListBucket": _HAND_DELETED,
     },
-    "NotifyFunction": {
-        "dynamodb:DeleteItem": _POWERTOOLS_DELETE,
-        "dynamodb:GetItem": _POWERTOOLS_GET,
-        "sagemaker:DescribeEndpoint": _FAILURE_FALLBACK,
-    },
     "PrepareDatasetFunction": {
         "dynamodb:DeleteItem": _POWERTOOLS_DELETE,
         "dynamodb:GetItem": _POWERTOOLS_GET,
@@ -77,6 +72,8 @@ NOT_YET_EXERCISED: dict[str, dict[str, str]] = {
         "sagemaker:DescribeTrainingJob": _RETRY + " (a sets run keeps its completed siblings)",
     },
     "TrackRunFunction": {
+        "dynamodb:DeleteItem": _POWERTOOLS_DELETE,
+        "dynamodb:GetItem": _POWERTOOLS_GET,
         "sagemaker:DescribeEndpoint": _FAILURE_FALLBACK,
     },
     "WatchRunsFunction": {

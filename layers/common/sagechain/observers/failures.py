@@ -44,8 +44,7 @@ _STAGES = {
     "StartTrainingFunction": ("start_training", "Training start"),
     "DeployModelFunction": ("deploy_model", "Deployment"),
     "ConfigureAutoscalingFunction": ("configure_autoscaling", "Autoscaling setup"),
-    "NotifyFunction": ("notify", "Notification email"),
-    "TrackRunFunction": ("track_run", "Run history"),
+    "TrackRunFunction": ("track_run", "Run history and notification email"),
     "WatchRunsFunction": ("watch_runs", "Stale-run check"),
 }
 
