@@ -20,6 +20,7 @@ projected for Lambda at the function's memory (CPU share memory / 1,769 MB).
 import argparse
 import io
 import json
+import resource
 import statistics
 import sys
 import threading
@@ -355,6 +356,8 @@ def large(objects: int, latency: float, memory_mb: int) -> None:
     vcpu = f"{memory_mb} MB ({share:.2f} vCPU)"
     print(f"  projected on Lambda       {projected:>12.1f} s at {vcpu}, limit 900 s")
     print(f"  manifest bytes            {client.uploaded_bytes:>12,} in {client.parts} parts")
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"  peak process RSS          {rss:>12.1f} MiB (the whole benchmark's, interpreter included)")
 
 
 def main() -> None:

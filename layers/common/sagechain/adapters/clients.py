@@ -44,7 +44,7 @@ def iso_timestamp(value: Any) -> datetime:
     try:
         return datetime.fromisoformat(value)
     except (TypeError, ValueError):
-        return parse_timestamp(value)  # type: ignore[no-any-return]
+        return parse_timestamp(value)
 
 
 def fast_timestamp_session() -> boto3.session.Session:

@@ -55,7 +55,7 @@ class SageMakerStatus:
             raise
         return self._remember(key, response)
 
-    def _remember(self, key: tuple[str, str], answer: Any) -> Any:
+    def _remember[T](self, key: tuple[str, str], answer: T) -> T:
         if self._answers is not None:
             self._answers[key] = answer
         return answer

@@ -219,9 +219,9 @@ def split_manifest(
         line = raw.strip()
         if not line:
             continue
-        labels = _single_label(line, attribute, metadata_key, num_classes) if single else None
-        if labels is None:  # every other case, and every line to drop, the whole way
-            labels = read_labels(line, task, attribute, num_classes)
+        fast = _single_label(line, attribute, metadata_key, num_classes) if single else None
+        # Every other case, and every line to drop, the whole way.
+        labels = fast if fast is not None else read_labels(line, task, attribute, num_classes)
         if isinstance(labels, DropReason):
             result.dropped[labels.value] += 1
             continue
