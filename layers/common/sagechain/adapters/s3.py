@@ -31,7 +31,9 @@ _TRANSFER = TransferConfig(multipart_chunksize=PART_SIZE, max_concurrency=4)
 # than a function may run. LIST_WORKERS folders are listed at once (the client's connection pool
 # holds as many, clients.py), each at most PAGES_AHEAD pages ahead of the one being read: memory
 # stays bounded (LIST_WORKERS x PAGES_AHEAD pages of 1,000 keys) whatever the folder's size.
-LIST_WORKERS = 16
+# botocore parsing a page takes about as long as S3 takes to send it, and holds the GIL: a few
+# workers hide the latency, more only contend (bench/manifest_build.py).
+LIST_WORKERS = 4
 PAGES_AHEAD = 16
 _DONE = object()
 
