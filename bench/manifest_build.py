@@ -1,38 +1,62 @@
-"""Benchmark: the Ground Truth input manifest of a 1,000,000-image dataset.
+"""Benchmark: the Ground Truth input manifest of a 1,000,000-image dataset, and of 10,000,000.
 
-Runs the real service (prepare_dataset) and the real S3 adapter over an in-process S3
-client whose list_objects_v2 pages are generated on the fly (1,000 keys a page, as S3
-sends them) and whose uploads count bytes and drop them. It prints objects/s, the peak
-of Python allocations, and the ratio of the time to a bare paginated listing of the
-same pages, which is the floor: the manifest cannot be built faster than S3 lists.
+Runs the real service (prepare_dataset) and the real S3 adapter, uploads counted and dropped, over
+two kinds of listing:
+- a stub whose list_objects_v2 pages are dicts generated on the fly (1,000 keys a page, as S3
+  sends them): the landed code's figure was taken on it, and the landed loop (one JSON encoder
+  per line, one write per line) is run again here beside the new one;
+- real S3 ListObjectsV2 XML pages (ListBucketResult, with continuation tokens, Delimiter and
+  CommonPrefixes) answered to a real botocore client and parsed by botocore: the baseline is a
+  bare paginated listing of the same pages through the same client.
+Every ratio's two sides are timed in the same run, in turns, --repeats times (min/median/max).
 
-    make bench            # or: python -m bench.manifest_build --objects 1000000
+--large N lists N images (10,000,000 by default in `make bench`) with --latency seconds of
+simulated S3 latency per page (30 ms), in folders of 10,000: wall and CPU time, and the time
+projected for Lambda at the function's memory (CPU share memory / 1,769 MB).
+
+    make bench            # or: python -m bench.manifest_build --objects 1000000 --large 10000000
 """
 
 import argparse
 import io
 import json
+import resource
+import statistics
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "layers" / "common"))
 
+import boto3
+import botocore.config
+from botocore.awsrequest import AWSResponse
+from botocore.exceptions import ClientError
+
 from bench.fake_s3 import CountingUploads
 from bench.measure import peak_memory_mib
-from sagechain.adapters.s3 import S3ObjectStore
+from sagechain.adapters.clients import S3_CONNECTIONS, fast_timestamp_session
+from sagechain.adapters.s3 import LIST_WORKERS, S3ObjectStore
 from sagechain.event_sources.s3 import ObjectRef
 from sagechain.events import DatasetPrepared, SagechainEvent
 from sagechain.guardrails import Guardrails
 from sagechain.ingest.prepare_dataset import prepare_dataset
 from sagechain.ingest.settings import ZipLimits
-from sagechain.ingest.upload import dataset_upload
+from sagechain.ingest.upload import dataset_upload, skip_reason
+from sagechain.manifest import ManifestStats
+from sagechain.ports import StoredObject
 from sagechain.settings import SpecDefaults
 
 BUCKET = "bench-bucket"
+# CPU seconds of the whole process (every thread): the machine is shared, and wall time swings with
+# the other jobs on it far more than CPU time does.
+CLOCK = time.process_time
+PREPARE_MEMORY_MB = 1769  # template.yaml, PrepareDatasetFunction's MemorySize
 PAGE = 1_000
 SPEC = json.dumps(
     {
@@ -48,7 +72,12 @@ class _Paginator:
     def __init__(self, objects: int) -> None:
         self._objects = objects
 
-    def paginate(self, Bucket: str, Prefix: str) -> Iterator[dict[str, Any]]:  # noqa: N803 - boto3's names
+    def paginate(  # the stub answers every listing flat, whatever the delimiter
+        self,
+        Bucket: str,  # noqa: N803 - boto3's names
+        Prefix: str,  # noqa: N803
+        Delimiter: str | None = None,  # noqa: N803
+    ) -> Iterator[dict[str, Any]]:
         for start in range(0, self._objects, PAGE):
             stop = min(start + PAGE, self._objects)
             yield {
@@ -67,6 +96,13 @@ class _Paginator:
             }
 
 
+def _get_object(request: dict[str, Any]) -> dict[str, Any]:
+    """The dataset's spec; any other key is missing (the dataset's first run, no live model)."""
+    if request["Key"] != "datasets/bench/dataset.json":
+        raise ClientError({"Error": {"Code": "NoSuchKey", "Message": "missing"}}, "GetObject")
+    return {"ContentLength": len(SPEC), "Body": io.BytesIO(SPEC)}
+
+
 class FakeS3(CountingUploads):
     """The few S3 calls prepare_dataset makes; uploads are counted, not kept."""
 
@@ -79,7 +115,7 @@ class FakeS3(CountingUploads):
         return _Paginator(self._objects)
 
     def get_object(self, **request: Any) -> dict[str, Any]:
-        return {"ContentLength": len(SPEC), "Body": io.BytesIO(SPEC)}
+        return _get_object(request)
 
 
 class _NullPublisher:
@@ -96,6 +132,7 @@ DEFAULTS = SpecDefaults.from_env(
         "DEFAULT_MAX_LABELING_COST_USD": "100",
         "DEFAULT_TRAINING_INSTANCE_TYPE": "ml.p3.2xlarge",
         "DEFAULT_ENDPOINT_INSTANCE_TYPE": "ml.m5.large",
+        "DEFAULT_ENDPOINT_TTL_HOURS": "0",
     }
 )
 
@@ -117,6 +154,8 @@ GUARDRAILS = Guardrails.from_env(
         "MAX_TUNING_JOBS": "20",
         "MAX_PARALLEL_TUNING_JOBS": "2",
         "MAX_ENDPOINT_INSTANCES": "4",
+        "MAX_ENDPOINT_TTL_HOURS": "0",
+        "ALLOW_WORSE_MODEL": "false",
         "DEFAULT_MAX_LABELING_COST_USD": "1000000",
         "DEFAULT_WORKTEAM_ARN": DEFAULTS.workteam_arn or "",
         "ALLOW_PUBLIC_WORKFORCE": "false",
@@ -127,30 +166,198 @@ GUARDRAILS = Guardrails.from_env(
 )
 
 
+IMAGES = "datasets/bench/images/"
+FOLDER = 10_000  # images a folder: datasets/bench/images/<nnn>/img <nnnnnnn>.jpg
+
+
 def bare_listing(objects: int) -> float:
-    """Seconds to walk the same pages and touch every key: the floor."""
-    started = time.perf_counter()
+    """Seconds to walk the stub's pages and touch every key: the stub's floor."""
+    started = CLOCK()
     count = 0
-    for page in _Paginator(objects).paginate(Bucket=BUCKET, Prefix="datasets/bench/images/"):
+    for page in _Paginator(objects).paginate(Bucket=BUCKET, Prefix=IMAGES):
         for item in page["Contents"]:
             count += len(item["Key"]) > 0
     assert count == objects
-    return time.perf_counter() - started
+    return CLOCK() - started
 
 
-def build_manifest(objects: int) -> tuple[float, FakeS3, DatasetPrepared]:
+def build_manifest(client: Any, objects: int) -> tuple[float, DatasetPrepared]:
     """Seconds for prepare_dataset to list and write the whole manifest."""
-    client = FakeS3(objects)
-    store = S3ObjectStore(BUCKET, client)  # type: ignore[arg-type]
+    store = S3ObjectStore(BUCKET, client)
     upload = dataset_upload(ObjectRef(bucket=BUCKET, key="datasets/bench/dataset.json", version_id="v1"))
     assert upload is not None
     publisher = _NullPublisher()
-    started = time.perf_counter()
+    started = CLOCK()
     event = prepare_dataset(upload, store, publisher, DEFAULTS, ZipLimits.from_env({}), GUARDRAILS)
-    elapsed = time.perf_counter() - started
+    elapsed = CLOCK() - started
     assert isinstance(event, DatasetPrepared), event
     assert event.objects == objects
-    return elapsed, client, event
+    return elapsed, event
+
+
+def landed_build(objects: int) -> float:
+    """Seconds for the landed code's listing loop on the stub (git 2647a45, prepare_dataset's
+    _write_input_lines over S3ObjectStore.iter_objects): a StoredObject, skip_reason, a json.dumps
+    (a new encoder) and a write per object."""
+    client = FakeS3(objects)
+    writer = S3ObjectStore(BUCKET, client).open_writer("runs/x/input.manifest", "application/x-ndjson")  # type: ignore[arg-type]
+    stats = ManifestStats()
+    started = CLOCK()
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=IMAGES):
+        for item in page.get("Contents", []):
+            obj = StoredObject(item["Key"], item["Size"])
+            reason = skip_reason(obj)
+            if reason:
+                stats.skipped[reason] += 1
+                continue
+            uri = f"s3://{BUCKET}/{obj.key}"
+            writer.write(b'{"source-ref": ' + json.dumps(uri, ensure_ascii=False).encode() + b"}\n")
+            stats.objects += 1
+    writer.commit()
+    elapsed = CLOCK() - started
+    assert stats.objects == objects
+    return elapsed
+
+
+# ---------------------------------------------------------------- real S3 XML through botocore
+
+
+def _page_xml(prefix: str, keys: list[str], folders: list[str], next_token: str | None) -> bytes:
+    """A ListObjectsV2 answer as S3 writes it (ListBucketResult)."""
+    contents = "".join(
+        f"<Contents><Key>{key}</Key><LastModified>2026-11-25T00:00:00.000Z</LastModified>"
+        "<ETag>&quot;d41d8cd98f00b204e9800998ecf8427e&quot;</ETag><ChecksumAlgorithm>CRC64NVME"
+        "</ChecksumAlgorithm><ChecksumType>FULL_OBJECT</ChecksumType><Size>48213</Size>"
+        "<StorageClass>STANDARD</StorageClass></Contents>"
+        for key in keys
+    )
+    common = "".join(f"<CommonPrefixes><Prefix>{folder}</Prefix></CommonPrefixes>" for folder in folders)
+    truncated = "true" if next_token else "false"
+    token = f"<NextContinuationToken>{next_token}</NextContinuationToken>" if next_token else ""
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+        f"<Name>{BUCKET}</Name><Prefix>{prefix}</Prefix><KeyCount>{len(keys) + len(folders)}</KeyCount>"
+        f"<MaxKeys>{PAGE}</MaxKeys><IsTruncated>{truncated}</IsTruncated>{token}{contents}{common}"
+        "</ListBucketResult>"
+    ).encode()
+
+
+class _Body:
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self._data
+
+
+class XmlS3(CountingUploads):
+    """A real botocore S3 client whose ListObjectsV2 requests are answered with XML pages of
+    `objects` images in folders of FOLDER (after `latency` seconds, as a round trip to S3 takes);
+    uploads are counted, not kept (as with the stub)."""
+
+    def __init__(self, objects: int, latency: float = 0.0, *, fast_timestamps: bool = True) -> None:
+        """fast_timestamps: the client sagechain lists with (clients.s3_listing_client), else a
+        client as botocore makes it by default (timestamps read by dateutil)."""
+        super().__init__()
+        self._objects = objects
+        self._latency = latency
+        self.pages = 0
+        self.generating_seconds = 0.0  # CPU spent writing the XML, not sagechain's nor botocore's
+        self._lock = threading.Lock()
+        session = fast_timestamp_session() if fast_timestamps else boto3.session.Session()
+        self._client = session.client(
+            "s3",
+            region_name="us-east-1",
+            aws_access_key_id="bench",
+            aws_secret_access_key="bench",  # noqa: S106 - no AWS is reached
+            config=botocore.config.Config(max_pool_connections=S3_CONNECTIONS),
+        )
+        self._client.meta.events.register("before-send.s3.ListObjectsV2", self._answer)
+
+    def get_paginator(self, name: str) -> Any:
+        return self._client.get_paginator(name)
+
+    def get_object(self, **request: Any) -> dict[str, Any]:
+        return _get_object(request)
+
+    def _answer(self, request: Any, **_: Any) -> AWSResponse:
+        cpu = time.thread_time()
+        query = {k: v[0] for k, v in parse_qs(urlparse(request.url).query).items()}
+        prefix = query.get("prefix", "")
+        start = int(query.get("continuation-token", "0"))
+        folders = -(-self._objects // FOLDER)
+        names: list[str] = []
+        keys: list[str] = []
+        if prefix == IMAGES and query.get("delimiter") == "/":
+            names = [f"{IMAGES}{f:03}/" for f in range(start, min(start + PAGE, folders))]
+            end, total = start + len(names), folders
+        else:
+            first, last = 0, self._objects
+            if prefix != IMAGES:  # one folder: datasets/bench/images/<nnn>/
+                folder = int(prefix[len(IMAGES) :].rstrip("/"))
+                first, last = folder * FOLDER, min((folder + 1) * FOLDER, self._objects)
+            end, total = min(first + start + PAGE, last), last
+            keys = [f"{IMAGES}{i // FOLDER:03}/img {i:07}.jpg" for i in range(first + start, end)]
+            end -= first
+            total -= first
+        body = _page_xml(prefix, keys, names, str(end) if end < total else None)
+        with self._lock:
+            self.pages += 1
+            self.generating_seconds += time.thread_time() - cpu
+        if self._latency:
+            time.sleep(self._latency)
+        return AWSResponse(request.url, 200, {}, _Body(body))
+
+
+def bare_botocore_listing(objects: int, *, fast_timestamps: bool) -> float:
+    """Seconds to list the XML pages through botocore, one after another, touching every key."""
+    client = XmlS3(objects, fast_timestamps=fast_timestamps)
+    started = CLOCK()
+    count = 0
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=IMAGES):
+        for item in page.get("Contents", []):
+            count += len(item["Key"]) > 0
+    assert count == objects
+    return CLOCK() - started
+
+
+def _spread(values: list[float]) -> str:
+    return f"{min(values):.2f} / {statistics.median(values):.2f} / {max(values):.2f}"
+
+
+def _rate(objects: int, seconds: list[float]) -> str:
+    return f"{objects / statistics.median(seconds):,.0f} objects/s at the median"
+
+
+def _turns(repeats: int, *runs: Callable[[], float]) -> list[list[float]]:
+    """Each run `repeats` times, in turns, so that all see the same machine."""
+    times: list[list[float]] = [[] for _ in runs]
+    for _ in range(repeats):
+        for index, run in enumerate(runs):
+            times[index].append(run())
+    return times
+
+
+def large(objects: int, latency: float, memory_mb: int) -> None:
+    """The large folder with latency per page: wall, CPU and the projection for Lambda."""
+    client = XmlS3(objects, latency)
+    wall = time.perf_counter()
+    cpu, _ = build_manifest(client, objects)
+    wall = time.perf_counter() - wall
+    cpu -= client.generating_seconds
+    sequential = client.pages * latency + cpu
+    share = memory_mb / 1769  # Lambda's CPU share: a full vCPU at 1,769 MB (Lambda's documentation)
+    projected = max(cpu / share, client.pages * latency / LIST_WORKERS)
+    pages = f"{client.pages:,} pages ({latency * 1000:.0f} ms each)"
+    print(f"large folder                {objects:>12,} images in {pages}")
+    print(f"  listed and written        {wall:>12.1f} s wall, {cpu:.1f} s CPU (XML writing excluded)")
+    print(f"  one page after another    {sequential:>12.1f} s (pages x latency + the same CPU)")
+    vcpu = f"{memory_mb} MB ({share:.2f} vCPU)"
+    print(f"  projected on Lambda       {projected:>12.1f} s at {vcpu}, limit 900 s")
+    print(f"  manifest bytes            {client.uploaded_bytes:>12,} in {client.parts} parts")
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"  peak process RSS          {rss:>12.1f} MiB (the whole benchmark's, interpreter included)")
 
 
 def main() -> None:
@@ -159,19 +366,50 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--objects", type=int, default=1_000_000)
+    parser.add_argument("--botocore-objects", type=int, default=100_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--large", type=int, default=10_000_000, help="0 skips the large folder")
+    parser.add_argument("--latency", type=float, default=0.030)
+    parser.add_argument("--memory", type=int, default=PREPARE_MEMORY_MB)
     args = parser.parse_args()
+    n = args.objects
 
-    floor = bare_listing(args.objects)
-    elapsed, client, _ = build_manifest(args.objects)
-    peak_mib, max_rss_mib = peak_memory_mib(lambda: build_manifest(args.objects))
+    stub_floor, landed, stub_build = _turns(
+        args.repeats,
+        lambda: bare_listing(n),
+        lambda: landed_build(n),
+        lambda: build_manifest(FakeS3(n), n)[0],
+    )
+    x = args.botocore_objects
+    default_floor, xml_floor, xml_build = _turns(
+        args.repeats,
+        lambda: bare_botocore_listing(x, fast_timestamps=False),
+        lambda: bare_botocore_listing(x, fast_timestamps=True),
+        lambda: build_manifest(XmlS3(x), x)[0],
+    )
+    client = FakeS3(n)
+    build_manifest(client, n)
+    peak_mib, max_rss_mib = peak_memory_mib(lambda: build_manifest(FakeS3(n), n))
 
-    print(f"objects                     {args.objects:>12,}")
+    print(f"objects                     {n:>12,} (min / median / max of {args.repeats} runs, seconds)")
     print(f"manifest bytes              {client.uploaded_bytes:>12,} in {client.parts} parts")
-    print(f"bare paginated listing      {floor:>12.2f} s  ({args.objects / floor:,.0f} objects/s)")
-    print(f"build manifest              {elapsed:>12.2f} s  ({args.objects / elapsed:,.0f} objects/s)")
-    print(f"ratio to bare listing       {elapsed / floor:>12.2f} x")
+    print(f"stub: bare listing          {_spread(stub_floor)}")
+    print(f"stub: landed loop           {_spread(landed)}  ({_rate(n, landed)})")
+    print(f"stub: build manifest        {_spread(stub_build)}  ({_rate(n, stub_build)})")
+    speedups = [old / new for old, new in zip(landed, stub_build, strict=True)]
+    print(f"stub: speed-up over landed  {_spread(speedups)} x")
+    print(f"botocore: objects           {x:>12,}")
+    print(f"botocore: bare, dateutil    {_spread(default_floor)}  ({_rate(x, default_floor)})")
+    print(f"botocore: bare listing      {_spread(xml_floor)}  ({_rate(x, xml_floor)})")
+    print(f"botocore: build manifest    {_spread(xml_build)}  ({_rate(x, xml_build)})")
+    ratios = [build / floor for build, floor in zip(xml_build, xml_floor, strict=True)]
+    print(f"botocore: ratio to bare     {_spread(ratios)} x (the same client)")
+    ratios = [build / floor for build, floor in zip(xml_build, default_floor, strict=True)]
+    print(f"botocore: ratio to dateutil {_spread(ratios)} x (a default botocore client's bare listing)")
     print(f"peak Python allocations     {peak_mib:>12.1f} MiB (tracemalloc)")
     print(f"peak process RSS            {max_rss_mib:>12.1f} MiB (includes the interpreter)")
+    if args.large:
+        large(args.large, args.latency, args.memory)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ import importlib.util
 import io
 import json
 import os
-import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -49,6 +48,9 @@ ENVIRONMENT = {
     "POWERTOOLS_SERVICE_NAME": "predict",
     "POWERTOOLS_LOG_LEVEL": "INFO",
     "DATA_BUCKET": "bench-bucket",
+    "NAME_PREFIX": "sagechain",
+    "STACK_NAME": "sagechain",
+    "STACK_ID": "arn:aws:cloudformation:us-east-1:123456789012:stack/sagechain/bench",
 }
 SIZES = {"10 KB": 10_000, "100 KB": 100_000, "1 MB": 1_000_000}
 LABELS = [f"class-{i}" for i in range(10)]
@@ -109,22 +111,34 @@ def percentile(samples: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
+def bare_handler(event: dict[str, Any], client: Any) -> dict[str, Any]:
+    """The least a predict handler does: decode the body, InvokeEndpoint through the same botocore
+    client, read the answer, return it (the ratio's other side)."""
+    body = decode_body(event["body"])
+    answer = client.invoke_endpoint(EndpointName=MODEL.endpoint_name, ContentType="image/jpeg", Body=body)
+    return {"statusCode": 200, "body": json.dumps(json.loads(answer["Body"].read()))}
+
+
 def paired(
-    handle: Callable[[], object], decode: Callable[[], object], before: Callable[[], object], requests: int
-) -> tuple[list[float], list[float]]:
-    """Milliseconds per handler call and per bare decode, measured in turns (order alternating)
-    so both see the same machine: a shared CI machine's speed drifts within seconds."""
+    calls: list[Callable[[], object]], before: Callable[[], object], requests: int
+) -> list[list[float]]:
+    """Milliseconds per call of each, measured in turns (the order rotating) so all see the same
+    machine: a shared CI machine's speed drifts within seconds. `before` runs before each turn
+    (it queues the stubbed answers the turn's calls take)."""
     for _ in range(20):
         before()
-        handle()
-    handler_ms, decode_ms = [], []
+        for call in calls:
+            call()
+    samples: list[list[float]] = [[] for _ in calls]
     for i in range(requests):
         before()
-        for call, samples in ((handle, handler_ms), (decode, decode_ms))[:: 1 if i % 2 else -1]:
+        order = list(range(len(calls)))
+        order = order[i % len(order) :] + order[: i % len(order)]
+        for index in order:
             start = time.perf_counter_ns()
-            call()
-            samples.append((time.perf_counter_ns() - start) / 1e6)
-    return handler_ms, decode_ms
+            calls[index]()
+            samples[index].append((time.perf_counter_ns() - start) / 1e6)
+    return samples
 
 
 def main() -> int:
@@ -141,37 +155,45 @@ def main() -> int:
     handler.endpoints = SageMakerRuntimeEndpoint(lambda _timeout: client)
     context = FakeLambdaContext(function_name="predict", memory_limit_in_mb=1024)
 
-    def queue_answer() -> None:
+    def answer() -> None:
         stubber.add_response(
             "invoke_endpoint",
             {"Body": StreamingBody(io.BytesIO(ANSWER), len(ANSWER)), "ContentType": "application/json"},
         )
 
+    def queue_answer() -> None:  # one for the handler, one for the bare handler
+        answer()
+        answer()
+
     print(f"predict handler, {args.requests} requests per size, Python {sys.version.split()[0]}")
-    columns = ("handler p50", "handler p99", "b64 p50", "b64 p99")
-    print(f"{'image':>7} | " + " | ".join(f"{c:>11}" for c in columns) + " | rest p50")
+    columns = ("handler p50", "handler p99", "bare p50", "bare p99", "b64 p50")
+    print(f"{'image':>7} | " + " | ".join(f"{c:>11}" for c in columns) + " | p50 ratio | p99 ratio")
     for name, size in SIZES.items():
         event = image_event(size)
         queue_answer()
         response = handler.handler(copy.deepcopy(event), context)
         assert response["statusCode"] == 200, response
-        whole, decode = paired(
-            partial(handler.handler, event, context),
-            partial(decode_body, event["body"]),
+        assert bare_handler(event, client)["statusCode"] == 200
+        whole, bare, decode = paired(
+            [
+                partial(handler.handler, event, context),
+                partial(bare_handler, event, client),
+                partial(decode_body, event["body"]),
+            ],
             queue_answer,
             args.requests,
         )
-        rest = [h - d for h, d in zip(whole, decode, strict=True)]
         figures = (
             percentile(whole, 0.5),
             percentile(whole, 0.99),
+            percentile(bare, 0.5),
+            percentile(bare, 0.99),
             percentile(decode, 0.5),
-            percentile(decode, 0.99),
         )
         print(
             f"{name:>7} | "
             + " | ".join(f"{value:8.3f} ms" for value in figures)
-            + f" | {statistics.median(rest):.3f} ms"
+            + f" | {figures[0] / figures[2]:9.2f} | {figures[1] / figures[3]:9.2f}"
         )
     stubber.deactivate()
     return 0

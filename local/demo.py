@@ -1,7 +1,8 @@
 """`make demo`: the whole chain offline, on moto, from an upload to a prediction.
 
 Every stage runs, as template.yaml wires it: prepare_dataset, start_labeling, collect_labels,
-start_training, deploy_model, configure_autoscaling, and notify and track_run on every event.
+start_training, deploy_model, configure_autoscaling, and track_run (the run's history, then its
+emails) on every event.
 The demo uploads four datasets and shows what each one becomes: a folder labeled in Label
 Studio (the default mode: the demo writes the annotation objects Label Studio's S3 target
 storage would, local/label_studio.py), a zip with its labels provided (COCO), both ending in a
@@ -319,8 +320,7 @@ STAGE_OF = {
     "StartTrainingFunction": "stage 3 (start_training)",
     "DeployModelFunction": "stage 4 (deploy_model)",
     "ConfigureAutoscalingFunction": "stage 5 (configure_autoscaling)",
-    "NotifyFunction": "notify",
-    "TrackRunFunction": "track_run",
+    "TrackRunFunction": "track_run (history and emails)",
 }
 
 

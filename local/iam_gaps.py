@@ -66,11 +66,6 @@ NOT_YET_EXERCISED: dict[str, dict[str, str]] = {
     "ExpireEndpointFunction": {
         "s3:ListBucket": _HAND_DELETED,
     },
-    "NotifyFunction": {
-        "dynamodb:DeleteItem": _POWERTOOLS_DELETE,
-        "dynamodb:GetItem": _POWERTOOLS_GET,
-        "sagemaker:DescribeEndpoint": _FAILURE_FALLBACK,
-    },
     "PrepareDatasetFunction": {
         "dynamodb:DeleteItem": _POWERTOOLS_DELETE,
         "dynamodb:GetItem": _POWERTOOLS_GET,
@@ -101,6 +96,8 @@ NOT_YET_EXERCISED: dict[str, dict[str, str]] = {
         "sagemaker:DescribeTrainingJob": _RETRY + " (a sets run keeps its completed siblings)",
     },
     "TrackRunFunction": {
+        "dynamodb:DeleteItem": _POWERTOOLS_DELETE,
+        "dynamodb:GetItem": _POWERTOOLS_GET,
         "sagemaker:DescribeEndpoint": _FAILURE_FALLBACK,
     },
     "WatchRunsFunction": {

@@ -25,6 +25,7 @@ import re
 import time
 import traceback
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -172,6 +173,9 @@ class LocalStack:
     # Custom images whose code runs for real offline, by image URI (local/containers.py); any other
     # custom image is simulated.
     containers: dict[str, LocalContainer] = field(default_factory=dict)
+    # Every Lambda invocation, by function: each attempt of an async invoke, each SQS batch (each
+    # delivery of deliver_twice too), each synchronous invoke. What a run costs in invocations.
+    invocations: Counter[str] = field(default_factory=Counter)
 
     def __post_init__(self) -> None:
         self.template = Template(PHYSICAL, {**DEMO_PARAMETERS, **self.parameters})
@@ -300,6 +304,7 @@ class LocalStack:
         """A synchronous invoke (as API Gateway makes): the handler's result, errors raised."""
         function = self.functions[logical_id]
         handler = self._handler(function)
+        self.invocations[logical_id] += 1
         with _environment(function.definition.environment), self.iam.acting_as(logical_id):
             return handler(event, self._context(function))
 
@@ -393,6 +398,7 @@ class LocalStack:
         for attempt in range(1, ATTEMPTS + 1):
             if attempt > 1:
                 self.wait(RETRY_WAITS_SECONDS[attempt - 2])
+            self.invocations[delivery.function] += 1
             try:
                 with _environment(function.definition.environment), self.iam.acting_as(delivery.function):
                     handler(event, self._context(function))
@@ -432,8 +438,10 @@ class LocalStack:
         handler = self._handler(function)
         try:
             with _environment(function.definition.environment), self.iam.acting_as(delivery.function):
+                self.invocations[delivery.function] += 1
                 response = handler(event, self._context(function))
                 if self.deliver_twice:
+                    self.invocations[delivery.function] += 1
                     response = handler(event, self._context(function))
         except (Exception, RuntimeCrash) as err:
             # The whole batch returns to the queue; its RedrivePolicy counts the receive.

@@ -13,6 +13,7 @@ from sagechain.ports import (
     EndpointAnswer,
     EndpointFacts,
     LabelingJobFacts,
+    ObjectPage,
     StoredObject,
     TrainingJobFacts,
     TuningJobFacts,
@@ -90,6 +91,12 @@ class MemoryStore:
         for key in sorted(self.objects):
             if key.startswith(prefix):
                 yield StoredObject(key, len(self.objects[key]))
+
+    def iter_object_pages(self, prefix: str) -> Iterator[ObjectPage]:
+        listed = list(self.iter_objects(prefix))
+        for start in range(0, len(listed), 1000):
+            page = listed[start : start + 1000]
+            yield ObjectPage([obj.key for obj in page], [obj.size for obj in page])
 
     def iter_lines(self, key: str) -> Iterator[bytes]:
         yield from self.read_bytes(key, 1 << 40).splitlines()

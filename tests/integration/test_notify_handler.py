@@ -1,4 +1,5 @@
-"""notify's handler on the sample events, against moto: SNS, DynamoDB (idempotency), S3 (run.json)."""
+"""The observer's emails (track_run's handler) on the sample events, against moto: SNS, DynamoDB
+(idempotency, the runs table), S3 (run.json)."""
 
 from collections.abc import Iterator
 from types import ModuleType
@@ -11,7 +12,14 @@ from local.lambda_context import FakeLambdaContext
 from local.outbox import published
 from moto import mock_aws
 
-from tests.aws import BUCKET, create_stack_resources, create_topic, load_handler, sample_event
+from tests.aws import (
+    BUCKET,
+    create_runs_table,
+    create_stack_resources,
+    create_topic,
+    load_handler,
+    sample_event,
+)
 from tests.stubs import count_calls, stubbed
 from tests.unit.test_notify import RUN, TRAINING, arn, run_json
 
@@ -22,9 +30,10 @@ pytestmark = pytest.mark.integration
 def stack() -> Iterator[tuple[ModuleType, str]]:
     with mock_aws():
         create_stack_resources()
+        create_runs_table()  # the observer records each event before it emails
         topic = create_topic()
         boto3.client("s3").put_object(Bucket=BUCKET, Key=f"runs/{RUN}/run.json", Body=run_json())
-        yield load_handler("notify"), topic
+        yield load_handler("track_run"), topic
 
 
 def test_a_sagechain_event_is_published_once_however_often_it_is_delivered(stack: Any) -> None:
@@ -85,13 +94,29 @@ def test_a_failed_training_job_reported_twice_is_one_email_with_its_reason_and_b
     assert "Spot savings:       66.7%" in message
 
 
-@pytest.mark.parametrize("case", ["training_job_completed", "endpoint_in_service"])
-def test_success_reported_by_sagemaker_sends_nothing(stack: Any, case: str) -> None:
+def test_success_reported_by_sagemaker_is_recorded_and_sends_nothing(
+    stack: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     handler, topic = stack
+    job = {
+        "TrainingJobName": TRAINING,
+        "TrainingJobArn": arn("training-job", TRAINING),
+        "TrainingJobStatus": "Completed",
+        "SecondaryStatus": "Completed",
+        "AlgorithmSpecification": {"TrainingInputMode": "Pipe"},
+        "ResourceConfig": {"InstanceType": "ml.p3.2xlarge", "InstanceCount": 1, "VolumeSizeInGB": 50},
+        "StoppingCondition": {"MaxRuntimeInSeconds": 86400},
+        "CreationTime": "2026-03-02T11:00:10Z",
+        "ModelArtifacts": {"S3ModelArtifacts": ""},
+    }
+    with stubbed("sagemaker") as (client, stubber):
+        stubber.add_response("describe_training_job", job, {"TrainingJobName": TRAINING})
+        monkeypatch.setattr("sagechain.adapters.sagemaker_status.sagemaker_client", lambda: client)
 
-    result = handler.handler(sample_event("notify", case), FakeLambdaContext())
+        # The event names its run in its tags; the job's durations come from DescribeTrainingJob.
+        result = handler.handler(sample_event("notify", "training_job_completed"), FakeLambdaContext())
 
-    assert result == {"sent": None}
+    assert (result["run_id"], result["sent"]) == (RUN, None)
     assert published(topic) == []
 
 

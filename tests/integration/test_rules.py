@@ -46,21 +46,49 @@ def matching(function: str, sample: dict[str, Any]) -> list[str]:
     return [name for name, pattern in rules(function).items() if pattern.matches_event(sample)]
 
 
-@pytest.mark.parametrize("case", CASES)
-def test_notify_hears_every_sagechain_event_and_only_failed_or_stopped_resources(case: str) -> None:
-    heard = matching("NotifyFunction", event(case))
+# What the observer (track_run, which also emails) need not hear: a job or endpoint starting (the
+# stage's own "... Started" says it), and an endpoint coming into service (configure_autoscaling
+# hears it and its event carries the change, sagemaker_change).
+NOT_OBSERVED = {"labeling_job_in_progress", "endpoint_creating", "endpoint_in_service"}
 
+
+@pytest.mark.parametrize("case", CASES)
+def test_the_observer_hears_every_event_of_our_runs_once_but_starts_and_arrivals_in_service(
+    case: str,
+) -> None:
+    heard = matching("TrackRunFunction", event(case))
+
+    if case in NOT_OBSERVED:
+        assert heard == []
+    else:
+        assert len(heard) == 1
     if event(case)["source"] == "sagechain":
         assert heard == ["SagechainEvents"]
-    elif re.search(r"_(failed|stopped)$", case):
-        assert len(heard) == 1
-    else:
-        assert heard == []
 
 
-@pytest.mark.parametrize("case", CASES)
-def test_track_run_hears_every_event_of_our_runs_once(case: str) -> None:
-    assert len(matching("TrackRunFunction", event(case))) == 1
+def test_a_training_jobs_progress_is_heard_once_per_secondary_status_change() -> None:
+    """SageMaker sends an InProgress event each time the secondary status changes: the observer
+    hears each one (the run's progress), and no stage does."""
+    sample = event("training_job_in_progress")
+    heard = [rule for rule, pattern in every_rule().items() if _matches(pattern, sample)]
+
+    assert heard == ["TrackRunFunction.TrainingJobChanged"]
+
+
+def _matches(pattern: dict[str, Any], sample: dict[str, Any]) -> bool:
+    return bool(EventPattern.load(json.dumps(pattern)).matches_event(sample))
+
+
+def test_an_ordinary_training_started_reaches_only_the_observer() -> None:
+    """deploy_model hears a Training Started only when a job may have ended before it."""
+    sample = event("training_started")
+    resumed = {**sample, "detail": {**sample["detail"], "may_have_ended": True}}
+
+    ordinary = [rule for rule, pattern in every_rule().items() if _matches(pattern, sample)]
+    late = [rule for rule, pattern in every_rule().items() if _matches(pattern, resumed)]
+
+    assert ordinary == ["TrackRunFunction.SagechainEvents"]
+    assert late == ["TrackRunFunction.SagechainEvents", "DeployModelFunction.TrainingStarted"]
 
 
 @pytest.mark.parametrize(
@@ -71,18 +99,18 @@ def test_track_run_hears_every_event_of_our_runs_once(case: str) -> None:
         ("endpoint_failed", "EndpointName", "other-team-endpoint"),
     ],
 )
-def test_neither_hears_about_someone_elses_jobs(case: str, field: str, value: str) -> None:
+def test_the_observer_hears_nothing_about_someone_elses_jobs(case: str, field: str, value: str) -> None:
     sample = event(case)
     sample["detail"][field] = value
 
-    assert matching("NotifyFunction", sample) == matching("TrackRunFunction", sample) == []
+    assert matching("TrackRunFunction", sample) == []
 
 
-def test_neither_hears_about_a_labeling_job_whose_arn_lacks_our_prefix() -> None:
+def test_the_observer_hears_nothing_about_a_labeling_job_whose_arn_lacks_our_prefix() -> None:
     sample = event("labeling_job_failed")
     sample["resources"] = ["arn:aws:sagemaker:us-east-1:123456789012:labeling-job/someone-elses-job"]
 
-    assert matching("NotifyFunction", sample) == matching("TrackRunFunction", sample) == []
+    assert matching("TrackRunFunction", sample) == []
 
 
 def test_every_rule_may_put_undeliverable_events_in_the_dead_letter_queue() -> None:
@@ -91,9 +119,8 @@ def test_every_rule_may_put_undeliverable_events_in_the_dead_letter_queue() -> N
     # yaml_parse spells !GetAtt X.Arn as {"Fn::GetAtt": ["X", "Arn"]}.
     arns = {".".join(ref["Fn::GetAtt"]) for ref in allowed["Condition"]["ArnEquals"]["aws:SourceArn"]}
 
-    for function in ("NotifyFunction", "TrackRunFunction"):
-        for name in rules(function):
-            assert f"{function}{name}.Arn" in arns
+    for name in rules("TrackRunFunction"):
+        assert f"TrackRunFunction{name}.Arn" in arns
     # And every rule declared on its own (the stage queues' rules), which must also be allowed
     # to send to their queue.
     stage_rules = [rule.logical_id for rule in Template(PHYSICAL, {}).rules()]
@@ -131,7 +158,7 @@ def test_no_rule_hears_a_parked_event_saved_under_failures() -> None:
     assert any(EventPattern.load(json.dumps(pattern)).matches_event(upload) for pattern in patterns)
 
 
-@pytest.mark.parametrize("function", ["NotifyFunction", "TrackRunFunction"])
+@pytest.mark.parametrize("function", ["TrackRunFunction"])
 def test_another_stacks_sagechain_event_matches_no_rule_of_this_stack(function: str) -> None:
     other = {
         **event("dataset_rejected"),
@@ -190,14 +217,20 @@ ALL = "every status"
 # Each rule on a SageMaker source: the statuses it is for (in DescribeX's spelling).
 HEARS: dict[str, set[str] | str] = {
     "StartTrainingFunctionLabelingCompleted": {"Completed"},
-    "NotifyFunction.LabelingJobFailed": {"Failed", "Stopped"},
-    "NotifyFunction.TrainingJobFailed": {"Failed", "Stopped"},
-    "NotifyFunction.TuningJobFailed": {"Failed", "Stopped"},
-    "NotifyFunction.EndpointFailed": {"Failed"},
-    "TrackRunFunction.LabelingJobChanged": ALL,
-    "TrackRunFunction.TrainingJobChanged": ALL,
-    "TrackRunFunction.TuningJobChanged": ALL,
-    "TrackRunFunction.EndpointChanged": ALL,
+    "TrackRunFunction.LabelingJobChanged": {"Completed", "Failed", "Stopping", "Stopped"},
+    # InProgress: one event per secondary-status change, the run's progress.
+    "TrackRunFunction.TrainingJobChanged": {"InProgress", "Completed", "Failed", "Stopping", "Stopped"},
+    "TrackRunFunction.TuningJobChanged": {"Completed", "Failed", "Stopping", "Stopped"},
+    # Not Creating (Deployment Started says it) nor InService (configure_autoscaling's event carries it).
+    "TrackRunFunction.EndpointChanged": {
+        "OutOfService",
+        "Updating",
+        "SystemUpdating",
+        "RollingBack",
+        "Deleting",
+        "Failed",
+        "UpdateRollbackFailed",
+    },
     "DeployModelFunction.TrainingJobEnded": {"Completed", "Failed", "Stopped"},
     "DeployModelFunction.TuningJobCompleted": {"Completed"},
     "ConfigureAutoscalingFunction.EndpointStateChanged": {"InService", "Failed", "UpdateRollbackFailed"},

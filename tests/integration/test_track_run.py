@@ -7,6 +7,7 @@ from typing import Any
 import boto3
 import pytest
 from local.lambda_context import FakeLambdaContext
+from local.outbox import published
 from local.template import Template
 from moto import mock_aws
 
@@ -14,7 +15,15 @@ from sagechain.adapters.runs_table import DynamoRunStore
 from sagechain.observers.track_run import track_run
 from sagechain.ports import TrainingJobFacts
 from sagechain.run_history import RunRecord
-from tests.aws import BUCKET, RUNS_TABLE, create_runs_table, load_handler, sample_event
+from tests.aws import (
+    BUCKET,
+    RUNS_TABLE,
+    create_runs_table,
+    create_stack_resources,
+    create_topic,
+    load_handler,
+    sample_event,
+)
 from tests.fakes import FakeSageMaker, MemoryStore
 from tests.runs import STACK_ID, STACK_NAME
 from tests.stubs import count_calls, stubbed
@@ -161,7 +170,8 @@ def test_the_handler_names_a_labeling_jobs_run_from_its_tags_with_a_valid_list_t
     aws: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     create_runs_table()
-    boto3.client("s3").create_bucket(Bucket=BUCKET)
+    create_stack_resources()
+    create_topic()
     boto3.client("s3").put_object(Bucket=BUCKET, Key=f"runs/{RUN}/run.json", Body=run_json())
     handler = load_handler("track_run")
     with stubbed("sagemaker") as (client, stubber):
@@ -180,7 +190,8 @@ def test_the_handler_names_a_labeling_jobs_run_from_its_tags_with_a_valid_list_t
 
         result = handler.handler(sample_event("track_run", "labeling_job_completed"), FakeLambdaContext())
 
-    assert result == {"run_id": RUN, "stage": "labeling", "status": "in_progress"}
+    # Recorded, and not emailed: a completed labeling job is the next stage's news.
+    assert result == {"run_id": RUN, "stage": "labeling", "status": "in_progress", "sent": None}
     assert calls["ListTags"] == 1
     record = DynamoRunStore(RUNS_TABLE).get_run(RUN)
     assert record is not None
@@ -189,8 +200,13 @@ def test_the_handler_names_a_labeling_jobs_run_from_its_tags_with_a_valid_list_t
 
 def test_the_handler_records_a_sagechain_event_without_asking_sagemaker(aws: None) -> None:
     create_runs_table()
+    create_stack_resources()
+    topic = create_topic()
     handler = load_handler("track_run")
 
     result = handler.handler(sample_event("track_run", "model_live"), FakeLambdaContext())
 
-    assert result == {"run_id": RUN, "stage": "live", "status": "live"}
+    recorded = {k: result[k] for k in ("run_id", "stage", "status")}
+    assert recorded == {"run_id": RUN, "stage": "live", "status": "live"}
+    # Then emailed, once.
+    assert [subject for subject, _ in published(topic)] == [result["subject"]]

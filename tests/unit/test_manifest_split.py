@@ -142,3 +142,26 @@ def test_a_long_stream_is_split_exactly_per_class() -> None:
 
     assert sum(picks) == 6_000
     assert splitter.class_counts() == {0: (8_000, 2_000), 1: (8_000, 2_000), 2: (8_000, 2_000)}
+
+
+def test_a_byte_order_mark_or_stray_bytes_never_change_what_a_line_trains_as() -> None:
+    """The fast single-label reading agrees with the full one: a BOM is read through, while a line
+    that is not UTF-8 JSON, carries extra data, names a failed label or a class outside the spec
+    is dropped for the same reason as before."""
+    good = classification_lines(SINGLE, "bucket", [["rose"], ["tulip"], ["daisy"], ["rose"]]).splitlines()
+    failed = json.loads(good[1])
+    failed["label-metadata"]["failure-reason"] = "ClientError: worker timed out"
+    lines = [
+        b"\xef\xbb\xbf" + good[0],
+        good[1] + b" {}",
+        b"\xff\xfe not utf-8",
+        json.dumps(failed).encode(),
+        good[2].replace(b'"label":2', b'"label":7'),
+        good[3],
+    ]
+
+    result, train, validation = split(b"\n".join(lines))
+
+    assert result.train + result.validation == 2
+    assert dict(result.dropped) == {"not_json": 2, "failed_label": 1, "unknown_class": 1}
+    assert sorted(class_of(line) for line in train + validation) == [0, 0]

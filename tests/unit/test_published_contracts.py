@@ -15,7 +15,6 @@ from sagechain.inference.settings import PredictSettings
 from sagechain.ingest.settings import PrepareDatasetSettings
 from sagechain.labeling.settings import StartLabelingSettings
 from sagechain.observers.settings import (
-    NotifySettings,
     StatusApiSettings,
     TrackRunSettings,
     WatchRunsSettings,
@@ -114,7 +113,6 @@ def test_template_gives_start_training_every_variable_its_settings_require() -> 
 @pytest.mark.parametrize(
     ("logical_id", "settings"),
     [
-        ("NotifyFunction", NotifySettings),
         ("TrackRunFunction", TrackRunSettings),
         ("StatusApiFunction", StatusApiSettings),
         ("WatchRunsFunction", WatchRunsSettings),

@@ -11,6 +11,7 @@ from typing import ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from sagechain.aws_errors import AwsErrorExplanation
+from sagechain.event_sources.sagemaker import StateChange
 
 EVENT_SOURCE = "sagechain"
 
@@ -27,6 +28,11 @@ class SagechainEvent(BaseModel):
         default=1,
         ge=1,
         description="The run attempt the event is about: 1, then one more per POST /runs/{run_id}/retry.",
+    )
+    sagemaker_change: StateChange | None = Field(
+        default=None,
+        description="The SageMaker state change this event answers, when only the stage heard it: "
+        "the run's history records it with the event (one observer invocation, not two).",
     )
 
 
@@ -257,6 +263,11 @@ class TrainingStarted(SagechainEvent):
         default_factory=list,
         description="Jobs of an earlier attempt that completed and are reused, not trained again "
         "(a retry with several hyperparameter sets); job_names lists them too.",
+    )
+    may_have_ended: bool = Field(
+        default=False,
+        description="Whether a job may have ended before this event: one is reused, or was created "
+        "by an earlier delivery that crashed before publishing (the deploy stage then looks).",
     )
 
 

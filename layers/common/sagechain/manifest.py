@@ -9,6 +9,7 @@ with <label> a class index, a list of class indexes (multi-label), or
 
 import json
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -33,9 +34,20 @@ def task_for_ground_truth_type(gt_type: str) -> TaskType | None:
     return next((task for task, name in _GT_TYPES.items() if name == gt_type), None)
 
 
+# One encoder for every line: json.dumps with options builds a new JSONEncoder per call.
+_json_string = json.JSONEncoder(ensure_ascii=False).encode
+
+
 def source_ref_line(uri: str) -> bytes:
     """One Ground Truth input line."""
-    return b'{"source-ref": ' + json.dumps(uri, ensure_ascii=False).encode() + b"}\n"
+    return b'{"source-ref": ' + _json_string(uri).encode() + b"}\n"
+
+
+def source_ref_lines(bucket: str, keys: Iterable[str]) -> bytes:
+    """Ground Truth input lines for keys of bucket, in order: source_ref_line's bytes for each
+    s3://bucket/key, built in one pass (a bucket name never needs JSON escaping)."""
+    head = '{"source-ref": "s3://' + bucket + "/"
+    return "".join([f"{head}{_json_string(key)[1:]}}}\n" for key in keys]).encode()
 
 
 class Box(NamedTuple):

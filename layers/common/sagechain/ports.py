@@ -26,6 +26,13 @@ class StoredObject(NamedTuple):
     size: int
 
 
+class ObjectPage(NamedTuple):
+    """One page of a listing: keys as stored, in key order, and their sizes in bytes."""
+
+    keys: list[str]
+    sizes: list[int]
+
+
 class ObjectWriter(Protocol):
     """A streamed upload: nothing is visible until commit; abort leaves nothing behind."""
 
@@ -56,6 +63,9 @@ class ObjectStore(Protocol):
 
     def iter_objects(self, prefix: str) -> Iterator[StoredObject]:
         """Every object under prefix, page by page, in key order."""
+
+    def iter_object_pages(self, prefix: str) -> Iterator[ObjectPage]:
+        """Every object under prefix in key order, a page at a time (what iter_objects yields)."""
 
     def iter_lines(self, key: str) -> Iterator[bytes]:
         """An object's lines, streamed."""

@@ -1,15 +1,20 @@
 """S3: the data bucket as an ObjectStore, with streamed writes and ranged reads."""
 
 import io
+import io
+import queue
+import threading
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from botocore.exceptions import ClientError
 
-from sagechain.adapters.clients import s3_client, s3_signing_client
+from sagechain.adapters.clients import s3_client, s3_listing_client, s3_signing_client
 from sagechain.errors import ObjectNotFoundError, ObjectTooLargeError
-from sagechain.ports import StoredObject
+from sagechain.ports import ObjectPage, StoredObject
 
 if TYPE_CHECKING:
     from boto3.s3.transfer import TransferConfig
@@ -22,6 +27,18 @@ PART_SIZE = 8 * MIB
 READ_BLOCK = 8 * MIB
 LINE_CHUNK = 64 * 1024
 _NOT_FOUND = {"NoSuchKey", "NoSuchVersion", "404", "NotFound"}
+
+
+# A listing walks the folders directly under its prefix side by side: each page of a listing is a
+# round trip of tens of milliseconds, so one after another a 10,000,000-key folder takes longer
+# than a function may run. LIST_WORKERS folders are listed at once (the client's connection pool
+# holds as many, clients.py), each at most PAGES_AHEAD pages ahead of the one being read: memory
+# stays bounded (LIST_WORKERS x PAGES_AHEAD pages of 1,000 keys) whatever the folder's size.
+# botocore parsing a page takes about as long as S3 takes to send it, and holds the GIL: a few
+# workers hide the latency, more only contend (bench/manifest_build.py).
+LIST_WORKERS = 4
+PAGES_AHEAD = 16
+_DONE = object()
 
 
 @cache
@@ -196,11 +213,18 @@ class S3ObjectStore:
     """The data bucket, as the services see it."""
 
     def __init__(
-        self, bucket: str, client: "S3Client | None" = None, factory: Callable[[], "S3Client"] = s3_client
+        self,
+        bucket: str,
+        client: "S3Client | None" = None,
+        factory: Callable[[], "S3Client"] = s3_client,
+        listing_client: "S3Client | None" = None,
     ) -> None:
-        # The client (given, or the factory's) is made on first use, not at cold start.
+        """client: for every call but listing; listing_client: for ListObjectsV2 (client when only
+        it is given, else s3_listing_client(), created at the first listing). Clients (given, or
+        the factory's) are made on first use, not at cold start."""
         self._given = client
         self._factory = factory
+        self._listing_client = listing_client or client
         self.bucket = bucket
 
     @property
@@ -236,11 +260,27 @@ class S3ObjectStore:
         return True
 
     def iter_objects(self, prefix: str) -> Iterator[StoredObject]:
-        """Every object under prefix, a page of 1,000 at a time."""
-        paginator = self._client.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
-            for item in page.get("Contents", []):
-                yield StoredObject(item["Key"], item["Size"])
+        """Every object under prefix, in key order, listed a page of 1,000 at a time."""
+        for page in self.iter_object_pages(prefix):
+            yield from map(StoredObject, page.keys, page.sizes)
+
+    def iter_object_pages(self, prefix: str) -> Iterator[ObjectPage]:
+        """Every object under prefix in key order, as one listing of the prefix gives them, a page at
+        a time; the folders directly under prefix are listed side by side (LIST_WORKERS).
+
+        One listing with Delimiter "/" gives the objects directly under prefix and its folders
+        (CommonPrefixes), both in key order, and a folder's keys are contiguous in a listing of
+        the whole prefix: handing over the direct objects and each folder's pages in that order
+        is the whole listing's order (ListObjectsV2,
+        https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html: "objects are
+        returned sorted in an ascending order of the respective key names")."""
+        if self._listing_client is None:
+            self._listing_client = s3_listing_client()
+        listing = _ParallelListing(self._listing_client, self.bucket)
+        try:
+            yield from listing.pages(prefix)
+        finally:
+            listing.close()
 
     def iter_lines(self, key: str) -> Iterator[bytes]:
         """An object's lines, streamed in 64 KiB chunks."""
@@ -305,6 +345,124 @@ class S3ObjectStore:
     def delete(self, key: str) -> None:
         """Delete an object (a delete marker where the bucket keeps versions); gone is fine."""
         self._client.delete_object(Bucket=self.bucket, Key=key)
+
+
+def _page(contents: list[Any]) -> ObjectPage:
+    return ObjectPage([item["Key"] for item in contents], [item["Size"] for item in contents])
+
+
+class _Folder:
+    """One folder listed by a worker: its pages in order, at most PAGES_AHEAD waiting."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.pages: queue.Queue[Any] = queue.Queue(maxsize=PAGES_AHEAD)
+
+
+class _ParallelListing:
+    """ListObjectsV2 over a prefix, its folders listed side by side and handed over in key order."""
+
+    def __init__(self, client: "S3Client", bucket: str) -> None:
+        self._client = client
+        self._bucket = bucket
+        self._stopped = threading.Event()
+        self._workers: ThreadPoolExecutor | None = None
+
+    def pages(self, prefix: str) -> Iterator[ObjectPage]:
+        """The listing's pages in key order (see S3ObjectStore.iter_object_pages)."""
+        # What comes next, in key order: pages of direct objects, and folders being listed.
+        ahead: deque[ObjectPage | _Folder] = deque()
+        entries = self._top_level(prefix)
+        listing = 0  # folders started and not yet handed over
+        exhausted = False
+        while True:
+            while not exhausted and listing < LIST_WORKERS and len(ahead) < PAGES_AHEAD + LIST_WORKERS:
+                entry = next(entries, None)
+                if entry is None:
+                    exhausted = True
+                elif isinstance(entry, str):
+                    ahead.append(self._start(entry))
+                    listing += 1
+                else:
+                    ahead.append(entry)
+            if not ahead:
+                return
+            head = ahead.popleft()
+            if isinstance(head, _Folder):
+                listing -= 1
+                yield from self._drain(head)
+            else:
+                yield head
+
+    def _top_level(self, prefix: str) -> Iterator[ObjectPage | str]:
+        """The objects directly under prefix (pages) and its folders (their prefixes), merged in
+        key order: each page holds both kinds, each sorted."""
+        paginator = self._client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self._bucket, Prefix=prefix, Delimiter="/"):
+            contents = page.get("Contents", [])
+            folders = [common["Prefix"] for common in page.get("CommonPrefixes", [])]
+            if not folders:
+                if contents:
+                    yield _page(contents)
+                continue
+            run: list[Any] = []
+            index = 0
+            for folder in folders:
+                while index < len(contents) and contents[index]["Key"] < folder:
+                    run.append(contents[index])
+                    index += 1
+                if run:
+                    yield _page(run)
+                    run = []
+                yield folder
+            if index < len(contents):
+                yield _page(contents[index:])
+
+    def _start(self, prefix: str) -> _Folder:
+        if self._workers is None:
+            self._workers = ThreadPoolExecutor(max_workers=LIST_WORKERS, thread_name_prefix="list")
+        folder = _Folder(prefix)
+        self._workers.submit(self._list, folder)
+        return folder
+
+    def _list(self, folder: _Folder) -> None:
+        """A worker: the folder's pages into its queue, then _DONE (or the error that stopped it)."""
+        try:
+            paginator = self._client.get_paginator("list_objects_v2")
+            for page in paginator.paginate(Bucket=self._bucket, Prefix=folder.prefix):
+                if not self._put(folder, _page(page.get("Contents", []))):
+                    return
+        except Exception as err:  # handed to the reader, which raises it
+            self._put(folder, err)
+            return
+        self._put(folder, _DONE)
+
+    def _put(self, folder: _Folder, item: object) -> bool:
+        """Queue an item, waiting for room; False once the reader has stopped."""
+        while not self._stopped.is_set():
+            try:
+                folder.pages.put(item, timeout=0.1)
+            except queue.Full:
+                continue
+            return True
+        return False
+
+    @staticmethod
+    def _drain(folder: _Folder) -> Iterator[ObjectPage]:
+        while True:
+            item = folder.pages.get()
+            if item is _DONE:
+                return
+            if isinstance(item, Exception):
+                raise item
+            if item.keys:
+                yield item
+
+    def close(self) -> None:
+        """Stop the workers (the reader is done, or failed)."""
+        self._stopped.set()
+        if self._workers is not None:
+            self._workers.shutdown(wait=True, cancel_futures=True)
 
 
 class S3Links:

@@ -35,22 +35,34 @@ def is_not_found(err: ClientError) -> bool:
 class SageMakerStatus:
     """What SageMaker knows about our jobs and endpoints; None when the resource is gone."""
 
-    def __init__(self, client: "SageMakerClient | None" = None) -> None:
+    def __init__(self, client: "SageMakerClient | None" = None, *, remember: bool = False) -> None:
+        """remember: answer each question once (for one event: the observer's history and its email
+        ask the same Describe* and ListTags); never for a lookup that outlives an invocation."""
         self._given = client  # the client is made on first use, not at cold start
         self.region = self._client.meta.region_name
+        self._answers: dict[tuple[str, str], Any] | None = {} if remember else None
 
     @property
     def _client(self) -> "SageMakerClient":
         return self._given or sagemaker_client()
 
     def _describe(self, operation: str, **request: str) -> dict[str, Any] | None:
+        key = (operation, repr(sorted(request.items())))
+        if self._answers is not None and key in self._answers:
+            answer: dict[str, Any] | None = self._answers[key]
+            return answer
         try:
             response: dict[str, Any] = getattr(self._client, operation)(**request)
         except ClientError as err:
             if is_not_found(err):
-                return None
+                return self._remember(key, None)
             raise
-        return response
+        return self._remember(key, response)
+
+    def _remember[T](self, key: tuple[str, str], answer: T) -> T:
+        if self._answers is not None:
+            self._answers[key] = answer
+        return answer
 
     def worker_portal(self, workteam_arn: str) -> str | None:
         """DescribeWorkteam's SubDomain, "the URI of the labeling job's user interface. Workers open
@@ -64,15 +76,18 @@ class SageMakerStatus:
 
     def tags(self, arn: str) -> dict[str, str]:
         """A resource's tags ({} when it does not exist)."""
+        key = ("list_tags", arn)
+        if self._answers is not None and key in self._answers:
+            return dict(self._answers[key])
         tags: dict[str, str] = {}
         try:
             for page in self._client.get_paginator("list_tags").paginate(ResourceArn=arn):
                 tags.update({tag["Key"]: tag["Value"] for tag in page.get("Tags", [])})
         except ClientError as err:
             if is_not_found(err):
-                return {}
+                return dict(self._remember(key, {}))
             raise
-        return tags
+        return dict(self._remember(key, tags))
 
     def training_job(self, name: str) -> TrainingJobFacts | None:
         """DescribeTrainingJob."""

@@ -52,6 +52,7 @@ from sagechain.events import (
     FiredAlarmDetail,
     ModelChoice,
     ModelLive,
+    SagechainEvent,
 )
 from sagechain.layout import deploying_key
 from sagechain.names import owned_run_id, resource_tags
@@ -114,6 +115,10 @@ def configure_autoscaling(
     or nothing. A model going live with deployment.ttl_hours gets its endpoint's expiry schedule
     (schedules); alarms: the rollback alarms updates name (read after a rollback, put for a waiting one)."""
     status = normalized_status(change.status)
+    if status == IN_SERVICE:
+        # Only this stage's rule hears an endpoint come into service: every event published for
+        # it carries the change, which the run's history records with it (track_run).
+        publisher = _Answering(publisher, change)
     stage = _Stage(jobs, host, autoscaler, store, publisher, config, schedules, alarms)
     if status in FAILED | {IN_SERVICE} and not stage.owns(change):
         return Outcome("ignored", f"endpoint {change.name} was not created by this stack")
@@ -125,6 +130,18 @@ def configure_autoscaling(
         return Outcome("ignored", f"endpoint {change.name} is {change.status}")
     started = stage.end_waits(change.name)
     return started if started is not None and outcome.event is None else outcome
+
+
+@dataclass(frozen=True)
+class _Answering:
+    """A publisher whose events carry the SageMaker state change they answer."""
+
+    publisher: EventPublisher
+    change: StateChange
+
+    def publish(self, event: SagechainEvent) -> None:
+        """Publish the event with the change it answers."""
+        self.publisher.publish(event.model_copy(update={"sagemaker_change": self.change}))
 
 
 @dataclass

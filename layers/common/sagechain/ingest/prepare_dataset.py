@@ -23,7 +23,7 @@ from sagechain.events import (
 from sagechain.guardrails import Guardrails, check_spec, endpoint_owner, foreign_endpoint
 from sagechain.ingest import provided_labels, zip_import
 from sagechain.ingest.settings import ZipLimits
-from sagechain.ingest.upload import DatasetUpload, skip_reason
+from sagechain.ingest.upload import DatasetUpload, page_images
 from sagechain.layout import (
     INPUT_MANIFEST,
     LABELED_MANIFEST,
@@ -35,7 +35,7 @@ from sagechain.layout import (
     images_prefix,
     run_key,
 )
-from sagechain.manifest import LabeledLineBuilder, ManifestStats, source_ref_line
+from sagechain.manifest import LabeledLineBuilder, ManifestStats, source_ref_lines
 from sagechain.ports import EventPublisher, ObjectStore, ObjectWriter
 from sagechain.pricing import (
     check_prices_known,
@@ -88,14 +88,12 @@ def _zip_spec(
 
 
 def _write_input_lines(store: ObjectStore, dataset: str, writer: ObjectWriter, stats: ManifestStats) -> None:
-    """Ground Truth input: one source-ref line per image, listed page by page."""
-    for obj in store.iter_objects(images_prefix(dataset)):
-        reason = skip_reason(obj)
-        if reason:
-            stats.skipped[reason] += 1
-            continue
-        writer.write(source_ref_line(store.uri(obj.key)))
-        stats.objects += 1
+    """Ground Truth input: one source-ref line per image, listed and written page by page."""
+    for page in store.iter_object_pages(images_prefix(dataset)):
+        images = page_images(page, stats.skipped)
+        if images:
+            writer.write(source_ref_lines(store.bucket, images))
+            stats.objects += len(images)
 
 
 def _write_labeled_lines(

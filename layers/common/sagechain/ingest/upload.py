@@ -1,6 +1,7 @@
 """Which uploads start a run, and which listed objects are a dataset's images."""
 
 import posixpath
+from collections import Counter
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -8,7 +9,7 @@ from pydantic import BaseModel, ConfigDict
 from sagechain import names
 from sagechain.event_sources.s3 import ObjectRef
 from sagechain.layout import IMAGE_SUFFIXES, uploaded_dataset
-from sagechain.ports import StoredObject
+from sagechain.ports import ObjectPage, StoredObject
 
 
 class DatasetUpload(BaseModel):
@@ -49,3 +50,19 @@ def skip_reason(obj: StoredObject) -> str | None:
     if obj.size == 0:
         return "empty_file"
     return None
+
+
+def page_images(page: ObjectPage, skipped: Counter[str]) -> list[str]:
+    """The keys of a listed page that are the dataset's images (what skip_reason keeps), in order;
+    the others counted in skipped by reason."""
+    keys, sizes = page.keys, page.sizes
+    # An image: a name ending in an image suffix (never "/"), not hidden, not empty.
+    images = [
+        key
+        for key, size in zip(keys, sizes, strict=True)
+        if size and key.lower().endswith(IMAGE_SUFFIXES) and key.rpartition("/")[2][:1] != "."
+    ]
+    if len(images) < len(keys):
+        reasons = [skip_reason(StoredObject(key, size)) for key, size in zip(keys, sizes, strict=True)]
+        skipped.update(reason for reason in reasons if reason)
+    return images

@@ -13,11 +13,10 @@ class NotifySettings(IdempotentSettings):
     operator_api_url: OptionalStr = Field(default=None, alias="OPERATOR_API_URL", pattern=r"^https?://")
 
 
-class TrackRunSettings(FunctionSettings):
-    """track_run: and the runs table, and the topic whose subscriptions it checks."""
+class TrackRunSettings(NotifySettings):
+    """track_run (which also emails, as notify): and the runs table it records runs in."""
 
     runs_table: str = Field(alias="RUNS_TABLE", min_length=3)
-    topic_arn: str = Field(alias="NOTIFICATION_TOPIC_ARN", pattern=r"^arn:aws[a-z-]*:sns:")
 
 
 class StatusApiSettings(FunctionSettings):

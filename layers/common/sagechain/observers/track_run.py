@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sagechain.event_sources.eventbridge import SagechainDelivery, parse_bus_event
-from sagechain.event_sources.sagemaker import JobKind
+from sagechain.event_sources.sagemaker import JobKind, StateChange
 from sagechain.observers import timeline
 from sagechain.observers.email_delivery import EmailDelivery
 from sagechain.ports import ObjectStore, RunStore, SageMakerLookup
@@ -35,6 +35,11 @@ def track_run(
     if incoming is None:
         return None
     if isinstance(incoming, SagechainDelivery):
+        answered = incoming.event.sagemaker_change
+        if answered is not None:
+            # The state change the stage answered (its rule is the only one that hears it): it
+            # goes in the history first, as if it had arrived on its own.
+            _record_answered(incoming, answered, lookup, runs)
         change = timeline.sagechain_change(incoming)
     else:
         run = timeline.resolve_run(incoming, lookup, store, name_prefix, stack_name)
@@ -59,3 +64,12 @@ def track_run(
             )
     runs.apply(change)
     return change
+
+
+def _record_answered(
+    delivery: SagechainDelivery, answered: StateChange, lookup: SageMakerLookup, runs: RunStore
+) -> None:
+    """Record the SageMaker state change a sagechain event carries, in the event's run."""
+    event = delivery.event
+    run = timeline.RunRef(event.run_id, event.dataset, attempt=event.attempt)
+    runs.apply(timeline.state_change(answered, run, lookup.console_url(answered.kind, answered.name)))

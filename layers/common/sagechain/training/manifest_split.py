@@ -68,7 +68,13 @@ def _class_index(value: object, num_classes: int) -> int | DropReason:
     return value if 0 <= value < num_classes else DropReason.UNKNOWN_CLASS
 
 
+# One LineLabels per class for single-label lines (most lines): built once, not per line.
+_SINGLE = [LineLabels((index,)) for index in range(4096)]
+
+
 def _classification(value: object, multi_label: bool, num_classes: int) -> LineLabels | DropReason:
+    if not multi_label and type(value) is int and 0 <= value < min(num_classes, len(_SINGLE)):
+        return _SINGLE[value]
     values = value if multi_label else [value]
     if not isinstance(values, list):
         return DropReason.MALFORMED_LABEL
@@ -102,10 +108,25 @@ def _detection(value: object, num_classes: int) -> LineLabels | DropReason:
     return LineLabels(tuple(sorted(classes)), boxes=len(annotations))
 
 
+# json.loads on bytes guesses the encoding and skips whitespace on each call; a manifest is UTF-8
+# (a byte order mark allowed) and its lines come stripped, so one decoder reads them directly.
+_raw_decode = json.JSONDecoder().raw_decode
+
+
+def _text(raw: bytes) -> str:
+    """A line as text: UTF-8, a byte order mark dropped (what json.loads accepts of bytes)."""
+    text = raw.decode()
+    return text[1:] if text[:1] == "\ufeff" else text
+
+
 def _parse(raw: bytes) -> dict[str, Any] | DropReason:
     try:
-        line: Any = json.loads(raw)
-    except ValueError:
+        text = _text(raw)
+        line: Any
+        line, end = _raw_decode(text)
+    except ValueError:  # not JSON, or not UTF-8 (UnicodeDecodeError)
+        return DropReason.NOT_JSON
+    if end != len(text) and text[end:].strip():
         return DropReason.NOT_JSON
     if not isinstance(line, dict):
         return DropReason.NOT_JSON
@@ -142,6 +163,14 @@ class StratifiedSplitter:
 
     def to_validation(self, classes: tuple[int, ...]) -> bool:
         """True when the line goes to validation; updates the counters either way."""
+        if len(classes) == 1:  # the same rule for one stratum, without the sums
+            k = classes[0]
+            seen = self._seen[k] + 1
+            chosen = 2 * (self._p * seen - self._q * self._held[k]) >= self._q
+            self._seen[k] = seen
+            if chosen:
+                self._held[k] += 1
+            return chosen
         strata = classes or (NO_OBJECTS,)
         # Sum over strata of q * (f * (n + 1) - v), compared with q * (1/2) * len, in integers.
         gap = sum(self._p * (self._seen[k] + 1) - self._q * self._held[k] for k in strata)
@@ -180,20 +209,65 @@ def split_manifest(
     """Stream lines into the two writers (which the caller commits or aborts)."""
     splitter = StratifiedSplitter(validation_fraction)
     result = SplitResult()
+    # Lines are written a batch at a time (each writer gets them in the same order): one write per
+    # _BATCH lines instead of one per line.
+    to_train: list[bytes] = []
+    to_validation: list[bytes] = []
+    single = task is TaskType.IMAGE_CLASSIFICATION
+    metadata_key = f"{attribute}-metadata"
     for raw in lines:
         line = raw.strip()
         if not line:
             continue
-        labels = read_labels(line, task, attribute, num_classes)
+        fast = _single_label(line, attribute, metadata_key, num_classes) if single else None
+        # Every other case, and every line to drop, the whole way.
+        labels = fast if fast is not None else read_labels(line, task, attribute, num_classes)
         if isinstance(labels, DropReason):
             result.dropped[labels.value] += 1
             continue
         result.max_boxes = max(result.max_boxes, labels.boxes)
         if splitter.to_validation(labels.classes):
-            validation.write(line + b"\n")
-            result.validation += 1
+            to_validation.append(line)
+            if len(to_validation) >= _BATCH:
+                result.validation += _flush(to_validation, validation)
         else:
-            train.write(line + b"\n")
-            result.train += 1
+            to_train.append(line)
+            if len(to_train) >= _BATCH:
+                result.train += _flush(to_train, train)
+    result.train += _flush(to_train, train)
+    result.validation += _flush(to_validation, validation)
     result.class_counts = splitter.class_counts()
     return result
+
+
+_BATCH = 1024
+
+
+def _single_label(line: bytes, attribute: str, metadata_key: str, num_classes: int) -> LineLabels | None:
+    """The common line of a single-label manifest, read in one pass (what read_labels gives it), or
+    None for anything else: read_labels then decides."""
+    try:
+        text = _text(line)
+        document, end = _raw_decode(text)
+    except ValueError:
+        return None
+    if end != len(text) or type(document) is not dict:
+        return None
+    source, value, metadata = document.get("source-ref"), document.get(attribute), document.get(metadata_key)
+    if type(source) is not str or not source or type(value) is not int:
+        return None
+    if type(metadata) is dict and "failure-reason" in metadata:
+        return None
+    if 0 <= value < num_classes and value < len(_SINGLE):
+        return _SINGLE[value]
+    return None
+
+
+def _flush(batch: list[bytes], writer: ObjectWriter) -> int:
+    """Write the batch's lines (newline-terminated) and empty it; how many there were."""
+    count = len(batch)
+    if count:
+        batch.append(b"")
+        writer.write(b"\n".join(batch))
+        batch.clear()
+    return count

@@ -355,20 +355,32 @@ def _reusable_jobs(run: _Run, plan: TrainingPlan, jobs: TrainingJobs) -> dict[in
     return reused
 
 
+@dataclass(frozen=True)
+class _Created:
+    """What _create_jobs did: the training jobs that exist now, whether the tuning job does, what
+    SageMaker refused, and whether any name was already taken (an earlier delivery's job)."""
+
+    training: list[str]
+    tuning: bool
+    refused: list[RefusedTrainingJob]
+    existed: bool
+
+
 def _create_jobs(
     plan: TrainingPlan, jobs: TrainingJobs, region: str, instance_type: str, reused: dict[int, str]
-) -> tuple[list[str], bool, list[RefusedTrainingJob]]:
+) -> _Created:
     """Create every job of the plan but the reused: the training jobs created (a name already
     taken was started by an earlier delivery), whether the tuning job was, and what SageMaker
     refused."""
     created: list[str] = []
     refused: list[RefusedTrainingJob] = []
+    existed = False
     for index, request in enumerate(plan.training_jobs):
         if index in reused:
             continue
         name = str(request["TrainingJobName"])
         try:
-            jobs.create_training_job(request)
+            existed |= jobs.create_training_job(request) is False
         except RequestRefusedError as err:
             # One set's refusal does not hold back the others: each job stands on its own.
             error = err.explain(region=region, instance_type=instance_type)
@@ -382,12 +394,12 @@ def _create_jobs(
     tuning_created = False
     if plan.tuning_job is not None and plan.tuning_job_name is not None:
         try:
-            jobs.create_tuning_job(plan.tuning_job)
+            existed |= jobs.create_tuning_job(plan.tuning_job) is False
             tuning_created = True
         except RequestRefusedError as err:
             error = err.explain(region=region, instance_type=instance_type)
             refused.append(RefusedTrainingJob(job_name=plan.tuning_job_name, tuning=True, error=error))
-    return created, tuning_created, refused
+    return _Created(created, tuning_created, refused, existed)
 
 
 def _write_record(store: ObjectStore, record: TrainingRecord) -> None:
@@ -474,7 +486,8 @@ def _train(
     # Before the jobs: the deploy stage reads it when their first state change arrives.
     _write_record(store, record)
     instance_type = str(spec.training.instance_type)
-    created, tuning_created, refused = _create_jobs(plan, jobs, environment.region, instance_type, reused)
+    outcome = _create_jobs(plan, jobs, environment.region, instance_type, reused)
+    created, tuning_created, refused = outcome.training, outcome.tuning, outcome.refused
     kept = [name for name in record.job_names if name in created or name in reused.values()]
     if refused:
         # Rewritten at once: the deploy stage must wait for, and compare, only jobs that exist.
@@ -511,6 +524,7 @@ def _train(
         console_urls=urls,
         refused=refused,
         reused_jobs=[reused[i] for i in sorted(reused)],
+        may_have_ended=bool(reused) or outcome.existed,
     )
 
 
