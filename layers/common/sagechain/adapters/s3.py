@@ -1,7 +1,6 @@
 """S3: the data bucket as an ObjectStore, with streamed writes and ranged reads."""
 
 import io
-import io
 import queue
 import threading
 from collections import deque
