@@ -45,5 +45,6 @@ def test_the_long_stages_read_their_events_from_a_queue() -> None:
         "StartTrainingFunction",
         "StartBatchFunction",
         "CollectBatchFunction",
+        "CollectLabelsFunction",
     }
     assert long_running <= queued
