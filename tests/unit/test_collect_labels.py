@@ -11,7 +11,7 @@ from sagechain.events import LabelingCompleted, LabelingProgress, LabelsRejected
 from sagechain.labeling.collect_labels import LabelsArrival, collect_labels, labels_arrival
 from sagechain.records import RunInfo
 from sagechain.spec import DatasetSpec
-from tests.fakes import MemoryDeploymentStore, RecordingPublisher
+from tests.fakes import MemoryDeploymentStore, MemoryLabelCounters, RecordingPublisher
 from tests.runs import DEFAULTS, stop_attempt
 
 RUN_ID = "garden-0123456789ab"
@@ -55,13 +55,21 @@ def task_object(name: str, label: str, at: str, cancelled: bool = False) -> byte
     return json.dumps({"id": 1, "data": {"image": IMAGES + name}, "annotations": [annotation]}).encode()
 
 
+_COUNTERS: dict[int, MemoryLabelCounters] = {}
+
+
+def counters(store: MemoryDeploymentStore) -> MemoryLabelCounters:
+    """The run's counters, one set per store (what the idempotency table holds)."""
+    return _COUNTERS.setdefault(id(store), MemoryLabelCounters())
+
+
 def arrive(store: MemoryDeploymentStore, key: str, body: bytes | None = None) -> object:
     if body is not None:
         store.objects[key] = body
     arrival = labels_arrival(ObjectRef(bucket=BUCKET, key=key))
     assert arrival is not None
     publisher = RecordingPublisher()
-    event = collect_labels(arrival, store, publisher)
+    event = collect_labels(arrival, store, publisher, counters(store))
     assert publisher.events == ([event] if event else [])
     return event
 
@@ -216,16 +224,16 @@ def test_a_completion_killed_before_its_publish_is_published_by_the_redelivery_o
 
     # Given the last annotation's completion dies after labeled.manifest is written
     with pytest.raises(Crash):
-        collect_labels(last, store, CrashingPublisher())
+        collect_labels(last, store, CrashingPublisher(), counters(store))
     manifest = store.objects[f"runs/{RUN_ID}/labeled.manifest"]
 
     # When another arrival comes first, then the crashed one is delivered again
     other = RecordingPublisher()
     done = labels_arrival(ObjectRef(bucket=BUCKET, key=f"runs/{RUN_ID}/label-studio/done", etag="d"))
     assert done is not None
-    assert collect_labels(done, store, other) is None
+    assert collect_labels(done, store, other, counters(store)) is None
     retried = RecordingPublisher()
-    event = collect_labels(last, store, retried)
+    event = collect_labels(last, store, retried, counters(store))
 
     # Then only the redelivery publishes, the completion it had recorded, and the manifest is untouched
     assert other.events == []
@@ -266,14 +274,14 @@ def test_a_completion_killed_while_streaming_the_manifest_is_finished_by_its_red
     # Given the export's completion dies while the manifest streams up (nothing visible yet)
     store.open_writer = DyingWriter  # type: ignore[assignment,method-assign]
     with pytest.raises(Crash):
-        collect_labels(arrival, store, RecordingPublisher())
+        collect_labels(arrival, store, RecordingPublisher(), counters(store))
     store.open_writer = real_writer  # type: ignore[method-assign]
     assert f"runs/{RUN_ID}/labeled.manifest" not in store.objects
 
     # When the done marker (it would finish with a.png alone) arrives meanwhile, then the export again
     assert arrive(store, f"runs/{RUN_ID}/label-studio/done", b"") is None
     publisher = RecordingPublisher()
-    event = collect_labels(arrival, store, publisher)
+    event = collect_labels(arrival, store, publisher, counters(store))
 
     # Then the export's labels are the run's, published once
     assert isinstance(event, LabelingCompleted)
