@@ -194,10 +194,10 @@ def _identity(arrival: LabelsArrival) -> str:
 
 def _record(
     run: _Run, arrival: LabelsArrival, store: DeploymentStore, raw: bytes
-) -> tuple[int, int, Counter[str], list[str]]:
+) -> tuple[int, int, Counter[str], list[str], list[str]]:
     """Record what the object's annotations come to, per image, in O(1) S3 calls per image; what
-    to add to the run's counters (labeled, unusable), the problems found, and the counted markers
-    to write once the counters hold them."""
+    to add to the run's counters (labeled, unusable), the problems found, and, for once the counters
+    hold them, the counted markers to write and the unusable records a usable annotation replaced."""
     name = arrival.key.rsplit("/", 1)[-1]
     notes = parse_document(raw, name)
     in_run = store.uri(images_prefix(run.info.dataset))
@@ -205,6 +205,7 @@ def _record(
     found: Counter[str] = Counter()
     labeled = unusable = 0
     markers: list[str] = []
+    replaced: list[str] = []
     for note in notes:
         if not note.image.startswith(in_run):
             found["not_in_run"] += 1
@@ -235,7 +236,8 @@ def _record(
                 markers.append(counted_key)
                 if store.exists(unusable_key):
                     unusable -= 1
-            store.delete(unusable_key)
+            # Deleted once the counters are moved (_collect): a redelivery still finds it to uncount.
+            replaced.append(unusable_key)
         elif not store.exists(labeled_key):
             # A usable annotation of the image always wins over a cancelled or unusable one.
             record = json.dumps(
@@ -245,7 +247,7 @@ def _record(
                 unusable += 1
             else:
                 store.put_bytes(unusable_key, record, "application/json")
-    return labeled, unusable, found, markers
+    return labeled, unusable, found, markers, replaced
 
 
 # ---------------------------------------------------------------- the labeled manifest
@@ -490,11 +492,13 @@ def _collect(
         return _export(run, arrival, store, raw)
     if arrival.kind == "done":
         return _complete_received(run, arrival, store, counters, "the done marker", None, Counter())
-    labeled, unusable, problems, markers = _record(run, arrival, store, raw)
+    labeled, unusable, problems, markers, replaced = _record(run, arrival, store, raw)
     # One atomic ADD per arrival instead of listing received/ (which made a run quadratic in S3 calls).
     tally = counters.add(arrival.run_id, labeled, unusable)
     for marker in markers:
         store.put_bytes(marker, b"", "application/octet-stream")
+    for key in replaced:
+        store.delete(key)
     if tally.labeled >= run.info.objects:
         return _complete_received(run, arrival, store, counters, "every image annotated", tally, problems)
     return _progress(run, arrival, store, tally, problems)
