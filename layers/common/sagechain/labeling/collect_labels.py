@@ -231,13 +231,16 @@ def _record(
                 if image.updated_at >= stored["updated_at"]:
                     creator = stored.get("first", stored["source"])
                     store.put_bytes(labeled_key, _state(image, arrival.key, creator), "application/json")
-            if count:
+            # An unusable record is deleted once the counters are moved (_collect): a redelivery
+            # still finds it to uncount.
+            if not count:
+                replaced.append(unusable_key)
+            else:
                 labeled += 1
                 markers.append(counted_key)
                 if store.exists(unusable_key):
                     unusable -= 1
-            # Deleted once the counters are moved (_collect): a redelivery still finds it to uncount.
-            replaced.append(unusable_key)
+                    replaced.append(unusable_key)
         elif not store.exists(labeled_key):
             # A usable annotation of the image always wins over a cancelled or unusable one.
             record = json.dumps(
