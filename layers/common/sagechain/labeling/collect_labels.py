@@ -5,7 +5,9 @@ Three kinds of upload under a run in labeling mode label-studio or cvat start th
   per annotation). Each image's outcome is recorded under label-studio/received/ (labeled/ or
   unusable/, keyed by a digest of the image URI), so a duplicate or late object counts once and an
   image's latest usable annotation wins whatever order the objects arrive in. "Labeling Progress"
-  says how far it is; when every image has a usable annotation the labels are complete.
+  says how far it is, from the run's counters (LabelCounters: one atomic ADD per arrival, never a
+  listing, so each arrival costs O(1) S3 calls); when they say every image has a usable
+  annotation, one listing confirms it and the labels are complete.
 - runs/<run_id>/label-studio/done: finish now with what is labeled.
 - runs/<run_id>/labels/<file>: a whole export (Label Studio JSON, JSON-MIN, COCO from Label Studio or
   CVAT) completes the labeling at once.
