@@ -13,6 +13,7 @@ from sagechain.ports import (
     EndpointAnswer,
     EndpointFacts,
     LabelingJobFacts,
+    LabelTally,
     ObjectPage,
     StoredObject,
     TrainingJobFacts,
@@ -206,6 +207,20 @@ class MemoryDeploymentStore(MemoryStore):
 
     def delete(self, key: str) -> None:
         self.objects.pop(key, None)
+
+
+class MemoryLabelCounters:
+    """LabelCounters in memory, keeping how often they were called."""
+
+    def __init__(self) -> None:
+        self.tallies: dict[str, LabelTally] = {}
+        self.calls = 0
+
+    def add(self, run_id: str, labeled: int, unusable: int) -> LabelTally:
+        self.calls += 1
+        old = self.tallies.get(run_id, LabelTally(0, 0))
+        self.tallies[run_id] = LabelTally(old.labeled + labeled, old.unusable + unusable)
+        return self.tallies[run_id]
 
 
 class ScriptedEndpoint:

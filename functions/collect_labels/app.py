@@ -7,6 +7,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sagechain.adapters.events import EventBridgePublisher
 from sagechain.adapters.idempotency import once_per
+from sagechain.adapters.label_counts import DynamoDBLabelCounters
 from sagechain.adapters.s3 import S3ObjectStore
 from sagechain.event_sources.s3 import objects_created
 from sagechain.event_sources.sqs import answer_batch, is_sqs_event
@@ -17,6 +18,7 @@ from sagechain.observability import count, logger, metrics, tracer
 settings = CollectLabelsSettings.from_env()
 store = S3ObjectStore(settings.data_bucket)
 publisher = EventBridgePublisher(settings.event_bus_name, settings.stack_id)
+counters = DynamoDBLabelCounters(settings.idempotency_table)
 # Keyed on the object and its version: a delivery twice is one arrival, a re-upload is another.
 idempotency, once = once_per("[key, version]", settings.idempotency_table, "arrival")
 
@@ -25,7 +27,7 @@ idempotency, once = once_per("[key, version]", settings.idempotency_table, "arri
 def collect(arrival: LabelsArrival) -> dict[str, Any]:
     """Take one uploaded object's labels, once."""
     logger.append_keys(run_id=arrival.run_id, key=arrival.key)
-    event = collect_labels(arrival, store, publisher)
+    event = collect_labels(arrival, store, publisher, counters)
     if event is None:
         logger.info("no own-tool run waiting for labels here, or the object is gone; ignored")
         return {"outcome": "ignored", "run_id": arrival.run_id}

@@ -130,3 +130,8 @@ def test_annotations_arriving_one_by_one_label_the_run_and_it_goes_live(stack: L
     run = json.loads(stack.api().handle("GET", f"/runs/{run_id}", {}, b"").body)
     assert run["labeled_objects"] == 3
     assert "Labeling: 2 of 3 images labeled" in [entry["summary"] for entry in run["history"]]
+    # Counted on arrival by the run's counter (one UpdateItem ADD each), not by listing received/
+    counter = boto3.client("dynamodb").get_item(
+        TableName=PHYSICAL["IdempotencyTable"], Key={"id": {"S": f"label-counts#{run_id}"}}
+    )["Item"]
+    assert (counter["labeled"]["N"], counter["unusable"]["N"]) == ("3", "0")

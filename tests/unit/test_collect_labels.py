@@ -9,9 +9,10 @@ import pytest
 from sagechain.event_sources.s3 import ObjectRef
 from sagechain.events import LabelingCompleted, LabelingProgress, LabelsRejected
 from sagechain.labeling.collect_labels import LabelsArrival, collect_labels, labels_arrival
+from sagechain.ports import LabelTally
 from sagechain.records import RunInfo
 from sagechain.spec import DatasetSpec
-from tests.fakes import MemoryDeploymentStore, RecordingPublisher
+from tests.fakes import MemoryDeploymentStore, MemoryLabelCounters, RecordingPublisher
 from tests.runs import DEFAULTS, stop_attempt
 
 RUN_ID = "garden-0123456789ab"
@@ -55,13 +56,21 @@ def task_object(name: str, label: str, at: str, cancelled: bool = False) -> byte
     return json.dumps({"id": 1, "data": {"image": IMAGES + name}, "annotations": [annotation]}).encode()
 
 
+_COUNTERS: dict[int, MemoryLabelCounters] = {}
+
+
+def counters(store: MemoryDeploymentStore) -> MemoryLabelCounters:
+    """The run's counters, one set per store (what the idempotency table holds)."""
+    return _COUNTERS.setdefault(id(store), MemoryLabelCounters())
+
+
 def arrive(store: MemoryDeploymentStore, key: str, body: bytes | None = None) -> object:
     if body is not None:
         store.objects[key] = body
     arrival = labels_arrival(ObjectRef(bucket=BUCKET, key=key))
     assert arrival is not None
     publisher = RecordingPublisher()
-    event = collect_labels(arrival, store, publisher)
+    event = collect_labels(arrival, store, publisher, counters(store))
     assert publisher.events == ([event] if event else [])
     return event
 
@@ -216,16 +225,16 @@ def test_a_completion_killed_before_its_publish_is_published_by_the_redelivery_o
 
     # Given the last annotation's completion dies after labeled.manifest is written
     with pytest.raises(Crash):
-        collect_labels(last, store, CrashingPublisher())
+        collect_labels(last, store, CrashingPublisher(), counters(store))
     manifest = store.objects[f"runs/{RUN_ID}/labeled.manifest"]
 
     # When another arrival comes first, then the crashed one is delivered again
     other = RecordingPublisher()
     done = labels_arrival(ObjectRef(bucket=BUCKET, key=f"runs/{RUN_ID}/label-studio/done", etag="d"))
     assert done is not None
-    assert collect_labels(done, store, other) is None
+    assert collect_labels(done, store, other, counters(store)) is None
     retried = RecordingPublisher()
-    event = collect_labels(last, store, retried)
+    event = collect_labels(last, store, retried, counters(store))
 
     # Then only the redelivery publishes, the completion it had recorded, and the manifest is untouched
     assert other.events == []
@@ -266,17 +275,105 @@ def test_a_completion_killed_while_streaming_the_manifest_is_finished_by_its_red
     # Given the export's completion dies while the manifest streams up (nothing visible yet)
     store.open_writer = DyingWriter  # type: ignore[assignment,method-assign]
     with pytest.raises(Crash):
-        collect_labels(arrival, store, RecordingPublisher())
+        collect_labels(arrival, store, RecordingPublisher(), counters(store))
     store.open_writer = real_writer  # type: ignore[method-assign]
     assert f"runs/{RUN_ID}/labeled.manifest" not in store.objects
 
     # When the done marker (it would finish with a.png alone) arrives meanwhile, then the export again
     assert arrive(store, f"runs/{RUN_ID}/label-studio/done", b"") is None
     publisher = RecordingPublisher()
-    event = collect_labels(arrival, store, publisher)
+    event = collect_labels(arrival, store, publisher, counters(store))
 
     # Then the export's labels are the run's, published once
     assert isinstance(event, LabelingCompleted)
     assert publisher.events == [event]
     assert event.completed_by == "the export export.json"
     assert manifest_labels(store) == {"a.png": 0, "b.png": 0, "c.png": 0}
+
+
+class CrashingCounters(MemoryLabelCounters):
+    """Counters whose next ADD never happens: the runtime dies right before it."""
+
+    def __init__(self, shared: MemoryLabelCounters) -> None:
+        super().__init__()
+        self.tallies = shared.tallies
+
+    def add(self, run_id: str, labeled: int, unusable: int) -> LabelTally:
+        raise Crash("killed before UpdateItem")
+
+
+def test_an_image_whose_count_was_lost_to_a_crash_is_counted_by_the_redelivery_and_completes() -> None:
+    store = make_run()
+    for n, name in enumerate(NAMES[:2], start=1):
+        arrive(store, annotation_key(n), task_object(name, "rose", "2026-11-30T11:00:00Z"))
+    last = labels_arrival(ObjectRef(bucket=BUCKET, key=annotation_key(3), etag="e3"))
+    assert last is not None
+    store.objects[annotation_key(3)] = task_object("c.png", "tulip", "2026-11-30T11:00:00Z")
+
+    # Given the last image's record is written but the function dies before counting it
+    with pytest.raises(Crash):
+        collect_labels(last, store, RecordingPublisher(), CrashingCounters(counters(store)))
+    assert counters(store).tallies[RUN_ID].labeled == 2
+
+    # When a duplicate of another arrival and then the crashed one are delivered again
+    again = arrive(store, annotation_key(1))
+    publisher = RecordingPublisher()
+    event = collect_labels(last, store, publisher, counters(store))
+
+    # Then the duplicate counts nothing and the redelivery counts c.png once and completes the run
+    assert isinstance(again, LabelingProgress)
+    assert again.labeled == 2
+    assert isinstance(event, LabelingCompleted)
+    assert (event.labeled, event.label_counts) == (3, {"rose": 2, "tulip": 1})
+    assert publisher.events == [event]
+
+
+def test_an_overcount_is_confirmed_by_one_listing_and_neither_completes_early_nor_lists_again() -> None:
+    store = make_run()
+    # Given counters that ran over (a kill between counting and the counted marker): 2, 1 labeled
+    arrive(store, annotation_key(1), task_object("a.png", "rose", "2026-11-30T11:00:00Z"))
+    counters(store).add(RUN_ID, 1, 0)
+    listings: list[str] = []
+    real_iter = store.iter_objects
+
+    def counting_iter(prefix: str) -> object:
+        if "/label-studio/received/" in prefix:
+            listings.append(prefix)
+        return real_iter(prefix)
+
+    store.iter_objects = counting_iter  # type: ignore[assignment,method-assign]
+
+    # When b.png's annotation brings the counter to the run's 3 images, and then c.png's
+    progress = arrive(store, annotation_key(2), task_object("b.png", "tulip", "2026-11-30T11:00:00Z"))
+    listed = len(listings)
+    completed = arrive(store, annotation_key(3), task_object("c.png", "tulip", "2026-11-30T11:00:00Z"))
+
+    # Then b.png's arrival lists once, shows the true 2 and writes no manifest; c.png's completes
+    assert isinstance(progress, LabelingProgress)
+    assert (progress.labeled, progress.total) == (2, 3)
+    assert listed == 2  # labeled/ and unusable/, once each
+    assert counters(store).tallies[RUN_ID].labeled == 3
+    assert isinstance(completed, LabelingCompleted)
+    assert completed.labeled == 3
+
+
+def test_an_annotation_that_does_not_complete_the_run_lists_nothing() -> None:
+    store = make_run()
+    listings: list[str] = []
+    real_iter = store.iter_objects
+
+    def counting_iter(prefix: str) -> object:
+        if "/label-studio/received/" in prefix:
+            listings.append(prefix)
+        return real_iter(prefix)
+
+    store.iter_objects = counting_iter  # type: ignore[assignment,method-assign]
+
+    # When two of three images' annotations arrive, one cancelled
+    arrive(store, annotation_key(1), task_object("a.png", "rose", "2026-11-30T11:00:00Z"))
+    event = arrive(store, annotation_key(2), task_object("b.png", "", "2026-11-30T12:00:00Z", True))
+
+    # Then progress is counted without listing the received records (only the run's few attempts)
+    assert isinstance(event, LabelingProgress)
+    assert (event.labeled, event.unusable) == (1, 1)
+    assert listings == []

@@ -187,8 +187,14 @@ class LabelingProgress(SagechainEvent):
 
     DETAIL_TYPE: ClassVar[str] = "Labeling Progress"
 
-    labeled: int = Field(description="Images with a usable annotation so far (each counted once).")
-    unusable: int = Field(description="Images whose annotations so far are cancelled, empty or unusable.")
+    labeled: int = Field(
+        description="Images with a usable annotation so far, each counted once as it arrives (an atomic "
+        "counter, not a listing: a function killed between counting an image and marking it counted "
+        "may count it twice until completion's listing sets it right; Labeling Completed is exact)."
+    )
+    unusable: int = Field(
+        description="Images whose annotations so far are cancelled, empty or unusable (counted the same way)."
+    )
     total: int
     source_uri: str = Field(description="The annotation object that arrived.")
     problems: dict[str, int] = Field(

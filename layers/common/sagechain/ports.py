@@ -455,6 +455,20 @@ class DeploymentStore(ObjectStore, Protocol):
         """Delete an object; no error when it is already gone."""
 
 
+class LabelTally(NamedTuple):
+    """A run's own-tool labeling counters: images with a usable record, images with only unusable ones."""
+
+    labeled: int
+    unusable: int
+
+
+class LabelCounters(Protocol):
+    """Per-run atomic counters of own-tool labeling (DynamoDB UpdateItem ADD)."""
+
+    def add(self, run_id: str, labeled: int, unusable: int) -> LabelTally:
+        """Add to the run's counters (0 reads them) and return their new values."""
+
+
 # ---------------------------------------------------------------- real-time inference (predict)
 
 

@@ -5,7 +5,9 @@ Three kinds of upload under a run in labeling mode label-studio or cvat start th
   per annotation). Each image's outcome is recorded under label-studio/received/ (labeled/ or
   unusable/, keyed by a digest of the image URI), so a duplicate or late object counts once and an
   image's latest usable annotation wins whatever order the objects arrive in. "Labeling Progress"
-  says how far it is; when every image has a usable annotation the labels are complete.
+  says how far it is, from the run's counters (LabelCounters: one atomic ADD per arrival, never a
+  listing, so each arrival costs O(1) S3 calls); when they say every image has a usable
+  annotation, one listing confirms it and the labels are complete.
 - runs/<run_id>/label-studio/done: finish now with what is labeled.
 - runs/<run_id>/labels/<file>: a whole export (Label Studio JSON, JSON-MIN, COCO from Label Studio or
   CVAT) completes the labeling at once.
@@ -56,7 +58,7 @@ from sagechain.layout import (
 )
 from sagechain.manifest import Box, LabeledLineBuilder
 from sagechain.observability import logger
-from sagechain.ports import DeploymentStore, EventPublisher
+from sagechain.ports import DeploymentStore, EventPublisher, LabelCounters, LabelTally
 from sagechain.records import RunInfo
 from sagechain.spec import DatasetSpec, LabelingMode, parse_spec
 
@@ -66,6 +68,9 @@ EXPORT_MAX_BYTES = 256 * 1024 * 1024
 _DEPTH = 3
 LABELED_FOLDER = RECEIVED_FOLDER + "labeled/"
 UNUSABLE_FOLDER = RECEIVED_FOLDER + "unusable/"
+# One marker per image whose labeled record the run's counter holds: written after the ADD, so a
+# redelivery of the arrival that created the record (it crashed before counting) counts it then.
+COUNTED_FOLDER = RECEIVED_FOLDER + "counted/"
 # Who completes the labeling, and (once its manifest is streamed) the event it publishes.
 COMPLETION_RECORD = RECEIVED_FOLDER + "completion.json"
 # Completion reads one small record per labeled image: this many at a time (S3 GETs take tens of
@@ -129,7 +134,8 @@ def _digest(uri: str) -> str:
     return hashlib.sha256(uri.encode()).hexdigest()[:32]
 
 
-def _state(image: LabeledImage, source: str) -> bytes:
+def _state(image: LabeledImage, source: str, first: str | None = None) -> bytes:
+    """An image's labeled record; `first` names the arrival that created it (it counted the image)."""
     return json.dumps(
         {
             "uri": image.uri,
@@ -139,6 +145,7 @@ def _state(image: LabeledImage, source: str) -> bytes:
             "updated_at": image.updated_at,
             "problems": image.problems,
             "source": source,
+            "first": first if first is not None else source,
         }
     ).encode()
 
@@ -153,10 +160,6 @@ def _image_of_state(raw: bytes) -> LabeledImage:
         updated_at=state["updated_at"],
         problems=state["problems"],
     )
-
-
-def _count(store: DeploymentStore, prefix: str) -> int:
-    return sum(1 for _ in store.iter_objects(prefix))
 
 
 def _rejected(
@@ -187,14 +190,24 @@ def _read_arrival(store: DeploymentStore, arrival: LabelsArrival, limit: int) ->
 
 
 # ---------------------------------------------------------------- one annotation object
+def _identity(arrival: LabelsArrival) -> str:
+    return f"{arrival.key}#{arrival.version or ''}"
+
+
 def _record(
     run: _Run, arrival: LabelsArrival, store: DeploymentStore, raw: bytes
-) -> tuple[int, int, Counter[str]]:
-    """Record what the object's annotations come to, per image; (labeled, unusable, problems)."""
+) -> tuple[int, int, Counter[str], list[str], list[str]]:
+    """Record what the object's annotations come to, per image, in O(1) S3 calls per image; what
+    to add to the run's counters (labeled, unusable), the problems found, and, for once the counters
+    hold them, the counted markers to write and the unusable records a usable annotation replaced."""
     name = arrival.key.rsplit("/", 1)[-1]
     notes = parse_document(raw, name)
     in_run = store.uri(images_prefix(run.info.dataset))
+    me = _identity(arrival)
     found: Counter[str] = Counter()
+    labeled = unusable = 0
+    markers: list[str] = []
+    replaced: list[str] = []
     for note in notes:
         if not note.image.startswith(in_run):
             found["not_in_run"] += 1
@@ -205,24 +218,41 @@ def _record(
         labeled_key = run_key(arrival.run_id, f"{LABELED_FOLDER}{digest}.json")
         unusable_key = run_key(arrival.run_id, f"{UNUSABLE_FOLDER}{digest}.json")
         if image is not None:
-            if _is_newer(store, labeled_key, image.updated_at):
-                store.put_bytes(labeled_key, _state(image, arrival.key), "application/json")
-            store.delete(unusable_key)
+            # The arrival that creates an image's record counts it; a redelivery of that arrival
+            # finds no counted marker when it crashed before counting, and counts it then. Only a
+            # kill between the ADD and the marker counts twice, so a listing confirms the counter
+            # before completion (_complete_received).
+            counted_key = run_key(arrival.run_id, f"{COUNTED_FOLDER}{digest}")
+            created = store.put_bytes_if_absent(
+                labeled_key, _state(image, arrival.key, me), "application/json"
+            )
+            count = created
+            if not created:
+                stored = json.loads(store.read_bytes(labeled_key, RUN_FILE_MAX_BYTES))
+                count = stored.get("first") == me and not store.exists(counted_key)
+                if image.updated_at >= stored["updated_at"]:
+                    creator = stored.get("first", stored["source"])
+                    store.put_bytes(labeled_key, _state(image, arrival.key, creator), "application/json")
+            # An unusable record is deleted once the counters are moved (_collect): a redelivery
+            # still finds it to uncount.
+            if not count:
+                replaced.append(unusable_key)
+            else:
+                labeled += 1
+                markers.append(counted_key)
+                if store.exists(unusable_key):
+                    unusable -= 1
+                    replaced.append(unusable_key)
         elif not store.exists(labeled_key):
             # A usable annotation of the image always wins over a cancelled or unusable one.
-            record = {"uri": note.image, "problems": dict(problems), "source": arrival.key}
-            store.put_bytes(unusable_key, json.dumps(record).encode(), "application/json")
-    labeled = _count(store, run_key(arrival.run_id, LABELED_FOLDER))
-    unusable = _count(store, run_key(arrival.run_id, UNUSABLE_FOLDER))
-    return labeled, unusable, found
-
-
-def _is_newer(store: DeploymentStore, key: str, updated_at: str) -> bool:
-    try:
-        stored = _image_of_state(store.read_bytes(key, RUN_FILE_MAX_BYTES))
-    except ObjectNotFoundError:
-        return True
-    return updated_at >= stored.updated_at
+            record = json.dumps(
+                {"uri": note.image, "problems": dict(problems), "source": arrival.key}
+            ).encode()
+            if store.put_bytes_if_absent(unusable_key, record, "application/json"):
+                unusable += 1
+            else:
+                store.put_bytes(unusable_key, record, "application/json")
+    return labeled, unusable, found, markers, replaced
 
 
 # ---------------------------------------------------------------- the labeled manifest
@@ -365,9 +395,9 @@ def _nothing_usable(run: _Run, arrival: LabelsArrival, found: int, skipped: Coun
 
 def _received(
     store: DeploymentStore, run_id: str, uris: list[str]
-) -> tuple[tuple[int, int], ImageSource, Counter[str]]:
-    """The recorded annotations: how many run images are labeled, a reader of their records (in
-    windows, _READERS at a time), and what the unusable ones came to."""
+) -> tuple[tuple[int, int], ImageSource, Counter[str], int]:
+    """The recorded annotations (one listing): how many run images are labeled, a reader of their
+    records (in windows, _READERS at a time), what the unusable ones came to, and how many they are."""
     recorded = {
         obj.key.rsplit("/", 1)[-1].removesuffix(".json")
         for obj in store.iter_objects(run_key(run_id, LABELED_FOLDER))
@@ -375,7 +405,9 @@ def _received(
     labeled = sum(1 for uri in uris if _digest(uri) in recorded)
     skipped: Counter[str] = Counter()
     skipped["not_in_run"] += len(recorded) - labeled
+    unusable = 0
     for obj in store.iter_objects(run_key(run_id, UNUSABLE_FOLDER)):
+        unusable += 1
         skipped.update(json.loads(store.read_bytes(obj.key, RUN_FILE_MAX_BYTES))["problems"])
 
     def read(uri: str) -> LabeledImage | None:
@@ -390,7 +422,7 @@ def _received(
             for window in batched(wanted, _WINDOW, strict=False):
                 yield from pool.map(read, window)
 
-    return (labeled, len(recorded)), images, +skipped
+    return (labeled, len(recorded)), images, +skipped, unusable
 
 
 def _export(run: _Run, arrival: LabelsArrival, store: DeploymentStore, raw: bytes) -> SagechainEvent | None:
@@ -422,7 +454,7 @@ def _export(run: _Run, arrival: LabelsArrival, store: DeploymentStore, raw: byte
 
 # ---------------------------------------------------------------- the stage
 def collect_labels(
-    arrival: LabelsArrival, store: DeploymentStore, publisher: EventPublisher
+    arrival: LabelsArrival, store: DeploymentStore, publisher: EventPublisher, counters: LabelCounters
 ) -> SagechainEvent | None:
     """Record an annotation, finish on the done marker, or take a whole export; publish what happened.
     None when the key is no own-tool run of sagechain's, the labels are complete already, the run
@@ -450,7 +482,7 @@ def collect_labels(
         raw = b"" if arrival.kind == "done" else _read_arrival(store, arrival, limit)
         if raw is None:
             return None
-        event = _collect(run, arrival, store, raw)
+        event = _collect(run, arrival, store, counters, raw)
     except DatasetRejectedError as rejection:
         event = _rejected(run, arrival, store, rejection.reason)
     if event is not None:
@@ -458,19 +490,33 @@ def collect_labels(
     return event
 
 
-def _collect(run: _Run, arrival: LabelsArrival, store: DeploymentStore, raw: bytes) -> SagechainEvent | None:
+def _collect(
+    run: _Run, arrival: LabelsArrival, store: DeploymentStore, counters: LabelCounters, raw: bytes
+) -> SagechainEvent | None:
     if arrival.kind == "export":
         return _export(run, arrival, store, raw)
     if arrival.kind == "done":
-        return _complete_received(run, arrival, store, "the done marker")
-    labeled, unusable, problems = _record(run, arrival, store, raw)
-    if labeled >= run.info.objects:
-        return _complete_received(run, arrival, store, "every image annotated")
+        return _complete_received(run, arrival, store, counters, "the done marker", None, Counter())
+    labeled, unusable, problems, markers, replaced = _record(run, arrival, store, raw)
+    # One atomic ADD per arrival instead of listing received/ (which made a run quadratic in S3 calls).
+    tally = counters.add(arrival.run_id, labeled, unusable)
+    for marker in markers:
+        store.put_bytes(marker, b"", "application/octet-stream")
+    for key in replaced:
+        store.delete(key)
+    if tally.labeled >= run.info.objects:
+        return _complete_received(run, arrival, store, counters, "every image annotated", tally, problems)
+    return _progress(run, arrival, store, tally, problems)
+
+
+def _progress(
+    run: _Run, arrival: LabelsArrival, store: DeploymentStore, tally: LabelTally, problems: Counter[str]
+) -> LabelingProgress:
     return LabelingProgress(
         run_id=arrival.run_id,
         dataset=run.info.dataset,
-        labeled=labeled,
-        unusable=unusable,
+        labeled=min(max(tally.labeled, 0), run.info.objects),
+        unusable=max(tally.unusable, 0),
         total=run.info.objects,
         source_uri=store.uri(arrival.key),
         problems=dict(problems),
@@ -478,8 +524,21 @@ def _collect(run: _Run, arrival: LabelsArrival, store: DeploymentStore, raw: byt
 
 
 def _complete_received(
-    run: _Run, arrival: LabelsArrival, store: DeploymentStore, completed_by: str
+    run: _Run,
+    arrival: LabelsArrival,
+    store: DeploymentStore,
+    counters: LabelCounters,
+    completed_by: str,
+    tally: LabelTally | None,
+    problems: Counter[str],
 ) -> SagechainEvent | None:
+    """Complete from the recorded annotations. When the counters (`tally`) say every image is
+    labeled, one listing confirms it first; if it does not, the counters are set right by it and
+    the arrival is progress."""
     uris = _run_uris(store, arrival.run_id)
-    labeled, images, skipped = _received(store, arrival.run_id, uris)
+    labeled, images, skipped, unusable = _received(store, arrival.run_id, uris)
+    if tally is not None and labeled[1] < run.info.objects:
+        exact = LabelTally(labeled=labeled[1], unusable=unusable)
+        counters.add(arrival.run_id, exact.labeled - tally.labeled, exact.unusable - tally.unusable)
+        return _progress(run, arrival, store, exact, problems)
     return _complete(run, arrival, store, uris, labeled, images, skipped, completed_by)
