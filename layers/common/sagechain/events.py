@@ -1,6 +1,6 @@
 """The `sagechain` events contract: what each stage puts on the bus (source `sagechain`).
 
-notify and track_run read every one of them; docs/events.schema.json is their published
+track_run records and emails every one of them; docs/events.schema.json is their published
 JSON Schema (`make schema`), kept current by a test.
 """
 

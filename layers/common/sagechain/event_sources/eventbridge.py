@@ -1,8 +1,8 @@
 """A delivery on the default bus, as what it is about: a `sagechain` event or a SageMaker state change.
 
-notify and track_run receive both sources through their rules; this is the one place that
-tells them apart, and decides which `sagechain` events are this stack's. `sagechain` events
-are the contract in sagechain.events; SageMaker's
+track_run (the one observer: history, then email) receives both sources through its rules; this
+is the one place that tells them apart, and decides which `sagechain` events are this stack's.
+`sagechain` events are the contract in sagechain.events; SageMaker's
 shapes are known only to event_sources.sagemaker.
 """
 
