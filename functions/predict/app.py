@@ -12,7 +12,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from sagechain.adapters.clients import api_s3_client
 from sagechain.adapters.s3 import S3ObjectStore
 from sagechain.adapters.sagemaker_runtime import SageMakerRuntimeEndpoint
-from sagechain.event_sources.api_gateway import JSON, SagechainResolver
+from sagechain.event_sources.api_gateway import (
+    JSON,
+    DirectRoute,
+    SagechainResolver,
+    plain_fraction,
+    plain_whole_number,
+)
 from sagechain.inference import openapi
 from sagechain.inference import predict as service
 from sagechain.inference.settings import PredictSettings
@@ -66,8 +72,16 @@ def openapi_document() -> Response[str]:
     return Response(status_code=200, content_type=JSON, body=openapi.published_document())
 
 
+# The predict route's requests skip the resolver's per-request machinery; every other request,
+# and any predict request with a query value these parsers do not take plainly, goes through it.
+direct = DirectRoute(
+    app, "POST", "/models/<model>/predict", {"k": plain_whole_number, "threshold": plain_fraction}
+)
+
+
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """API Gateway (REST, proxy integration) -> the route's answer."""
-    return app.resolve(event, context)
+    answer = direct.resolve(event, context)
+    return answer if answer is not None else app.resolve(event, context)

@@ -408,3 +408,73 @@ def test_an_event_that_is_not_a_rest_request_gets_a_json_400_not_a_traceback(
     assert error_of(response) == (400, "unsupported_event")
     assert response["headers"]["Content-Type"] == "application/json"
     assert api.calls["InvokeEndpoint"] == 0
+
+
+# ---------------------------------------------------------------- the direct route and the resolver agree
+
+
+def _query(**values: str | list[str] | None) -> dict[str, Any]:
+    single = {name: (v[-1] if isinstance(v, list) else v) for name, v in values.items() if v is not None}
+    multi = {name: (v if isinstance(v, list) else [v]) for name, v in values.items() if v is not None}
+    return {"queryStringParameters": single or None, "multiValueQueryStringParameters": multi or None}
+
+
+# (the request's changes, whether the direct route answers it rather than handing it to the resolver)
+_REQUESTS: list[tuple[str, dict[str, Any], bool]] = [
+    ("sample", {}, True),
+    ("no-query", _query(), True),
+    ("k-1", _query(k="1"), True),
+    ("k-large", _query(k="999999999"), True),
+    ("k-zero", _query(k="0"), False),
+    ("k-leading-zero", _query(k="05"), False),
+    ("k-spaces", _query(k=" 2"), False),
+    ("k-comma", _query(k="1,2"), False),
+    ("k-repeated", _query(k=["1", "2"]), False),
+    ("k-single-only", {"queryStringParameters": {"k": "2"}, "multiValueQueryStringParameters": None}, True),
+    (
+        "k-disagreeing",
+        {"queryStringParameters": {"k": "2"}, "multiValueQueryStringParameters": {"k": ["1"]}},
+        False,
+    ),
+    ("threshold-quarter", _query(threshold="0.25"), True),
+    ("threshold-point-five", _query(threshold=".5"), True),
+    ("threshold-one", _query(threshold="1.0"), True),
+    ("threshold-zero", _query(threshold="0"), True),
+    ("threshold-exponent", _query(threshold="1e-1"), False),
+    ("threshold-over", _query(threshold="1.5"), False),
+    ("threshold-nan", _query(threshold="nan"), False),
+    ("both", _query(k="2", threshold="0.3"), True),
+    ("unknown-query", _query(size="9"), True),
+    ("lowercase-method", {"httpMethod": "post"}, True),
+    ("other-method", {"httpMethod": "GET"}, False),
+    ("trailing-slash", {"path": "/models/flowers/predict/"}, True),
+    ("stage-in-path", {"path": "/prod/models/flowers/predict"}, False),
+    ("unknown-model", {"path": "/models/tulips/predict"}, True),
+    ("gif", {"body": base64.b64encode(b"GIF89a").decode()}, True),
+    ("no-body", {"body": None}, True),
+    ("openapi", {"httpMethod": "GET", "path": "/openapi.json", "body": None}, False),
+]
+
+
+@pytest.mark.parametrize(
+    ("changes", "direct"), [(c, d) for _, c, d in _REQUESTS], ids=[n for n, _, _ in _REQUESTS]
+)
+def test_the_direct_route_answers_exactly_as_the_resolver_would(
+    api: Api, changes: dict[str, Any], direct: bool
+) -> None:
+    event = png_event(**changes)
+
+    def answer(call: Any) -> dict[str, Any]:
+        before = api.calls["InvokeEndpoint"]
+        api.answers([0.1, 0.7, 0.2])
+        response = call(copy.deepcopy(event), FakeLambdaContext())
+        if api.calls["InvokeEndpoint"] == before:
+            api.stubber._queue.clear()  # this request never reached SageMaker
+        return response  # type: ignore[no-any-return]
+
+    through_handler = answer(api.handler.handler)
+    through_resolver = answer(api.handler.app.resolve)
+    direct_only = answer(api.handler.direct.resolve)
+
+    assert through_handler == through_resolver
+    assert direct_only == (through_resolver if direct else None)

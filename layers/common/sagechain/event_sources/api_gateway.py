@@ -5,11 +5,13 @@ through the Api's gateway responses in template.yaml; their codes are API Gatewa
 capitals (e.g. THROTTLED, ACCESS_DENIED).
 """
 
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from http import HTTPStatus
-from typing import Any
+from typing import Any, cast
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.api_gateway import BaseRouter, Route
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
@@ -144,3 +146,120 @@ class SagechainResolver(APIGatewayRestResolver):
     @staticmethod
     def _no_route(err: NotFoundError) -> Response[str]:
         return error_response(HTTPStatus.NOT_FOUND, "not_found", "no such route")
+
+
+# Parses one query string value: the value, or None when the resolver should judge it instead.
+QueryParser = Callable[[str], Any | None]
+
+
+class DirectRoute:
+    """One of a resolver's routes answered without its per-request machinery (route search, the
+    OpenAPI validation middleware, the middleware frames), for the requests it can vouch for.
+
+    predict's time per request is mostly decoding the image and SageMaker's; what is left is this
+    machinery, and on a large body it is what makes the handler slower than a bare one (issue 20:
+    p50 <= 1.15x the bare handler at 1 MB; bench/predict_overhead.py). Any request it cannot
+    vouch for — another method or path, a query value its parser does not take plainly (a
+    repeated or comma-separated value, a number out of bounds), an event that is not a REST
+    request — goes to the resolver, so every error is the resolver's own answer. What it does
+    answer is built the way the resolver builds it: the same route function, the same exception
+    handlers, the same ResponseBuilder (tests/integration/test_predict_handler.py compares the
+    two on a matrix of requests).
+    """
+
+    def __init__(
+        self, app: SagechainResolver, method: str, rule: str, queries: Mapping[str, QueryParser]
+    ) -> None:
+        routes = [*app._static_routes, *app._dynamic_routes]
+        matching = [route for route in routes if route.method == method.upper() and route.path == rule]
+        if len(matching) != 1:
+            raise ValueError(f"the resolver has no single route {method} {rule}")
+        self._app = app
+        self._route: Route = matching[0]
+        self._queries = dict(queries)
+
+    def resolve(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any] | None:
+        """The route's answer, or None when the resolver must answer this event."""
+        arguments = self._arguments(event)
+        if arguments is None:
+            return None
+        app, route = self._app, self._route
+        proxy_event = app._to_proxy_event(cast(dict[str, Any], event))
+        BaseRouter.current_event = proxy_event
+        BaseRouter.lambda_context = context
+        try:
+            app.context.update(_route=route, _path=event["path"])
+            try:
+                builder = app._response_builder_class(
+                    response=cast(Response[Any], app._to_response(route.func(**arguments))),
+                    serializer=app._serializer,
+                    route=route,
+                )
+            except Exception as err:
+                handled = app._call_exception_handler(err, route)
+                if handled is None:
+                    raise
+                builder = handled
+            return builder.build(proxy_event, app._cors)
+        finally:
+            app.context.clear()
+
+    def _arguments(self, event: Mapping[str, Any]) -> dict[str, Any] | None:
+        arguments = self._path_arguments(event)
+        if arguments is None:
+            return None
+        single = event.get("queryStringParameters") or {}
+        multi = event.get("multiValueQueryStringParameters") or {}
+        if not isinstance(single, Mapping) or not isinstance(multi, Mapping):
+            return None
+        for name, parse in self._queries.items():
+            value = _one_value(single.get(name), multi.get(name))
+            if value is _ABSENT:
+                continue
+            if not isinstance(value, str) or "," in value:
+                return None
+            parsed = parse(value)
+            if parsed is None:
+                return None
+            arguments[name] = parsed
+        return arguments
+
+    def _path_arguments(self, event: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The route's path parameters, or None when the event is not a request for this route
+        (or the resolver is in debug mode: it prints each event)."""
+        if self._app._debug or _not_a_rest_request(event) is not None:
+            return None
+        if event["httpMethod"].upper() != self._route.method:
+            return None
+        match = self._route.rule.match(event["path"])
+        return None if match is None else dict(match.groupdict())
+
+
+_ABSENT = object()
+_WHOLE_NUMBER = re.compile(r"[1-9][0-9]{0,8}")
+_FRACTION = re.compile(r"(0|1)(\.[0-9]{1,16})?|\.[0-9]{1,16}")
+
+
+def plain_whole_number(value: str) -> int | None:
+    """An integer >= 1 written plainly ("3"); None leaves anything else to the resolver."""
+    return int(value) if _WHOLE_NUMBER.fullmatch(value) else None
+
+
+def plain_fraction(value: str) -> float | None:
+    """A number from 0 to 1 written plainly ("0.25", ".5", "1"); None leaves anything else to the resolver."""
+    if not _FRACTION.fullmatch(value):
+        return None
+    number = float(value)
+    return number if 0 <= number <= 1 else None
+
+
+def _one_value(single: object, multi: object) -> object:
+    """The query parameter's one value; _ABSENT when it is not given; None when it is given in a
+    form only the resolver should judge (several values, or the two fields disagreeing)."""
+    if multi is None:
+        return _ABSENT if single is None else single
+    if not isinstance(multi, list) or len(multi) != 1:
+        return None
+    if single is not None and single != multi[0]:
+        return None
+    return multi[0]
