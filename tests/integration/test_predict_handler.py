@@ -453,6 +453,18 @@ _REQUESTS: list[tuple[str, dict[str, Any], bool]] = [
     ("gif", {"body": base64.b64encode(b"GIF89a").decode()}, True),
     ("no-body", {"body": None}, True),
     ("openapi", {"httpMethod": "GET", "path": "/openapi.json", "body": None}, False),
+    ("query-not-an-object", {"queryStringParameters": ["k"], "multiValueQueryStringParameters": None}, False),
+    (
+        "multi-value-not-a-list",
+        {"queryStringParameters": None, "multiValueQueryStringParameters": {"k": "2"}},
+        False,
+    ),
+    (
+        "multi-value-not-text",
+        {"queryStringParameters": None, "multiValueQueryStringParameters": {"k": [2]}},
+        False,
+    ),
+    ("no-headers", {"headers": None, "multiValueHeaders": None}, True),
 ]
 
 
