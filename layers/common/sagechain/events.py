@@ -530,6 +530,11 @@ class ModelDeleted(SagechainEvent):
     deregistered_variants: list[str] = Field(
         description="Variants whose autoscaling target was deregistered."
     )
+    deleted_expiry_schedule: str | None = Field(
+        default=None,
+        description="The endpoint's expiry schedule (deployment.ttl_hours), deleted with it; None when "
+        "the model was not due to expire.",
+    )
     requested_by: str | None = Field(default=None, description="The caller API Gateway identified.")
 
 

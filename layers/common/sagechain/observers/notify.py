@@ -739,6 +739,7 @@ def _model_deleted(event: ModelDeleted, lookup: SageMakerLookup) -> tuple[str, E
             ("Endpoint configurations deleted", ", ".join(event.deleted_endpoint_configs) or None),
             ("Models deleted", ", ".join(event.deleted_models) or None),
             ("Autoscaling deregistered", ", ".join(event.deregistered_variants) or None),
+            ("Expiry schedule deleted", event.deleted_expiry_schedule),
         ]
     )
     body.next(

@@ -314,6 +314,8 @@ def _sagechain_outcome(  # noqa: PLR0911, PLR0912 - one case per event type
             return Stage(event.from_stage), RETRIED, RunStatus.IN_PROGRESS, _retried(event), None
         case ModelDeleted():
             summary = f"Model deleted: {event.model_name} and endpoint {event.endpoint_name}"
+            if event.deleted_expiry_schedule:
+                summary += f", and its expiry schedule {event.deleted_expiry_schedule}"
             return Stage.LIVE, ENDED, RunStatus.DELETED, summary, None
         case ModelRolledBack():
             summary = (
