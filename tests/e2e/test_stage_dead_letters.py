@@ -11,6 +11,7 @@ from local.sagemaker import ApiError
 from local.stack import PHYSICAL, LocalStack
 from local.template import function_name
 
+from sagechain.adapters.runs_table import DynamoRunStore
 from sagechain.observers import failures
 from tests.e2e.test_crash_recovery import upload_pets
 
@@ -41,7 +42,7 @@ def failure_subjects() -> list[str]:
     return [s for s, _ in published(PHYSICAL["NotificationTopic"]) if s and "failed" in s]
 
 
-def test_a_training_start_that_fails_every_delivery_is_emailed_and_saved_not_only_alarmed(
+def test_a_training_start_that_fails_every_delivery_is_emailed_saved_and_fails_the_run_at_training(
     stack: LocalStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given a run whose training start is throttled on every delivery from StartTrainingQueue
@@ -65,6 +66,14 @@ def test_a_training_start_that_fails_every_delivery_is_emailed_and_saved_not_onl
     assert event["detail"]["object"]["key"] == f"runs/{run_id}/labeled.manifest"
     assert f"aws s3 cp s3://{stack.bucket}/{saved['Key']} event.json" in body
     assert (queued("StartTrainingDeadLetterQueue"), queued("ReportFailuresDeadLetterQueue")) == (0, 0)
+    # And the run ends failed at training, naming the step and where the event waits for a redrive
+    record = DynamoRunStore(PHYSICAL["RunsTable"]).get_run(run_id)
+    assert record is not None
+    assert (record.run.stage, record.run.status) == ("training", "failed")
+    assert record.run.summary.startswith("Training start failed: start_training failed on every try")
+    assert f"s3://{stack.bucket}/{saved['Key']}" in record.run.summary
+    assert record.run.last_error is not None
+    assert "start_training failed on every delivery from its queue" in record.run.last_error
 
 
 def test_a_parked_stage_event_report_failures_cannot_report_ends_in_its_own_dead_letter_queue(

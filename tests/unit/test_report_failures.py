@@ -7,7 +7,13 @@ import pytest
 
 from sagechain import names
 from sagechain.event_sources.sqs import MalformedMessageError, SqsRecord, parked_message, sqs_records
-from sagechain.observers.failures import ParkedFailure, parked_failure, report_batch, report_failure
+from sagechain.observers.failures import (
+    ParkedFailure,
+    parked_failure,
+    report_batch,
+    report_failure,
+    stage_failed,
+)
 from tests.aws import sample_event
 from tests.fakes import MemoryStore
 
@@ -183,3 +189,45 @@ def test_the_same_message_from_a_queue_not_named_a_stage_queue_is_not_taken_for_
         parked_failure(stage_dead_letter(json.dumps(upload)), {})
     with pytest.raises(MalformedMessageError):
         parked_failure(stage_dead_letter("not json"), STAGE_QUEUES)
+
+
+def test_a_parked_upload_fails_its_run_at_the_dataset_stage_naming_the_saved_event() -> None:
+    upload = sample_event("prepare_dataset", "folder_dataset")
+    failure = parked_failure(stage_dead_letter(json.dumps(upload)), STAGE_QUEUES)
+    asked: list[str] = []
+
+    failed = stage_failed(failure, BUCKET, lambda run_id: asked.append(run_id) or None)
+
+    assert failed is not None
+    assert (failed.run_id, failed.dataset, failed.run_stage) == (failure.run_id, "flowers", "dataset")
+    assert failed.stage_label == "Dataset preparation"
+    assert failed.saved_event_uri == f"s3://{BUCKET}/{failure.saved_key}"
+    assert "prepare_dataset failed on every delivery from its queue" in failed.reason
+    assert asked == []  # the upload names its dataset: run.json is not read
+
+
+RUN = "garden-d54a8e7725f7"
+
+
+def test_a_parked_event_naming_only_its_run_takes_the_dataset_from_run_json_and_its_attempt() -> None:
+    # A retried run's training start (attempt 2) that failed every try, as Lambda's record of it
+    failure = parked_failure(record("async_failure")).model_copy(update={"run_id": RUN, "attempt": 2})
+
+    failed = stage_failed(failure, BUCKET, {RUN: "garden"}.get)
+
+    assert failed is not None
+    assert (failed.dataset, failed.attempt, failed.run_stage, failed.stage) == (
+        "garden",
+        2,
+        "training",
+        "start_training",
+    )
+
+
+def test_a_parked_event_of_no_run_or_of_no_runs_stage_fails_no_run() -> None:
+    failure = parked_failure(record("async_failure")).model_copy(update={"run_id": RUN})
+
+    assert stage_failed(failure.model_copy(update={"run_id": None}), BUCKET, lambda _: "pets") is None
+    assert stage_failed(failure.model_copy(update={"dataset": None}), BUCKET, lambda _: None) is None
+    for stage in ("track_run", "start_batch", "collect_batch", "watch_runs"):
+        assert stage_failed(failure.model_copy(update={"stage": stage}), BUCKET, lambda _: "pets") is None

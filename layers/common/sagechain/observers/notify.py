@@ -44,6 +44,7 @@ from sagechain.events import (
     RunRetried,
     RunStopped,
     SagechainEvent,
+    StageFailed,
     TrainingFailed,
     TrainingSkipped,
     TrainingStarted,
@@ -1060,8 +1061,9 @@ def compose_email(
     if incoming is None:
         return None
     if isinstance(incoming, SagechainDelivery):
-        if isinstance(incoming.event, LabelingProgress):
-            # One email when labeling completes, not one per annotation.
+        # One email when labeling completes, not one per annotation; a Stage Failed was emailed,
+        # with its redrive, by report_failures, which published it.
+        if isinstance(incoming.event, LabelingProgress | StageFailed):
             return None
         return _sagechain_email(incoming, lookup, store, operator_api_url)
     # Endpoints report failure as FAILED (api_status: Failed); only failures and stops are emailed.
