@@ -56,4 +56,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """An SQS batch from a failure queue (RulesDeadLetterQueue, AsyncFailureQueue, a stage's
     dead letter queue) -> the messages to retry."""
     idempotency.register_lambda_context(context)
-    return report_batch(event, lambda failure: report(failure=failure), settings.stage_dead_letter_queues)
+    return report_batch(
+        event,
+        lambda failure: report(failure=failure),
+        settings.stage_dead_letter_queues,
+        lambda email: SnsEmailSender(settings.topic_arn).send(email.subject, email.body),
+    )

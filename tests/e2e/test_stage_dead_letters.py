@@ -94,5 +94,11 @@ def test_a_parked_stage_event_report_failures_cannot_report_ends_in_its_own_dead
     # Then report_failures tried 5 times, and the event waits in ReportFailuresDeadLetterQueue,
     # the queue whose alarm emails at once (ReportFailuresDeadLetterQueueAlarm)
     assert stack.invocations["ReportFailuresFunction"] == 5
-    assert failure_subjects() == []
     assert (queued("StartTrainingDeadLetterQueue"), queued("ReportFailuresDeadLetterQueue")) == (0, 1)
+    # and its last try (told by the receive count, whether SQS kept the stage queue's or not)
+    # still emailed that it could not report the failure, and where the event waits
+    run_id = stack.observed[0]["detail"]["run_id"]
+    assert failure_subjects() == [f"[sagechain] Training start failed, unreported (run {run_id})"]
+    [body] = [m for s, m in published(PHYSICAL["NotificationTopic"]) if s and "unreported" in s]
+    assert "RuntimeError: a bug in the failure email" in body
+    assert "ReportFailuresDeadLetterQueue" in body

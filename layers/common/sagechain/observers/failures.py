@@ -64,6 +64,15 @@ _RUN_STAGES: dict[str, Literal["dataset", "labeling", "training", "deployment"]]
     "configure_autoscaling": "deployment",
 }
 
+# How many receives each failure queue allows before it moves a message on to
+# ReportFailuresDeadLetterQueue (template.yaml's RedrivePolicy; tests/unit/test_report_failures.py
+# checks they agree). A stage dead letter queue's message may arrive with its stage queue's 5
+# receives already counted (moto keeps ApproximateReceiveCount; the SQS guide does not say AWS
+# resets it), so that queue allows 5 more: report_failures has 5 tries either way.
+FAILURE_QUEUE_MAX_RECEIVES = 5
+STAGE_QUEUE_MAX_RECEIVES = 5
+STAGE_DEAD_LETTER_MAX_RECEIVES = STAGE_QUEUE_MAX_RECEIVES + FAILURE_QUEUE_MAX_RECEIVES
+
 # EventBridge's ERROR_CODE values (eb-rule-dlq.html), in plain words.
 _DELIVERY_ERRORS = {
     "CONNECTION_FAILURE": "EventBridge could not connect to the function",
@@ -370,13 +379,70 @@ def report_failure(failure: ParkedFailure, store: ObjectStore, sender: EmailSend
     return email
 
 
+def is_last_try(record: SqsRecord, stage_queues: Mapping[str, str] | None = None) -> bool:
+    """Whether a failure queue's message is at its last receive before SQS moves it on to
+    ReportFailuresDeadLetterQueue. Right whether SQS kept the count of the queue the message came
+    from or reset it: either way the receive that reaches the queue's maxReceiveCount is the last
+    (the next one moves it), though the number of tries before it differs."""
+    received = record.attributes.get("ApproximateReceiveCount", "")
+    limit = (
+        STAGE_DEAD_LETTER_MAX_RECEIVES
+        if record.event_source_arn in (stage_queues or {})
+        else FAILURE_QUEUE_MAX_RECEIVES
+    )
+    return received.isdigit() and int(received) >= limit
+
+
+def unreported_email(failure: ParkedFailure, error: BaseException) -> Email:
+    """The last word on a failure report_failures could not save or email on its last try: what
+    failed, and where the event waits (ReportFailuresDeadLetterQueue keeps it for 14 days)."""
+    body = EmailBody(
+        f"{failure.stage_label} did not finish, and report_failures could not save or report it "
+        f"({type(error).__name__}: {str(error)[:300]})."
+    )
+    body.happened(
+        f"The event, about {failure.about or 'no run sagechain knows'}, failed in {failure.stage}; it "
+        f"was parked in {failure.queue}, and after report_failures' last try it moves on to "
+        "ReportFailuresDeadLetterQueue (kept 14 days), whose alarm follows.",
+    )
+    body.figures(
+        [
+            ("Stage", failure.stage),
+            ("Function", failure.function_name),
+            ("Run", failure.run_id),
+            ("Queue", failure.queue),
+            ("Message id", failure.message_id),
+        ]
+    )
+    body.next(
+        "Read report_failures' log and fix its cause (the stage's log has the stage's error).",
+        "Then move the message back to its queue with aws sqs start-message-move-task "
+        "--source-arn <ReportFailuresDeadLetterQueue ARN>: report_failures reports it again.",
+    )
+    return Email(
+        key=f"unreported#{failure.message_id}",
+        subject=subject_line(failure.dataset, f"{failure.stage_label} failed, unreported", failure.run_id),
+        body=body.render(failure.run_id, failure.dataset, failure.failed_at),
+    )
+
+
+def _tell_unreported(failure: ParkedFailure, error: Exception, send: Callable[[Email], object]) -> None:
+    count("FailuresUnreported")
+    try:
+        send(unreported_email(failure, error))
+    except Exception:  # SNS itself: the queue's alarm is the only word left
+        logger.exception("could not email an unreported failure", extra={"message_id": failure.message_id})
+
+
 def report_batch(
     event: Mapping[str, Any],
     report: Callable[[ParkedFailure], object],
     stage_queues: Mapping[str, str] | None = None,
+    send: Callable[[Email], object] | None = None,
 ) -> dict[str, Any]:
     """Report each message of an SQS batch; the partial batch response names the messages to
-    retry. A malformed message is logged and dropped: retrying it would fail the same way."""
+    retry. A malformed message is logged and dropped: retrying it would fail the same way. On a
+    message's last try, a report that fails still sends (`send`) a short email saying so."""
     retry = []
     for record in sqs_records(event):
         try:
@@ -395,11 +461,17 @@ def report_batch(
             continue
         try:
             report(failure)
-        except Exception:
+        except Exception as err:
             # An S3 or SNS error: the message goes back to its queue, and after a few receives
             # to ReportFailuresDeadLetterQueue, whose alarm emails.
-            logger.exception("could not report a parked failure", extra={"message_id": record.message_id})
+            last = is_last_try(record, stage_queues)
+            logger.exception(
+                "could not report a parked failure",
+                extra={"message_id": record.message_id, "last_try": last},
+            )
             retry.append({"itemIdentifier": record.message_id})
+            if last and send is not None:
+                _tell_unreported(failure, err, send)
             continue
         count("FailuresReported")
         logger.info(
