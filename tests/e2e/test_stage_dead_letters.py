@@ -1,6 +1,6 @@
 """A queued stage that fails every delivery reaches report_failures, whatever SQS does to the
-receive count of a message it moves to a dead letter queue: moto, like real SQS as far as
-anyone has shown, keeps it, so a stage dead letter queue allows 5 + 5 receives (template.yaml)."""
+receive count of a message it moves to a dead letter queue: moto keeps it (the SQS guide does not
+say that AWS resets it), so a stage dead letter queue allows 5 + 5 receives (template.yaml)."""
 
 import json
 
