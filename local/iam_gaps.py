@@ -21,10 +21,10 @@ _RETRY = (
     "against botocore's Stubber)"
 )
 _STUCK_BATCH = (
-    "asked only when a start_batch or collect_batch message reaches its dead letter queue; moto keeps "
-    "a message's ApproximateReceiveCount when it moves it there, so the emulation passes it straight on "
-    "to ReportFailuresDeadLetterQueue (tests/integration/test_report_failures_handler.py runs the "
-    "handler on such a message under moto; tests/unit/test_batch_dead_letters.py covers the cases)"
+    "asked only when a start_batch or collect_batch message reaches its dead letter queue; no e2e test "
+    "fails a batch stage on every delivery (tests/e2e/test_stage_dead_letters.py fails start_training's; "
+    "tests/integration/test_report_failures_handler.py runs the handler on a batch message under moto; "
+    "tests/unit/test_batch_dead_letters.py covers the cases)"
 )
 
 NOT_YET_EXERCISED: dict[str, dict[str, str]] = {

@@ -363,8 +363,12 @@ class LocalStack:
             if on_round:
                 on_round()
             # When every queue is empty, SageMaker's jobs and endpoints move one step; when
-            # nothing moves, time passes until a returned message is visible again.
-            if not delivered and not self.sagemaker.advance() and not self._let_time_pass():
+            # nothing moves, time passes until a returned message is visible again. A receive
+            # that found nothing may have moved a message to a dead letter queue (its
+            # RedrivePolicy acts on receive): that queue's consumer gets it in the next round.
+            if delivered or self._moved_to_a_consumed_queue():
+                continue
+            if not self.sagemaker.advance() and not self._let_time_pass():
                 return deliveries
         raise RuntimeError(f"the chain did not settle in {max_rounds} rounds")
 
@@ -375,6 +379,18 @@ class LocalStack:
             invoked_function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function_name(logical_id)}",
             timeout_ms=function.definition.timeout_seconds * 1000,
         )
+
+    def _moved_to_a_consumed_queue(self) -> bool:
+        """Whether a queue some function consumes holds a visible message (moved there by a
+        RedrivePolicy during a receive that returned nothing)."""
+        for function in self.functions.values():
+            for source in function.definition.queue_sources:
+                attributes = self._sqs.get_queue_attributes(
+                    QueueUrl=self.queue_url(source.queue_arn), AttributeNames=["ApproximateNumberOfMessages"]
+                )["Attributes"]
+                if int(attributes.get("ApproximateNumberOfMessages", "0")):
+                    return True
+        return False
 
     def _let_time_pass(self) -> bool:
         """Wait out the visibility timeout of the template queues holding returned (in-flight)

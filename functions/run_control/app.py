@@ -20,6 +20,7 @@ from sagechain.adapters.runs_table import DynamoRunStore
 from sagechain.adapters.s3 import S3ObjectStore
 from sagechain.adapters.sagemaker_control import SageMakerJobStopper
 from sagechain.adapters.sagemaker_hosting import SageMakerHosting
+from sagechain.adapters.scheduler import EventBridgeSchedules
 from sagechain.deployment.rollback import ModelRollback, RollbackService
 from sagechain.event_sources.api_gateway import JSON, SagechainResolver, error_responses
 from sagechain.events import RetryStage
@@ -68,6 +69,8 @@ def deletion() -> DeleteModelService:
         EventBridgePublisher(settings.event_bus_name, settings.stack_id),
         lambda: datetime.now(UTC),
         CloudWatchAlarms(),
+        # Only DeleteSchedule: no role to pass.
+        EventBridgeSchedules(settings.expiry_function_arn, None),
     )
 
 

@@ -117,18 +117,36 @@ def predict(stack: LocalStack, model: str) -> ApiResponse:
     )
 
 
-def test_deleting_a_live_model_deletes_its_endpoint_and_predict_then_answers_404(stack: LocalStack) -> None:
-    upload_flowers(stack)
+def test_deleting_a_live_model_deletes_its_endpoint_and_expiry_and_predict_then_answers_404(
+    stack: LocalStack,
+) -> None:
+    # Given a live model whose endpoint expires in an hour (an EventBridge Scheduler schedule)
+    upload_flowers(
+        stack,
+        {
+            "task": "image-classification",
+            "labels": ["rose", "tulip"],
+            "labeling": {"mode": "ground-truth"},
+            "deployment": {"ttl_hours": 1},
+        },
+    )
     stack.run_until_quiet()
     live = stack.observed[-1]["detail"]
     model = live["endpoint_name"]
     assert predict(stack, model).status == 200
+    scheduler = boto3.client("scheduler")
+    assert [s["Name"] for s in scheduler.list_schedules()["Schedules"]] == [model]
 
     answer = stack.api().handle("DELETE", f"/models/{model}", {}, b"")
     stack.run_until_quiet()
 
     deleted = body(answer)
     assert (answer.status, deleted["status"], deleted["model_name"]) == (200, "deleted", live["model_name"])
+    # The expiry schedule went with the model: the answer says so, and nothing fires after the hour
+    assert deleted["deleted_expiry_schedule"] == model
+    assert scheduler.list_schedules()["Schedules"] == []
+    stack.wait(3600 + 60)
+    assert stack.fire_schedules() == []
     assert model not in stack.sagemaker.endpoints
     assert stack.sagemaker.endpoint_configs == {}
     assert live["model_name"] not in stack.sagemaker.models
@@ -148,6 +166,7 @@ def test_deleting_a_live_model_deletes_its_endpoint_and_predict_then_answers_404
     assert status.get("endpoint") is None
     run = body(stack.api().handle("GET", f"/runs/{live['run_id']}", {}, b""))
     assert (run["stage"], run["status"]) == ("live", "deleted")
+    assert run["summary"].endswith(f", and its expiry schedule {model}")
     assert any("Model deleted" in subject for subject in subjects())
     assert stack.failures == []
 

@@ -32,7 +32,7 @@ from tests.fakes import (
     RecordingPublisher,
     RecordingRunStore,
 )
-from tests.runs import STACK_ID, STACK_NAME
+from tests.runs import STACK_ID, STACK_NAME, bus_event
 
 AT = datetime(2026, 11, 2, 9, tzinfo=UTC)
 MODEL = "sagechain-older-run-train"
@@ -87,6 +87,22 @@ class Hosting:
         self.models.discard(name)
 
 
+class Schedules:
+    """ExpirySchedules in memory: the endpoint's pending expiry, by name; DeleteSchedule of a name
+    that is gone is a no-op, as the adapter makes ResourceNotFoundException."""
+
+    def __init__(self, *names: str) -> None:
+        self.pending = set(names)
+        self.removed: list[str] = []
+
+    def put(self, name: str, at: datetime, payload: str) -> None:
+        self.pending.add(name)
+
+    def remove(self, name: str) -> None:
+        self.removed.append(name)
+        self.pending.discard(name)
+
+
 class Clock:
     """The service's clock; a test moves it."""
 
@@ -98,7 +114,10 @@ class Clock:
 
 
 def given(
-    hosting: Hosting | None = None, info: ModelInfo | None = None, clock: Clock | None = None
+    hosting: Hosting | None = None,
+    info: ModelInfo | None = None,
+    clock: Clock | None = None,
+    schedules: Schedules | None = None,
 ) -> tuple[DeleteModelService, MemoryDeploymentStore, Hosting, FakeAutoscaler, RecordingPublisher]:
     store = MemoryDeploymentStore()
     store.objects[model_key(ENDPOINT)] = (info or live_model()).model_dump_json().encode()
@@ -106,7 +125,7 @@ def given(
     autoscaler = FakeAutoscaler(targets={(ENDPOINT, "AllTraffic"): ScalableTarget(1, 4)})
     publisher = RecordingPublisher()
     return (
-        DeleteModelService(store, host, autoscaler, publisher, clock or (lambda: AT)),
+        DeleteModelService(store, host, autoscaler, publisher, clock or (lambda: AT), schedules=schedules),
         store,
         host,
         autoscaler,
@@ -127,6 +146,39 @@ def test_deleting_a_live_model_deregisters_autoscaling_then_deletes_endpoint_con
     [event] = publisher.events
     assert isinstance(event, ModelDeleted)
     assert (event.run_id, event.model_name, event.deleted_models) == ("older-run", MODEL, [MODEL])
+
+
+def test_deleting_a_model_due_to_expire_deletes_its_expiry_schedule_and_says_so() -> None:
+    # Given a live model whose endpoint expires tomorrow (deployment.ttl_hours)
+    schedules = Schedules(ENDPOINT)
+    due = live_model().model_copy(update={"expires_at": AT + timedelta(days=1)})
+    service, _, _, _, publisher = given(info=due, schedules=schedules)
+
+    deleted = service.delete_model(ENDPOINT)
+
+    # Then the schedule will not fire for a deleted model, and the answer and the event name it
+    assert (schedules.pending, deleted.deleted_expiry_schedule) == (set(), ENDPOINT)
+    [event] = publisher.events
+    assert isinstance(event, ModelDeleted)
+    assert event.deleted_expiry_schedule == ENDPOINT
+    # And so do the run's history and the Model deleted email
+    args = (FakeSageMaker(), MemoryStore(), "sagechain", STACK_NAME, STACK_ID)
+    change = track_run(bus_event(event), args[0], args[1], RecordingRunStore(), *args[2:])
+    assert change is not None
+    assert change.summary.endswith(f", and its expiry schedule {ENDPOINT}")
+    email = compose_email(bus_event(event), *args)
+    assert email is not None
+    assert f"  Expiry schedule deleted:         {ENDPOINT}" in email.body.splitlines()
+
+
+def test_a_model_with_no_expiry_names_no_schedule_though_delete_schedule_is_still_asked() -> None:
+    # Given a model with no expiry: DeleteSchedule is still asked (a no-op), and nothing is named
+    schedules = Schedules()
+    service, *_ = given(schedules=schedules)
+
+    deleted = service.delete_model(ENDPOINT)
+
+    assert (schedules.removed, deleted.deleted_expiry_schedule) == ([ENDPOINT], None)
 
 
 def test_a_pending_configuration_and_its_model_are_deleted_too() -> None:

@@ -1,13 +1,26 @@
 """report_failures on AWS-shaped samples: EventBridge dead letters, Lambda destination records, junk."""
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
+from samcli.yamlhelper import yaml_parse
 
 from sagechain import names
 from sagechain.event_sources.sqs import MalformedMessageError, SqsRecord, parked_message, sqs_records
-from sagechain.observers.failures import ParkedFailure, parked_failure, report_batch, report_failure
+from sagechain.observers.email import Email
+from sagechain.observers.failures import (
+    FAILURE_QUEUE_MAX_RECEIVES,
+    STAGE_DEAD_LETTER_MAX_RECEIVES,
+    STAGE_QUEUE_MAX_RECEIVES,
+    ParkedFailure,
+    is_last_try,
+    parked_failure,
+    report_batch,
+    report_failure,
+    stage_failed,
+)
 from tests.aws import sample_event
 from tests.fakes import MemoryStore
 
@@ -183,3 +196,110 @@ def test_the_same_message_from_a_queue_not_named_a_stage_queue_is_not_taken_for_
         parked_failure(stage_dead_letter(json.dumps(upload)), {})
     with pytest.raises(MalformedMessageError):
         parked_failure(stage_dead_letter("not json"), STAGE_QUEUES)
+
+
+def test_a_parked_upload_fails_its_run_at_the_dataset_stage_naming_the_saved_event() -> None:
+    upload = sample_event("prepare_dataset", "folder_dataset")
+    failure = parked_failure(stage_dead_letter(json.dumps(upload)), STAGE_QUEUES)
+    asked: list[str] = []
+
+    failed = stage_failed(failure, BUCKET, lambda run_id: asked.append(run_id) or None)
+
+    assert failed is not None
+    assert (failed.run_id, failed.dataset, failed.run_stage) == (failure.run_id, "flowers", "dataset")
+    assert failed.stage_label == "Dataset preparation"
+    assert failed.saved_event_uri == f"s3://{BUCKET}/{failure.saved_key}"
+    assert "prepare_dataset failed on every delivery from its queue" in failed.reason
+    assert asked == []  # the upload names its dataset: run.json is not read
+
+
+RUN = "garden-d54a8e7725f7"
+
+
+def test_a_parked_event_naming_only_its_run_takes_the_dataset_from_run_json_and_its_attempt() -> None:
+    # A retried run's training start (attempt 2) that failed every try, as Lambda's record of it
+    failure = parked_failure(record("async_failure")).model_copy(update={"run_id": RUN, "attempt": 2})
+
+    failed = stage_failed(failure, BUCKET, {RUN: "garden"}.get)
+
+    assert failed is not None
+    assert (failed.dataset, failed.attempt, failed.run_stage, failed.stage) == (
+        "garden",
+        2,
+        "training",
+        "start_training",
+    )
+
+
+def test_a_parked_event_of_no_run_or_of_no_runs_stage_fails_no_run() -> None:
+    failure = parked_failure(record("async_failure")).model_copy(update={"run_id": RUN})
+
+    assert stage_failed(failure.model_copy(update={"run_id": None}), BUCKET, lambda _: "pets") is None
+    assert stage_failed(failure.model_copy(update={"dataset": None}), BUCKET, lambda _: None) is None
+    for stage in ("track_run", "start_batch", "collect_batch", "watch_runs"):
+        assert stage_failed(failure.model_copy(update={"stage": stage}), BUCKET, lambda _: "pets") is None
+
+
+def received(times: int, queue: str = STAGE_DLQ) -> SqsRecord:
+    """A parked upload as report_failures receives it for the `times`-th time (ApproximateReceiveCount)."""
+    upload = json.dumps(sample_event("prepare_dataset", "folder_dataset"))
+    message = stage_dead_letter(upload).model_dump(by_alias=True)
+    message["attributes"]["ApproximateReceiveCount"] = str(times)
+    return SqsRecord.model_validate({**message, "eventSourceARN": queue})
+
+
+@pytest.mark.parametrize(
+    ("first_receive", "tries"),
+    [(6, 5), (1, 10)],
+    ids=["count-kept-from-the-stage-queue", "count-reset"],
+)
+def test_report_failures_knows_its_last_try_whether_sqs_kept_the_receive_count_or_not(
+    first_receive: int, tries: int
+) -> None:
+    # Given a stage queue's message parked after its 5 receives, as report_failures receives it
+    counts = range(first_receive, first_receive + tries)
+
+    last = [is_last_try(received(n), STAGE_QUEUES) for n in counts]
+
+    # Then only the receive before SQS moves it on is the last, and report_failures had 5 or more
+    assert last == [False] * (tries - 1) + [True]
+    assert tries >= FAILURE_QUEUE_MAX_RECEIVES
+
+
+def test_the_failure_queues_receive_limits_are_the_templates() -> None:
+    template = yaml_parse((Path(__file__).parents[2] / "template.yaml").read_text())
+    queues = {
+        name: int(resource["Properties"]["RedrivePolicy"]["maxReceiveCount"])
+        for name, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::SQS::Queue" and "RedrivePolicy" in resource["Properties"]
+    }
+    stage_dlqs = {
+        name for name in queues if name.endswith("DeadLetterQueue") and name != "RulesDeadLetterQueue"
+    }
+
+    assert stage_dlqs, "no stage dead letter queue found"
+    for name, limit in queues.items():
+        if name in stage_dlqs:
+            assert limit == STAGE_DEAD_LETTER_MAX_RECEIVES, name
+        elif name in {"RulesDeadLetterQueue", "AsyncFailureQueue"}:
+            assert limit == FAILURE_QUEUE_MAX_RECEIVES, name
+        else:  # a stage queue
+            assert limit == STAGE_QUEUE_MAX_RECEIVES, name
+
+
+def test_a_report_that_fails_on_its_last_try_still_emails_that_it_went_unreported() -> None:
+    def broken(_failure: ParkedFailure) -> None:
+        raise OSError("S3 is down")
+
+    sent: list[Email] = []
+    for times in (9, 10):
+        answer = report_batch(
+            {"Records": [received(times).model_dump(by_alias=True)]}, broken, STAGE_QUEUES, sent.append
+        )
+        # the message is retried either way: on the last try SQS moves it to ReportFailuresDeadLetterQueue
+        assert len(answer["batchItemFailures"]) == 1
+
+    [email] = sent
+    assert email.subject.startswith("[sagechain] flowers: Dataset preparation failed, unreported")
+    assert "OSError: S3 is down" in email.body
+    assert "ReportFailuresDeadLetterQueue" in email.body

@@ -7,14 +7,15 @@ import pytest
 
 from sagechain.event_sources.eventbridge import SagechainDelivery
 from sagechain.event_sources.sagemaker import JobKind
-from sagechain.events import BatchCompleted, LabelingProgress, LabelsRejected
+from sagechain.events import BatchCompleted, LabelingProgress, LabelsRejected, StageFailed, TrainingStarted
+from sagechain.observers.notify import compose_email
 from sagechain.observers.timeline import sagechain_change
 from sagechain.observers.track_run import track_run
 from sagechain.ports import EndpointFacts, TrainingJobFacts
 from sagechain.run_history import RunStatus, Stage
 from tests.aws import sample_event
 from tests.fakes import FakeSageMaker, MemoryStore, RecordingRunStore
-from tests.runs import STACK_ID, STACK_NAME
+from tests.runs import STACK_ID, STACK_NAME, bus_event
 from tests.unit.test_notify import CONFIG, ENDPOINT, LABELING, RUN, TRAINING, TUNING, arn, run_json
 
 
@@ -272,3 +273,42 @@ def test_labeling_progress_moves_the_run_forward_and_keeps_a_history_entry_per_t
     # ... and a rejected upload sorts below every count: later arrivals still move the run
     assert rejection.progress < changes[0].progress
     assert rejection.error == "bad"
+
+
+def test_a_parked_training_start_fails_the_run_at_training_unemailed_and_a_redrive_moves_it_on() -> None:
+    # Given report_failures' Stage Failed for a run whose training start failed every try
+    at = datetime(2026, 3, 10, 2, tzinfo=UTC)
+    failed = StageFailed(
+        run_id=RUN,
+        dataset="flowers",
+        stage="start_training",
+        stage_label="Training start",
+        run_stage="training",
+        reason="start_training failed on every delivery from its queue (5, about 16 minutes apart).",
+        saved_event_uri="s3://b/failures/2026/03/10/f/m.json",
+        message_id="m",
+    )
+    bus = bus_event(failed)
+
+    change = sagechain_change(SagechainDelivery(event=failed, at=at))
+
+    # Then the run is failed at training, naming the step and the saved event; nobody is emailed
+    # twice (report_failures emailed it)
+    assert (change.stage, change.status) == (Stage.TRAINING, RunStatus.FAILED)
+    assert change.summary.startswith("Training start failed: start_training failed on every try")
+    assert "s3://b/failures/2026/03/10/f/m.json" in change.summary
+    assert change.error == failed.reason
+    assert compose_email(bus, FakeSageMaker(), MemoryStore(), "sagechain", STACK_NAME, STACK_ID) is None
+    # And the redriven training start, once it succeeds, moves the run on from there
+    started = TrainingStarted(
+        run_id=RUN,
+        dataset="flowers",
+        job_names=[TRAINING],
+        algorithm="builtin",
+        instance_type="ml.m5.large",
+        instance_count=1,
+        spot=False,
+        train_objects=6,
+        validation_objects=2,
+    )
+    assert sagechain_change(SagechainDelivery(event=started, at=at)).progress > change.progress

@@ -530,7 +530,29 @@ class ModelDeleted(SagechainEvent):
     deregistered_variants: list[str] = Field(
         description="Variants whose autoscaling target was deregistered."
     )
+    deleted_expiry_schedule: str | None = Field(
+        default=None,
+        description="The endpoint's expiry schedule (deployment.ttl_hours), deleted with it; None when "
+        "the model was not due to expire.",
+    )
     requested_by: str | None = Field(default=None, description="The caller API Gateway identified.")
+
+
+class StageFailed(SagechainEvent):
+    """A stage of the run failed on every try, and report_failures parked its event: the run stops
+    at that stage until someone redrives the event (report_failures' email says how; track_run
+    records it, no second email)."""
+
+    DETAIL_TYPE: ClassVar[str] = "Stage Failed"
+
+    stage: str = Field(description="The function that failed: prepare_dataset, start_training, ...")
+    stage_label: str = Field(description="The step in words: Dataset preparation, Training start, ...")
+    run_stage: Literal["dataset", "labeling", "training", "deployment"] = Field(
+        description="Where the run stops."
+    )
+    reason: str = Field(description="How it failed (the stage's log has the error).")
+    saved_event_uri: str = Field(description="The parked event, for the redrive: s3://.../failures/...")
+    message_id: str = Field(description="The parked message's SQS id.")
 
 
 class ModelRolledBack(SagechainEvent):
@@ -673,6 +695,7 @@ SAGECHAIN_EVENTS: tuple[type[SagechainEvent], ...] = (
     RunStopped,
     RunRetried,
     ModelDeleted,
+    StageFailed,
     ModelRolledBack,
     ModelExpired,
     BatchStarted,

@@ -95,6 +95,12 @@ def rollback_alarm_names(endpoint: str) -> list[str]:
     return [f"{endpoint}-{suffix}" for suffix in ROLLBACK_ALARM_SUFFIXES]
 
 
+def expiry_schedule_name(endpoint: str) -> str:
+    """The endpoint's expiry schedule (deployment.ttl_hours): its own name (SageMaker's 63 characters
+    fit Scheduler's 64), so a later go-live replaces it and deleting the model deletes it."""
+    return endpoint
+
+
 def owned_run_id(tags: dict[str, str], stack_name: str) -> str | None:
     """The run a resource belongs to, or None unless this stack created it (STACK_TAG matches)."""
     if tags.get(STACK_TAG) != stack_name:

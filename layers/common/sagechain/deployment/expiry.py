@@ -19,6 +19,7 @@ from sagechain.deployment.alarms import delete_rollback_alarms
 from sagechain.deployment.bookkeeping import Outcome, live_key, read_model_info
 from sagechain.errors import RequestRefusedError
 from sagechain.events import ModelExpired
+from sagechain.names import expiry_schedule_name
 from sagechain.observability import logger
 from sagechain.ports import (
     Autoscaler,
@@ -42,16 +43,11 @@ class ExpiryDue(BaseModel):
     expires_at: datetime
 
 
-def schedule_name(endpoint: str) -> str:
-    """The endpoint's expiry schedule: its own name (SageMaker's 63 characters fit Scheduler's 64)."""
-    return endpoint
-
-
 def schedule_expiry(
     schedules: ExpirySchedules, info: ModelInfo, ttl_hours: int, now: datetime
 ) -> datetime | None:
     """Put (or replace) the endpoint's expiry schedule; with ttl_hours 0 remove it. When it expires."""
-    name = schedule_name(info.endpoint_name)
+    name = expiry_schedule_name(info.endpoint_name)
     if ttl_hours == 0:
         schedules.remove(name)
         return None

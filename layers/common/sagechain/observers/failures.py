@@ -8,7 +8,9 @@ StartTrainingDeadLetterQueue, StartBatchDeadLetterQueue, CollectBatchDeadLetterQ
 the events its queue delivered to it five times in vain, as they were, with no error attached
 (the stage's log has it). Each parked message becomes one email that names the stage, the run,
 the error in plain words and how to redrive the event, which is first written to the data
-bucket under failures/ (no rule listens there). The message shapes are event_sources.sqs's.
+bucket under failures/ (no rule listens there). A parked event of one of a run's stages also
+ends the run failed at that stage: "Stage Failed" on the bus, which track_run records (a redrive
+that succeeds moves the run on again). The message shapes are event_sources.sqs's.
 """
 
 import json
@@ -16,7 +18,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sagechain import names
 from sagechain.console import function_log_url
@@ -29,7 +31,7 @@ from sagechain.event_sources.sqs import (
     parked_message,
     sqs_records,
 )
-from sagechain.events import EVENT_SOURCE
+from sagechain.events import EVENT_SOURCE, StageFailed
 from sagechain.layout import failure_key, run_of_key, uploaded_dataset
 from sagechain.observability import count, logger
 from sagechain.observers.email import Email, EmailBody, subject_line
@@ -48,7 +50,28 @@ _STAGES = {
     "WatchRunsFunction": ("watch_runs", "Stale-run check"),
     "StartBatchFunction": ("start_batch", "Batch start"),
     "CollectBatchFunction": ("collect_batch", "Batch collection"),
+    "CollectLabelsFunction": ("collect_labels", "Label collection"),
 }
+
+# The stages a run goes through, by the stage name above: where a parked event stops the run.
+# (The batch stages fail their batch instead; track_run and watch_runs are no run's stage.)
+_RUN_STAGES: dict[str, Literal["dataset", "labeling", "training", "deployment"]] = {
+    "prepare_dataset": "dataset",
+    "start_labeling": "labeling",
+    "collect_labels": "labeling",
+    "start_training": "training",
+    "deploy_model": "deployment",
+    "configure_autoscaling": "deployment",
+}
+
+# How many receives each failure queue allows before it moves a message on to
+# ReportFailuresDeadLetterQueue (template.yaml's RedrivePolicy; tests/unit/test_report_failures.py
+# checks they agree). A stage dead letter queue's message may arrive with its stage queue's 5
+# receives already counted (moto keeps ApproximateReceiveCount; the SQS guide does not say AWS
+# resets it), so that queue allows 5 more: report_failures has 5 tries either way.
+FAILURE_QUEUE_MAX_RECEIVES = 5
+STAGE_QUEUE_MAX_RECEIVES = 5
+STAGE_DEAD_LETTER_MAX_RECEIVES = STAGE_QUEUE_MAX_RECEIVES + FAILURE_QUEUE_MAX_RECEIVES
 
 # EventBridge's ERROR_CODE values (eb-rule-dlq.html), in plain words.
 _DELIVERY_ERRORS = {
@@ -87,6 +110,8 @@ class ParkedFailure(BaseModel):
     attempts: int | None
     failed_at: datetime
     run_id: str | None
+    # The run attempt the event was for (a sagechain event's, a resource's sagechain:attempt tag).
+    attempt: int = 1
     dataset: str | None
     about: str | None
     event: Any
@@ -104,6 +129,7 @@ class ParkedFailure(BaseModel):
 
 class _RunHint(BaseModel):
     run_id: str | None = None
+    attempt: int = 1
     dataset: str | None = None
     about: str | None = None
 
@@ -112,6 +138,7 @@ class _SagechainDetail(BaseModel):
     model_config = ConfigDict(defer_build=True, extra="ignore")
 
     run_id: str | None = None
+    attempt: int = Field(default=1, ge=1)
     dataset: str | None = None
 
 
@@ -148,7 +175,7 @@ def _run_hint(event: Any) -> _RunHint:
     try:
         if event.get("source") == EVENT_SOURCE:
             detail = _SagechainDetail.model_validate(event.get("detail") or {})
-            return _RunHint(run_id=detail.run_id, dataset=detail.dataset)
+            return _RunHint(run_id=detail.run_id, attempt=detail.attempt, dataset=detail.dataset)
         if event.get("source") == "aws.s3":
             [ref] = objects_created(event)[:1]
             sealed = uploaded_dataset(ref.key)
@@ -161,6 +188,7 @@ def _run_hint(event: Any) -> _RunHint:
         if change is not None:
             return _RunHint(
                 run_id=change.tags.get(names.RUN_ID_TAG),
+                attempt=names.attempt_of(change.tags),
                 about=f"{change.kind.label} {change.name} ({change.status})",
             )
     except (ValidationError, ValueError):
@@ -190,6 +218,7 @@ def _stage_dead_letter(record: SqsRecord, function_name: str) -> ParkedFailure:
         attempts=None,
         failed_at=record.sent_at or datetime.now(UTC),
         run_id=hint.run_id,
+        attempt=hint.attempt,
         dataset=hint.dataset,
         about=hint.about,
         event=event,
@@ -235,6 +264,7 @@ def parked_failure(record: SqsRecord, stage_queues: Mapping[str, str] | None = N
         # A hand-written message may carry no time; every real one does (SentTimestamp).
         failed_at=at or datetime.now(UTC),
         run_id=hint.run_id,
+        attempt=hint.attempt,
         dataset=hint.dataset,
         about=hint.about,
         event=event,
@@ -315,6 +345,31 @@ def failure_email(failure: ParkedFailure, bucket: str) -> Email:
     )
 
 
+def stage_failed(
+    failure: ParkedFailure, bucket: str, dataset_of: Callable[[str], str | None]
+) -> StageFailed | None:
+    """The "Stage Failed" a parked event of a run's stage means; None for a stage that is no run's
+    and for an event that names no run, or no dataset (`dataset_of` reads the run's, from run.json,
+    when the event does not say)."""
+    run_stage = _RUN_STAGES.get(failure.stage)
+    if run_stage is None or failure.run_id is None:
+        return None
+    dataset = failure.dataset or dataset_of(failure.run_id)
+    if dataset is None:
+        return None
+    return StageFailed(
+        run_id=failure.run_id,
+        attempt=failure.attempt,
+        dataset=dataset,
+        stage=failure.stage,
+        stage_label=failure.stage_label,
+        run_stage=run_stage,
+        reason=_cause(failure),
+        saved_event_uri=f"s3://{bucket}/{failure.saved_key}",
+        message_id=failure.message_id,
+    )
+
+
 def report_failure(failure: ParkedFailure, store: ObjectStore, sender: EmailSender) -> Email:
     """Save the parked event under failures/, then email it: the save comes first, so an email
     always points at an event that exists."""
@@ -324,13 +379,70 @@ def report_failure(failure: ParkedFailure, store: ObjectStore, sender: EmailSend
     return email
 
 
+def is_last_try(record: SqsRecord, stage_queues: Mapping[str, str] | None = None) -> bool:
+    """Whether a failure queue's message is at its last receive before SQS moves it on to
+    ReportFailuresDeadLetterQueue. Right whether SQS kept the count of the queue the message came
+    from or reset it: either way the receive that reaches the queue's maxReceiveCount is the last
+    (the next one moves it), though the number of tries before it differs."""
+    received = record.attributes.get("ApproximateReceiveCount", "")
+    limit = (
+        STAGE_DEAD_LETTER_MAX_RECEIVES
+        if record.event_source_arn in (stage_queues or {})
+        else FAILURE_QUEUE_MAX_RECEIVES
+    )
+    return received.isdigit() and int(received) >= limit
+
+
+def unreported_email(failure: ParkedFailure, error: BaseException) -> Email:
+    """The last word on a failure report_failures could not save or email on its last try: what
+    failed, and where the event waits (ReportFailuresDeadLetterQueue keeps it for 14 days)."""
+    body = EmailBody(
+        f"{failure.stage_label} did not finish, and report_failures could not save or report it "
+        f"({type(error).__name__}: {str(error)[:300]})."
+    )
+    body.happened(
+        f"The event, about {failure.about or 'no run sagechain knows'}, failed in {failure.stage}; it "
+        f"was parked in {failure.queue}, and after report_failures' last try it moves on to "
+        "ReportFailuresDeadLetterQueue (kept 14 days), whose alarm follows.",
+    )
+    body.figures(
+        [
+            ("Stage", failure.stage),
+            ("Function", failure.function_name),
+            ("Run", failure.run_id),
+            ("Queue", failure.queue),
+            ("Message id", failure.message_id),
+        ]
+    )
+    body.next(
+        "Read report_failures' log and fix its cause (the stage's log has the stage's error).",
+        "Then move the message back to its queue with aws sqs start-message-move-task "
+        "--source-arn <ReportFailuresDeadLetterQueue ARN>: report_failures reports it again.",
+    )
+    return Email(
+        key=f"unreported#{failure.message_id}",
+        subject=subject_line(failure.dataset, f"{failure.stage_label} failed, unreported", failure.run_id),
+        body=body.render(failure.run_id, failure.dataset, failure.failed_at),
+    )
+
+
+def _tell_unreported(failure: ParkedFailure, error: Exception, send: Callable[[Email], object]) -> None:
+    count("FailuresUnreported")
+    try:
+        send(unreported_email(failure, error))
+    except Exception:  # SNS itself: the queue's alarm is the only word left
+        logger.exception("could not email an unreported failure", extra={"message_id": failure.message_id})
+
+
 def report_batch(
     event: Mapping[str, Any],
     report: Callable[[ParkedFailure], object],
     stage_queues: Mapping[str, str] | None = None,
+    send: Callable[[Email], object] | None = None,
 ) -> dict[str, Any]:
     """Report each message of an SQS batch; the partial batch response names the messages to
-    retry. A malformed message is logged and dropped: retrying it would fail the same way."""
+    retry. A malformed message is logged and dropped: retrying it would fail the same way. On a
+    message's last try, a report that fails still sends (`send`) a short email saying so."""
     retry = []
     for record in sqs_records(event):
         try:
@@ -349,11 +461,17 @@ def report_batch(
             continue
         try:
             report(failure)
-        except Exception:
+        except Exception as err:
             # An S3 or SNS error: the message goes back to its queue, and after a few receives
             # to ReportFailuresDeadLetterQueue, whose alarm emails.
-            logger.exception("could not report a parked failure", extra={"message_id": record.message_id})
+            last = is_last_try(record, stage_queues)
+            logger.exception(
+                "could not report a parked failure",
+                extra={"message_id": record.message_id, "last_try": last},
+            )
             retry.append({"itemIdentifier": record.message_id})
+            if last and send is not None:
+                _tell_unreported(failure, err, send)
             continue
         count("FailuresReported")
         logger.info(

@@ -44,6 +44,7 @@ from sagechain.events import (
     RunRetried,
     RunStopped,
     SagechainEvent,
+    StageFailed,
     TrainingFailed,
     TrainingSkipped,
     TrainingStarted,
@@ -739,6 +740,7 @@ def _model_deleted(event: ModelDeleted, lookup: SageMakerLookup) -> tuple[str, E
             ("Endpoint configurations deleted", ", ".join(event.deleted_endpoint_configs) or None),
             ("Models deleted", ", ".join(event.deleted_models) or None),
             ("Autoscaling deregistered", ", ".join(event.deregistered_variants) or None),
+            ("Expiry schedule deleted", event.deleted_expiry_schedule),
         ]
     )
     body.next(
@@ -1059,8 +1061,9 @@ def compose_email(
     if incoming is None:
         return None
     if isinstance(incoming, SagechainDelivery):
-        if isinstance(incoming.event, LabelingProgress):
-            # One email when labeling completes, not one per annotation.
+        # One email when labeling completes, not one per annotation; a Stage Failed was emailed,
+        # with its redrive, by report_failures, which published it.
+        if isinstance(incoming.event, LabelingProgress | StageFailed):
             return None
         return _sagechain_email(incoming, lookup, store, operator_api_url)
     # Endpoints report failure as FAILED (api_status: Failed); only failures and stops are emailed.

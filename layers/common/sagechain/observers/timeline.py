@@ -61,6 +61,7 @@ from sagechain.events import (
     RunRetried,
     RunStopped,
     SagechainEvent,
+    StageFailed,
     TrainingFailed,
     TrainingSkipped,
     TrainingStarted,
@@ -314,7 +315,16 @@ def _sagechain_outcome(  # noqa: PLR0911, PLR0912 - one case per event type
             return Stage(event.from_stage), RETRIED, RunStatus.IN_PROGRESS, _retried(event), None
         case ModelDeleted():
             summary = f"Model deleted: {event.model_name} and endpoint {event.endpoint_name}"
+            if event.deleted_expiry_schedule:
+                summary += f", and its expiry schedule {event.deleted_expiry_schedule}"
             return Stage.LIVE, ENDED, RunStatus.DELETED, summary, None
+        case StageFailed():
+            summary = (
+                f"{event.stage_label} failed: {event.stage} failed on every try; its event is saved at "
+                f"{event.saved_event_uri} for a redrive"
+            )
+            # Below the stage's own first step: a redrive that succeeds moves the run on again.
+            return Stage(event.run_stage), WAITING, RunStatus.FAILED, summary, event.reason
         case ModelRolledBack():
             summary = (
                 f"Model rolled back: endpoint {event.endpoint_name} goes back to {event.model_name} "
@@ -559,6 +569,8 @@ def sagechain_change(delivery: SagechainDelivery) -> RunChange:
         about = f"{about}#{event.labeled * 10 // max(event.total, 1)}"
     elif isinstance(event, LabelsRejected):
         about = subject = f"{about}#{event.source_uri}"
+    elif isinstance(event, StageFailed):
+        about = subject = f"{about}#{event.stage}"
     return RunChange(
         run_id=event.run_id,
         dataset=event.dataset,

@@ -6,7 +6,9 @@ The order keeps every step safe to repeat and every reader consistent:
    "deleting" and records what is to be deleted (configurations, models, autoscaled variants), as
    read before anything was deleted;
 2. mark models/<model>/model.json deleted (`deleted_at`): predict answers 404 at once, and
-   deploy_model and configure_autoscaling no longer see a live model there;
+   deploy_model and configure_autoscaling no longer see a live model there; then delete the
+   endpoint's expiry schedule (deployment.ttl_hours), so that nothing fires for it later (one
+   already gone, or never made, is fine);
 3. deregister the variants' scalable targets (which deletes their scaling policies and the
    target-tracking alarms), then DeleteEndpoint, DeleteEndpointConfig of the current and any
    pending configuration, DeleteModel of their models (each a no-op when already gone);
@@ -37,8 +39,15 @@ from sagechain.api_errors import ModelNotFoundError, StateConflictError
 from sagechain.errors import ResourceMissingError
 from sagechain.events import ModelDeleted
 from sagechain.layout import model_key
-from sagechain.names import rollback_alarm_names
-from sagechain.ports import Autoscaler, DeploymentStore, EventPublisher, HostingRemover, RollbackAlarms
+from sagechain.names import expiry_schedule_name, rollback_alarm_names
+from sagechain.ports import (
+    Autoscaler,
+    DeploymentStore,
+    EventPublisher,
+    ExpirySchedules,
+    HostingRemover,
+    RollbackAlarms,
+)
 from sagechain.records import ModelInfo, read_record, write_record
 
 _AT_REST = frozenset({"InService", "Failed", "OutOfService", "UpdateRollbackFailed"})
@@ -60,6 +69,11 @@ class ModelDeletion(BaseModel):
     deleted_endpoint_configs: list[str]
     deleted_models: list[str]
     deregistered_variants: list[str]
+    deleted_expiry_schedule: str | None = Field(
+        default=None,
+        description="The endpoint's expiry schedule (deployment.ttl_hours), deleted with it: it will "
+        "not fire. None when the model was not due to expire.",
+    )
 
 
 class DeletionClaim(BaseModel):
@@ -104,6 +118,7 @@ class DeleteModelService:
         publisher: EventPublisher,
         now: Callable[[], datetime],
         alarms: RollbackAlarms | None = None,
+        schedules: ExpirySchedules | None = None,
     ) -> None:
         self._store = store
         self._host = host
@@ -111,6 +126,7 @@ class DeleteModelService:
         self._publisher = publisher
         self._now = now
         self._alarms = alarms
+        self._schedules = schedules
 
     def delete_model(self, model: str, requested_by: str | None = None) -> ModelDeletion:
         """Delete the model, or finish its deletion; ModelNotFoundError when unknown, StateConflictError
@@ -203,6 +219,7 @@ class DeleteModelService:
         info = claim.live
         marked = info.model_copy(update={"deleted_at": claim.deleted_at, "deleted_by": claim.requested_by})
         write_record(self._store, model_key(model), marked)
+        schedule = self._delete_expiry_schedule(info)
         # What an earlier attempt deleted is skipped, not deleted again: IAM allows a Delete* only on
         # what carries this stack's tag, and what is gone has no tags (AccessDenied, not "not found").
         self._delete_endpoint_dependents(info.endpoint_name, claim.deregistered_variants)
@@ -225,6 +242,7 @@ class DeleteModelService:
                 deleted_endpoint_configs=claim.endpoint_configs,
                 deleted_models=claim.models,
                 deregistered_variants=claim.deregistered_variants,
+                deleted_expiry_schedule=schedule,
                 requested_by=claim.requested_by,
             )
         )
@@ -240,7 +258,16 @@ class DeleteModelService:
             deleted_endpoint_configs=claim.endpoint_configs,
             deleted_models=claim.models,
             deregistered_variants=claim.deregistered_variants,
+            deleted_expiry_schedule=schedule,
         )
+
+    def _delete_expiry_schedule(self, info: ModelInfo) -> str | None:
+        """DeleteSchedule of the endpoint's expiry schedule, always (a no-op when it is gone, as after
+        an earlier attempt or for a model with no expiry); its name when the model was due to expire."""
+        name = expiry_schedule_name(info.endpoint_name)
+        if self._schedules is not None:
+            self._schedules.remove(name)
+        return name if info.expires_at is not None else None
 
     def _delete_endpoint_dependents(self, endpoint: str, scaled_variants: list[str]) -> None:
         """What hangs off the endpoint and goes before it: its variants' autoscaling (policies and
