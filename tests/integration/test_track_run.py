@@ -210,3 +210,19 @@ def test_the_handler_records_a_sagechain_event_without_asking_sagemaker(aws: Non
     assert recorded == {"run_id": RUN, "stage": "live", "status": "live"}
     # Then emailed, once.
     assert [subject for subject, _ in published(topic)] == [result["subject"]]
+
+
+@pytest.mark.parametrize("end", ["batch_completed", "batch_failed"])
+def test_a_batch_that_starts_and_ends_in_one_second_is_listed_started_first(aws: None, end: str) -> None:
+    # EventBridge times events to the second: a short batch's two events often share one.
+    started, ended = sample_event("notify", "batch_started"), sample_event("notify", end)
+    ended["time"] = started["time"]
+    ended["detail"]["batch_id"] = started["detail"]["batch_id"]
+
+    for order, events in (("ended-last", [started, ended]), ("ended-first", [ended, started])):
+        record = replay([*chain(), *events], f"batch-{end}-{order}")
+
+        assert [h.event for h in record.history if h.event.startswith("Batch ")] == [
+            "Batch Started",
+            "Batch Completed" if end == "batch_completed" else "Batch Failed",
+        ]

@@ -148,9 +148,12 @@ def progress_key(stage: Stage, step: int, source: int, subject: str, attempt: in
     return key if attempt <= 1 else f"r{attempt:02d}.{key}"
 
 
-def batch_progress_key(about: str) -> str:
-    """A batch event's position: below every stage's key ("0." < "1."), so it never moves a run."""
-    return f"0.{BATCH:02d}.{FROM_SAGECHAIN}.{about}"
+def batch_progress_key(event: BatchEvent) -> str:
+    """A batch event's position: below every stage's key ("0." < "1."), so it never moves a run;
+    within its batch, its start before its end. EventBridge times events to the second, so a
+    short batch's Started and Completed often share one and the history sorts them by this key."""
+    ends = isinstance(event, BatchCompleted | BatchFailed)
+    return f"0.{BATCH:02d}.{FROM_SAGECHAIN}.{event.batch_id}.{int(ends)}.{event.DETAIL_TYPE}"
 
 
 def history_key(about: str, attempt: int) -> str:
@@ -580,7 +583,7 @@ def sagechain_change(delivery: SagechainDelivery) -> RunChange:
         stage=stage,
         status=status,
         progress=(
-            batch_progress_key(about)
+            batch_progress_key(event)
             if isinstance(event, BatchEvent)
             else progress_key(stage, step, FROM_SAGECHAIN, subject, event.attempt)
         ),
