@@ -82,6 +82,13 @@ class IamGuard:
             self._acting = saved
             self._local.depth = 0
 
+    def authorize(self, logical_id: str, client: Any, operation: str, params: dict[str, Any]) -> None:
+        """Check (and record) a call as the function's, as if it were made, without making it: the
+        offline stack's SQS poller does this for a queue moto holds nothing visible in."""
+        model = client.meta.service_model.operation_model(operation)
+        with self.acting_as(logical_id):
+            self._authorize(params=params, model=model, context={"client_region": client.meta.region_name})
+
     # ------------------------------------------------------------ botocore handlers
     def _authorize(
         self, params: dict[str, Any], model: OperationModel, context: dict[str, Any], **_: Any
