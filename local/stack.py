@@ -185,6 +185,8 @@ class LocalStack:
         self._traveller: Any = None
         self._clock: Any = None
         self._queue_urls: dict[str, str] = {}
+        # (function, queue URL) whose empty polls IAM has allowed: the same request every round.
+        self._empty_polls_allowed: set[tuple[str, str]] = set()
         self.waited_seconds = 0
         self.iam = IamGuard(
             self.template, [definition.logical_id for definition in self.template.functions()]
@@ -276,9 +278,7 @@ class LocalStack:
 
     def _queue_for(self, name: str, patterns: list[dict[str, Any]]) -> str:
         url = self._sqs.create_queue(QueueName=f"local-{name}")["QueueUrl"]
-        arn = self._sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"
-        ]
+        arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:local-{name}"  # as SQS names it: no call to ask
         for index, pattern in enumerate(patterns):
             rule = f"{name}-{index}"
             self._events.put_rule(Name=rule, EventPattern=json.dumps(pattern))
@@ -437,9 +437,12 @@ class LocalStack:
         url = self.queue_url(source.queue_arn)
         if not self._holds_visible(url):
             # Nothing to receive: the poller's calls are still authorized (and recorded) as the
-            # function's, without asking moto for an empty answer.
-            for operation, params in _poll_calls(url, source):
-                self.iam.authorize(function.definition.logical_id, self._sqs, operation, params)
+            # function's, without asking moto for an empty answer; an identical request once.
+            allowed = (function.definition.logical_id, url)
+            if allowed not in self._empty_polls_allowed:
+                for operation, params in _poll_calls(url, source):
+                    self.iam.authorize(function.definition.logical_id, self._sqs, operation, params)
+                self._empty_polls_allowed.add(allowed)
             return None
         # Lambda's poller reads and deletes with the function's role.
         with self.iam.acting_as(function.definition.logical_id):
