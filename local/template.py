@@ -82,6 +82,11 @@ def _parsed(path: Path, mtime_ns: int) -> dict[str, Any]:
     return document
 
 
+def parsed_template(path: Path = ROOT / "template.yaml") -> dict[str, Any]:
+    """template.yaml as SAM's loader reads it, a copy the caller may change (parsed once per process)."""
+    return copy.deepcopy(_parsed(path, path.stat().st_mtime_ns))
+
+
 def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
@@ -92,7 +97,7 @@ class Template:
     def __init__(
         self, physical: dict[str, str], parameters: dict[str, str], path: Path = ROOT / "template.yaml"
     ):
-        self.document = copy.deepcopy(_parsed(path, path.stat().st_mtime_ns))
+        self.document = parsed_template(path)
         self._physical = physical
         self.parameters = {
             name: str(spec.get("Default", "")) for name, spec in self.document.get("Parameters", {}).items()

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from local.template import parsed_template
 from samcli.lib.cfn_language_extensions.sam_integration import expand_language_extensions
-from samcli.yamlhelper import yaml_parse
 from samtranslator.translator.transform import transform
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,7 +22,7 @@ class _NoManagedPolicies:
 
 def deployed(api_auth: str) -> dict[str, Any]:
     """template.yaml after both transforms, for one ApiAuth value."""
-    template = yaml_parse((ROOT / "template.yaml").read_text())
+    template = parsed_template()
     parameters = {"NotificationEmail": "ml-team@example.com", "ApiAuth": api_auth}
     expanded = expand_language_extensions(template, {**parameters, **PSEUDO}, enabled=True).expanded_template
     expanded = copy.deepcopy(expanded)

@@ -21,10 +21,9 @@ from botocore.stub import Stubber
 from click.testing import CliRunner
 from local.sample_data import flower_images, png
 from local.stack import DEMO_PARAMETERS, PHYSICAL
-from local.template import Template
+from local.template import Template, parsed_template
 from moto import mock_aws
 from PIL import Image
-from samcli.yamlhelper import yaml_parse
 
 from sagechain import names
 from sagechain_cli import errors
@@ -236,7 +235,7 @@ def test_dataset_json_is_uploaded_after_every_image(tmp_path: Path, bucket: Any)
 
 def test_the_cli_reads_every_spec_parameter_prepare_dataset_reads() -> None:
     # The guardrails the CLI checks before upload are the ones prepare_dataset checks after it.
-    template = yaml_parse((ROOT / "template.yaml").read_text())
+    template = parsed_template()
     variables = template["Resources"]["PrepareDatasetFunction"]["Properties"]["Environment"]["Variables"]
     from_parameters = {}
     for name, value in variables.items():

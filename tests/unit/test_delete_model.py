@@ -1,10 +1,9 @@
 """DELETE /models/{model}: what is deleted and in which order, what is refused, what predict then says."""
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
-from samcli.yamlhelper import yaml_parse
+from local.template import parsed_template
 
 from sagechain.api_errors import ModelNotFoundError, StateConflictError
 from sagechain.deployment.bookkeeping import read_model_info
@@ -306,7 +305,7 @@ def test_of_two_retries_racing_to_resume_a_deletion_one_resumes() -> None:
 
 
 def test_the_lease_outlasts_the_run_control_functions_timeout() -> None:
-    template = yaml_parse((Path(__file__).resolve().parents[2] / "template.yaml").read_text())
+    template = parsed_template()
     timeout = template["Resources"]["RunControlFunction"]["Properties"]["Timeout"]
 
     assert DELETION_LEASE.total_seconds() > timeout

@@ -4,12 +4,11 @@ import base64
 import http.client
 import json
 import threading
-from pathlib import Path
 from typing import Any
 
 from local.api import LocalApi, Route, proxy_event, serve
 from local.sample_data import png
-from samcli.yamlhelper import yaml_parse
+from local.template import parsed_template
 
 
 def test_binary_body_arrives_base64_encoded_with_path_and_query_parameters() -> None:
@@ -95,7 +94,7 @@ def test_a_key_outside_the_routes_usage_plan_gets_api_gateways_own_403_in_the_te
     # gateway response, whose message is "Forbidden" ({"message":"Forbidden"} uncustomized:
     # https://docs.aws.amazon.com/apigateway/latest/developerguide/supported-gateway-response-types.html).
     # The template customizes DEFAULT_4XX, which INVALID_API_KEY falls back to, for both APIs.
-    template = yaml_parse((Path(__file__).resolve().parents[2] / "template.yaml").read_text())
+    template = parsed_template()
     api = LocalApi(
         [Route("Control", "POST", "/runs/{run_id}/stop", "OperatorApi")], lambda *_: {}, {"k": "Api"}
     )

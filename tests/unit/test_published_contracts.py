@@ -5,10 +5,9 @@ from pathlib import Path
 
 import pytest
 from local.stack import DEMO_PARAMETERS, PHYSICAL
-from local.template import FunctionDefinition, Template
+from local.template import FunctionDefinition, Template, parsed_template
 from moto.events.models import EventPattern
 from pydantic import BaseModel
-from samcli.yamlhelper import yaml_parse
 
 from sagechain.deployment.settings import ConfigureAutoscalingSettings, DeployModelSettings
 from sagechain.inference.settings import PredictSettings
@@ -50,7 +49,7 @@ def test_minimal_spec_gets_documented_defaults() -> None:
 
 
 def _function_environment(logical_id: str) -> set[str]:
-    template = yaml_parse((ROOT / "template.yaml").read_text())
+    template = parsed_template()
     globals_env = template["Globals"]["Function"]["Environment"]["Variables"]
     own_env = template["Resources"][logical_id]["Properties"]["Environment"]["Variables"]
     return set(globals_env) | set(own_env)
@@ -212,7 +211,7 @@ def test_template_gives_predict_every_variable_its_settings_require() -> None:
 
 
 def test_predicts_environment_in_the_template_is_valid_settings() -> None:
-    template = yaml_parse((ROOT / "template.yaml").read_text())
+    template = parsed_template()
     own = template["Resources"]["PredictFunction"]["Properties"]["Environment"]["Variables"]
     literal = {name: value for name, value in own.items() if isinstance(value, str)}
 
@@ -230,7 +229,7 @@ def test_predicts_environment_in_the_template_is_valid_settings() -> None:
 
 
 def _statements(logical_id: str) -> list[dict[str, object]]:
-    template = yaml_parse((ROOT / "template.yaml").read_text())
+    template = parsed_template()
     policies = template["Resources"][logical_id]["Properties"].get("Policies", [])
     return [
         statement
@@ -247,7 +246,7 @@ def _actions(statement: dict[str, object]) -> set[str]:
 
 FUNCTIONS = [
     logical_id
-    for logical_id, resource in yaml_parse((ROOT / "template.yaml").read_text())["Resources"].items()
+    for logical_id, resource in parsed_template()["Resources"].items()
     if resource["Type"] == "AWS::Serverless::Function"
 ]
 

@@ -1,13 +1,12 @@
 """Deleting the stack: what the custom resource stops and deletes, in what order, how it answers in time."""
 
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from botocore.stub import Stubber
-from samcli.yamlhelper import yaml_parse
+from local.template import parsed_template
 
 from sagechain.adapters.autoscaling import ApplicationAutoScaling
 from sagechain.adapters.sagemaker_control import SageMakerJobStopper
@@ -229,7 +228,7 @@ def test_create_and_update_do_nothing(request_type: str) -> None:
 
 
 def test_cloudformation_waits_for_every_attempt_lambda_may_make() -> None:
-    template = yaml_parse((Path(__file__).resolve().parents[2] / "template.yaml").read_text())
+    template = parsed_template()
     timeout = template["Resources"]["TeardownFunction"]["Properties"]["Timeout"]
     service_timeout = template["Resources"]["SageMakerTeardown"]["Properties"]["ServiceTimeout"]
 
