@@ -40,7 +40,7 @@ from botocore.exceptions import ClientError
 
 from bench.fake_s3 import CountingUploads
 from bench.measure import peak_memory_mib
-from sagechain.adapters.clients import S3_CONNECTIONS, fast_timestamp_session
+from sagechain.adapters.clients import S3_CONNECTIONS, listing_session
 from sagechain.adapters.s3 import LIST_WORKERS, S3ObjectStore
 from sagechain.event_sources.s3 import ObjectRef
 from sagechain.events import DatasetPrepared, SagechainEvent
@@ -256,16 +256,16 @@ class XmlS3(CountingUploads):
     `objects` images in folders of FOLDER (after `latency` seconds, as a round trip to S3 takes);
     uploads are counted, not kept (as with the stub)."""
 
-    def __init__(self, objects: int, latency: float = 0.0, *, fast_timestamps: bool = True) -> None:
-        """fast_timestamps: the client sagechain lists with (clients.s3_listing_client), else a
-        client as botocore makes it by default (timestamps read by dateutil)."""
+    def __init__(self, objects: int, latency: float = 0.0, *, stock: bool = False) -> None:
+        """A client as sagechain lists with (clients.s3_listing_client), or, stock, as botocore
+        makes it by default (its own XML walk, timestamps read by dateutil)."""
         super().__init__()
         self._objects = objects
         self._latency = latency
         self.pages = 0
         self.generating_seconds = 0.0  # CPU spent writing the XML, not sagechain's nor botocore's
         self._lock = threading.Lock()
-        session = fast_timestamp_session() if fast_timestamps else boto3.session.Session()
+        session = boto3.session.Session() if stock else listing_session()
         self._client = session.client(
             "s3",
             region_name="us-east-1",
@@ -310,9 +310,9 @@ class XmlS3(CountingUploads):
         return AWSResponse(request.url, 200, {}, _Body(body))
 
 
-def bare_botocore_listing(objects: int, *, fast_timestamps: bool) -> float:
+def bare_botocore_listing(objects: int, *, stock: bool) -> float:
     """Seconds to list the XML pages through botocore, one after another, touching every key."""
-    client = XmlS3(objects, fast_timestamps=fast_timestamps)
+    client = XmlS3(objects, stock=stock)
     started = CLOCK()
     count = 0
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=IMAGES):
@@ -383,8 +383,8 @@ def main() -> None:
     x = args.botocore_objects
     default_floor, xml_floor, xml_build = _turns(
         args.repeats,
-        lambda: bare_botocore_listing(x, fast_timestamps=False),
-        lambda: bare_botocore_listing(x, fast_timestamps=True),
+        lambda: bare_botocore_listing(x, stock=True),
+        lambda: bare_botocore_listing(x, stock=False),
         lambda: build_manifest(XmlS3(x), x)[0],
     )
     client = FakeS3(n)
