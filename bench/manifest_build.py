@@ -18,6 +18,7 @@ projected for Lambda at the function's memory (CPU share memory / 1,769 MB).
 """
 
 import argparse
+import gc
 import io
 import json
 import resource
@@ -349,10 +350,12 @@ def _rate(objects: int, seconds: list[float]) -> str:
 
 
 def _turns(repeats: int, *runs: Callable[[], float]) -> list[list[float]]:
-    """Each run `repeats` times, in turns, so that all see the same machine."""
+    """Each run `repeats` times, in turns, so that all see the same machine; each starts with the
+    garbage of the one before collected, so that none pays for another's."""
     times: list[list[float]] = [[] for _ in runs]
     for _ in range(repeats):
         for index, run in enumerate(runs):
+            gc.collect()
             times[index].append(run())
     return times
 
