@@ -32,6 +32,8 @@ from botocore.parsers import ResponseParser, ResponseParserFactory, RestXMLParse
 LISTING = "ListObjectsV2"
 # botocore's BaseXMLResponseParser._node_tag: a tag without its namespace.
 _NAMESPACE = re.compile("{.*}")
+# S3 writes its members in one order; an answer in many orders is not cached without bound.
+_SEQUENCES_KEPT = 64
 _SCALARS = {"string", "character", "boolean", "integer", "long", "timestamp"}
 # Where the 200-error check leaves the tree it built, in the response's context: (body, root).
 _TREE = "sagechain_listing_tree"
@@ -97,7 +99,8 @@ class _Structure:
         in_order = self._in_order.get(sequence)
         if in_order is None:
             in_order = [name for name in self.order if name in found] == list(sequence)
-            self._in_order[sequence] = in_order
+            if len(self._in_order) < _SEQUENCES_KEPT:
+                self._in_order[sequence] = in_order
         if in_order:
             return found
         return {name: found[name] for name in self.order if name in found}
