@@ -18,6 +18,7 @@ projected for Lambda at the function's memory (CPU share memory / 1,769 MB).
 """
 
 import argparse
+import gc
 import io
 import json
 import resource
@@ -29,7 +30,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, quote, urlparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "layers" / "common"))
 
@@ -40,8 +41,9 @@ from botocore.exceptions import ClientError
 
 from bench.fake_s3 import CountingUploads
 from bench.measure import peak_memory_mib
-from sagechain.adapters.clients import S3_CONNECTIONS, fast_timestamp_session
-from sagechain.adapters.s3 import LIST_WORKERS, S3ObjectStore
+from sagechain.adapters import s3 as s3_adapter
+from sagechain.adapters.clients import S3_CONNECTIONS, listing_session
+from sagechain.adapters.s3 import S3ObjectStore
 from sagechain.event_sources.s3 import ObjectRef
 from sagechain.events import DatasetPrepared, SagechainEvent
 from sagechain.guardrails import Guardrails
@@ -222,8 +224,15 @@ def landed_build(objects: int) -> float:
 # ---------------------------------------------------------------- real S3 XML through botocore
 
 
-def _page_xml(prefix: str, keys: list[str], folders: list[str], next_token: str | None) -> bytes:
-    """A ListObjectsV2 answer as S3 writes it (ListBucketResult)."""
+def _page_xml(
+    prefix: str, keys: list[str], folders: list[str], next_token: str | None, *, url_encoded: bool
+) -> bytes:
+    """A ListObjectsV2 answer as S3 writes it (ListBucketResult); url_encoded: as S3 answers the
+    `encoding-type=url` botocore asks for, the keys and prefixes URL-encoded (botocore decodes them)."""
+    encoding = ""
+    if url_encoded:
+        prefix, keys, folders = quote(prefix), [quote(key) for key in keys], [quote(f) for f in folders]
+        encoding = "<EncodingType>url</EncodingType>"
     contents = "".join(
         f"<Contents><Key>{key}</Key><LastModified>2026-11-25T00:00:00.000Z</LastModified>"
         "<ETag>&quot;d41d8cd98f00b204e9800998ecf8427e&quot;</ETag><ChecksumAlgorithm>CRC64NVME"
@@ -238,7 +247,7 @@ def _page_xml(prefix: str, keys: list[str], folders: list[str], next_token: str 
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         '<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
         f"<Name>{BUCKET}</Name><Prefix>{prefix}</Prefix><KeyCount>{len(keys) + len(folders)}</KeyCount>"
-        f"<MaxKeys>{PAGE}</MaxKeys><IsTruncated>{truncated}</IsTruncated>{token}{contents}{common}"
+        f"<MaxKeys>{PAGE}</MaxKeys>{encoding}<IsTruncated>{truncated}</IsTruncated>{token}{contents}{common}"
         "</ListBucketResult>"
     ).encode()
 
@@ -256,16 +265,16 @@ class XmlS3(CountingUploads):
     `objects` images in folders of FOLDER (after `latency` seconds, as a round trip to S3 takes);
     uploads are counted, not kept (as with the stub)."""
 
-    def __init__(self, objects: int, latency: float = 0.0, *, fast_timestamps: bool = True) -> None:
-        """fast_timestamps: the client sagechain lists with (clients.s3_listing_client), else a
-        client as botocore makes it by default (timestamps read by dateutil)."""
+    def __init__(self, objects: int, latency: float = 0.0, *, stock: bool = False) -> None:
+        """A client as sagechain lists with (clients.s3_listing_client), or, stock, as botocore
+        makes it by default (its own XML walk, timestamps read by dateutil)."""
         super().__init__()
         self._objects = objects
         self._latency = latency
         self.pages = 0
         self.generating_seconds = 0.0  # CPU spent writing the XML, not sagechain's nor botocore's
         self._lock = threading.Lock()
-        session = fast_timestamp_session() if fast_timestamps else boto3.session.Session()
+        session = boto3.session.Session() if stock else listing_session()
         self._client = session.client(
             "s3",
             region_name="us-east-1",
@@ -301,7 +310,8 @@ class XmlS3(CountingUploads):
             keys = [f"{IMAGES}{i // FOLDER:03}/img {i:07}.jpg" for i in range(first + start, end)]
             end -= first
             total -= first
-        body = _page_xml(prefix, keys, names, str(end) if end < total else None)
+        token = str(end) if end < total else None
+        body = _page_xml(prefix, keys, names, token, url_encoded=query.get("encoding-type") == "url")
         with self._lock:
             self.pages += 1
             self.generating_seconds += time.thread_time() - cpu
@@ -310,16 +320,25 @@ class XmlS3(CountingUploads):
         return AWSResponse(request.url, 200, {}, _Body(body))
 
 
-def bare_botocore_listing(objects: int, *, fast_timestamps: bool) -> float:
-    """Seconds to list the XML pages through botocore, one after another, touching every key."""
-    client = XmlS3(objects, fast_timestamps=fast_timestamps)
+def bare_botocore_listing(objects: int, *, stock: bool) -> float:
+    """Seconds to list the XML pages through botocore, one after another, touching every key (the
+    CPU spent writing the XML pages left out)."""
+    client = XmlS3(objects, stock=stock)
     started = CLOCK()
     count = 0
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=IMAGES):
         for item in page.get("Contents", []):
             count += len(item["Key"]) > 0
     assert count == objects
-    return CLOCK() - started
+    return CLOCK() - started - client.generating_seconds
+
+
+def xml_build(objects: int) -> float:
+    """Seconds for prepare_dataset to list the XML pages and write the manifest (the CPU spent
+    writing the XML pages left out, as from the bare listing)."""
+    client = XmlS3(objects)
+    seconds, _ = build_manifest(client, objects)
+    return seconds - client.generating_seconds
 
 
 def _spread(values: list[float]) -> str:
@@ -331,10 +350,12 @@ def _rate(objects: int, seconds: list[float]) -> str:
 
 
 def _turns(repeats: int, *runs: Callable[[], float]) -> list[list[float]]:
-    """Each run `repeats` times, in turns, so that all see the same machine."""
+    """Each run `repeats` times, in turns, so that all see the same machine; each starts with the
+    garbage of the one before collected, so that none pays for another's."""
     times: list[list[float]] = [[] for _ in runs]
     for _ in range(repeats):
         for index, run in enumerate(runs):
+            gc.collect()
             times[index].append(run())
     return times
 
@@ -348,16 +369,60 @@ def large(objects: int, latency: float, memory_mb: int) -> None:
     cpu -= client.generating_seconds
     sequential = client.pages * latency + cpu
     share = memory_mb / 1769  # Lambda's CPU share: a full vCPU at 1,769 MB (Lambda's documentation)
-    projected = max(cpu / share, client.pages * latency / LIST_WORKERS)
+    workers = s3_adapter.LIST_WORKERS
+    hidden = client.pages * latency / workers  # the latency the listing workers overlap
     pages = f"{client.pages:,} pages ({latency * 1000:.0f} ms each)"
-    print(f"large folder                {objects:>12,} images in {pages}")
+    print(f"large folder                {objects:>12,} images in {pages}, {workers} listing workers")
     print(f"  listed and written        {wall:>12.1f} s wall, {cpu:.1f} s CPU (XML writing excluded)")
+    print(f"  CPU a key                 {cpu / objects * 1e6:>12.2f} us")
     print(f"  one page after another    {sequential:>12.1f} s (pages x latency + the same CPU)")
     vcpu = f"{memory_mb} MB ({share:.2f} vCPU)"
-    print(f"  projected on Lambda       {projected:>12.1f} s at {vcpu}, limit 900 s")
+    print(f"  projected on Lambda       {max(cpu / share, hidden):>12.1f} s at {vcpu}, limit 900 s")
+    print(f"  ... with no overlap       {cpu / share + hidden:>12.1f} s (CPU, then the workers' waits)")
     print(f"  manifest bytes            {client.uploaded_bytes:>12,} in {client.parts} parts")
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"  peak process RSS          {rss:>12.1f} MiB (the whole benchmark's, interpreter included)")
+
+
+def stub_figures(n: int, repeats: int) -> None:
+    """The stub's figures: the new loop against the landed one, and memory."""
+    stub_floor, landed, stub_build = _turns(
+        repeats,
+        lambda: bare_listing(n),
+        lambda: landed_build(n),
+        lambda: build_manifest(FakeS3(n), n)[0],
+    )
+    client = FakeS3(n)
+    build_manifest(client, n)
+    peak_mib, max_rss_mib = peak_memory_mib(lambda: build_manifest(FakeS3(n), n))
+    print(f"objects                     {n:>12,} (min / median / max of {repeats} runs, seconds)")
+    print(f"manifest bytes              {client.uploaded_bytes:>12,} in {client.parts} parts")
+    print(f"stub: bare listing          {_spread(stub_floor)}")
+    print(f"stub: landed loop           {_spread(landed)}  ({_rate(n, landed)})")
+    print(f"stub: build manifest        {_spread(stub_build)}  ({_rate(n, stub_build)})")
+    speedups = [old / new for old, new in zip(landed, stub_build, strict=True)]
+    print(f"stub: speed-up over landed  {_spread(speedups)} x")
+    print(f"peak Python allocations     {peak_mib:>12.1f} MiB (tracemalloc)")
+    print(f"peak process RSS            {max_rss_mib:>12.1f} MiB (includes the interpreter)")
+
+
+def botocore_figures(x: int, repeats: int) -> None:
+    """The build against a bare listing of the same XML pages: through a stock botocore client, and
+    through the client sagechain lists with; the three timed in turns."""
+    stock_floor, xml_floor, xml_builds = _turns(
+        repeats,
+        lambda: bare_botocore_listing(x, stock=True),
+        lambda: bare_botocore_listing(x, stock=False),
+        lambda: xml_build(x),
+    )
+    print(f"botocore: objects           {x:>12,} (min / median / max of {repeats} runs, CPU seconds)")
+    print(f"botocore: bare, stock       {_spread(stock_floor)}  ({_rate(x, stock_floor)})")
+    print(f"botocore: bare, same client {_spread(xml_floor)}  ({_rate(x, xml_floor)})")
+    print(f"botocore: build manifest    {_spread(xml_builds)}  ({_rate(x, xml_builds)})")
+    ratios = [build / floor for build, floor in zip(xml_builds, xml_floor, strict=True)]
+    print(f"botocore: ratio, same client {_spread(ratios)} x (the listing client's bare listing)")
+    ratios = [build / floor for build, floor in zip(xml_builds, stock_floor, strict=True)]
+    print(f"botocore: ratio, stock      {_spread(ratios)} x (a stock botocore client's bare listing)")
 
 
 def main() -> None:
@@ -365,49 +430,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--objects", type=int, default=1_000_000)
-    parser.add_argument("--botocore-objects", type=int, default=100_000)
+    parser.add_argument("--objects", type=int, default=1_000_000, help="0 skips the stub")
+    parser.add_argument("--botocore-objects", type=int, default=100_000, help="0 skips the XML pages")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--large", type=int, default=10_000_000, help="0 skips the large folder")
     parser.add_argument("--latency", type=float, default=0.030)
     parser.add_argument("--memory", type=int, default=PREPARE_MEMORY_MB)
+    parser.add_argument("--workers", type=int, default=s3_adapter.LIST_WORKERS, help="listing workers")
     args = parser.parse_args()
+    s3_adapter.LIST_WORKERS = args.workers
     n = args.objects
-
-    stub_floor, landed, stub_build = _turns(
-        args.repeats,
-        lambda: bare_listing(n),
-        lambda: landed_build(n),
-        lambda: build_manifest(FakeS3(n), n)[0],
-    )
-    x = args.botocore_objects
-    default_floor, xml_floor, xml_build = _turns(
-        args.repeats,
-        lambda: bare_botocore_listing(x, fast_timestamps=False),
-        lambda: bare_botocore_listing(x, fast_timestamps=True),
-        lambda: build_manifest(XmlS3(x), x)[0],
-    )
-    client = FakeS3(n)
-    build_manifest(client, n)
-    peak_mib, max_rss_mib = peak_memory_mib(lambda: build_manifest(FakeS3(n), n))
-
-    print(f"objects                     {n:>12,} (min / median / max of {args.repeats} runs, seconds)")
-    print(f"manifest bytes              {client.uploaded_bytes:>12,} in {client.parts} parts")
-    print(f"stub: bare listing          {_spread(stub_floor)}")
-    print(f"stub: landed loop           {_spread(landed)}  ({_rate(n, landed)})")
-    print(f"stub: build manifest        {_spread(stub_build)}  ({_rate(n, stub_build)})")
-    speedups = [old / new for old, new in zip(landed, stub_build, strict=True)]
-    print(f"stub: speed-up over landed  {_spread(speedups)} x")
-    print(f"botocore: objects           {x:>12,}")
-    print(f"botocore: bare, dateutil    {_spread(default_floor)}  ({_rate(x, default_floor)})")
-    print(f"botocore: bare listing      {_spread(xml_floor)}  ({_rate(x, xml_floor)})")
-    print(f"botocore: build manifest    {_spread(xml_build)}  ({_rate(x, xml_build)})")
-    ratios = [build / floor for build, floor in zip(xml_build, xml_floor, strict=True)]
-    print(f"botocore: ratio to bare     {_spread(ratios)} x (the same client)")
-    ratios = [build / floor for build, floor in zip(xml_build, default_floor, strict=True)]
-    print(f"botocore: ratio to dateutil {_spread(ratios)} x (a default botocore client's bare listing)")
-    print(f"peak Python allocations     {peak_mib:>12.1f} MiB (tracemalloc)")
-    print(f"peak process RSS            {max_rss_mib:>12.1f} MiB (includes the interpreter)")
+    if n:
+        stub_figures(n, args.repeats)
+    if args.botocore_objects:
+        botocore_figures(args.botocore_objects, args.repeats)
     if args.large:
         large(args.large, args.latency, args.memory)
 

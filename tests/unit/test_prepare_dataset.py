@@ -19,6 +19,7 @@ from sagechain.guardrails import Guardrails
 from sagechain.ingest.prepare_dataset import prepare_dataset
 from sagechain.ingest.settings import ZipLimits
 from sagechain.ingest.upload import DatasetUpload, dataset_upload
+from sagechain.manifest import source_ref_line, source_ref_lines
 from sagechain.settings import SpecDefaults
 from tests.fakes import MemoryStore, RecordingPublisher
 
@@ -138,6 +139,22 @@ def test_keys_with_spaces_plus_percent_and_unicode_are_written_exactly_as_stored
 
     refs = {line["source-ref"] for line in manifest_lines(store, event)}
     assert refs == {f"s3://data/{k}" for k in keys}
+
+
+def test_a_pages_lines_are_each_keys_own_line_whatever_the_key_holds() -> None:
+    keys = [
+        'images/say "hi", "bye".jpg',
+        'images/ends with a backslash\\", "x.jpg',
+        "images/tab\tnew\nline\u2028.jpg",
+        "images/日本語 🐱.png",
+        "images/<&>'.jpg",
+    ]
+
+    lines = source_ref_lines("data", keys)
+
+    assert lines == b"".join(source_ref_line(f"s3://data/{key}") for key in keys)
+    assert [json.loads(line)["source-ref"] for line in lines.splitlines()] == [f"s3://data/{k}" for k in keys]
+    assert source_ref_lines("data", []) == b""
 
 
 def test_empty_dataset_is_rejected_with_what_was_found_and_nothing_is_written() -> None:

@@ -46,8 +46,14 @@ def source_ref_line(uri: str) -> bytes:
 def source_ref_lines(bucket: str, keys: Iterable[str]) -> bytes:
     """Ground Truth input lines for keys of bucket, in order: source_ref_line's bytes for each
     s3://bucket/key, built in one pass (a bucket name never needs JSON escaping)."""
+    keys = list(keys)
+    if not keys:
+        return b""
     head = '{"source-ref": "s3://' + bucket + "/"
-    return "".join([f"{head}{_json_string(key)[1:]}}}\n" for key in keys]).encode()
+    # One encoding of the whole list: json separates its strings by '", "', which cannot occur
+    # inside an encoded string (each " in one is escaped, so never follows ", directly).
+    encoded = _json_string(keys)[2:-2]
+    return (head + encoded.replace('", "', '"}\n' + head) + '"}\n').encode()
 
 
 class Box(NamedTuple):

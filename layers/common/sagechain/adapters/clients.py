@@ -48,21 +48,24 @@ def iso_timestamp(value: Any) -> datetime:
         return parse_timestamp(value)
 
 
-def fast_timestamp_session() -> boto3.session.Session:
-    """A session of its own whose answers' timestamps are read by iso_timestamp. botocore reads them
-    with dateutil by default, which takes most of a listing's CPU (each key has a LastModified):
-    3 to 5 times the rest of the parsing (bench/manifest_build.py)."""
+def listing_session() -> boto3.session.Session:
+    """A session of its own for listing: ListObjectsV2 answers read by listing_parser (botocore's
+    generic XML walk, and its second parse of every page, were most of a listing's CPU), and
+    timestamps by iso_timestamp (botocore reads them with dateutil by default, which alone took 2
+    to 3 times the rest of botocore's parsing; bench/manifest_build.py)."""
+    from sagechain.adapters import listing_parser  # noqa: PLC0415 - only a listing function needs it
+
     session = botocore.session.get_session()
-    session.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=iso_timestamp)
+    listing_parser.install(session, timestamp_parser=iso_timestamp)
     return boto3.session.Session(botocore_session=session)
 
 
 @cache
 def s3_listing_client() -> "S3Client":
-    """The S3 client that lists the data bucket (ListObjectsV2 only): timestamps read fast (a
-    10,000,000-key listing parses 10,000,000 of them), a connection per listing worker."""
+    """The S3 client that lists the data bucket (ListObjectsV2 only): its answers read fast (a
+    10,000,000-key listing parses 10,000 pages of 1,000 keys), a connection per listing worker."""
     config = CLIENT_CONFIG.merge(Config(max_pool_connections=S3_CONNECTIONS))
-    return fast_timestamp_session().client("s3", config=config)
+    return listing_session().client("s3", config=config)
 
 
 @cache
