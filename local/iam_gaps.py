@@ -72,11 +72,7 @@ NOT_YET_EXERCISED: dict[str, dict[str, str]] = {
         "s3:AbortMultipartUpload": _ABORT,
     },
     "ReportFailuresFunction": {
-        "dynamodb:DeleteItem": _POWERTOOLS_DELETE,
         "dynamodb:GetItem": _POWERTOOLS_GET,
-        "events:PutEvents": _STUCK_BATCH + " (its Batch Failed)",
-        "s3:GetObject": _STUCK_BATCH + " (the batch's record and failed.claim)",
-        "s3:ListBucket": _STUCK_BATCH + " (so a missing record or claim is a 404, not a 403)",
         "sagemaker:StopTransformJob": _STUCK_BATCH + " (a job still running at a parked start or deadline)",
     },
     "StartLabelingFunction": {
