@@ -17,6 +17,11 @@ The layer is built for arm64; on another machine its compiled extensions (pydant
 cannot load, so they are replaced by this environment's builds of the same versions (asserted).
 
     make build && python -m bench.cold_start [--repeats 9] [--tracing]
+
+`--instructions` counts each sample's CPU instructions under valgrind's callgrind instead (the
+whole process: `python -S -I` start-up, the same for every sample, and `import app`): a count the
+machine's load does not move, where CPU time on a shared machine swings by a fifth between runs.
+About 30 s a sample; `--repeats 1` is enough.
 """
 
 import argparse
@@ -25,6 +30,7 @@ import io
 import json
 import platform
 import random
+import re
 import statistics
 import subprocess
 import sys
@@ -144,10 +150,15 @@ def lambda_environment(function_env: dict[str, str], name: str, task: Path, trac
     return environment
 
 
-def sample(task: Path, layer: Path, runtime: Path, env: dict[str, str]) -> tuple[float, float, list[str]]:
-    """One cold start: (init CPU ms, init wall ms, watched modules loaded)."""
+def sample(
+    task: Path, layer: Path, runtime: Path, env: dict[str, str], *, instructions: bool = False
+) -> tuple[float, float, list[str]]:
+    """One cold start: (init CPU ms, init wall ms, watched modules loaded); with `instructions`,
+    (CPU instructions of the whole process under callgrind, 0, modules)."""
+    counter = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"] if instructions else []
     done = subprocess.run(  # noqa: S603  # our own interpreter and script
         [
+            *counter,
             sys.executable,
             "-S",
             "-I",
@@ -169,6 +180,11 @@ def sample(task: Path, layer: Path, runtime: Path, env: dict[str, str]) -> tuple
     if done.returncode:
         raise SystemExit(f"{task.name}: init failed\n{done.stderr}")
     answer = json.loads(done.stdout.strip().splitlines()[-1])
+    if instructions:
+        collected = re.search(r"Collected : (\d+)", done.stderr)
+        if collected is None:
+            raise SystemExit(f"{task.name}: callgrind reported no count\n{done.stderr}")
+        return float(collected.group(1)), 0.0, answer["loaded"]
     return answer["cpu_ms"], answer["wall_ms"], answer["loaded"]
 
 
@@ -178,6 +194,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument("--tracing", action="store_true", help="with tracing on, as Tracing: Active runs")
     parser.add_argument("--functions", nargs="*", help="logical ids (default: every function)")
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="count CPU instructions under valgrind's callgrind instead of timing (load does not move them)",
+    )
     args = parser.parse_args()
     build: Path = args.build_dir
     layer = build / "CommonLayer" / "python"
@@ -218,11 +239,18 @@ def main() -> None:
             for name in order:
                 task = cases[name][0]
                 cpu_ms, wall_ms, modules = sample(
-                    task, opt_python if name != "bare handler" else layer, runtime, envs[name]
+                    task,
+                    opt_python if name != "bare handler" else layer,
+                    runtime,
+                    envs[name],
+                    instructions=args.instructions,
                 )
                 cpus[name].append(cpu_ms)
                 walls[name].append(wall_ms)
                 loaded[name] = modules
+    if args.instructions:
+        print_instructions(cpus, args.repeats)
+        return
     bare_cpu, bare_wall = statistics.median(cpus["bare handler"]), statistics.median(walls["bare handler"])
     print(
         f"\n{args.repeats} fresh processes per function, tracing {'on' if args.tracing else 'off'}, "
@@ -243,6 +271,23 @@ def main() -> None:
         )
     worst = max((statistics.median(cpus[n]) / bare_cpu, n) for n in cases if n != "bare handler")
     print(f"\nhighest CPU ratio: {worst[0]:.2f}x ({worst[1]})")
+
+
+def print_instructions(counts: dict[str, list[float]], repeats: int) -> None:
+    """The instruction counts' table: whole processes (interpreter start-up included, the same for all)."""
+    print(
+        f"\n{repeats} processes per function under callgrind, Python {platform.python_version()} on "
+        f"{platform.machine()}; CPU instructions of the whole process (`python -S -I`, then `import app`)\n"
+    )
+    print("| function | instructions, millions (median) | ratio |")
+    print("| --- | --- | --- |")
+    bare = statistics.median(counts["bare handler"])
+    for name, values in counts.items():
+        print(
+            f"| {name} | {statistics.median(values) / 1e6:,.0f} | {statistics.median(values) / bare:.2f}x |"
+        )
+    worst = max((statistics.median(counts[n]) / bare, n) for n in counts if n != "bare handler")
+    print(f"\nhighest instruction ratio: {worst[0]:.2f}x ({worst[1]})")
 
 
 if __name__ == "__main__":
