@@ -396,14 +396,11 @@ class LocalStack:
     def _moved_to_a_consumed_queue(self) -> bool:
         """Whether a queue some function consumes holds a visible message (moved there by a
         RedrivePolicy during a receive that returned nothing)."""
-        for function in self.functions.values():
-            for source in function.definition.queue_sources:
-                attributes = self._sqs.get_queue_attributes(
-                    QueueUrl=self.queue_url(source.queue_arn), AttributeNames=["ApproximateNumberOfMessages"]
-                )["Attributes"]
-                if int(attributes.get("ApproximateNumberOfMessages", "0")):
-                    return True
-        return False
+        return any(
+            self._holds_visible(self.queue_url(source.queue_arn))
+            for function in self.functions.values()
+            for source in function.definition.queue_sources
+        )
 
     def _let_time_pass(self) -> bool:
         """Wait out the visibility timeout of the template queues holding returned (in-flight)
