@@ -29,13 +29,14 @@ from datetime import datetime
 from itertools import islice
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from sagechain.batch.manifest import manifest_images
 from sagechain.batch.outputs import OUTPUT_MAX_BYTES, BatchSummary, merged_summary, write_predictions
 from sagechain.batch.start_batch import OUTPUT_DIR, TRANSFORM_MANIFEST, BatchDeadline
 from sagechain.errors import RetryableError
 from sagechain.event_sources.sagemaker import COMPLETED, FAILED, STOPPED, StateChange
+from sagechain.event_sources.sqs import keyed_message
 from sagechain.events import BatchCompleted, BatchFailed
 from sagechain.layout import (
     MANIFEST_CONTENT_TYPE,
@@ -107,13 +108,7 @@ class BatchShard(BaseModel):
 
 def batch_shard_of(event: dict[str, Any]) -> BatchShard | None:
     """The shard a queued body asks for; None when the body is not a shard message."""
-    body = event.get(SHARD_MESSAGE_KEY)
-    if body is None:
-        return None
-    try:
-        return BatchShard.model_validate(body)
-    except ValidationError:
-        return None
+    return keyed_message(event, SHARD_MESSAGE_KEY, BatchShard)
 
 
 def _batch_of(change: StateChange, stack_name: str) -> tuple[str, str] | None:

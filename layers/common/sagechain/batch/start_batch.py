@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from sagechain.batch.manifest import MAX_IMAGE_MB, write_transform_manifest
 from sagechain.batch.spec import (
@@ -38,6 +38,7 @@ from sagechain.batch.spec import (
 )
 from sagechain.errors import BatchRejectedError, ObjectTooLargeError, RequestRefusedError
 from sagechain.event_sources.s3 import ObjectRef
+from sagechain.event_sources.sqs import keyed_message
 from sagechain.events import BatchFailed, BatchRejected, BatchStarted
 from sagechain.layout import (
     BATCH_OUTPUT_DIR,
@@ -79,13 +80,7 @@ class BatchDeadline(BaseModel):
 
 def batch_deadline_of(event: dict[str, Any]) -> BatchDeadline | None:
     """The deadline a queued body carries; None when the body is not a deadline message."""
-    body = event.get(DEADLINE_MESSAGE_KEY)
-    if body is None:
-        return None
-    try:
-        return BatchDeadline.model_validate(body)
-    except ValidationError:
-        return None
+    return keyed_message(event, DEADLINE_MESSAGE_KEY, BatchDeadline)
 
 
 @dataclass(frozen=True)

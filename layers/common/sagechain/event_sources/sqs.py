@@ -258,3 +258,15 @@ def parked_message(record: SqsRecord) -> RuleDeadLetter | AsyncFailureRecord:
         "neither a Lambda destination record (requestContext, requestPayload) nor an EventBridge "
         "dead letter (RULE_ARN, TARGET_ARN attributes)"
     )
+
+
+def keyed_message[M: BaseModel](event: Mapping[str, Any], key: str, model: type[M]) -> M | None:
+    """The message a queued body carries under `key` ({key: {...}}, as the stage itself sent it);
+    None when the body is not one, or its content is not a valid `model`."""
+    body = event.get(key)
+    if body is None:
+        return None
+    try:
+        return model.model_validate(body)
+    except ValidationError:
+        return None
